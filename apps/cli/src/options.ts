@@ -1,0 +1,13 @@
+// Seed-style snake_case flags (--model_dir) are accepted next to kebab-case ones (--model-dir).
+import type { Options } from 'yargs';
+
+/** Adds the snake_case spelling of every kebab-case option as an alias. */
+export function withSnakeAliases<T extends Record<string, Options>>(options: T): T {
+  const out: Record<string, Options> = {};
+  for (const [name, opt] of Object.entries(options)) {
+    const snake = name.replaceAll('-', '_');
+    const alias = ([] as string[]).concat(opt.alias ?? []);
+    out[name] = snake === name ? opt : { ...opt, alias: [...alias, snake] };
+  }
+  return out as T;
+}
