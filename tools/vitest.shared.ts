@@ -1,5 +1,6 @@
 // Shared vitest settings: tests import workspace packages from their TypeScript sources
 // (the "@tensorsky/source" export condition), so a test run never needs a stale dist/.
+// Each run also writes test-results/vitest.json, which tools/test-summary.mjs totals for CI.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -10,5 +11,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results/vitest.json' },
   },
 });
