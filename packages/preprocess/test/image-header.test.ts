@@ -1,0 +1,122 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_MAX_PIXELS,
+  ImageInputError,
+  checkImageSize,
+  decodeImageToRgb,
+  detectImageFormat,
+  probeImageSize,
+} from '../src/index.js';
+import { bmpFile, gifHeader, imagesDir, jpegHeader, pngHeader } from './fixtures.js';
+
+// Sizes and JPEG process of the shared photos, as reported by file(1).
+const FIXTURES: [string, string, number, number][] = [
+  ['cat.jpg', 'jpeg', 224, 224],
+  ['dog.jpg', 'jpeg', 224, 224],
+  ['mountain.jpg', 'jpeg', 414, 414], // progressive (SOF2)
+  ['pizza.jpg', 'jpeg', 463, 463],
+  ['room.jpg', 'jpeg', 387, 388],
+  ['street.jpg', 'jpeg', 600, 399],
+  ['image_jpeg_test.jpeg', 'jpeg', 2, 2],
+  ['image_png_test.png', 'png', 2, 2],
+  ['image_png_4_channel_test.png', 'png', 2, 2],
+];
+
+describe('detectImageFormat and probeImageSize on real files', () => {
+  it.each(FIXTURES)('%s is %s, %ix%i', async (file, format, width, height) => {
+    const bytes = await readFile(join(imagesDir, file));
+    expect(detectImageFormat(bytes)).toBe(format);
+    expect(probeImageSize(bytes)).toEqual({ format, width, height });
+  });
+});
+
+describe('probeImageSize on hand-built headers', () => {
+  it('reads JPEG SOF0 and SOF2 frame headers after other segments', () => {
+    expect(probeImageSize(jpegHeader(640, 480))).toEqual({ format: 'jpeg', width: 640, height: 480 });
+    expect(probeImageSize(jpegHeader(123, 45, 0xc2))).toEqual({ format: 'jpeg', width: 123, height: 45 });
+  });
+
+  it('skips DHT (ff c4), which sits in the SOF marker range but is not a frame header', () => {
+    const header = jpegHeader(8, 9);
+    const dht = [0xff, 0xc4, 0x00, 0x06, 0x00, 1, 2, 3];
+    const bytes = new Uint8Array([...header.subarray(0, 2), ...dht, ...header.subarray(2)]);
+    expect(probeImageSize(bytes)).toEqual({ format: 'jpeg', width: 8, height: 9 });
+  });
+
+  it('reads PNG IHDR, GIF logical screen and BMP info header sizes', () => {
+    expect(probeImageSize(pngHeader(30000, 20000))).toEqual({ format: 'png', width: 30000, height: 20000 });
+    expect(probeImageSize(gifHeader(320, 200))).toEqual({ format: 'gif', width: 320, height: 200 });
+    expect(probeImageSize(bmpFile(3, 2, new Array(18).fill(0)))).toEqual({ format: 'bmp', width: 3, height: 2 });
+    expect(probeImageSize(bmpFile(3, 2, new Array(18).fill(0), { topDown: true }))).toEqual({
+      format: 'bmp',
+      width: 3,
+      height: 2,
+    });
+  });
+
+  it('rejects headers that end too early', () => {
+    expect(() => probeImageSize(jpegHeader(640, 480).subarray(0, 24))).toThrow(
+      'image: JPEG data ends before the frame header (file truncated?)',
+    );
+    expect(() => probeImageSize(pngHeader(10, 10).subarray(0, 20), 'x.png')).toThrow(
+      'x.png: PNG data ends before the IHDR chunk',
+    );
+  });
+
+  it('rejects a JPEG whose scan starts before any frame header', () => {
+    const bytes = new Uint8Array([0xff, 0xd8, 0xff, 0xda, 0x00, 0x02, 0xff, 0xd9]);
+    expect(() => probeImageSize(bytes)).toThrow('JPEG has no frame header (SOF) before its image data');
+  });
+
+  it('rejects bytes that are not an image, showing how they start', () => {
+    const text = new TextEncoder().encode('hello world');
+    expect(() => probeImageSize(text, 'cat.txt')).toThrow(
+      'cat.txt is not a JPEG, PNG, GIF or BMP image (starts with 68 65 6c 6c 6f 20 77 6f … "hello wo")',
+    );
+    expect(() => probeImageSize(new Uint8Array([0x50, 0x4b, 3, 4]), 'a.zip')).toThrow(
+      'a.zip is not a JPEG, PNG, GIF or BMP image (starts with 50 4b 03 04)',
+    );
+  });
+
+  it('does not take any text starting with "BM" for a bitmap', () => {
+    expect(detectImageFormat(new TextEncoder().encode('BMW 320i, BMW 520d, BMW X5'))).toBeUndefined();
+  });
+});
+
+describe('checkImageSize', () => {
+  it('accepts sizes up to the limit and rejects larger ones before decoding', () => {
+    expect(DEFAULT_MAX_PIXELS).toBe(50_000_000);
+    expect(() => checkImageSize({ width: 10000, height: 5000 })).not.toThrow();
+    expect(() => checkImageSize({ width: 10000, height: 5001 }, undefined, 'big.jpg')).toThrow(
+      'big.jpg is 10000x5001 = 50,010,000 pixels, more than the limit of 50,000,000; raise the pixel limit',
+    );
+    expect(() => checkImageSize({ width: 100, height: 100 }, 9_999)).toThrow(ImageInputError);
+    expect(() => checkImageSize({ width: 100, height: 100 }, 10_000)).not.toThrow();
+  });
+
+  it('rejects the 30000x30000 pixels a forged header claims', () => {
+    for (const header of [jpegHeader(30000, 30000), pngHeader(30000, 30000)]) {
+      expect(() => checkImageSize(probeImageSize(header), DEFAULT_MAX_PIXELS, 'bomb')).toThrow(
+        'bomb is 30000x30000 = 900,000,000 pixels, more than the limit of 50,000,000',
+      );
+    }
+  });
+
+  it('rejects images without pixels and a bad limit', () => {
+    expect(() => checkImageSize({ width: 0, height: 10 })).toThrow('image has no pixels (its header says 0x10)');
+    expect(() => checkImageSize({ width: 10, height: 10 }, 0)).toThrow('maxPixels must be a positive number');
+  });
+
+  it('decodeImageToRgb applies the limit from the header alone', async () => {
+    // These headers carry no pixel data, so any error other than the size guard would mean a decode was tried.
+    await expect(decodeImageToRgb(pngHeader(30000, 30000), { name: 'bomb.png' })).rejects.toThrow(
+      'bomb.png is 30000x30000 = 900,000,000 pixels, more than the limit of 50,000,000',
+    );
+    await expect(decodeImageToRgb(jpegHeader(30000, 30000))).rejects.toThrow('image is 30000x30000 = 900,000,000 pixels');
+    await expect(decodeImageToRgb(gifHeader(1000, 1000), { maxPixels: 999_999 })).rejects.toThrow(
+      'image is 1000x1000 = 1,000,000 pixels, more than the limit of 999,999',
+    );
+  });
+});
