@@ -1,1 +1,3 @@
 export * from './proto.js';
+export * from './io.js';
+export * from './summary.js';
