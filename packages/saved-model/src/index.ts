@@ -1,3 +1,7 @@
 export * from './proto.js';
 export * from './io.js';
 export * from './summary.js';
+export { tfOpDefs, parseOpDefs, type OpDefs } from './opdefs.js';
+export * from './tensor.js';
+export * from './builder.js';
+export * from './validate.js';
