@@ -1,0 +1,135 @@
+// `--weights imagenet`: Keras's InceptionV3 ImageNet weights file, cached where Keras caches it.
+//
+// Like keras.utils.get_file: reuse ~/.keras/models/<file> when its md5 matches, otherwise download,
+// verify the md5 and move the file into place. The download goes to a temp file in the cache folder and
+// is renamed only after verification, so an interrupted or corrupted download never looks cached.
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+export const IMAGENET_WEIGHTS = {
+  url: 'https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5',
+  md5: '9a0d58056eeedaa3f26cb7ebd46da564',
+  fileName: 'inception_v3_weights_tf_dim_ordering_tf_kernels.h5',
+} as const;
+
+/** Socket errors meaning the host cannot be reached at all (no network, DNS, firewall). */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+export interface ImagenetWeightsOptions {
+  url?: string;
+  md5?: string;
+  fileName?: string;
+  /** Default: $KERAS_HOME/models or ~/.keras/models (Keras's cache). */
+  cacheDir?: string;
+  /** Called as bytes arrive; total is undefined when the server sends no Content-Length. */
+  onProgress?: (bytes: number, total: number | undefined) => void;
+}
+
+/** Returns the path of a verified local copy of the ImageNet weights, downloading it if needed. */
+export async function fetchImagenetWeights(options: ImagenetWeightsOptions = {}): Promise<string> {
+  const url = options.url ?? IMAGENET_WEIGHTS.url;
+  const md5 = options.md5 ?? IMAGENET_WEIGHTS.md5;
+  const cacheDir = options.cacheDir ?? defaultKerasCacheDir();
+  const target = join(cacheDir, options.fileName ?? IMAGENET_WEIGHTS.fileName);
+
+  if ((await fileMd5(target)) === md5) return target;
+
+  try {
+    await mkdir(cacheDir, { recursive: true });
+  } catch (err) {
+    throw new ImagenetWeightsError(`cannot create the weights cache folder ${cacheDir}: ${(err as Error).message}`);
+  }
+  const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.part`;
+  try {
+    const actual = await download(url, temp, options.onProgress);
+    if (actual !== md5) {
+      throw new ImagenetWeightsError(
+        `ImageNet weights downloaded from ${url} have md5 ${actual}, expected ${md5}; the download is corrupt, try again`,
+      );
+    }
+    await rename(temp, target);
+    return target;
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+export function defaultKerasCacheDir(): string {
+  return join(process.env.KERAS_HOME ?? join(homedir(), '.keras'), 'models');
+}
+
+async function download(
+  url: string,
+  path: string,
+  onProgress: ImagenetWeightsOptions['onProgress'],
+): Promise<string> {
+  const hint = 'pass --weights random --seed N or --weights FILE.h5';
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (err) {
+    // fetch wraps the socket error: TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }).
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const unreachable = cause?.code !== undefined && UNREACHABLE_CODES.has(cause.code);
+    const reason = unreachable ? 'offline?' : (cause?.message ?? (err as Error).message);
+    throw new ImagenetWeightsError(`cannot download ImageNet weights from ${url} (${reason}); ${hint}`);
+  }
+  if (!response.ok || !response.body) {
+    throw new ImagenetWeightsError(
+      `cannot download ImageNet weights from ${url}: HTTP ${response.status} ${response.statusText}; ${hint}`,
+    );
+  }
+  // Content-Length counts encoded bytes; with a Content-Encoding, fetch hands out decoded ones.
+  const lengthHeader = response.headers.get('content-encoding') ? null : response.headers.get('content-length');
+  const total = lengthHeader === null ? undefined : Number(lengthHeader);
+  const hash = createHash('md5');
+  let bytes = 0;
+  try {
+    await pipeline(
+      Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>),
+      async function* (source: AsyncIterable<Uint8Array>) {
+        for await (const chunk of source) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          onProgress?.(bytes, total);
+          yield chunk;
+        }
+      },
+      createWriteStream(path),
+    );
+  } catch (err) {
+    throw new ImagenetWeightsError(
+      `download of ImageNet weights from ${url} failed after ${bytes} bytes (${(err as Error).message}); ${hint}`,
+    );
+  }
+  return hash.digest('hex');
+}
+
+/** md5 of a file, or undefined when it does not exist. */
+async function fileMd5(path: string): Promise<string | undefined> {
+  const hash = createHash('md5');
+  try {
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ImagenetWeightsError(`cannot read cached weights ${path}: ${(err as Error).message}`);
+  }
+  return hash.digest('hex');
+}
+
+export class ImagenetWeightsError extends Error {
+  override name = 'ImagenetWeightsError';
+}

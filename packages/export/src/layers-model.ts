@@ -1,0 +1,257 @@
+// `--model PATH` for TensorFlow.js layers models (model.json + binary weight shards), and the check of
+// layer classes shared with Keras .h5 models.
+//
+// Files are read with fs and handed to tf.loadLayersModel through an in-memory IOHandler, so
+// quantized weights (weightSpecs[].quantization, uint8/uint16/float16) are dequantized by TF.js itself.
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+
+/** Layer classes the graph converter of `tensorsky export` handles. */
+export const SUPPORTED_LAYER_CLASSES = [
+  'InputLayer',
+  'Conv2D',
+  'DepthwiseConv2D',
+  'SeparableConv2D',
+  'BatchNormalization',
+  'Activation',
+  'ReLU',
+  'MaxPooling2D',
+  'AveragePooling2D',
+  'GlobalAveragePooling2D',
+  'GlobalMaxPooling2D',
+  'Concatenate',
+  'Add',
+  'Multiply',
+  'Dense',
+  'Dropout',
+  'Flatten',
+  'Reshape',
+  'ZeroPadding2D',
+] as const;
+
+export const SUPPORTED_ACTIVATIONS = ['relu', 'relu6', 'softmax', 'sigmoid', 'tanh', 'linear', 'elu', 'selu', 'swish'] as const;
+
+/** Nested models appear as layers of these classes; their own layers are checked instead. */
+const MODEL_CLASSES = new Set(['Functional', 'Model', 'Sequential']);
+
+interface LayerJSON {
+  class_name?: string;
+  config?: { name?: string; activation?: unknown; layers?: unknown[] } | unknown[];
+}
+
+/**
+ * Throws UnsupportedLayerError naming the first layer whose class or activation tensorsky export
+ * cannot convert. `topology` is a Keras model config ({class_name, config}) or a TF.js modelTopology
+ * (which may wrap it in model_config). `source` names the file in messages.
+ */
+export function checkSupportedLayers(topology: unknown, source: string): void {
+  const root = (topology as { model_config?: unknown })?.model_config ?? topology;
+  const visit = (node: LayerJSON): void => {
+    const className = node.class_name ?? '(missing class_name)';
+    const config = node.config;
+    if (MODEL_CLASSES.has(className)) {
+      // Sequential configs of Keras < 2.2.3 are a bare list of layers.
+      const layers = Array.isArray(config) ? config : config?.layers;
+      if (!Array.isArray(layers)) {
+        throw new UnsupportedLayerError(`${source}: ${className} config has no layers list`);
+      }
+      for (const layer of layers) visit(layer as LayerJSON);
+      return;
+    }
+    const name = (!Array.isArray(config) && config?.name) || '(unnamed)';
+    if (!(SUPPORTED_LAYER_CLASSES as readonly string[]).includes(className)) {
+      throw new UnsupportedLayerError(
+        `layer '${name}' has class ${className}, which tensorsky export does not support; supported: ${SUPPORTED_LAYER_CLASSES.join(', ')}`,
+      );
+    }
+    if (className === 'ReLU' && !Array.isArray(config)) {
+      // TF.js's ReLU layer implements max_value only; it would silently drop the other two.
+      const { negative_slope: slope, threshold } = config as { negative_slope?: number; threshold?: number };
+      if ((slope ?? 0) !== 0 || (threshold ?? 0) !== 0) {
+        throw new UnsupportedLayerError(
+          `layer '${name}' is a ReLU with negative_slope=${slope ?? 0}, threshold=${threshold ?? 0}; tensorsky export supports ReLU with max_value only`,
+        );
+      }
+    }
+    const activation = Array.isArray(config) ? undefined : activationName(config?.activation);
+    if (activation !== undefined && !(SUPPORTED_ACTIVATIONS as readonly string[]).includes(activation)) {
+      throw new UnsupportedLayerError(
+        `layer '${name}' uses activation '${activation}', which tensorsky export does not support; supported: ${SUPPORTED_ACTIVATIONS.join(', ')}`,
+      );
+    }
+  };
+  if (typeof root !== 'object' || root === null || !('class_name' in root)) {
+    throw new UnsupportedLayerError(`${source}: model topology has no class_name; not a Keras/TF.js layers model`);
+  }
+  visit(root as LayerJSON);
+}
+
+/** Keras writes built-in activations as strings; Keras 3 may write {class_name, config} objects. */
+function activationName(activation: unknown): string | undefined {
+  if (activation === undefined || activation === null) return undefined;
+  if (typeof activation === 'string') return activation;
+  const object = activation as { config?: unknown; class_name?: unknown };
+  if (typeof object.config === 'string') return object.config;
+  if (typeof object.class_name === 'string') return object.class_name;
+  return JSON.stringify(activation);
+}
+
+/**
+ * Rewrites the parts of a Keras 3 model config that TF.js (which reads Keras 2 configs) does not
+ * understand, in place, and returns it. Keras 3 saves .h5 model configs with layer configs in the
+ * legacy form but:
+ *   - InputLayer batch_shape instead of batch_input_shape
+ *   - inbound_nodes as [{args: [...], kwargs: {}}] with {class_name: '__keras_tensor__',
+ *     config: {keras_history: [layer, node, tensor]}} entries instead of [[layer, node, tensor, kwargs]]
+ *   - input_layers / output_layers as a bare [layer, node, tensor] for single-tensor models
+ * Keras 2 configs pass through unchanged. (dtype policy objects and Keras 3 initializer objects
+ * with module/registered_name keys are read correctly by TF.js as they are.)
+ */
+export function normalizeKerasConfig<T>(topology: T): T {
+  const root = ((topology as { model_config?: unknown })?.model_config ?? topology) as LayerJSON;
+  const visitModel = (node: LayerJSON): void => {
+    const config = node.config;
+    const layers = (Array.isArray(config) ? config : config?.layers) as LayerJSON[] | undefined;
+    if (!Array.isArray(layers)) return;
+    for (const layer of layers) {
+      if (MODEL_CLASSES.has(layer.class_name ?? '')) visitModel(layer);
+      normalizeLayer(layer);
+    }
+    if (!Array.isArray(config) && config) {
+      const modelConfig = config as Record<string, unknown>;
+      for (const key of ['input_layers', 'output_layers']) {
+        const value = modelConfig[key];
+        if (Array.isArray(value) && typeof value[0] === 'string') modelConfig[key] = [value];
+      }
+    }
+  };
+  visitModel(root);
+  return topology;
+}
+
+function normalizeLayer(layer: LayerJSON & { inbound_nodes?: unknown[] }): void {
+  const config = (Array.isArray(layer.config) ? undefined : layer.config) as Record<string, unknown> | undefined;
+  if (layer.class_name === 'InputLayer' && config && config.batch_shape !== undefined && config.batch_input_shape === undefined) {
+    config.batch_input_shape = config.batch_shape;
+    delete config.batch_shape;
+  }
+  if (Array.isArray(layer.inbound_nodes)) {
+    layer.inbound_nodes = layer.inbound_nodes.map((node) => {
+      if (Array.isArray(node)) return node;
+      const { args, kwargs } = node as { args?: unknown; kwargs?: Record<string, unknown> };
+      const histories: unknown[][] = [];
+      const collect = (value: unknown): void => {
+        if (Array.isArray(value)) value.forEach(collect);
+        const tensor = value as { class_name?: string; config?: { keras_history?: unknown[] } } | null;
+        if (tensor?.class_name === '__keras_tensor__' && Array.isArray(tensor.config?.keras_history)) {
+          histories.push(tensor.config.keras_history);
+        }
+      };
+      collect(args);
+      return histories.map(([name, nodeIndex, tensorIndex]) => [name, nodeIndex, tensorIndex, kwargs ?? {}]);
+    });
+  }
+}
+
+interface ModelJSONFile {
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+  modelTopology?: unknown;
+  weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  trainingConfig?: unknown;
+}
+
+/**
+ * Loads a TF.js layers model from `path` (model.json, or a folder containing model.json) after
+ * checking its layer classes.
+ */
+export async function loadTfjsLayersModel(path: string): Promise<tf.LayersModel> {
+  const modelJsonPath = (await isDirectory(path)) ? join(path, 'model.json') : path;
+  let json: ModelJSONFile;
+  try {
+    json = JSON.parse(await readFile(modelJsonPath, 'utf8')) as ModelJSONFile;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new LayersModelError(
+      code === 'ENOENT'
+        ? `${modelJsonPath} does not exist`
+        : `${modelJsonPath} is not a TF.js model.json (${(err as Error).message.split('\n')[0]})`,
+    );
+  }
+  if (json.format === 'graph-model') {
+    throw new LayersModelError(
+      `${modelJsonPath} is a TF.js graph model; tensorsky export needs a layers model (tf.LayersModel saved with model.save or converted with --output_format tfjs_layers_model)`,
+    );
+  }
+  if (!json.modelTopology) {
+    throw new LayersModelError(`${modelJsonPath} has no modelTopology; not a TF.js layers model`);
+  }
+  checkSupportedLayers(json.modelTopology, modelJsonPath);
+  normalizeKerasConfig(json.modelTopology);
+
+  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
+  const shards: Buffer[] = [];
+  for (const group of json.weightsManifest ?? []) {
+    for (const shardPath of group.paths) {
+      const file = join(dirname(modelJsonPath), shardPath);
+      try {
+        shards.push(await readFile(file));
+      } catch (err) {
+        throw new LayersModelError(`${modelJsonPath} lists weight file ${shardPath}, which cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+    }
+    weightSpecs.push(...group.weights);
+  }
+  const weightData = Buffer.concat(shards);
+  const expectedBytes = weightSpecs.reduce((sum, spec) => sum + specByteLength(spec, modelJsonPath), 0);
+  if (expectedBytes !== weightData.length) {
+    throw new LayersModelError(
+      `${modelJsonPath}: weight files hold ${weightData.length} bytes, the weightsManifest describes ${expectedBytes}; the shards are incomplete or do not belong to this model.json`,
+    );
+  }
+
+  const handler: tf.io.IOHandler = {
+    load: async () => ({
+      modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
+      weightSpecs,
+      weightData: weightData.buffer.slice(weightData.byteOffset, weightData.byteOffset + weightData.byteLength),
+      format: json.format,
+      generatedBy: json.generatedBy,
+      convertedBy: json.convertedBy,
+    }),
+  };
+  try {
+    return await tf.loadLayersModel(handler, { strict: true });
+  } catch (err) {
+    throw new LayersModelError(`${modelJsonPath}: TF.js cannot load this layers model (${String((err as Error).message ?? err).split('\n')[0]})`);
+  }
+}
+
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
+
+function specByteLength(spec: tf.io.WeightsManifestEntry, source: string): number {
+  const dtype = spec.quantization?.dtype ?? spec.dtype;
+  const bytes = DTYPE_BYTES[dtype];
+  if (bytes === undefined) {
+    throw new LayersModelError(`${source}: weight ${spec.name} has dtype ${dtype}, which tensorsky export does not support`);
+  }
+  return spec.shape.reduce((a, b) => a * b, 1) * bytes;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export class UnsupportedLayerError extends Error {
+  override name = 'UnsupportedLayerError';
+}
+
+export class LayersModelError extends Error {
+  override name = 'LayersModelError';
+}

@@ -1,0 +1,183 @@
+// The model side of `tensorsky export`: turns --model / --weights / --seed into a loaded tf.LayersModel
+// plus what the exporter needs to know about it (input size, class count, preprocessing, labels).
+import { open, stat } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { fetchImagenetWeights, type ImagenetWeightsOptions } from './imagenet-weights.js';
+import { buildInceptionV3 } from './inception-v3.js';
+import { loadKerasModel, loadKerasWeights } from './keras-h5.js';
+import { loadTfjsLayersModel } from './layers-model.js';
+import { initTfjs, type TfjsBackend } from './tfjs-engine.js';
+import { randomWeights } from './weights.js';
+
+/** 'inception': pixels scaled to [-1, 1] as x / 127.5 - 1 (Keras preprocess_input mode 'tf'). */
+export type PreprocessMode = 'inception';
+
+export interface ModelSourceOptions {
+  /** Keras full-model .h5, or a TF.js layers model (model.json or its folder). Default: built-in InceptionV3. */
+  model?: string;
+  /** 'imagenet' (InceptionV3 only; the default for it), 'random' (seeded), or a Keras .h5 weights file. */
+  weights?: string;
+  /** Seed for --weights random (default 0). */
+  seed?: number;
+  /** Download progress for --weights imagenet. */
+  onProgress?: (bytes: number, total: number | undefined) => void;
+  /** Overrides for the ImageNet weights download (URL, md5, cache folder); tests point these at a local server. */
+  imagenet?: Omit<ImagenetWeightsOptions, 'onProgress'>;
+  /** TF.js backend; default: tfjs-node if importable, else wasm, else cpu. */
+  backend?: TfjsBackend;
+}
+
+export interface ModelSource {
+  model: tf.LayersModel;
+  /** Short model name: 'inception_v3', or the file/folder name of --model. */
+  name: string;
+  /** [height, width, channels] of one input image. */
+  inputShape: [number, number, number];
+  /** Number of output classes. */
+  classes: number;
+  /** Preprocessing the model was trained with, when the source tells (undefined for user models). */
+  preprocess: PreprocessMode | undefined;
+  /** Label set hint: 'imagenet' for the 1000-class InceptionV3. */
+  labels: 'imagenet' | undefined;
+  /** Where the weights came from, for messages: 'imagenet', 'random (seed 3)', a file path, or 'model file'. */
+  weights: string;
+}
+
+export async function loadModelSource(options: ModelSourceOptions = {}): Promise<ModelSource> {
+  await initTfjs(options.backend);
+  const seed = options.seed ?? 0;
+  if (options.model === undefined) {
+    const weights = options.weights ?? 'imagenet';
+    // Download (or find) the ImageNet file before spending time on the model.
+    const imagenetFile =
+      weights === 'imagenet' ? await fetchImagenetWeights({ ...options.imagenet, onProgress: options.onProgress }) : undefined;
+    return withModel(buildInceptionV3(), async (model) => {
+      if (imagenetFile) await loadKerasWeights(model, imagenetFile);
+      const described = imagenetFile ? 'imagenet' : await applyWeights(model, weights, seed);
+      return describe(model, 'inception_v3', described, { preprocess: 'inception', labels: 'imagenet' });
+    });
+  }
+
+  const path = options.model;
+  if (options.weights === 'imagenet') {
+    throw new ModelSourceError('--weights imagenet applies to the built-in InceptionV3 only; drop --model, or pass --weights FILE.h5');
+  }
+  const kind = await detectModelFile(path);
+  const model = kind === 'keras-h5' ? await loadKerasModel(path) : await loadTfjsLayersModel(path);
+  const name = kind === 'keras-h5' ? basename(path, extname(path)) : kind === 'tfjs-folder' ? basename(path) : basename(dirname(path));
+  return withModel(model, async () => {
+    const described = options.weights === undefined ? 'model file' : await applyWeights(model, options.weights, seed);
+    return describe(model, name, described, { preprocess: undefined, labels: undefined });
+  });
+}
+
+/** Runs `use`, disposing the model's weights if it throws (the caller never gets the model). */
+async function withModel<T>(model: tf.LayersModel, use: (model: tf.LayersModel) => Promise<T>): Promise<T> {
+  try {
+    return await use(model);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
+async function applyWeights(model: tf.LayersModel, weights: string, seed: number): Promise<string> {
+  if (weights === 'random') {
+    await randomWeights(model, seed);
+    return `random (seed ${seed})`;
+  }
+  if ((await detectModelFile(weights)) !== 'keras-h5') {
+    throw new ModelSourceError(`--weights ${weights}: expected 'imagenet', 'random' or a Keras .h5 weights file`);
+  }
+  await loadKerasWeights(model, weights);
+  return weights;
+}
+
+function describe(
+  model: tf.LayersModel,
+  name: string,
+  weights: string,
+  hints: Pick<ModelSource, 'preprocess' | 'labels'>,
+): ModelSource {
+  const inputs = model.inputs;
+  const outputs = model.outputs;
+  const [, height, width, channels] = inputs[0]?.shape ?? [];
+  const outputShape = outputs[0]?.shape ?? [];
+  if (inputs.length !== 1 || inputs[0].shape.length !== 4 || outputs.length !== 1 || outputShape.length !== 2) {
+    throw new ModelSourceError(
+      `${name} is not an image classifier: expected one input [batch, height, width, channels] and one output [batch, classes], got inputs ${shapes(inputs)} and outputs ${shapes(outputs)}`,
+    );
+  }
+  if (!height || !width || !channels || !outputShape[1]) {
+    throw new ModelSourceError(
+      `${name} has input ${shapes(inputs)}; tensorsky export needs a fixed image size: build the model with a fixed input_shape (e.g. (224, 224, 3)) and save it again`,
+    );
+  }
+  if (channels !== 1 && channels !== 3) {
+    throw new ModelSourceError(`${name} takes ${channels}-channel images; tensorsky export supports 1 (grayscale) or 3 (RGB)`);
+  }
+  const classes = outputShape[1];
+  return {
+    model,
+    name,
+    inputShape: [height, width, channels],
+    classes,
+    preprocess: hints.preprocess,
+    labels: hints.labels === 'imagenet' && classes === 1000 ? 'imagenet' : undefined,
+    weights,
+  };
+}
+
+function shapes(tensors: tf.SymbolicTensor[]): string {
+  return tensors.map((t) => `[${t.shape.map((d) => d ?? 'None').join(', ')}]`).join(', ') || '(none)';
+}
+
+type ModelFileKind = 'keras-h5' | 'tfjs-folder' | 'tfjs-json';
+
+/** Tells Keras .h5, TF.js model.json and folders apart, with a clear error for formats we do not read. */
+async function detectModelFile(path: string): Promise<ModelFileKind> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    throw new ModelSourceError(`${path} does not exist`);
+  }
+  if (info.isDirectory()) {
+    if (await exists(join(path, 'model.json'))) return 'tfjs-folder';
+    if (await exists(join(path, 'saved_model.pb'))) {
+      throw new ModelSourceError(`${path} is already a TensorFlow SavedModel; tensorsky export reads Keras .h5 files and TF.js layers models`);
+    }
+    throw new ModelSourceError(`${path} is a folder without model.json; pass a Keras .h5 file or a TF.js layers model`);
+  }
+  // The extension decides for .h5 so that a damaged file gets the HDF5 reader's precise error.
+  if (['.h5', '.hdf5'].includes(extname(path).toLowerCase())) return 'keras-h5';
+  const head = Buffer.alloc(8);
+  const handle = await open(path, 'r');
+  try {
+    await handle.read(head, 0, 8, 0);
+  } finally {
+    await handle.close();
+  }
+  if (head.subarray(0, 4).toString('latin1') === '\x89HDF') return 'keras-h5';
+  if (head.subarray(0, 2).toString('latin1') === 'PK') {
+    throw new ModelSourceError(
+      `${path} is a zip archive (Keras 3 .keras format?); save the model as HDF5 with model.save('model.h5') or convert it to a TF.js layers model`,
+    );
+  }
+  if (head.toString('utf8').trimStart().startsWith('{')) return 'tfjs-json';
+  throw new ModelSourceError(`${path} is neither a Keras .h5 file nor a TF.js model.json`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class ModelSourceError extends Error {
+  override name = 'ModelSourceError';
+}

@@ -1,0 +1,24 @@
+// Paths to the shared fixtures (../shared next to the repository root) and temp folders for tests.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import sharp from 'sharp';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+export const sharedDir = resolve(repoRoot, '..', 'shared');
+export const imagesDir = join(sharedDir, 'fixtures', 'images');
+export const PHOTOS = ['cat.jpg', 'dog.jpg', 'pizza.jpg', 'mountain.jpg', 'room.jpg', 'street.jpg'];
+
+/** A photo resized to size x size and scaled as Keras's inception preprocess_input: x / 127.5 - 1. */
+export async function loadPhoto(file: string, size = 299): Promise<tf.Tensor4D> {
+  const rgb = await sharp(join(imagesDir, file)).removeAlpha().resize(size, size, { fit: 'fill' }).raw().toBuffer();
+  return tf.tidy(() => tf.tensor4d(Float32Array.from(rgb, (v) => v / 127.5 - 1), [1, size, size, 3]));
+}
+
+/** A fresh temp folder; call the returned cleanup in afterAll. */
+export async function makeTempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), `tensorsky-export-${prefix}-`));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
