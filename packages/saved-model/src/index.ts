@@ -1,4 +1,5 @@
 export * from './proto.js';
+export * from './bundle.js';
 export * from './io.js';
 export * from './summary.js';
 export { tfOpDefs, parseOpDefs, type OpDefs } from './opdefs.js';

@@ -1,0 +1,304 @@
+// loadModel: runs a SavedModel signature in Node, either with real TensorFlow (@tensorflow/tfjs-node,
+// when installed) or with our executor: the signature's frozen graph on tfjs-converter (wasm or cpu).
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import {
+  DataType,
+  dataTypeName,
+  getMetaGraph,
+  readSavedModel,
+  readTensorBundle,
+  shapeFromProto,
+  type BundleTensor,
+  type MetaGraphDef,
+  type TensorInfo,
+} from '@tensorsky/saved-model';
+import { CUSTOM_OPS, registerCustomOps } from './custom-ops.js';
+import { freezeSignatureGraph, parseRef, signatureKeys, type FrozenGraph, type TensorSpec } from './graph.js';
+import { tfjsDtype, toTfjsModel, unsupportedOps } from './tfjs-model.js';
+
+export class PredictLocalError extends Error {
+  override name = 'PredictLocalError';
+}
+
+/** The signature uses ops neither tfjs-converter nor our kernels implement. */
+export class UnsupportedOpsError extends PredictLocalError {
+  override name = 'UnsupportedOpsError';
+  constructor(readonly ops: string[]) {
+    super(
+      `the local executor cannot run ops ${ops.join(', ')}; install @tensorflow/tfjs-node to run this model with TensorFlow itself (backend 'tensorflow')`,
+    );
+  }
+}
+
+/** 'tensorflow' = @tensorflow/tfjs-node; 'wasm'/'cpu' = our executor on that TF.js backend; 'auto' picks the first that works. */
+export type Backend = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+
+export interface LoadModelOptions {
+  backend?: Backend;
+  /** MetaGraphDef tag-set; default ["serve"]. */
+  tags?: string[];
+  /** Signature key; default "serving_default". */
+  signature?: string;
+}
+
+export interface TensorInfoSummary {
+  /** Signature key of the input or output. */
+  name: string;
+  /** TensorFlow dtype name, e.g. "DT_FLOAT". */
+  dtype: string;
+  /** -1 for unknown dimensions; null for unknown rank. */
+  shape: number[] | null;
+}
+
+export interface SignatureInfo {
+  key: string;
+  methodName: string;
+  inputs: TensorInfoSummary[];
+  outputs: TensorInfoSummary[];
+}
+
+/** A numeric tensor (nested arrays, typed array, tf.Tensor), or for DT_STRING inputs strings/bytes. */
+export type InputValue = tf.Tensor | tf.TensorLike | Uint8Array | (string | Uint8Array)[];
+
+export interface OutputTensor {
+  /** TensorFlow dtype name from the signature, e.g. "DT_FLOAT". */
+  dtype: string;
+  shape: number[];
+  /** Float32Array for floats, Int32Array for integer types (TF.js computes them as int32), Uint8Array of 0/1 for bools, bytes per element for strings. */
+  data: Float32Array | Int32Array | Uint8Array | Uint8Array[];
+}
+
+export interface LocalModel {
+  /** What runs the graph: 'tensorflow' (tfjs-node) or the TF.js backend of our executor. */
+  backend: 'tensorflow' | 'wasm' | 'cpu';
+  signature: SignatureInfo;
+  predict(inputs: Record<string, InputValue>): Promise<Record<string, OutputTensor>>;
+  /** Frees the model's weights. */
+  dispose(): void;
+}
+
+const DEFAULT_SIGNATURE = 'serving_default';
+
+function summarize(metaGraph: MetaGraphDef, key: string): SignatureInfo {
+  const sig = metaGraph.signature_def?.[key];
+  if (!sig || !signatureKeys(metaGraph).includes(key)) {
+    throw new PredictLocalError(`no signature "${key}" in this SavedModel; available: ${signatureKeys(metaGraph).join(', ') || 'none'}`);
+  }
+  const info = (entries: Record<string, TensorInfo>): TensorInfoSummary[] =>
+    Object.entries(entries).map(([name, t]) => ({
+      name,
+      dtype: dataTypeName(t.dtype ?? DataType.DT_INVALID).replace(/_REF$/, ''),
+      shape: shapeFromProto(t.tensor_shape) ?? null,
+    }));
+  return { key, methodName: sig.method_name ?? '', inputs: info(sig.inputs ?? {}), outputs: info(sig.outputs ?? {}) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backends.
+
+/** The part of @tensorflow/tfjs-node's API used here. */
+interface TfjsNode {
+  tensor: MakeTensor;
+  node: {
+    loadSavedModel(dir: string, tags: string[], signature: string): Promise<{
+      predict(inputs: Record<string, tf.Tensor>): tf.Tensor | tf.Tensor[] | Record<string, tf.Tensor>;
+      dispose(): void;
+    }>;
+  };
+}
+
+/** @tensorflow/tfjs-node, or why it cannot be loaded (not installed, or its native library is missing). */
+async function importTfjsNode(): Promise<TfjsNode | Error> {
+  const name = '@tensorflow/tfjs-node';
+  try {
+    return (await import(name)) as TfjsNode;
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+async function useTfjsBackend(name: 'wasm' | 'cpu'): Promise<boolean> {
+  if (name === 'wasm') {
+    try {
+      await import('@tensorflow/tfjs-backend-wasm');
+    } catch {
+      return false;
+    }
+  }
+  try {
+    return tf.getBackend() === name || (await tf.setBackend(name));
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs and outputs.
+
+type MakeTensor = (values: tf.TensorLike, shape?: number[], dtype?: tf.DataType) => tf.Tensor;
+
+function toTensor(value: InputValue, spec: TensorSpec, make: MakeTensor): tf.Tensor {
+  const dtype = tfjsDtype(spec.dtype);
+  if (!dtype) throw new PredictLocalError(`input "${spec.alias}" has dtype ${dataTypeName(spec.dtype)}, which is not supported`);
+  if (value instanceof tf.Tensor) {
+    if (dtype === 'string' && value.dtype !== 'string') throw new PredictLocalError(`input "${spec.alias}" must be strings (DT_STRING)`);
+    return dtype === 'string' || value.dtype === dtype ? value.clone() : tf.cast(value, dtype);
+  }
+  try {
+    if (dtype !== 'string') return make(value, undefined, dtype);
+    const scalar = typeof value === 'string' || value instanceof Uint8Array;
+    return make(scalar ? [value] : value, scalar ? [] : undefined, 'string');
+  } catch (err) {
+    throw new PredictLocalError(`input "${spec.alias}" is not a valid ${dataTypeName(spec.dtype)} tensor: ${(err as Error).message}`);
+  }
+}
+
+/** A signature input's default (SignatureDef.defaults) as a tensor. */
+function defaultTensor(spec: TensorSpec): tf.Tensor {
+  const { values, shape, dtype } = spec.defaultValue!;
+  const tfjs = tfjsDtype(dtype);
+  if (!tfjs) throw new PredictLocalError(`default of input "${spec.alias}" has dtype ${dataTypeName(dtype)}, which is not supported`);
+  const flat = tfjs === 'string' ? (values as Uint8Array[]) : Array.from(values as ArrayLike<number | bigint | boolean>, Number);
+  return tf.tensor(flat, shape, tfjs);
+}
+
+function checkInputNames(inputs: Record<string, InputValue>, specs: TensorSpec[]): void {
+  const expected = specs.map((s) => s.alias);
+  const unknown = Object.keys(inputs).filter((k) => !expected.includes(k));
+  const missing = specs.filter((s) => !(s.alias in inputs) && !s.defaultValue).map((s) => s.alias);
+  if (unknown.length || missing.length) {
+    const parts = [missing.length ? `missing ${missing.join(', ')}` : '', unknown.length ? `unknown ${unknown.join(', ')}` : ''].filter(Boolean);
+    throw new PredictLocalError(`inputs do not match the signature (${parts.join('; ')}); expected: ${expected.join(', ')}`);
+  }
+}
+
+async function readOutput(t: tf.Tensor, spec: TensorSpec): Promise<OutputTensor> {
+  const dtype = dataTypeName(spec.dtype);
+  if (t.dtype === 'string') return { dtype, shape: t.shape, data: (await t.bytes()) as Uint8Array[] };
+  const data = (await t.data()) as ArrayLike<number>;
+  // TF.js may keep a cast tensor's original storage (an int32 → float32 Cast holds an Int32Array).
+  if (t.dtype === 'float32') return { dtype, shape: t.shape, data: data instanceof Float32Array ? data : Float32Array.from(data) };
+  if (t.dtype === 'int32') return { dtype, shape: t.shape, data: data instanceof Int32Array ? data : Int32Array.from(data) };
+  return { dtype, shape: t.shape, data: Uint8Array.from(data) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engines.
+
+async function loadWithTfjsNode(tfnode: TfjsNode, dir: string, tags: string[], key: string, signature: SignatureInfo, specs: { inputs: TensorSpec[]; outputs: TensorSpec[] }): Promise<LocalModel> {
+  const model = await tfnode.node.loadSavedModel(dir, tags, key);
+  return {
+    backend: 'tensorflow',
+    signature,
+    async predict(inputs) {
+      checkInputNames(inputs, specs.inputs);
+      const feeds = Object.fromEntries(specs.inputs.map((s) => [s.alias, toTensor(inputs[s.alias], s, tfnode.tensor)]));
+      try {
+        const result = model.predict(feeds);
+        const named: Record<string, tf.Tensor> =
+          result instanceof tf.Tensor || Array.isArray(result)
+            ? Object.fromEntries([result].flat().map((t, i) => [specs.outputs[i].alias, t]))
+            : (result as Record<string, tf.Tensor>);
+        const out: Record<string, OutputTensor> = {};
+        for (const s of specs.outputs) out[s.alias] = await readOutput(named[s.alias], s);
+        Object.values(named).forEach((t) => t.dispose());
+        return out;
+      } finally {
+        Object.values(feeds).forEach((t) => t.dispose());
+      }
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+async function loadWithExecutor(graph: FrozenGraph, backend: 'wasm' | 'cpu', signature: SignatureInfo): Promise<LocalModel> {
+  registerCustomOps();
+  const { artifacts, outputNames } = toTfjsModel(graph, CUSTOM_OPS);
+  const model = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
+  return {
+    backend,
+    signature,
+    async predict(inputs) {
+      checkInputNames(inputs, graph.inputs);
+      const feeds: Record<string, tf.Tensor> = {};
+      try {
+        for (const s of graph.inputs) {
+          feeds[parseRef(s.tensor).node] = s.alias in inputs ? toTensor(inputs[s.alias], s, tf.tensor) : defaultTensor(s);
+        }
+        const results = [await model.executeAsync(feeds, outputNames)].flat();
+        try {
+          const out: Record<string, OutputTensor> = {};
+          for (const [i, s] of graph.outputs.entries()) out[s.alias] = await readOutput(results[i], s);
+          return out;
+        } finally {
+          results.forEach((t) => t.dispose());
+        }
+      } finally {
+        Object.values(feeds).forEach((t) => t.dispose());
+      }
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+function readVariables(dir: string): Map<string, BundleTensor> | undefined {
+  const prefix = path.join(dir, 'variables', 'variables');
+  return fs.existsSync(`${prefix}.index`) ? readTensorBundle(prefix) : undefined;
+}
+
+/**
+ * Loads one signature of the SavedModel in `dir` for prediction. With backend 'auto' (default) it uses
+ * TensorFlow through @tensorflow/tfjs-node when that is installed, otherwise our executor on the wasm
+ * backend (cpu if wasm cannot start). The executor sets TF.js's global backend.
+ */
+export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<LocalModel> {
+  const backend = options.backend ?? 'auto';
+  const tags = options.tags ?? ['serve'];
+  const key = options.signature ?? DEFAULT_SIGNATURE;
+  const loaded = await readSavedModel(dir);
+  const metaGraph = getMetaGraph(loaded.savedModel, tags);
+  const signature = summarize(metaGraph, key);
+
+  if (backend === 'tensorflow' || backend === 'auto') {
+    const tfnode = await importTfjsNode();
+    if (!(tfnode instanceof Error)) return loadWithTfjsNode(tfnode, loaded.dir, tags, key, signature, signatureSpecs(signature));
+    if (backend === 'tensorflow') {
+      throw new PredictLocalError(
+        `backend 'tensorflow' needs @tensorflow/tfjs-node, which is not installed or cannot load (${tfnode.message.split('\n')[0]}); install it, or use backend 'wasm' or 'cpu'`,
+      );
+    }
+  }
+
+  const graph = freezeSignatureGraph(metaGraph, { signature: key, variables: readVariables(loaded.dir), dir: loaded.dir });
+  const unsupported = unsupportedOps(graph, CUSTOM_OPS);
+  if (unsupported.length > 0) throw new UnsupportedOpsError(unsupported);
+
+  const candidates: ('wasm' | 'cpu')[] = backend === 'auto' ? ['wasm', 'cpu'] : [backend];
+  for (const name of candidates) {
+    if (await useTfjsBackend(name)) return loadWithExecutor(graph, name, signature);
+  }
+  throw new PredictLocalError(`the TF.js ${backend} backend could not be initialized`);
+}
+
+/** Input and output specs of a signature for the tfjs-node engine (which feeds by signature key). */
+function signatureSpecs(signature: SignatureInfo): { inputs: TensorSpec[]; outputs: TensorSpec[] } {
+  const spec = (t: TensorInfoSummary): TensorSpec => ({
+    alias: t.name,
+    tensor: t.name,
+    dtype: (DataType as unknown as Record<string, DataType>)[t.dtype] ?? DataType.DT_INVALID,
+    shape: t.shape ?? undefined,
+  });
+  return { inputs: signature.inputs.map(spec), outputs: signature.outputs.map(spec) };
+}
+
+/** Loads, predicts once, and frees the model. */
+export async function predictLocal(dir: string, inputs: Record<string, InputValue>, options: LoadModelOptions = {}): Promise<Record<string, OutputTensor>> {
+  const model = await loadModel(dir, options);
+  try {
+    return await model.predict(inputs);
+  } finally {
+    model.dispose();
+  }
+}

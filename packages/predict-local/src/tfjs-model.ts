@@ -1,0 +1,256 @@
+// Converts a frozen TensorFlow graph into the artifacts tfjs-converter's GraphModel loads: the GraphDef
+// in protobuf-JSON form (camelCase, bytes as base64, Const values only in weightSpecs/weightData,
+// matched by node name) — and lists the ops tfjs-converter cannot execute.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type * as tfTypes from '@tensorflow/tfjs';
+import {
+  DataType,
+  dataTypeName,
+  int64ToNumber,
+  shapeFromProto,
+  tensorProtoToArray,
+  type AttrValue,
+  type FunctionDef,
+  type NodeDef,
+  type TensorShapeProto,
+} from '@tensorsky/saved-model';
+import { GraphPreparationError, attrValueCase, type ConstValue, type FrozenGraph } from './graph.js';
+
+type TfjsDtype = tfTypes.io.WeightsManifestEntry['dtype'];
+
+/** Names of the TensorFlow ops the installed tfjs-converter maps (read from its op_list tables). */
+let converterOps: Set<string> | undefined;
+function tfjsConverterOps(): Set<string> {
+  if (!converterOps) {
+    const dist = path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-converter'));
+    const dir = path.join(dist, 'operations', 'op_list');
+    const ops = new Set<string>();
+    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.js'))) {
+      for (const m of fs.readFileSync(path.join(dir, file), 'utf8').matchAll(/'tfOpName':\s*'(\w+)'/g)) ops.add(m[1]);
+    }
+    if (ops.size === 0) throw new GraphPreparationError(`cannot read tfjs-converter's op tables in ${dir}`);
+    converterOps = ops;
+  }
+  return converterOps;
+}
+
+/** Ops of the graph (and of the functions it calls) that neither tfjs-converter nor `customOps` implement. */
+export function unsupportedOps(graph: FrozenGraph, customOps: ReadonlySet<string>): string[] {
+  const known = tfjsConverterOps();
+  const ops = new Set<string>();
+  for (const n of [...graph.nodes, ...graph.functions.flatMap((f) => f.node_def ?? [])]) ops.add(n.op);
+  return [...ops].filter((op) => !known.has(op) && !customOps.has(op)).sort();
+}
+
+/** TF dtype → the tfjs dtype that carries it (tfjs computes every integer type as int32). */
+export function tfjsDtype(dtype: DataType): TfjsDtype | undefined {
+  switch (dtype) {
+    case DataType.DT_FLOAT:
+    case DataType.DT_DOUBLE:
+    case DataType.DT_HALF:
+    case DataType.DT_BFLOAT16:
+      return 'float32';
+    case DataType.DT_INT32:
+    case DataType.DT_INT64:
+    case DataType.DT_INT16:
+    case DataType.DT_INT8:
+    case DataType.DT_UINT8:
+    case DataType.DT_UINT16:
+    case DataType.DT_UINT32:
+    case DataType.DT_UINT64:
+      return 'int32';
+    case DataType.DT_BOOL:
+      return 'bool';
+    case DataType.DT_STRING:
+      return 'string';
+    case DataType.DT_COMPLEX64:
+      return 'complex64';
+    default:
+      return undefined;
+  }
+}
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/** Weight bytes in tfjs's layout: little-endian values; strings as uint32 length + bytes each. */
+function weightBytes(value: ConstValue, dtype: TfjsDtype, where: string): Uint8Array {
+  const { values } = value;
+  const count = values.length;
+  switch (dtype) {
+    case 'float32': {
+      const floats = values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
+      return new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength);
+    }
+    case 'int32': {
+      if (values instanceof Int32Array) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+      const out = new Int32Array(count);
+      // int64 values beyond int32 (e.g. INT64_MAX as a StridedSlice end) saturate rather than wrap.
+      for (let i = 0; i < count; i++) out[i] = Math.min(INT32_MAX, Math.max(INT32_MIN, Number((values as ArrayLike<number | bigint>)[i])));
+      return new Uint8Array(out.buffer);
+    }
+    case 'bool':
+      return Uint8Array.from(values as ArrayLike<number | boolean>, (v) => (v ? 1 : 0));
+    case 'string': {
+      const strings = values as Uint8Array[];
+      const out = new Uint8Array(strings.reduce((n, s) => n + 4 + s.length, 0));
+      const view = new DataView(out.buffer);
+      let at = 0;
+      for (const s of strings) {
+        view.setUint32(at, s.length, true);
+        out.set(s, at + 4);
+        at += 4 + s.length;
+      }
+      return out;
+    }
+    default:
+      throw new GraphPreparationError(`${where}: constants of ${dataTypeName(value.dtype)} are not supported`);
+  }
+}
+
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
+}
+
+function shapeJson(shape: TensorShapeProto): Record<string, unknown> {
+  const dims = shapeFromProto(shape);
+  return dims === undefined ? { unknownRank: true } : { dim: dims.map((size) => ({ size })) };
+}
+
+/**
+ * AttrValue in tfjs's protobuf-JSON form. Custom ops (run by our kernels) get type attrs as their
+ * DataType number, since tfjs would hand them lossy tfjs dtypes (uint8 → int32, uint16 → null).
+ */
+function attrJson(value: AttrValue, forCustomOp: boolean): Record<string, unknown> | undefined {
+  switch (attrValueCase(value)) {
+    case 's':
+      return { s: base64(value.s!) };
+    case 'i':
+      return { i: int64ToNumber(value.i) };
+    case 'f':
+      return { f: value.f };
+    case 'b':
+      return { b: value.b };
+    case 'type':
+      return forCustomOp ? { i: value.type } : { type: value.type };
+    case 'shape':
+      return { shape: shapeJson(value.shape!) };
+    case 'func':
+      return { func: { name: value.func!.name } };
+    case 'list': {
+      const list = value.list!;
+      const out: Record<string, unknown> = {};
+      if (list.s?.length) out.s = list.s.map(base64);
+      if (list.i?.length) out.i = list.i.map(int64ToNumber);
+      if (list.f?.length) out.f = [...list.f];
+      if (list.b?.length) out.b = [...list.b];
+      if (list.type?.length) out.type = [...list.type];
+      if (list.shape?.length) out.shape = list.shape.map(shapeJson);
+      if (list.func?.length) out.func = list.func.map((f) => ({ name: f.name }));
+      return { list: out };
+    }
+    default:
+      // Tensor-valued attrs (only Const's value, which goes to the weights) and unset values.
+      return undefined;
+  }
+}
+
+function nodeJson(node: NodeDef, customOps: ReadonlySet<string>, rename: (input: string) => string = (i) => i) {
+  const attr: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node.attr ?? {})) {
+    const json = attrJson(value, customOps.has(node.op));
+    if (json) attr[key] = json;
+  }
+  return { name: rename(node.name), op: node.op, input: (node.input ?? []).map(rename), attr };
+}
+
+class WeightWriter {
+  readonly specs: tfTypes.io.WeightsManifestEntry[] = [];
+  readonly chunks: Uint8Array[] = [];
+
+  add(name: string, value: ConstValue, where: string): void {
+    const dtype = tfjsDtype(value.dtype);
+    if (!dtype) throw new GraphPreparationError(`${where}: constants of ${dataTypeName(value.dtype)} are not supported`);
+    this.specs.push({ name, shape: [...value.shape], dtype });
+    this.chunks.push(weightBytes(value, dtype, where));
+  }
+
+  addConstNode(node: NodeDef, name: string, constants: FrozenGraph['constants']): void {
+    const load = constants.get(node.name);
+    const proto = node.attr?.value?.tensor;
+    if (!load && !proto) throw new GraphPreparationError(`Const node "${node.name}" has no value`);
+    const value: ConstValue = load
+      ? load()
+      : { dtype: proto!.dtype ?? DataType.DT_INVALID, shape: shapeFromProto(proto!.tensor_shape) ?? [], values: tensorProtoToArray(proto!) };
+    this.add(name, value, `Const node "${node.name}"`);
+  }
+
+  data(): ArrayBuffer {
+    const out = new Uint8Array(this.chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of this.chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out.buffer;
+  }
+}
+
+/**
+ * A library function in tfjs's JSON form. Body nodes are renamed "<function>/<node>" because tfjs
+ * looks up the values of Consts inside functions in the same by-name weight map as the main graph.
+ */
+function functionJson(fdef: FunctionDef, customOps: ReadonlySet<string>, weights: WeightWriter, constants: FrozenGraph['constants']) {
+  const fname = fdef.signature?.name ?? '';
+  const bodyNames = new Set((fdef.node_def ?? []).map((n) => n.name));
+  const rename = (ref: string) => {
+    const control = ref.startsWith('^');
+    const bare = control ? ref.slice(1) : ref;
+    const [node, ...rest] = bare.split(':');
+    if (!bodyNames.has(node)) return ref;
+    return `${control ? '^' : ''}${[`${fname}/${node}`, ...rest].join(':')}`;
+  };
+  for (const node of fdef.node_def ?? []) if (node.op === 'Const') weights.addConstNode(node, rename(node.name), constants);
+  const arg = (a: { name: string; type?: DataType }) => ({ name: a.name, type: a.type });
+  return {
+    signature: { name: fname, inputArg: (fdef.signature?.input_arg ?? []).map(arg), outputArg: (fdef.signature?.output_arg ?? []).map(arg) },
+    nodeDef: (fdef.node_def ?? []).map((n) => nodeJson(n, customOps, rename)),
+    ret: Object.fromEntries(Object.entries(fdef.ret ?? {}).map(([k, v]) => [k, rename(v)])),
+  };
+}
+
+export interface TfjsModel {
+  artifacts: tfTypes.io.ModelArtifacts;
+  /** Names to fetch with executeAsync, in the order of graph.outputs. */
+  outputNames: string[];
+}
+
+/**
+ * The artifacts for tf.io.fromMemory(); constant values are read here (from the checkpoint if frozen).
+ * Each output is fetched through a one-input Merge (an identity): GraphModel.executeAsync, which async
+ * kernels need, warns on every call of a graph without control-flow ops, and the Merge makes it one.
+ */
+export function toTfjsModel(graph: FrozenGraph, customOps: ReadonlySet<string>): TfjsModel {
+  const weights = new WeightWriter();
+  const node = graph.nodes.map((n) => {
+    if (n.op === 'Const') weights.addConstNode(n, n.name, graph.constants);
+    return nodeJson(n, customOps);
+  });
+  const outputNames = graph.outputs.map((o, i) => {
+    const name = `__tensorsky_output_${i}`;
+    node.push({ name, op: 'Merge', input: [o.tensor], attr: { T: { type: o.dtype }, N: { i: 1 } } });
+    return name;
+  });
+  const library = graph.functions.length ? { function: graph.functions.map((f) => functionJson(f, customOps, weights, graph.constants)) } : undefined;
+  return {
+    artifacts: {
+      modelTopology: { node, library, versions: { producer: graph.producer, minConsumer: 0 } },
+      weightSpecs: weights.specs,
+      weightData: weights.data(),
+      format: 'graph-model',
+    },
+    outputNames,
+  };
+}
