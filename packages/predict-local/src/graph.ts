@@ -5,6 +5,8 @@
 // everything the signature outputs do not need is pruned.
 import path from 'node:path';
 import {
+  attrValueCase,
+  attrsWithDefaults,
   DataType,
   REF_OFFSET,
   dataTypeName,
@@ -113,24 +115,6 @@ function inputString(tensor: string): string {
 
 const utf8 = new TextDecoder();
 
-// ---------------------------------------------------------------------------------------------
-// Attr values. Decoded protobufjs messages carry every field's default on their prototype, so only
-// own properties tell which case of the AttrValue oneof is set.
-
-const ATTR_CASES = ['s', 'i', 'f', 'b', 'type', 'shape', 'tensor', 'list', 'func', 'placeholder'] as const;
-type AttrValueCase = (typeof ATTR_CASES)[number];
-
-export function attrValueCase(v: AttrValue): AttrValueCase | undefined {
-  return ATTR_CASES.find((c) => Object.prototype.hasOwnProperty.call(v, c) && v[c] != null);
-}
-
-/** The node's attrs plus the OpDef's defaults for attrs it leaves out, as TensorFlow fills them at load time. */
-function withDefaultAttrs(def: OpDef, attrs: Record<string, AttrValue> | undefined): Record<string, AttrValue> {
-  const out = { ...(attrs ?? {}) };
-  for (const a of def.attr ?? []) if (out[a.name] === undefined && a.default_value) out[a.name] = a.default_value;
-  return out;
-}
-
 /** How many tensors an output arg stands for (number_attr repeats, type_list_attr expands). */
 function argCount(arg: ArgDef, attrs: Record<string, AttrValue>): number | undefined {
   if (arg.number_attr) return attrs[arg.number_attr] && attrValueCase(attrs[arg.number_attr]) === 'i' ? int64ToNumber(attrs[arg.number_attr].i) : undefined;
@@ -225,7 +209,7 @@ function inlineCalls(nodes: NodeDef[], library: Map<string, FunctionDef>, opDef:
         if (referencedArgs.get(nodeName)?.size === 1) return index;
         throw new GraphPreparationError(`${where}: op ${node.op} of node "${nodeName}" has no OpDef in the SavedModel`);
       }
-      const attrs = withDefaultAttrs(def, bodyAttrs.get(nodeName));
+      const attrs = attrsWithDefaults(def, { attr: bodyAttrs.get(nodeName) });
       let offset = 0;
       for (const arg of def.output_arg ?? []) {
         const count = argCount(arg, attrs);
@@ -573,7 +557,7 @@ export function freezeSignatureGraph(metaGraph: MetaGraphDef, options: FreezeOpt
     .map((n) => {
       const def = library.get(n.op)?.signature ?? opDef(n.op);
       const input = (n.input ?? []).filter((i) => !i.startsWith('^'));
-      return { ...n, input, attr: def ? withDefaultAttrs(def, n.attr) : n.attr };
+      return { ...n, input, attr: def ? attrsWithDefaults(def, n) : n.attr };
     });
   for (const name of constants.keys()) if (!keep.has(name)) constants.delete(name);
   return {

@@ -16,7 +16,8 @@ import {
   type NodeDef,
   type TensorShapeProto,
 } from '@tensorsky/saved-model';
-import { GraphPreparationError, attrValueCase, type ConstValue, type FrozenGraph } from './graph.js';
+import { attrValueCase } from '@tensorsky/saved-model';
+import { GraphPreparationError, type ConstValue, type FrozenGraph } from './graph.js';
 
 type TfjsDtype = tfTypes.io.WeightsManifestEntry['dtype'];
 
