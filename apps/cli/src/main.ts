@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import { inspectCommand } from './commands/inspect.js';
+import { serveCommand } from './commands/serve.js';
 import { processOutput, type Output } from './output.js';
 
 /** Runs the CLI and returns the process exit code: 0 ok, 1 failed, 2 usage error. */
@@ -9,6 +10,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     .scriptName('tensorsky')
     .usage('$0 <command> [options]\n\nExport image classifiers to TensorFlow SavedModels, run and serve them.')
     .command(inspectCommand(output))
+    .command(serveCommand(output))
     .demandCommand(1, 'Name a command; see tensorsky --help.')
     .strict()
     .recommendCommands()

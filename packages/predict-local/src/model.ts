@@ -119,7 +119,22 @@ async function importTfjsNode(): Promise<TfjsNode | Error> {
   }
 }
 
-async function useTfjsBackend(name: 'wasm' | 'cpu'): Promise<boolean> {
+// Backend switches are serialised and shared by concurrent loads: while setBackend() is pending,
+// tf.getBackend() already names the new backend (or starts initialising another one), so a second
+// caller must await the same switch instead of asking TF.js.
+let lastSwitch: { name: 'wasm' | 'cpu'; done: Promise<boolean> } | undefined;
+
+function useTfjsBackend(name: 'wasm' | 'cpu'): Promise<boolean> {
+  const previous = lastSwitch;
+  const done =
+    previous?.name === name
+      ? previous.done.then((ok) => (ok && tf.getBackend() === name ? true : switchTfjsBackend(name)))
+      : (previous?.done ?? Promise.resolve(true)).then(() => switchTfjsBackend(name));
+  lastSwitch = { name, done };
+  return done;
+}
+
+async function switchTfjsBackend(name: 'wasm' | 'cpu'): Promise<boolean> {
   if (name === 'wasm') {
     try {
       await import('@tensorflow/tfjs-backend-wasm');

@@ -1,1 +1,26 @@
-export {};
+// @tensorsky/serve: a TensorFlow Serving-compatible REST server for SavedModels, with a model repository
+// (versions, policies, labels), zero-downtime version switches, dynamic batching and engine workers.
+export { startServer, ServeStartError, type ModelServer, type ServeOptions } from './server.js';
+export {
+  readModelConfigFile,
+  parseModelConfig,
+  modelNameProblem,
+  ModelConfigError,
+  DEFAULT_VERSION_POLICY,
+  type ModelConfig,
+  type VersionPolicy,
+} from './model-config.js';
+export { listVersionDirs, aspiredVersions, type VersionDir } from './repository.js';
+export {
+  readSignatureMetadata,
+  type CreateEngine,
+  type Engine,
+  type LoadedModel,
+  type SignatureMap,
+  type SignatureMetadata,
+  type TensorInfoMetadata,
+} from './engine.js';
+export type { DType, Tensor } from './tensor.js';
+export type { ModelVersionStatus, VersionState } from './manager.js';
+export { ServeError } from './errors.js';
+export { METRICS_PATH, HEALTH_PATH } from './http.js';

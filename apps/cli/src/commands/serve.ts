@@ -1,0 +1,88 @@
+import path from 'node:path';
+import {
+  DEFAULT_VERSION_POLICY,
+  readModelConfigFile,
+  startServer,
+  type ModelConfig,
+} from '@tensorsky/serve';
+import type { CommandModule } from 'yargs';
+import { withSnakeAliases } from '../options.js';
+import type { Output } from '../output.js';
+
+const options = withSnakeAliases({
+  'model-base-path': {
+    type: 'string',
+    describe: 'Model repository: numbered version directories, DIR/<version>/saved_model.pb',
+  },
+  'model-name': { type: 'string', default: 'default', describe: 'Name to serve the --model_base_path model under' },
+  'model-config-file': {
+    type: 'string',
+    describe: "TF Serving model config (text format or JSON): several models, version policies (latest, specific, all), labels",
+  },
+  port: { type: 'number', default: 8501, alias: 'rest_api_port', describe: 'HTTP port (0 picks a free one)' },
+  host: { type: 'string', default: '0.0.0.0', describe: 'Interface to listen on' },
+  workers: { type: 'number', describe: 'Engine worker threads (default: one per core)' },
+  'max-batch-size': { type: 'number', default: 8, describe: 'Examples per batch; 1 disables batching' },
+  'batch-timeout-micros': { type: 'number', default: 2000, describe: 'How long a batch waits to fill up' },
+  'max-request-bytes': { type: 'number', default: 1572864, describe: 'Largest request body (413 above it)' },
+  'max-queued-requests': { type: 'number', describe: 'Requests waiting for a worker before 503 (default: workers x batch size x 8)' },
+  'file-system-poll-wait-seconds': { type: 'number', default: 1, describe: 'How often to look for new and removed versions; 0 only at start' },
+  backend: {
+    type: 'string',
+    choices: ['auto', 'wasm', 'cpu', 'tensorflow'],
+    default: 'auto',
+    describe: 'Engine backend: tensorflow (tfjs-node), wasm or cpu (TF.js executor); auto picks the first that works',
+  },
+} as const);
+
+export function serveCommand(output: Output): CommandModule {
+  return {
+    command: 'serve',
+    describe: "Serve SavedModels over TensorFlow Serving's REST API, with versions, batching and worker threads",
+    builder: (y) => y.options(options),
+    handler: async (argv) => {
+      const models = await modelsToServe(argv);
+      const log = (line: string) => output.err(`tensorsky serve: ${line}`);
+      const server = await startServer({
+        models,
+        host: argv.host as string,
+        port: count(argv.port, '--port', 0),
+        workers: argv.workers === undefined ? undefined : count(argv.workers, '--workers', 1),
+        maxBatchSize: count(argv['max-batch-size'], '--max_batch_size', 1),
+        batchTimeoutMicros: count(argv['batch-timeout-micros'], '--batch_timeout_micros', 0),
+        maxRequestBytes: count(argv['max-request-bytes'], '--max_request_bytes', 1),
+        maxQueuedRequests: argv['max-queued-requests'] === undefined ? undefined : count(argv['max-queued-requests'], '--max_queued_requests', 1),
+        pollIntervalMs: count(argv['file-system-poll-wait-seconds'], '--file_system_poll_wait_seconds', 0) * 1000,
+        engine: { options: { backend: argv.backend } },
+        log,
+      });
+      output.out(`tensorsky serve: listening on ${server.url} (models: ${models.map((m) => m.name).join(', ')})`);
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        const stop = (s: NodeJS.Signals) => {
+          process.off('SIGTERM', stop).off('SIGINT', stop);
+          resolve(s);
+        };
+        process.on('SIGTERM', stop).on('SIGINT', stop);
+      });
+      log(`${signal}: finishing requests in flight, then stopping`);
+      await server.close();
+      log('stopped');
+    },
+  };
+}
+
+async function modelsToServe(argv: Record<string, unknown>): Promise<ModelConfig[]> {
+  const basePath = argv['model-base-path'] as string | undefined;
+  const configFile = argv['model-config-file'] as string | undefined;
+  if (basePath && configFile) throw new Error('give either --model_base_path or --model_config_file, not both');
+  if (configFile) return readModelConfigFile(configFile);
+  if (!basePath) throw new Error('nothing to serve: give --model_base_path DIR (DIR/<version>/saved_model.pb) or --model_config_file FILE');
+  return [{ name: argv['model-name'] as string, basePath: path.resolve(basePath), versionPolicy: DEFAULT_VERSION_POLICY, versionLabels: {} }];
+}
+
+function count(value: unknown, flag: string, min: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new Error(`${flag} must be an integer >= ${min}, got ${String(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,164 @@
+// `tensorsky serve` as users run it: the built binary in a child process, on a loopback ephemeral port,
+// with TF Serving's test models and the real engine; plus argument errors in-process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../src/main.js';
+import type { Output } from '../src/output.js';
+
+const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const repoRoot = path.resolve(cliRoot, '..', '..');
+const bin = path.join(cliRoot, 'bin', 'tensorsky.js');
+const tfServing = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'saved_models', 'tf-serving');
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-serve-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Spawns `tensorsky serve ARGS` and resolves once it prints the address it listens on. */
+function serve(...args: string[]): Promise<Served> {
+  if (!existsSync(path.join(cliRoot, 'dist', 'commands', 'serve.js'))) {
+    throw new Error('apps/cli/dist has no serve command: build first (npm run build at the repository root)');
+  }
+  const child = spawn(process.execPath, [bin, 'serve', '--host', '127.0.0.1', '--port', '0', '--workers', '1', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (c) => (stderr += c));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`tensorsky serve did not start in 60 s; stderr: ${stderr}`));
+    }, 60_000);
+    child.stdout!.on('data', (c) => {
+      stdout += c;
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1], stderr: () => stderr, exited });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`tensorsky serve exited with ${code} before listening; stderr: ${stderr}`));
+    });
+  });
+}
+
+async function post(url: string, body: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, { method: 'POST', body: JSON.stringify(body) });
+  return { status: res.status, body: await res.json() };
+}
+
+describe('tensorsky serve (built binary)', () => {
+  it('serves half_plus_two over TF Serving REST and stops cleanly on SIGTERM', async () => {
+    const served = await serve('--model_base_path', path.join(tfServing, 'saved_model_half_plus_two_cpu'), '--model_name', 'half_plus_two');
+    try {
+      expect(await post(`${served.url}/v1/models/half_plus_two:predict`, { instances: [2.0, 3.0, 4.0] })).toEqual({
+        status: 200,
+        body: { predictions: [3.0, 3.5, 4.0] },
+      });
+      expect(await post(`${served.url}/v1/models/half_plus_two:predict`, { inputs: [2.0, 3.0, 4.0] })).toEqual({
+        status: 200,
+        body: { outputs: [3.0, 3.5, 4.0] },
+      });
+      const status = await (await fetch(`${served.url}/v1/models/half_plus_two`)).json();
+      expect(status).toEqual({ model_version_status: [{ version: '123', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }] });
+    } finally {
+      served.child.kill('SIGTERM');
+    }
+    expect(await served.exited).toBe(0);
+    expect(served.stderr()).toMatch(/SIGTERM: finishing requests in flight, then stopping/);
+    expect(served.stderr()).toMatch(/stopped/);
+  });
+
+  it('drains a request in flight on SIGTERM: the client finishes sending and gets its answer', async () => {
+    const served = await serve('--model_base_path', path.join(tfServing, 'saved_model_half_plus_two_cpu'), '--model_name', 'hp');
+    const { port } = new URL(served.url);
+    const body = JSON.stringify({ instances: [8.0] });
+    const socket = net.connect(Number(port), '127.0.0.1');
+    const response = new Promise<string>((resolve) => {
+      let text = '';
+      socket.on('data', (c) => (text += c)).on('close', () => resolve(text));
+    });
+    await new Promise((r) => socket.once('connect', r));
+    // Half the body now, SIGTERM, the other half later: the request is in flight across the signal.
+    socket.write(`POST /v1/models/hp:predict HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 8)}`);
+    await new Promise((r) => setTimeout(r, 200));
+    served.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    socket.write(body.slice(8));
+    const text = await response;
+    expect(text).toMatch(/^HTTP\/1.1 200/);
+    expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toEqual({ predictions: [6.0] });
+    expect(await served.exited).toBe(0);
+    // The listening socket is closed: new connections are refused.
+    await expect(fetch(`${served.url}/v1/models/hp`)).rejects.toThrow();
+  });
+
+  it('serves versions and labels from a --model_config_file', async () => {
+    const config = path.join(scratch, 'models.config');
+    writeFileSync(
+      config,
+      `model_config_list {
+         config {
+           name: 'hp'
+           base_path: '${path.join(tfServing, 'saved_model_half_plus_two_2_versions')}'
+           model_platform: 'tensorflow'
+           model_version_policy { specific { versions: 123 versions: 124 } }
+           version_labels { key: 'stable' value: 123 }
+           version_labels { key: 'canary' value: 124 }
+         }
+         config { name: 'three' base_path: '${path.join(tfServing, 'saved_model_half_plus_three')}' }
+       }`,
+    );
+    const served = await serve('--model_config_file', config);
+    try {
+      for (const route of ['hp', 'hp/versions/123', 'hp/versions/124', 'hp/labels/stable', 'hp/labels/canary']) {
+        expect(await post(`${served.url}/v1/models/${route}:predict`, { instances: [2.0] })).toEqual({ status: 200, body: { predictions: [3.0] } });
+      }
+      expect(await post(`${served.url}/v1/models/three:predict`, { instances: [2.0] })).toEqual({ status: 200, body: { predictions: [4.0] } });
+      expect(await post(`${served.url}/v1/projects/p/locations/l/endpoints/three:predict`, { instances: [0.0] })).toEqual({
+        status: 200,
+        body: { predictions: [3.0], deployedModelId: '123' },
+      });
+    } finally {
+      served.child.kill('SIGTERM');
+    }
+    expect(await served.exited).toBe(0);
+  });
+});
+
+describe('tensorsky serve argument errors', () => {
+  async function run(...argv: string[]) {
+    const err: string[] = [];
+    const output: Output = { out: () => {}, err: (line) => err.push(line), json: () => {} };
+    const code = await main(argv, output);
+    return { code, err: err.join('\n') };
+  }
+
+  it.each([
+    [['serve'], /tensorsky: nothing to serve: give --model_base_path DIR/],
+    [['serve', '--model_base_path', '/a', '--model_config_file', '/b'], /give either --model_base_path or --model_config_file, not both/],
+    [['serve', '--model_base_path', path.join(scratch, 'missing')], /model base path .*missing is not a directory/],
+    [['serve', '--model_config_file', path.join(scratch, 'missing.config')], /cannot read model config file/],
+    [['serve', '--model_base_path', tfServing, '--model_name', '../x'], /model name '..\/x' is not allowed/],
+    [['serve', '--model_base_path', tfServing, '--max_batch_size', '0'], /--max_batch_size must be an integer >= 1, got 0/],
+  ])('%j fails with a one-line message', async (argv, message) => {
+    const { code, err } = await run(...argv);
+    expect(code).toBe(1);
+    expect(err).toMatch(message);
+    expect(err.split('\n')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,167 @@
+// Dynamic batching, after TF Serving's basic batch scheduler: requests for the same model version,
+// signature and per-example input shapes are concatenated along dimension 0 until the batch holds
+// max_batch_size examples or batch_timeout_micros have passed, then run as one job. Outputs are split
+// back per request. The queue is bounded: beyond max_queued_requests a request is refused with 503.
+import { ServeError, unavailable } from './errors.js';
+import { batchDim, concatTensors, sliceRows, type Tensor } from './tensor.js';
+import type { PoolJob } from './workers.js';
+
+export interface BatchingOptions {
+  /** Examples per batch; 1 disables batching. */
+  maxBatchSize: number;
+  /** How long the first request of a batch waits for others; 0 disables batching. */
+  batchTimeoutMicros: number;
+  /** Requests waiting for a worker (queued or in an open batch) before new ones get 503. */
+  maxQueuedRequests: number;
+}
+
+/** One request's share of work: inputs keyed by signature alias, for one model version. */
+export interface BatchTask {
+  key: string;
+  signature: string;
+  inputs: Record<string, Tensor>;
+}
+
+type Outputs = Record<string, Tensor>;
+type Runner = (job: PoolJob) => Promise<Outputs>;
+
+interface Item {
+  task: BatchTask;
+  /** Examples in the request (dimension 0 of every input). */
+  size: number;
+  started: boolean;
+  resolve: (outputs: Outputs) => void;
+  reject: (err: Error) => void;
+}
+
+interface OpenBatch {
+  group: string;
+  items: Item[];
+  size: number;
+  timer: NodeJS.Timeout;
+}
+
+export class BatchingQueue {
+  private readonly open = new Map<string, OpenBatch>();
+  private waiting = 0;
+
+  constructor(
+    private readonly options: BatchingOptions,
+    private readonly run: Runner,
+    /** Called with the version key and number of examples of every job a worker takes. */
+    private readonly onBatch: (key: string, examples: number) => void = () => {},
+  ) {}
+
+  /** Requests accepted but not yet taken by a worker. */
+  get queuedRequests(): number {
+    return this.waiting;
+  }
+
+  submit(task: BatchTask): Promise<Outputs> {
+    if (this.waiting >= this.options.maxQueuedRequests) {
+      return Promise.reject(unavailable(`the server is overloaded (${this.waiting} requests queued); retry later`));
+    }
+    this.waiting++;
+    return new Promise<Outputs>((resolve, reject) => {
+      const size = requestBatchSize(task.inputs);
+      const item: Item = { task, size: size ?? 0, started: false, resolve, reject };
+      const { maxBatchSize, batchTimeoutMicros } = this.options;
+      if (size === undefined || size === 0 || size >= maxBatchSize || batchTimeoutMicros <= 0) {
+        this.execute([item]);
+        return;
+      }
+      const group = groupKey(task);
+      let batch = this.open.get(group);
+      if (batch && batch.size + size > maxBatchSize) {
+        this.close(batch);
+        batch = undefined;
+      }
+      if (!batch) {
+        const created: OpenBatch = { group, items: [], size: 0, timer: setTimeout(() => this.close(created), batchTimeoutMicros / 1000) };
+        batch = created;
+        this.open.set(group, batch);
+      }
+      batch.items.push(item);
+      batch.size += size;
+      if (batch.size >= maxBatchSize) this.close(batch);
+    });
+  }
+
+  private close(batch: OpenBatch): void {
+    clearTimeout(batch.timer);
+    if (this.open.get(batch.group) === batch) this.open.delete(batch.group);
+    this.execute(batch.items);
+  }
+
+  /** Marks items as no longer waiting; `ran` when a worker took them (counted as a batch). */
+  private start(items: Item[], ran = true): void {
+    for (const item of items) {
+      if (item.started) continue;
+      item.started = true;
+      this.waiting--;
+    }
+    if (ran) this.onBatch(items[0].task.key, items.reduce((n, item) => n + item.size, 0) || 1);
+  }
+
+  private execute(items: Item[]): void {
+    const [first] = items;
+    if (items.length === 1) {
+      this.run({ ...first.task, onStart: () => this.start(items) }).then(first.resolve, (err) => {
+        this.start(items, false); // the job may fail before a worker took it (shutdown)
+        first.reject(err);
+      });
+      return;
+    }
+    const inputs: Record<string, Tensor> = {};
+    for (const name of Object.keys(first.task.inputs)) inputs[name] = concatTensors(items.map((item) => item.task.inputs[name]));
+    const total = items.reduce((n, item) => n + item.size, 0);
+    this.run({ key: first.task.key, signature: first.task.signature, inputs, onStart: () => this.start(items) }).then(
+      (outputs) => {
+        const splittable = Object.values(outputs).every((t) => batchDim(t) === total);
+        if (!splittable) {
+          // The model does not keep examples independent along dimension 0: run requests one by one.
+          for (const item of items) this.execute([item]);
+          return;
+        }
+        let offset = 0;
+        for (const item of items) {
+          const part: Outputs = {};
+          for (const [name, t] of Object.entries(outputs)) part[name] = sliceRows(t, offset, offset + item.size);
+          offset += item.size;
+          item.resolve(part);
+        }
+      },
+      (err) => {
+        this.start(items, false);
+        if (err instanceof ServeError && err.status === 503) {
+          for (const item of items) item.reject(err);
+          return;
+        }
+        // One bad request (say, an undecodable image) must not fail the others: retry them one by one.
+        for (const item of items) this.execute([item]);
+      },
+    );
+  }
+}
+
+/** Dimension 0 shared by every input, or undefined when the request cannot be batched. */
+function requestBatchSize(inputs: Record<string, Tensor>): number | undefined {
+  let size: number | undefined;
+  for (const t of Object.values(inputs)) {
+    const d = batchDim(t);
+    if (d === undefined || (size !== undefined && d !== size)) return undefined;
+    size = d;
+  }
+  return size;
+}
+
+/** Requests batch together when they hit the same version and signature with the same per-example shapes. */
+function groupKey(task: BatchTask): string {
+  const parts = Object.keys(task.inputs)
+    .sort()
+    .map((name) => {
+      const t = task.inputs[name];
+      return `${name}:${t.dtype}:${t.shape.slice(1).join('x')}`;
+    });
+  return [task.key, task.signature, ...parts].join('|');
+}

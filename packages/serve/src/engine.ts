@@ -1,0 +1,66 @@
+// The seam between serving and model execution. Each worker thread imports an engine module and calls
+// its createEngine(); everything else in serve sees only these interfaces, never a particular runtime.
+import { getMetaGraph, int64ToNumber, readSavedModel, dataTypeName, type TensorInfo } from '@tensorsky/saved-model';
+import type { Tensor } from './tensor.js';
+
+/** A TensorInfo as TF Serving's metadata endpoint prints it (proto3 JSON with default fields). */
+export interface TensorInfoMetadata {
+  dtype: string;
+  tensor_shape: { dim: { size: string; name: string }[]; unknown_rank: boolean };
+  name: string;
+}
+
+/** A SignatureDef as TF Serving's metadata endpoint prints it. */
+export interface SignatureMetadata {
+  inputs: Record<string, TensorInfoMetadata>;
+  outputs: Record<string, TensorInfoMetadata>;
+  method_name: string;
+}
+
+export type SignatureMap = Record<string, SignatureMetadata>;
+
+/** One model version loaded by an engine, ready to run. */
+export interface LoadedModel {
+  signatures: SignatureMap;
+  /** Runs a signature; inputs and outputs are keyed by the signature's aliases (x, y), not tensor names. */
+  predict(signatureName: string, inputs: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  dispose?(): void | Promise<void>;
+}
+
+export interface Engine {
+  /** Loads the SavedModel in `dir` completely into memory (its files may be deleted afterwards). */
+  load(dir: string): Promise<LoadedModel>;
+}
+
+/** What an engine module exports; it runs inside a worker thread, once per worker. */
+export type CreateEngine = (options: Record<string, unknown>) => Engine | Promise<Engine>;
+
+/** The serving signatures of the SavedModel in `dir` ("serve" meta graph), shaped as TF Serving prints them. */
+export async function readSignatureMetadata(dir: string): Promise<SignatureMap> {
+  const { savedModel } = await readSavedModel(dir);
+  const signatures: SignatureMap = {};
+  for (const [key, def] of Object.entries(getMetaGraph(savedModel, ['serve']).signature_def ?? {})) {
+    signatures[key] = {
+      inputs: tensorInfoMap(def.inputs),
+      outputs: tensorInfoMap(def.outputs),
+      method_name: def.method_name ?? '',
+    };
+  }
+  return signatures;
+}
+
+function tensorInfoMap(infos: Record<string, TensorInfo> | undefined): Record<string, TensorInfoMetadata> {
+  const out: Record<string, TensorInfoMetadata> = {};
+  for (const [alias, info] of Object.entries(infos ?? {})) {
+    const shape = info.tensor_shape;
+    out[alias] = {
+      dtype: dataTypeName(info.dtype ?? 0),
+      tensor_shape: {
+        dim: (shape?.dim ?? []).map((d) => ({ size: String(int64ToNumber(d.size)), name: d.name ?? '' })),
+        unknown_rank: shape?.unknown_rank ?? false,
+      },
+      name: info.name ?? '',
+    };
+  }
+  return out;
+}

@@ -1,0 +1,233 @@
+// The HTTP front: a small router for TF Serving's REST paths (plus Vertex AI's predict, health and
+// metrics), request bodies read under a size limit and a deadline, JSON errors with TF Serving's status
+// codes, and draining for graceful shutdown. It never runs a model; it hands work to the service.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ServeError, errorMessage, invalidArgument, notFound, unavailable } from './errors.js';
+import type { VersionSpec } from './manager.js';
+import type { MetricsSnapshot, ServeMetrics } from './metrics.js';
+import { modelNameProblem } from './model-config.js';
+import type { PredictionService } from './service.js';
+
+export const METRICS_PATH = '/monitoring/prometheus/metrics';
+export const HEALTH_PATH = '/healthz';
+
+export interface HttpFrontOptions {
+  /** Largest accepted request body; larger ones get 413 before or while they stream in. */
+  maxRequestBytes: number;
+  /** Deadline for a client to send its whole request (headers and body); slower ones get 408. */
+  requestTimeoutMs: number;
+  log?: (line: string) => void;
+}
+
+/** Routes requests; the model name ("" when none) and API name label metrics. */
+interface Route {
+  model: string;
+  api: string;
+  methods: string[];
+  handle(body: () => Promise<unknown>): Promise<Reply> | Reply;
+}
+
+/** A 200 answer: JSON, or plain text (metrics). */
+type Reply = { json: unknown; text?: undefined } | { text: string };
+
+const MODEL_PATH = /^\/v1\/models\/([^/]+?)(?:\/versions\/([^/]+?)|\/labels\/([^/]+?))?(\/metadata|:[A-Za-z]+)?$/;
+const VERTEX_PATH = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/endpoints\/([^/:]+):predict$/;
+
+export class HttpFront {
+  readonly server: http.Server;
+  private inFlight = 0;
+  private draining = false;
+  private idle: (() => void) | undefined;
+  private readonly log: (line: string) => void;
+
+  constructor(
+    private readonly service: PredictionService,
+    private readonly metrics: ServeMetrics,
+    private readonly snapshot: () => MetricsSnapshot,
+    private readonly options: HttpFrontOptions,
+  ) {
+    this.log = options.log ?? (() => {});
+    this.server = http.createServer(
+      { connectionsCheckingInterval: Math.max(50, Math.min(1000, options.requestTimeoutMs / 4)) },
+      (req, res) => void this.handle(req, res),
+    );
+    // Node's own deadlines back ours up: headers must arrive in time, and no request may take forever.
+    this.server.headersTimeout = options.requestTimeoutMs;
+    this.server.requestTimeout = options.requestTimeoutMs + 1000;
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Stops accepting connections, answers new requests with 503, and resolves when those in flight are done. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    this.inFlight++;
+    let route: Route | undefined;
+    res.on('close', () => {
+      this.metrics.recordRequest(route?.model ?? '', route?.api ?? 'unknown', res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
+      if (--this.inFlight === 0 && this.idle) this.idle();
+    });
+    if (this.draining) res.setHeader('Connection', 'close');
+    try {
+      if (this.draining) throw unavailable('the server is shutting down');
+      route = this.route(req);
+      if (!route.methods.includes(req.method ?? '')) {
+        res.setHeader('Allow', route.methods.join(', '));
+        throw new ServeError(405, `${req.method} is not allowed on ${pathOf(req)}; use ${route.methods.join(' or ')}`);
+      }
+      const deadline = Date.now() + this.options.requestTimeoutMs;
+      const reply = await route.handle(() => this.readJson(req, deadline));
+      if (reply.text !== undefined) send(res, 200, reply.text, 'text/plain; version=0.0.4; charset=utf-8');
+      else send(res, 200, JSON.stringify(reply.json), 'application/json');
+    } catch (err) {
+      const status = err instanceof ServeError ? err.status : 500;
+      if (status === 500) this.log(`internal error on ${req.method} ${pathOf(req)}: ${errorMessage(err)}`);
+      // A body we did not read to the end leaves the connection unusable: close it after answering.
+      if (!req.complete) res.setHeader('Connection', 'close');
+      if (!res.headersSent && !res.destroyed) send(res, status, JSON.stringify({ error: errorMessage(err) }), 'application/json');
+    }
+  }
+
+  private route(req: http.IncomingMessage): Route {
+    const path = pathOf(req);
+    const model = MODEL_PATH.exec(path);
+    if (model) return this.modelRoute(model);
+    const vertex = VERTEX_PATH.exec(path);
+    if (vertex) {
+      const endpoint = decode(vertex[3], 'endpoint id');
+      return {
+        model: this.service.endpointModel(endpoint) ?? '',
+        api: 'vertex_predict',
+        methods: ['POST'],
+        handle: async (body) => ({ json: (await this.service.vertexPredict(endpoint, await body())).body }),
+      };
+    }
+    if (path === HEALTH_PATH) {
+      return {
+        model: '',
+        api: 'health',
+        methods: ['GET'],
+        handle: () => {
+          if (!this.service.healthy()) throw unavailable('not every model has an AVAILABLE version yet');
+          return { json: { status: 'ok' } };
+        },
+      };
+    }
+    if (path === METRICS_PATH) {
+      return { model: '', api: 'metrics', methods: ['GET'], handle: () => ({ text: this.metrics.render(this.snapshot()) }) };
+    }
+    throw notFound(`Malformed request: ${req.method} ${path} is not a route of this server`);
+  }
+
+  private modelRoute(match: RegExpExecArray): Route {
+    const [, rawName, rawVersion, rawLabel, suffix] = match;
+    const name = decode(rawName, 'model name');
+    const problem = modelNameProblem(name);
+    if (problem) throw invalidArgument(`invalid model name '${name}': ${problem}`);
+    let spec: VersionSpec = { kind: 'latest' };
+    if (rawVersion !== undefined) {
+      const version = decode(rawVersion, 'version');
+      if (!/^\d{1,15}$/.test(version)) throw invalidArgument(`invalid version '${version}': versions are non-negative integers`);
+      spec = { kind: 'version', version: Number(version) };
+    } else if (rawLabel !== undefined) {
+      spec = { kind: 'label', label: decode(rawLabel, 'label') };
+    }
+    const known = this.service.hasModel(name) ? name : '';
+    if (suffix === undefined) return { model: known, api: 'status', methods: ['GET'], handle: () => ({ json: this.service.modelStatus(name, spec) }) };
+    if (suffix === '/metadata') {
+      return { model: known, api: 'metadata', methods: ['GET'], handle: () => ({ json: this.service.modelMetadata(name, spec) }) };
+    }
+    if (suffix === ':predict') {
+      return {
+        model: known,
+        api: 'predict',
+        methods: ['POST'],
+        handle: async (body) => ({ json: (await this.service.predict(name, spec, await body())).body }),
+      };
+    }
+    if (suffix === ':classify' || suffix === ':regress') {
+      throw invalidArgument(`${suffix} is not supported by this server (it needs tf.Example parsing); use :predict`);
+    }
+    throw notFound(`Malformed request: unknown method ${suffix}; use :predict`);
+  }
+
+  /** Reads and parses a JSON body, enforcing the size limit while it streams and the request deadline. */
+  private async readJson(req: http.IncomingMessage, deadline: number): Promise<unknown> {
+    const bytes = await readBody(req, this.options.maxRequestBytes, deadline);
+    try {
+      return JSON.parse(bytes.toString('utf8'));
+    } catch (err) {
+      throw invalidArgument(`JSON Parse error: ${errorMessage(err)}`);
+    }
+  }
+}
+
+function readBody(req: http.IncomingMessage, limit: number, deadline: number): Promise<Buffer> {
+  const tooLarge = () =>
+    new ServeError(413, `the request body is larger than the limit of ${limit} bytes (--max_request_bytes); send fewer or smaller instances`);
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) {
+      reject(tooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (err?: Error) => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) finish(tooLarge());
+      else chunks.push(chunk);
+    };
+    const onEnd = () => finish();
+    const onError = (err: Error) => finish(err);
+    const onClose = () => finish(new ServeError(400, 'the client closed the connection before sending the whole body'));
+    const timer = setTimeout(
+      () => finish(new ServeError(408, 'the request did not arrive in time; the client is too slow (send the whole body at once)')),
+      Math.max(0, deadline - Date.now()),
+    );
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
+}
+
+function send(res: http.ServerResponse, status: number, body: string, contentType: string): void {
+  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function pathOf(req: http.IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+function decode(component: string, what: string): string {
+  try {
+    return decodeURIComponent(component);
+  } catch {
+    throw invalidArgument(`the ${what} in the URL is not valid percent-encoding`);
+  }
+}

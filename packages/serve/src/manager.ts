@@ -1,0 +1,226 @@
+// The version manager, after TF Serving's AspiredVersionsManager with its availability-preserving
+// policy: aspired versions are loaded and become AVAILABLE; versions no longer aspired are retired only
+// once another aspired version is AVAILABLE (or none is still coming), and are unloaded only after the
+// last request holding them has finished (reference counting). A switch therefore never drops a request.
+import type { SignatureMap } from './engine.js';
+import { errorMessage, notFound } from './errors.js';
+import type { VersionDir } from './repository.js';
+
+/** TF Serving's ModelVersionStatus.State names. */
+export type VersionState = 'START' | 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END';
+
+/** Which version a request asks for: the newest available, a number, or a label (stable, canary). */
+export type VersionSpec = { kind: 'latest' } | { kind: 'version'; version: number } | { kind: 'label'; label: string };
+
+/** Loads a version into every engine (and back out); implemented by the worker pool. */
+export interface VersionLoader {
+  load(model: string, version: number, dir: string): Promise<SignatureMap>;
+  unload(model: string, version: number): Promise<void>;
+}
+
+/** One entry of GET /v1/models/{m}, exactly as TF Serving prints it. */
+export interface ModelVersionStatus {
+  version: string;
+  state: VersionState;
+  status: { error_code: string; error_message: string };
+}
+
+/** A version held by one request; release() exactly once when the request is done with it. */
+export interface Lease {
+  model: string;
+  version: number;
+  signatures: SignatureMap;
+  release(): void;
+}
+
+interface VersionEntry {
+  version: number;
+  dir: string;
+  state: VersionState;
+  refs: number;
+  attempts: number;
+  signatures?: SignatureMap;
+  error?: string;
+}
+
+interface ModelEntry {
+  labels: Record<string, number>;
+  aspired: Set<number>;
+  versions: Map<number, VersionEntry>;
+}
+
+export interface ManagerOptions {
+  /** Load attempts per version before giving up (TF Serving's max_num_load_retries + 1). */
+  maxLoadAttempts?: number;
+  log?: (line: string) => void;
+}
+
+export class ModelManager {
+  private readonly models = new Map<string, ModelEntry>();
+  private readonly pending = new Set<Promise<void>>();
+  private readonly maxLoadAttempts: number;
+  private readonly log: (line: string) => void;
+
+  constructor(
+    private readonly loader: VersionLoader,
+    options: ManagerOptions = {},
+  ) {
+    this.maxLoadAttempts = options.maxLoadAttempts ?? 5;
+    this.log = options.log ?? (() => {});
+  }
+
+  addModel(name: string, labels: Record<string, number>): void {
+    this.models.set(name, { labels, aspired: new Set(), versions: new Map() });
+  }
+
+  modelNames(): string[] {
+    return [...this.models.keys()];
+  }
+
+  /** Sets the versions that should be served; loads new ones and retires the rest when it is safe. */
+  setAspiredVersions(name: string, versions: VersionDir[]): void {
+    const model = this.model(name);
+    model.aspired = new Set(versions.map((v) => v.version));
+    for (const { version, dir } of versions) {
+      const entry = model.versions.get(version);
+      if (!entry) this.startLoad(name, model, version, dir, 0);
+      // An END version comes back when it reappears after an unload, or to retry a failed load.
+      else if (entry.state === 'END' && entry.error === undefined) this.startLoad(name, model, version, dir, 0);
+      else if (entry.state === 'END' && entry.attempts < this.maxLoadAttempts) this.startLoad(name, model, version, dir, entry.attempts);
+    }
+    this.reconcile(name, model);
+  }
+
+  /** Takes a reference on the version a request resolves to; throws 404 when it is not AVAILABLE. */
+  acquire(name: string, spec: VersionSpec): Lease {
+    const model = this.models.get(name);
+    if (!model) throw notFound(`Servable not found for request: ${describeSpec(name, spec)}`);
+    let entry: VersionEntry | undefined;
+    if (spec.kind === 'latest') {
+      for (const e of model.versions.values()) {
+        if (e.state === 'AVAILABLE' && (!entry || e.version > entry.version)) entry = e;
+      }
+    } else {
+      const version = spec.kind === 'version' ? spec.version : this.labelVersion(name, model, spec.label);
+      entry = model.versions.get(version);
+      if (entry?.state !== 'AVAILABLE') entry = undefined;
+    }
+    if (!entry) throw notFound(`Servable not found for request: ${describeSpec(name, spec)}`);
+    const held = entry;
+    held.refs++;
+    let released = false;
+    return {
+      model: name,
+      version: held.version,
+      signatures: held.signatures!,
+      release: () => {
+        if (released) return;
+        released = true;
+        held.refs--;
+        if (held.refs === 0 && held.state === 'UNLOADING') this.finishUnload(name, held);
+      },
+    };
+  }
+
+  /** GET /v1/models/{m}[/versions/{v}|/labels/{l}]: statuses, newest version first. */
+  status(name: string, spec: VersionSpec): ModelVersionStatus[] {
+    const model = this.models.get(name);
+    if (!model || model.versions.size === 0) throw notFound(`Could not find any versions of model ${name}`);
+    let entries = [...model.versions.values()].sort((a, b) => b.version - a.version);
+    if (spec.kind !== 'latest') {
+      const version = spec.kind === 'version' ? spec.version : this.labelVersion(name, model, spec.label);
+      entries = entries.filter((e) => e.version === version);
+      if (entries.length === 0) throw notFound(`Could not find version ${version} of model ${name}`);
+    }
+    return entries.map((e) => ({
+      version: String(e.version),
+      state: e.state,
+      status: e.error === undefined ? { error_code: 'OK', error_message: '' } : { error_code: 'UNKNOWN', error_message: e.error },
+    }));
+  }
+
+  /** Number of AVAILABLE versions per model. */
+  availableCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const [name, model] of this.models) {
+      counts[name] = [...model.versions.values()].filter((e) => e.state === 'AVAILABLE').length;
+    }
+    return counts;
+  }
+
+  /** Resolves once no load or unload is under way. */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  private model(name: string): ModelEntry {
+    const model = this.models.get(name);
+    if (!model) throw new Error(`model ${name} was never added to the manager`);
+    return model;
+  }
+
+  private labelVersion(name: string, model: ModelEntry, label: string): number {
+    const version = model.labels[label];
+    if (version === undefined) throw notFound(`Unrecognized servable version label: ${label} (model ${name})`);
+    return version;
+  }
+
+  private startLoad(name: string, model: ModelEntry, version: number, dir: string, attempts: number): void {
+    const entry: VersionEntry = { version, dir, state: 'START', refs: 0, attempts: attempts + 1 };
+    model.versions.set(version, entry);
+    entry.state = 'LOADING';
+    this.track(
+      this.loader.load(name, version, dir).then(
+        (signatures) => {
+          entry.signatures = signatures;
+          entry.state = 'AVAILABLE';
+          this.log(`model ${name} version ${version} is AVAILABLE (${dir})`);
+        },
+        (err) => {
+          entry.state = 'END';
+          entry.error = errorMessage(err);
+          const retry = entry.attempts < this.maxLoadAttempts ? '; will retry on the next scan' : '; giving up';
+          this.log(`model ${name} version ${version} failed to load: ${entry.error}${retry}`);
+        },
+      ).then(() => this.reconcile(name, model)),
+    );
+  }
+
+  /** Retires AVAILABLE versions that are no longer aspired, unless that would leave a gap in service. */
+  private reconcile(name: string, model: ModelEntry): void {
+    const aspired = [...model.aspired].map((v) => model.versions.get(v));
+    const aspiredAvailable = aspired.some((e) => e?.state === 'AVAILABLE');
+    const aspiredComing = aspired.some((e) => e?.state === 'START' || e?.state === 'LOADING');
+    if (!aspiredAvailable && aspiredComing) return;
+    for (const entry of model.versions.values()) {
+      if (entry.state !== 'AVAILABLE' || model.aspired.has(entry.version)) continue;
+      entry.state = 'UNLOADING';
+      this.log(`model ${name} version ${entry.version} is UNLOADING (${entry.refs} requests in flight)`);
+      if (entry.refs === 0) this.finishUnload(name, entry);
+    }
+  }
+
+  private finishUnload(name: string, entry: VersionEntry): void {
+    this.track(
+      this.loader
+        .unload(name, entry.version)
+        .catch((err) => this.log(`model ${name} version ${entry.version}: unload failed: ${errorMessage(err)}`))
+        .then(() => {
+          entry.state = 'END';
+          entry.signatures = undefined;
+          this.log(`model ${name} version ${entry.version} is END (unloaded)`);
+        }),
+    );
+  }
+
+  private track(p: Promise<void>): void {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+}
+
+function describeSpec(name: string, spec: VersionSpec): string {
+  if (spec.kind === 'latest') return `Latest(${name})`;
+  if (spec.kind === 'version') return `Specific(${name}, ${spec.version})`;
+  return `Label(${name}, ${spec.label})`;
+}

@@ -1,0 +1,73 @@
+// The default engine: @tensorsky/predict-local, loaded inside each worker thread. predict-local loads one
+// signature at a time, so a version loads every signature up front (its files may disappear later);
+// a signature predict-local cannot run is reported when a request asks for it.
+import { loadModel, type Backend, type InputValue, type LocalModel, type OutputTensor } from '@tensorsky/predict-local';
+import { readSignatureMetadata, type CreateEngine, type LoadedModel } from './engine.js';
+import { ServeError, errorMessage, notFound } from './errors.js';
+import { isDType, isStringTensor, numericArrayFor, shapeSize, type NumericValues, type Tensor } from './tensor.js';
+
+const DEFAULT_SIGNATURE = 'serving_default';
+
+export const createEngine: CreateEngine = (options) => {
+  const backend = (options.backend ?? 'auto') as Backend;
+  return {
+    async load(dir: string): Promise<LoadedModel> {
+      const signatures = await readSignatureMetadata(dir);
+      const models = new Map<string, LocalModel>();
+      const failures = new Map<string, string>();
+      for (const key of Object.keys(signatures)) {
+        try {
+          models.set(key, await loadModel(dir, { backend, signature: key }));
+        } catch (err) {
+          failures.set(key, errorMessage(err));
+        }
+      }
+      const fatal = failures.get(DEFAULT_SIGNATURE) ?? (models.size === 0 ? [...failures.values()][0] : undefined);
+      if (fatal !== undefined) {
+        for (const model of models.values()) model.dispose();
+        throw new Error(models.size === 0 && !failures.has(DEFAULT_SIGNATURE) ? fatal : `signature ${DEFAULT_SIGNATURE}: ${fatal}`);
+      }
+      return {
+        signatures,
+        async predict(signatureName, inputs) {
+          const model = models.get(signatureName);
+          if (!model) {
+            const failure = failures.get(signatureName);
+            if (failure !== undefined) throw new ServeError(501, `signature '${signatureName}' cannot run on this server: ${failure}`);
+            throw notFound(`Serving signature name: "${signatureName}" not found in signature def`);
+          }
+          const feeds = Object.fromEntries(Object.entries(inputs).map(([alias, t]) => [alias, nestedValues(t) as InputValue]));
+          const outputs = await model.predict(feeds);
+          return Object.fromEntries(Object.entries(outputs).map(([alias, t]) => [alias, toTensor(t, alias)]));
+        },
+        dispose() {
+          for (const model of models.values()) model.dispose();
+        },
+      };
+    },
+  };
+};
+
+/** A tensor as the nested lists predict-local accepts (its most stable input form). */
+function nestedValues(t: Tensor): unknown {
+  const values = t.values;
+  if (t.shape.length === 0) return values[0];
+  const build = (depth: number, offset: number): unknown[] => {
+    const stride = shapeSize(t.shape.slice(depth + 1));
+    if (depth === t.shape.length - 1) {
+      return isStringTensor(t) ? (values as Uint8Array[]).slice(offset, offset + t.shape[depth]) : Array.from((values as NumericValues).subarray(offset, offset + t.shape[depth]));
+    }
+    return Array.from({ length: t.shape[depth] }, (_, i) => build(depth + 1, offset + i * stride));
+  };
+  return build(0, 0);
+}
+
+/** predict-local's output (int32 for every integer type) in serve's typed-array convention. */
+function toTensor(output: OutputTensor, alias: string): Tensor {
+  const dtype = output.dtype;
+  if (!isDType(dtype)) throw new Error(`output '${alias}' has dtype ${dtype}, which the REST API cannot carry`);
+  if (dtype === 'DT_STRING') return { dtype, shape: output.shape, values: output.data as Uint8Array[] };
+  const values = numericArrayFor(dtype, shapeSize(output.shape));
+  values.set(output.data as NumericValues);
+  return { dtype, shape: output.shape, values };
+}

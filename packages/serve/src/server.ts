@@ -1,0 +1,152 @@
+// Wires the serving stack together: repository poller -> version manager -> worker pool, and
+// HTTP front -> prediction service -> batching queue -> worker pool.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import { BatchingQueue } from './batching.js';
+import { errorMessage } from './errors.js';
+import { HttpFront } from './http.js';
+import { ModelManager } from './manager.js';
+import { ServeMetrics } from './metrics.js';
+import { modelNameProblem, type ModelConfig } from './model-config.js';
+import { RepositoryPoller } from './repository.js';
+import { PredictionService } from './service.js';
+import { WorkerPool, compiledModuleUrl } from './workers.js';
+
+export interface ServeOptions {
+  models: ModelConfig[];
+  /** Interface to listen on; default 0.0.0.0 like TF Serving's REST port. */
+  host?: string;
+  /** Default 8501 (TF Serving's REST port); 0 picks a free port. */
+  port?: number;
+  /** Engine worker threads; default one per core. */
+  workers?: number;
+  /** Default 8. */
+  maxBatchSize?: number;
+  /** Default 2000. */
+  batchTimeoutMicros?: number;
+  /** Requests waiting for a worker before 503; default workers x max batch size x 8. */
+  maxQueuedRequests?: number;
+  /** Default 1572864 (1.5 MiB, Vertex AI's online prediction limit). */
+  maxRequestBytes?: number;
+  /** Deadline for receiving a whole request; default 30000. */
+  requestTimeoutMs?: number;
+  /** How often base paths are scanned for new and removed versions; default 1000, 0 scans only at start. */
+  pollIntervalMs?: number;
+  /**
+   * The engine module workers import (it exports createEngine; default: the predict-local adapter) and
+   * the options passed to it (predict-local takes { backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu' }).
+   */
+  engine?: { module?: string | URL; options?: Record<string, unknown> };
+  log?: (line: string) => void;
+}
+
+export interface ModelServer {
+  /** http://host:port, with 127.0.0.1 in place of a wildcard host. */
+  url: string;
+  port: number;
+  /** Graceful shutdown: stops accepting, finishes requests in flight, stops the workers. */
+  close(): Promise<void>;
+}
+
+export class ServeStartError extends Error {
+  override name = 'ServeStartError';
+}
+
+export async function startServer(options: ServeOptions): Promise<ModelServer> {
+  const log = options.log ?? (() => {});
+  await checkModels(options.models);
+  const workers = options.workers ?? os.availableParallelism();
+  const maxBatchSize = options.maxBatchSize ?? 8;
+  const engineModule = options.engine?.module ?? compiledModuleUrl('predict-local-engine.js');
+  const pool = await WorkerPool.start({
+    size: workers,
+    engineModule: String(engineModule),
+    engineOptions: options.engine?.options,
+    log,
+  });
+  try {
+    const manager = new ModelManager(pool, { log });
+    for (const model of options.models) manager.addModel(model.name, model.versionLabels);
+    const poller = new RepositoryPoller(
+      options.models,
+      (model, versions) => manager.setAspiredVersions(model.name, versions),
+      (model, err) => log(`cannot scan ${model.basePath} for model ${model.name}: ${errorMessage(err)}`),
+    );
+    await poller.pollOnce();
+    await manager.settled();
+    reportInitialLoad(manager, options.models, log);
+
+    const metrics = new ServeMetrics();
+    const batching = new BatchingQueue(
+      {
+        maxBatchSize,
+        batchTimeoutMicros: options.batchTimeoutMicros ?? 2000,
+        maxQueuedRequests: options.maxQueuedRequests ?? workers * maxBatchSize * 8,
+      },
+      (job) => pool.run(job),
+      (key, examples) => metrics.batchSize.observe({ model: key.slice(0, key.lastIndexOf('@')) }, examples),
+    );
+    const service = new PredictionService(manager, batching);
+    const front = new HttpFront(
+      service,
+      metrics,
+      () => ({ availableVersions: manager.availableCounts(), queuedRequests: batching.queuedRequests, workers: pool.size }),
+      { maxRequestBytes: options.maxRequestBytes ?? 1572864, requestTimeoutMs: options.requestTimeoutMs ?? 30000, log },
+    );
+    const host = options.host ?? '0.0.0.0';
+    const port = options.port ?? 8501;
+    const address = await front.listen(port, host).catch((err) => {
+      throw new ServeStartError(`cannot listen on ${host}:${port}: ${errorMessage(err)}; choose another --port or --host`);
+    });
+    poller.start(options.pollIntervalMs ?? 1000);
+    const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+    let closing: Promise<void> | undefined;
+    return {
+      url: `http://${shownHost}:${address.port}`,
+      port: address.port,
+      close: () =>
+        (closing ??= (async () => {
+          await poller.stop();
+          await front.drain();
+          await pool.close();
+        })()),
+    };
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
+}
+
+async function checkModels(models: ModelConfig[]): Promise<void> {
+  if (models.length === 0) throw new ServeStartError('no models to serve; give --model_base_path or --model_config_file');
+  const names = new Set<string>();
+  for (const model of models) {
+    const problem = modelNameProblem(model.name);
+    if (problem) throw new ServeStartError(`model name '${model.name}' is not allowed: ${problem}`);
+    if (names.has(model.name)) throw new ServeStartError(`model '${model.name}' is configured twice`);
+    names.add(model.name);
+    const stat = await fs.stat(model.basePath).catch(() => undefined);
+    if (!stat?.isDirectory()) {
+      throw new ServeStartError(`model base path ${model.basePath} is not a directory; it should hold numbered version directories (e.g. ${model.basePath}/1/saved_model.pb)`);
+    }
+  }
+}
+
+/** Like TF Serving, refuse to start when a model's versions all failed to load; warn when none exist yet. */
+function reportInitialLoad(manager: ModelManager, models: ModelConfig[], log: (line: string) => void): void {
+  const available = manager.availableCounts();
+  for (const model of models) {
+    if (available[model.name] > 0) continue;
+    let statuses;
+    try {
+      statuses = manager.status(model.name, { kind: 'latest' });
+    } catch {
+      log(`no versions of model ${model.name} found under ${model.basePath} yet; waiting for one to appear`);
+      continue;
+    }
+    const failed = statuses.find((s) => s.status.error_code !== 'OK');
+    if (failed) {
+      throw new ServeStartError(`model ${model.name} version ${failed.version} failed to load: ${failed.status.error_message}`);
+    }
+  }
+}

@@ -1,0 +1,93 @@
+// The TF Serving REST API's meaning, free of HTTP details: model status, metadata and predict (plus the
+// Vertex AI predict shape), on top of the version manager and the batching queue.
+import type { BatchingQueue } from './batching.js';
+import { invalidArgument, notFound } from './errors.js';
+import { predictResponse, readPredictRequest, requestTensors } from './json-tensor.js';
+import type { ModelManager, VersionSpec } from './manager.js';
+import type { Tensor } from './tensor.js';
+import { versionKey } from './workers.js';
+
+export const DEFAULT_SIGNATURE = 'serving_default';
+
+export interface PredictResult {
+  body: Record<string, unknown>;
+  version: number;
+}
+
+export class PredictionService {
+  constructor(
+    private readonly manager: ModelManager,
+    private readonly batching: BatchingQueue,
+  ) {}
+
+  /** GET /v1/models/{m}[/versions/{v}|/labels/{l}] */
+  modelStatus(model: string, spec: VersionSpec): Record<string, unknown> {
+    return { model_version_status: this.manager.status(model, spec) };
+  }
+
+  /** GET .../metadata: the signature_def map of the version the spec resolves to. */
+  modelMetadata(model: string, spec: VersionSpec): Record<string, unknown> {
+    const lease = this.manager.acquire(model, spec);
+    try {
+      return {
+        model_spec: { name: model, signature_name: '', version: String(lease.version) },
+        metadata: { signature_def: { signature_def: lease.signatures } },
+      };
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** POST ...:predict with a TF Serving body (row "instances" or columnar "inputs"). */
+  async predict(model: string, spec: VersionSpec, body: unknown): Promise<PredictResult> {
+    const request = readPredictRequest(body);
+    const lease = this.manager.acquire(model, spec);
+    try {
+      const signatureName = request.signatureName || DEFAULT_SIGNATURE;
+      const signature = lease.signatures[signatureName];
+      if (!signature) {
+        throw notFound(`Serving signature name: "${signatureName}" not found in signature def of model ${model} version ${lease.version}`);
+      }
+      const inputs = requestTensors(request, signature, signatureName);
+      const outputs = await this.batching.submit({ key: versionKey(model, lease.version), signature: signatureName, inputs });
+      const ordered: Record<string, Tensor> = {};
+      for (const alias of Object.keys(signature.outputs)) {
+        if (!outputs[alias]) throw new Error(`the engine returned no output '${alias}' for signature '${signatureName}'`);
+        ordered[alias] = outputs[alias];
+      }
+      return { body: predictResponse(request.format, ordered), version: lease.version };
+    } finally {
+      lease.release();
+    }
+  }
+
+  /**
+   * POST /v1/projects/{p}/locations/{l}/endpoints/{e}:predict, as Vertex AI answers it. The endpoint
+   * maps to the model of the same name, or to the only model served.
+   */
+  async vertexPredict(endpoint: string, body: unknown): Promise<PredictResult> {
+    const model = this.endpointModel(endpoint);
+    if (!model) throw notFound(`endpoint ${endpoint} is not served here; serve a model named ${endpoint} or only one model`);
+    if (typeof body !== 'object' || body === null || !Array.isArray((body as { instances?: unknown }).instances)) {
+      throw invalidArgument('a Vertex AI predict request needs "instances": a list, one entry per example');
+    }
+    const { instances } = body as { instances: unknown[] };
+    const result = await this.predict(model, { kind: 'latest' }, { instances });
+    return { body: { predictions: result.body.predictions, deployedModelId: String(result.version) }, version: result.version };
+  }
+
+  /** The model a Vertex AI endpoint id stands for: the model of that name, else the only model served. */
+  endpointModel(endpoint: string): string | undefined {
+    const models = this.manager.modelNames();
+    return models.includes(endpoint) ? endpoint : models.length === 1 ? models[0] : undefined;
+  }
+
+  hasModel(name: string): boolean {
+    return this.manager.modelNames().includes(name);
+  }
+
+  /** True when every model has an AVAILABLE version. */
+  healthy(): boolean {
+    return Object.values(this.manager.availableCounts()).every((n) => n > 0);
+  }
+}

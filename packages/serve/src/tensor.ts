@@ -1,0 +1,119 @@
+// The tensors that travel between the HTTP front, the batching queue and the engine workers.
+// Plain data (typed arrays, byte arrays) so they cross worker_threads by structured clone or transfer.
+
+/** TensorFlow dtype names the REST API can carry. */
+export type DType =
+  | 'DT_FLOAT'
+  | 'DT_DOUBLE'
+  | 'DT_HALF'
+  | 'DT_BFLOAT16'
+  | 'DT_INT8'
+  | 'DT_INT16'
+  | 'DT_INT32'
+  | 'DT_INT64'
+  | 'DT_UINT8'
+  | 'DT_UINT16'
+  | 'DT_UINT32'
+  | 'DT_UINT64'
+  | 'DT_BOOL'
+  | 'DT_STRING';
+
+export type NumericValues =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array;
+
+/**
+ * A dense tensor in row-major order. Numeric values use the typed array of `numericArrayFor(dtype)`:
+ * DT_HALF/DT_BFLOAT16 widen to Float32Array, DT_INT64/DT_UINT64 use Float64Array (exact up to 2^53),
+ * DT_BOOL is a Uint8Array of 0/1. DT_STRING holds one byte array per element.
+ */
+export interface Tensor {
+  dtype: DType;
+  shape: number[];
+  values: NumericValues | Uint8Array[];
+}
+
+type NumericArrayConstructor = { new (length: number): NumericValues };
+
+const NUMERIC_ARRAYS: Record<Exclude<DType, 'DT_STRING'>, NumericArrayConstructor> = {
+  DT_FLOAT: Float32Array,
+  DT_DOUBLE: Float64Array,
+  DT_HALF: Float32Array,
+  DT_BFLOAT16: Float32Array,
+  DT_INT8: Int8Array,
+  DT_INT16: Int16Array,
+  DT_INT32: Int32Array,
+  DT_INT64: Float64Array,
+  DT_UINT8: Uint8Array,
+  DT_UINT16: Uint16Array,
+  DT_UINT32: Uint32Array,
+  DT_UINT64: Float64Array,
+  DT_BOOL: Uint8Array,
+};
+
+/** Integer ranges the JSON parser enforces (64-bit types are limited to exact doubles). */
+export const INTEGER_RANGES: Partial<Record<DType, [number, number]>> = {
+  DT_INT8: [-128, 127],
+  DT_INT16: [-32768, 32767],
+  DT_INT32: [-2147483648, 2147483647],
+  DT_INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  DT_UINT8: [0, 255],
+  DT_UINT16: [0, 65535],
+  DT_UINT32: [0, 4294967295],
+  DT_UINT64: [0, Number.MAX_SAFE_INTEGER],
+};
+
+export function isDType(name: string): name is DType {
+  return name === 'DT_STRING' || name in NUMERIC_ARRAYS;
+}
+
+export function isStringTensor(t: Tensor): t is Tensor & { values: Uint8Array[] } {
+  return t.dtype === 'DT_STRING';
+}
+
+export function numericArrayFor(dtype: Exclude<DType, 'DT_STRING'>, length: number): NumericValues {
+  return new NUMERIC_ARRAYS[dtype](length);
+}
+
+export function shapeSize(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** The size of dimension 0 when the tensor can be batched along it, else undefined (scalars). */
+export function batchDim(t: Tensor): number | undefined {
+  return t.shape.length > 0 ? t.shape[0] : undefined;
+}
+
+/** Concatenates tensors of one dtype whose shapes agree except in dimension 0. */
+export function concatTensors(parts: Tensor[]): Tensor {
+  const [first] = parts;
+  if (parts.length === 1) return first;
+  const shape = [parts.reduce((n, t) => n + t.shape[0], 0), ...first.shape.slice(1)];
+  if (isStringTensor(first)) {
+    return { dtype: first.dtype, shape, values: parts.flatMap((t) => t.values as Uint8Array[]) };
+  }
+  const values = numericArrayFor(first.dtype as Exclude<DType, 'DT_STRING'>, shapeSize(shape));
+  let offset = 0;
+  for (const t of parts) {
+    const v = t.values as NumericValues;
+    values.set(v, offset);
+    offset += v.length;
+  }
+  return { dtype: first.dtype, shape, values };
+}
+
+/** Rows [start, end) of dimension 0. */
+export function sliceRows(t: Tensor, start: number, end: number): Tensor {
+  const rowSize = shapeSize(t.shape.slice(1));
+  const shape = [end - start, ...t.shape.slice(1)];
+  const values = t.values.slice(start * rowSize, end * rowSize) as Tensor['values'];
+  return { dtype: t.dtype, shape, values };
+}

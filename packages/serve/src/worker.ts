@@ -1,0 +1,82 @@
+// Entry point of one engine worker thread: imports the engine module, loads model versions into its own
+// engine and runs predictions one message at a time. The main thread never runs a model.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { CreateEngine, LoadedModel } from './engine.js';
+import type { Tensor } from './tensor.js';
+
+/** Messages from the pool to a worker. */
+export type WorkerRequest =
+  | { id: number; type: 'load'; key: string; dir: string }
+  | { id: number; type: 'unload'; key: string }
+  | { id: number; type: 'predict'; key: string; signature: string; inputs: Record<string, Tensor> };
+
+/** Messages from a worker to the pool. */
+export type WorkerReply =
+  | { type: 'ready' }
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; message: string; status?: number };
+
+export interface WorkerData {
+  engineModule: string;
+  engineOptions: Record<string, unknown>;
+}
+
+const port = parentPort!;
+const { engineModule, engineOptions } = workerData as WorkerData;
+const engineExports = (await import(engineModule)) as { createEngine?: CreateEngine };
+if (typeof engineExports.createEngine !== 'function') {
+  throw new Error(`engine module ${engineModule} does not export createEngine()`);
+}
+const engine = await engineExports.createEngine(engineOptions);
+const models = new Map<string, LoadedModel>();
+// Loads run one after another: engines may set up global state (a TF.js backend) on first load, and
+// two large versions loading at once would need both their peak memory together.
+let loads: Promise<unknown> = Promise.resolve();
+
+port.on('message', (request: WorkerRequest) => void handle(request));
+port.postMessage({ type: 'ready' } satisfies WorkerReply);
+
+async function handle(request: WorkerRequest): Promise<void> {
+  try {
+    if (request.type === 'load') {
+      const loading = loads.then(() => engine.load(request.dir));
+      loads = loading.catch(() => {});
+      const model = await loading;
+      models.set(request.key, model);
+      reply(request.id, model.signatures);
+    } else if (request.type === 'unload') {
+      const model = models.get(request.key);
+      models.delete(request.key);
+      await model?.dispose?.();
+      reply(request.id, null);
+    } else {
+      const model = models.get(request.key);
+      if (!model) throw new Error(`model version ${request.key} is not loaded in this worker`);
+      const outputs = await model.predict(request.signature, request.inputs);
+      reply(request.id, outputs, ownedBuffers(outputs));
+    }
+  } catch (err) {
+    const status = (err as { status?: unknown }).status;
+    port.postMessage({
+      id: request.id,
+      ok: false,
+      message: err instanceof Error ? err.message : String(err),
+      ...(typeof status === 'number' ? { status } : {}),
+    } satisfies WorkerReply);
+  }
+}
+
+function reply(id: number, value: unknown, transfer: ArrayBuffer[] = []): void {
+  port.postMessage({ id, ok: true, value } satisfies WorkerReply, transfer);
+}
+
+/** Buffers the outputs own entirely (not views into engine memory), which can be moved instead of copied. */
+function ownedBuffers(outputs: Record<string, Tensor>): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const { values } of Object.values(outputs)) {
+    if (!ArrayBuffer.isView(values)) continue;
+    const { buffer } = values;
+    if (buffer instanceof ArrayBuffer && values.byteOffset === 0 && values.byteLength === buffer.byteLength) buffers.add(buffer);
+  }
+  return [...buffers];
+}

@@ -1,0 +1,242 @@
+// The engine worker pool: one worker_thread per core, each with its own engine and its own copy of every
+// loaded model version, running one batch at a time. A worker that dies fails only the batch it was
+// running; a replacement is started and reloads the versions being served.
+import { Worker } from 'node:worker_threads';
+import type { SignatureMap } from './engine.js';
+import { ServeError, errorMessage, unavailable } from './errors.js';
+import type { VersionLoader } from './manager.js';
+import type { Tensor } from './tensor.js';
+import type { WorkerData, WorkerReply, WorkerRequest } from './worker.js';
+
+export interface WorkerPoolOptions {
+  size: number;
+  /** URL (href) of the engine module each worker imports; it exports createEngine(options). */
+  engineModule: string;
+  engineOptions?: Record<string, unknown>;
+  log?: (line: string) => void;
+}
+
+/** One batch for one model version and signature. */
+export interface PoolJob {
+  key: string;
+  signature: string;
+  inputs: Record<string, Tensor>;
+  /** Called when a worker takes the job off the queue. */
+  onStart?: () => void;
+}
+
+type Outputs = Record<string, Tensor>;
+
+interface PoolWorker {
+  id: number;
+  thread: Worker;
+  loaded: Set<string>;
+  busy: boolean;
+  calls: Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>;
+}
+
+interface QueuedJob extends PoolJob {
+  resolve: (outputs: Outputs) => void;
+  reject: (err: Error) => void;
+}
+
+/** The pool key of a model version. */
+export function versionKey(model: string, version: number): string {
+  return `${model}@${version}`;
+}
+
+/**
+ * Where a compiled module of this package lives. Worker threads need JavaScript, so when this module
+ * runs from its TypeScript sources (tests), they use the package build in dist/.
+ */
+export function compiledModuleUrl(file: string): URL {
+  return new URL(import.meta.url.endsWith('.ts') ? `../dist/${file}` : `./${file}`, import.meta.url);
+}
+
+/**
+ * The parent's Node flags minus resolution conditions: a test runner's "@tensorsky/source" condition
+ * points packages at TypeScript sources, which a worker thread cannot run.
+ */
+function workerExecArgv(): string[] {
+  const args: string[] = [];
+  for (let i = 0; i < process.execArgv.length; i++) {
+    const arg = process.execArgv[i];
+    if (arg === '--conditions' || arg === '-C') i++;
+    else if (!arg.startsWith('--conditions=')) args.push(arg);
+  }
+  return args;
+}
+
+export class WorkerPool implements VersionLoader {
+  private readonly workers: PoolWorker[] = [];
+  private readonly queue: QueuedJob[] = [];
+  /** Versions every worker should hold (loaded or loading), for replacement workers. */
+  private readonly wanted = new Map<string, string>();
+  private nextCallId = 1;
+  private nextWorkerId = 1;
+  private closing = false;
+  private readonly log: (line: string) => void;
+
+  private constructor(private readonly options: WorkerPoolOptions) {
+    this.log = options.log ?? (() => {});
+  }
+
+  /** Starts `size` workers and waits until each has created its engine. */
+  static async start(options: WorkerPoolOptions): Promise<WorkerPool> {
+    if (!Number.isInteger(options.size) || options.size < 1) throw new Error(`the worker count must be a positive integer, got ${options.size}`);
+    const pool = new WorkerPool(options);
+    const started = await Promise.allSettled(Array.from({ length: options.size }, () => pool.spawn()));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await pool.close();
+      throw failed.reason;
+    }
+    for (const r of started) pool.workers.push((r as PromiseFulfilledResult<PoolWorker>).value);
+    return pool;
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Loads a version into every worker; resolves with its signatures once all have it. */
+  async load(model: string, version: number, dir: string): Promise<SignatureMap> {
+    const key = versionKey(model, version);
+    this.wanted.set(key, dir);
+    const workers = [...this.workers];
+    const results = await Promise.allSettled(workers.map((w) => this.loadInto(w, key, dir)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      this.wanted.delete(key);
+      await Promise.allSettled(workers.filter((w) => w.loaded.has(key)).map((w) => this.unloadFrom(w, key)));
+      throw failed.reason;
+    }
+    return (results[0] as PromiseFulfilledResult<SignatureMap>).value;
+  }
+
+  async unload(model: string, version: number): Promise<void> {
+    const key = versionKey(model, version);
+    this.wanted.delete(key);
+    await Promise.allSettled(this.workers.filter((w) => w.loaded.has(key)).map((w) => this.unloadFrom(w, key)));
+  }
+
+  /** Queues a batch; it runs on the first idle worker that holds its version. */
+  run(job: PoolJob): Promise<Outputs> {
+    if (this.closing) return Promise.reject(unavailable('the server is shutting down'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ ...job, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const job of this.queue.splice(0)) job.reject(unavailable('the server is shutting down'));
+    const workers = this.workers.splice(0);
+    for (const call of workers.flatMap((w) => [...w.calls.values()])) call.reject(unavailable('the server is shutting down'));
+    await Promise.allSettled(workers.map((w) => w.thread.terminate()));
+  }
+
+  private dispatch(): void {
+    for (let i = 0; i < this.queue.length; i++) {
+      const job = this.queue[i];
+      const worker = this.workers.find((w) => !w.busy && w.loaded.has(job.key));
+      if (!worker) continue;
+      this.queue.splice(i--, 1);
+      worker.busy = true;
+      job.onStart?.();
+      this.call<Outputs>(worker, { id: 0, type: 'predict', key: job.key, signature: job.signature, inputs: job.inputs })
+        .then(job.resolve, job.reject)
+        .finally(() => {
+          worker.busy = false;
+          this.dispatch();
+        });
+    }
+  }
+
+  private async loadInto(worker: PoolWorker, key: string, dir: string): Promise<SignatureMap> {
+    const signatures = await this.call<SignatureMap>(worker, { id: 0, type: 'load', key, dir });
+    worker.loaded.add(key);
+    this.dispatch();
+    return signatures;
+  }
+
+  private async unloadFrom(worker: PoolWorker, key: string): Promise<void> {
+    worker.loaded.delete(key);
+    await this.call(worker, { id: 0, type: 'unload', key });
+  }
+
+  private call<T>(worker: PoolWorker, request: WorkerRequest): Promise<T> {
+    const id = this.nextCallId++;
+    return new Promise<T>((resolve, reject) => {
+      worker.calls.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      worker.thread.postMessage({ ...request, id });
+    });
+  }
+
+  /** Starts a worker and resolves once its engine is ready. */
+  private spawn(): Promise<PoolWorker> {
+    const workerData: WorkerData = { engineModule: this.options.engineModule, engineOptions: this.options.engineOptions ?? {} };
+    const thread = new Worker(compiledModuleUrl('worker.js'), { workerData, execArgv: workerExecArgv() });
+    const worker: PoolWorker = { id: this.nextWorkerId++, thread, loaded: new Set(), busy: false, calls: new Map() };
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      thread.on('message', (reply: WorkerReply) => {
+        if ('type' in reply) {
+          ready = true;
+          resolve(worker);
+          return;
+        }
+        const call = worker.calls.get(reply.id);
+        worker.calls.delete(reply.id);
+        if (reply.ok) call?.resolve(reply.value);
+        else call?.reject(new ServeError(reply.status ?? 400, reply.message));
+      });
+      let failure: Error | undefined;
+      thread.on('error', (err) => {
+        failure = err;
+      });
+      thread.on('exit', (code) => {
+        const why = failure ? errorMessage(failure) : `exit code ${code}`;
+        if (!ready) {
+          reject(new Error(`engine worker failed to start: ${why}`));
+          return;
+        }
+        this.onWorkerExit(worker, why);
+      });
+    });
+  }
+
+  private onWorkerExit(worker: PoolWorker, why: string): void {
+    const index = this.workers.indexOf(worker);
+    if (index < 0) return; // terminated by close()
+    this.workers.splice(index, 1);
+    for (const call of worker.calls.values()) {
+      call.reject(new ServeError(500, `the engine worker stopped while running this request (${why}); the server goes on with a new worker`));
+    }
+    this.log(`engine worker ${worker.id} stopped (${why}); starting a replacement`);
+    void this.replace();
+  }
+
+  private async replace(): Promise<void> {
+    while (!this.closing) {
+      try {
+        const worker = await this.spawn();
+        if (this.closing) {
+          await worker.thread.terminate();
+          return;
+        }
+        this.workers.push(worker);
+        for (const [key, dir] of this.wanted) {
+          await this.loadInto(worker, key, dir).catch((err) =>
+            this.log(`replacement worker ${worker.id} could not load ${key}: ${errorMessage(err)}`),
+          );
+        }
+        return;
+      } catch (err) {
+        this.log(`${errorMessage(err)}; retrying in 1 s`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+}

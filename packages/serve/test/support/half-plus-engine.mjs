@@ -1,0 +1,32 @@
+// A tiny engine for serve's own tests (worker threads need JavaScript, hence .mjs): it runs the
+// serving_default signature of TF Serving's half_plus_two / half_plus_three SavedModels, y = a * x + b,
+// with a and b read from the checkpoint TensorFlow wrote. Test knobs (engine options): delayMs slows
+// every predict, failOn makes an input value an error, crashOn makes it kill the worker thread.
+import path from 'node:path';
+import { readTensorBundle } from '@tensorsky/saved-model';
+import { readSignatureMetadata } from '@tensorsky/serve';
+
+export function createEngine(options) {
+  const { delayMs = 0, failOn, crashOn } = options;
+  return {
+    async load(dir) {
+      const signatures = await readSignatureMetadata(dir);
+      const variables = readTensorBundle(path.join(dir, 'variables', 'variables'));
+      const [a] = variables.get('a').read();
+      const [b] = variables.get('b').read();
+      return {
+        signatures,
+        async predict(signatureName, inputs) {
+          if (signatureName !== 'serving_default') throw Object.assign(new Error(`test engine runs serving_default only`), { status: 501 });
+          if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+          const x = inputs.x;
+          if (x.values.includes(crashOn)) process.exit(3);
+          if (x.values.includes(failOn)) throw new Error(`input ${failOn} is refused by the test engine`);
+          const y = new Float32Array(x.values.length);
+          for (let i = 0; i < y.length; i++) y[i] = a * x.values[i] + b;
+          return { y: { dtype: 'DT_FLOAT', shape: x.shape, values: y } };
+        },
+      };
+    },
+  };
+}
