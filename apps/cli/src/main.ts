@@ -1,14 +1,17 @@
 import yargs from 'yargs';
+import { exportCommand } from './commands/export.js';
 import { inspectCommand } from './commands/inspect.js';
 import { serveCommand } from './commands/serve.js';
 import { processOutput, type Output } from './output.js';
 
 /** Runs the CLI and returns the process exit code: 0 ok, 1 failed, 2 usage error. */
 export async function main(argv: string[], output: Output = processOutput): Promise<number> {
-  let usageError: string | undefined;
+  // Commands report failure through process.exitCode; start each run clean (tests call main() repeatedly).
+  process.exitCode = undefined;
   const parser = yargs(argv)
     .scriptName('tensorsky')
     .usage('$0 <command> [options]\n\nExport image classifiers to TensorFlow SavedModels, run and serve them.')
+    .command(exportCommand(output))
     .command(inspectCommand(output))
     .command(serveCommand(output))
     .demandCommand(1, 'Name a command; see tensorsky --help.')
@@ -20,21 +23,27 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
     .fail((msg, err) => {
+      // Throwing stops yargs from running the command with flags it just rejected.
       if (err) throw err;
-      usageError = msg;
+      throw new UsageError(msg.startsWith('Did you mean') ? `unknown command "${argv[0]}". ${msg}` : msg);
     });
   try {
     await parser.parseAsync();
   } catch (err) {
+    if (err instanceof UsageError) {
+      // yargs spreads a usage message over several lines ("Invalid values:\n  Argument: ..."): keep it on one.
+      output.err(`tensorsky: ${err.message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ')} (see tensorsky --help)`);
+      return 2;
+    }
     output.err(`tensorsky: ${oneLine(err)}`);
     if (process.env.TENSORSKY_DEBUG && err instanceof Error && err.stack) output.err(err.stack);
     return 1;
   }
-  if (usageError) {
-    output.err(`tensorsky: ${usageError}`);
-    return 2;
-  }
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}
+
+class UsageError extends Error {
+  override name = 'UsageError';
 }
 
 function oneLine(err: unknown): string {

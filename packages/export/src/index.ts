@@ -31,3 +31,16 @@ export {
   type ModelSourceOptions,
   type PreprocessMode,
 } from './source.js';
+export { CONVERTED_LAYER_CLASSES, LayerConversionError, layersModelToGraph, type ConvertedModel, type ConvertOptions } from './convert/layers.js';
+export {
+  exportSavedModel,
+  ExportError,
+  LABELS_FILE,
+  SIGNATURE_KEY,
+  type ExportedTensor,
+  type ExportOptions,
+  type ExportProgress,
+  type ExportResult,
+  type ExportStep,
+} from './export.js';
+export { INPUT_FORMATS, PREPROCESS_MODES } from '@tensorsky/preprocess';

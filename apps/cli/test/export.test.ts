@@ -1,0 +1,123 @@
+// `tensorsky export` in-process: InceptionV3 with seeded random weights exported, then read back with
+// `tensorsky inspect`; refusals (non-empty --model_dir, a file in the path, bad flags) as one-line errors
+// that leave nothing behind.
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../src/main.js';
+import type { Output } from '../src/output.js';
+
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-export-cli-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+interface Captured {
+  code: number;
+  out: string[];
+  err: string[];
+  json: unknown[];
+}
+
+async function run(...argv: string[]): Promise<Captured> {
+  const captured: Captured = { code: -1, out: [], err: [], json: [] };
+  const output: Output = {
+    out: (line) => captured.out.push(line),
+    err: (line) => captured.err.push(line),
+    json: (value) => captured.json.push(value),
+  };
+  captured.code = await main(argv, output);
+  return captured;
+}
+
+describe('tensorsky export', () => {
+  const modelDir = path.join(scratch, 'inception', '1');
+
+  it('exports InceptionV3 with seeded random weights, which inspect shows as inputs DT_STRING [-1] → outputs DT_FLOAT [-1, 1000]', async () => {
+    const exported = await run('export', '--model_dir', modelDir, '--weights', 'random', '--seed', '3');
+    expect(exported.err.filter((l) => !l.startsWith('tensorsky export: '))).toEqual([]);
+    expect(exported.code).toBe(0);
+    expect(exported.err).toHaveLength(4);
+    expect(exported.err.join('\n')).toMatch(/building InceptionV3\n.*converting inception_v3 \(313 layers\) to TensorFlow ops\n.*checking \d+ nodes against TensorFlow's op definitions\n.*writing /);
+    expect(exported.out[0]).toBe(`Exported inception_v3 (weights: random (seed 3)) to ${modelDir}`);
+    expect(exported.out).toContain('  signature serving_default: inputs DT_STRING [-1] -> outputs DT_FLOAT [-1, 1000]');
+    expect(exported.out).toContain('  preprocess: inception, x / 127.5 - 1 (Keras "tf" mode: InceptionV3, MobileNet, Xception)');
+    expect(exported.out).toContain('  labels: assets/labels.txt (1000 classes, from imagenet)');
+
+    const labels = readFileSync(path.join(modelDir, 'assets', 'labels.txt'), 'utf8').split('\n');
+    expect(labels.slice(0, 2)).toEqual(['tench', 'goldfish']);
+    expect(labels).toHaveLength(1001);
+
+    const inspected = await run('inspect', modelDir);
+    expect(inspected.code).toBe(0);
+    expect(inspected.out).toEqual(
+      expect.arrayContaining([
+        "MetaGraphDef with tag-set: 'serve' contains the following SignatureDefs:",
+        "signature_def['serving_default']:",
+        "  inputs['inputs'] tensor_info: dtype: DT_STRING shape: (-1) name: inputs:0",
+        "  outputs['outputs'] tensor_info: dtype: DT_FLOAT shape: (-1, 1000) name: predictions/Softmax:0",
+        '  Method name is: tensorflow/serving/predict',
+        'Variables: none (variables/variables.index missing or empty)',
+        'Assets: labels.txt',
+      ]),
+    );
+  });
+
+  it('refuses to overwrite the export without --force, then replaces it with --force --json', async () => {
+    const pb = path.join(modelDir, 'saved_model.pb');
+    const before = statSync(pb).mtimeMs;
+    const refused = await run('export', '--model_dir', modelDir, '--weights', 'random');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toEqual([`tensorsky: refusing to overwrite ${modelDir}: the directory is not empty (use --force to replace it)`]);
+    expect(statSync(pb).mtimeMs).toBe(before);
+
+    const replaced = await run('export', '--model-dir', modelDir, '--weights', 'random', '--seed', '4', '--input-format', 'bytes', '--preprocess', 'unit', '--labels', 'none', '--force', '--json');
+    expect(replaced.code).toBe(0);
+    expect(replaced.out).toEqual([]);
+    expect(replaced.json).toEqual([
+      expect.objectContaining({
+        modelDir,
+        model: 'inception_v3',
+        weights: 'random (seed 4)',
+        inputFormat: 'bytes',
+        preprocess: 'unit',
+        labels: null,
+        classes: 1000,
+        signature: expect.objectContaining({ outputs: { outputs: { name: 'predictions/Softmax:0', dtype: 'DT_FLOAT', shape: [-1, 1000] } } }),
+      }),
+    ]);
+    expect(readdirSync(modelDir).sort()).toEqual(['saved_model.pb', 'variables']);
+    expect(readdirSync(path.dirname(modelDir))).toEqual(['1']);
+  });
+
+  it('refuses an output path under a regular file before loading anything', async () => {
+    const parent = path.join(scratch, 'blocked');
+    mkdirSync(parent);
+    writeFileSync(path.join(parent, 'models'), 'not a directory');
+    const target = path.join(parent, 'models', '1');
+    const result = await run('export', '--model_dir', target, '--weights', 'random');
+    expect(result.code).toBe(1);
+    expect(result.err).toEqual([`tensorsky: cannot export to ${target}: ${path.join(parent, 'models')} is a file, not a directory`]);
+    expect(readdirSync(parent)).toEqual(['models']);
+  });
+
+  // yargs rejects these as usage errors; exportSavedModel also checks them before any slow work.
+  it.each([
+    [['--weights', 'random'], /model[-_ ]dir/],
+    [['--model_dir', path.join(scratch, 'bad-format'), '--weights', 'random', '--input-format', 'jpeg'], /input[-_ ]format[\s\S]*jpeg|jpeg[\s\S]*input[-_ ]format/],
+    [['--model_dir', path.join(scratch, 'bad-preprocess'), '--weights', 'random', '--preprocess', 'vgg'], /preprocess[\s\S]*vgg|vgg[\s\S]*preprocess/],
+  ])('rejects bad flags: %j', async (argv, message) => {
+    const before = readdirSync(scratch);
+    const result = await run('export', ...argv);
+    expect(result.code).not.toBe(0);
+    expect(result.err.join('\n')).toMatch(message);
+    expect(readdirSync(scratch)).toEqual(before);
+  });
+
+  it('reports a model it cannot read in one line', async () => {
+    const missing = path.join(scratch, 'missing.h5');
+    const result = await run('export', '--model_dir', path.join(scratch, 'never'), '--model', missing);
+    expect(result.code).toBe(1);
+    expect(result.err.filter((l) => l.startsWith('tensorsky: '))).toEqual([`tensorsky: ${missing} does not exist`]);
+    expect(readdirSync(scratch)).not.toContain('never');
+  });
+});

@@ -1,0 +1,394 @@
+// Converts a TF.js LayersModel (Keras layers) into TensorFlow ops with frozen weights, one emitter per
+// Keras layer class, the way tfjs-converter maps TensorFlow ops to kernels per op family.
+//
+// Node names follow Keras layer names: each layer's ops live under its name as a scope
+// ("conv2d_1/Conv2D", "conv2d_1/kernel", "activation_1/Relu", "mixed0/concat", "predictions/Softmax").
+// Batch norms become FusedBatchNormV3 (is_training=false) on 4-D tensors, or Mul + AddV2 with
+// precomputed scale/offset otherwise; TensorFlow's grappler fuses Conv2D + FusedBatchNorm at load time.
+// With foldBatchNorms, a BatchNormalization that directly follows a Conv2D, DepthwiseConv2D,
+// SeparableConv2D or Dense without activation, and is that layer's only consumer, is folded into it:
+// e.g. for InceptionV3's conv2d_1 → batch_normalization_1 the graph has conv2d_1/Conv2D with the
+// BN-scaled kernel and conv2d_1/BiasAdd with the BN offset, and no batch_normalization_1 nodes.
+// Folding is not the default because it is exact only up to float32 rounding in every folded layer,
+// which deep networks can amplify: for InceptionV3 with seeded random weights it moves probabilities
+// by up to ~1.5e-4, while FusedBatchNormV3 stays within ~6e-6 of the TF.js model.
+import * as tf from '@tensorflow/tfjs';
+import type { GraphBuilder, GraphTensor, Padding } from '@tensorsky/saved-model';
+import { batchNormAffine, foldBatchNorm, type BatchNormParams } from './fold.js';
+
+export class LayerConversionError extends Error {
+  override name = 'LayerConversionError';
+}
+
+export interface ConvertOptions {
+  /** Fold batch norms into the convolution or dense layer before them (default false; see above). */
+  foldBatchNorms?: boolean;
+}
+
+export interface ConvertedModel {
+  /** The model's output in the graph. */
+  output: GraphTensor;
+  /** Batch norms folded into the layer before them (with foldBatchNorms). */
+  foldedBatchNorms: { batchNorm: string; into: string }[];
+}
+
+type Layer = tf.layers.Layer;
+type LayerNode = Layer['inboundNodes'][number];
+type Shape = (number | null)[];
+type Config = Record<string, unknown>;
+
+/** A layer's weights by Keras role ('kernel', 'bias', 'gamma', 'moving_mean', ...). */
+type Weights = Map<string, { values: Float32Array; shape: number[] }>;
+
+interface LayerContext {
+  g: GraphBuilder;
+  layer: Layer;
+  className: string;
+  config: Config;
+  inputs: GraphTensor[];
+  inputShapes: Shape[];
+  outputShape: Shape;
+  weights: Weights;
+  /** Batch norm to fold into this layer's (linear) output. */
+  foldedBatchNorm?: BatchNormParams;
+}
+
+type Emitter = (ctx: LayerContext) => GraphTensor;
+
+/** Layers whose linear output a following batch norm can be folded into (the kernel's last axis is the output channel). */
+const FOLDABLE = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Dense']);
+
+const EMITTERS: Readonly<Record<string, Emitter>> = {
+  Conv2D: (ctx) => {
+    const { kernel, bias } = kernelAndBias(ctx, 'kernel');
+    const y = ctx.g.conv2d(ctx.inputs[0], kernel, convOptions(ctx));
+    return activate(ctx, bias ? ctx.g.biasAdd(y, bias) : y);
+  },
+  DepthwiseConv2D: (ctx) => {
+    const { kernel, bias } = kernelAndBias(ctx, 'depthwise_kernel');
+    const y = ctx.g.depthwiseConv2dNative(ctx.inputs[0], kernel, { ...convOptions(ctx), name: 'depthwise' });
+    return activate(ctx, bias ? ctx.g.biasAdd(y, bias) : y);
+  },
+  // tf.nn.separable_conv2d: depthwise with the layer's strides and padding, then a 1x1 convolution.
+  SeparableConv2D: (ctx) => {
+    const depthwiseKernel = constant(ctx, 'depthwise_kernel', weight(ctx, 'depthwise_kernel'));
+    const depthwise = ctx.g.depthwiseConv2dNative(ctx.inputs[0], depthwiseKernel, { ...convOptions(ctx), name: 'separable_conv2d/depthwise' });
+    const { kernel, bias } = kernelAndBias(ctx, 'pointwise_kernel');
+    const y = ctx.g.conv2d(depthwise, kernel, { padding: 'VALID', name: 'separable_conv2d' });
+    return activate(ctx, bias ? ctx.g.biasAdd(y, bias) : y);
+  },
+  Dense: (ctx) => {
+    const rank = ctx.inputShapes[0].length;
+    if (rank !== 2) {
+      fail(ctx, `gets a rank-${rank} input; Dense is converted only on [batch, features] inputs (put Flatten or GlobalAveragePooling2D before it)`);
+    }
+    const { kernel, bias } = kernelAndBias(ctx, 'kernel');
+    const y = ctx.g.matMul(ctx.inputs[0], kernel);
+    return activate(ctx, bias ? ctx.g.biasAdd(y, bias) : y);
+  },
+  BatchNormalization: (ctx) => {
+    const bn = batchNormParams(ctx);
+    const rank = ctx.inputShapes[0].length;
+    if (rank === 4) {
+      const channels = bn.movingMean.length;
+      const gamma = constant(ctx, 'gamma', { values: bn.gamma ?? new Float32Array(channels).fill(1), shape: [channels] });
+      const beta = constant(ctx, 'beta', { values: bn.beta ?? new Float32Array(channels), shape: [channels] });
+      const mean = constant(ctx, 'moving_mean', { values: bn.movingMean, shape: [channels] });
+      const variance = constant(ctx, 'moving_variance', { values: bn.movingVariance, shape: [channels] });
+      return ctx.g.fusedBatchNormV3(ctx.inputs[0], gamma, beta, mean, variance, { epsilon: bn.epsilon });
+    }
+    const { scale, offset } = batchNormAffine(bn);
+    const shape = [scale.length];
+    const scaled = ctx.g.mul(ctx.inputs[0], constant(ctx, 'scale', { values: Float32Array.from(scale), shape }));
+    return ctx.g.add(scaled, constant(ctx, 'offset', { values: Float32Array.from(offset), shape }));
+  },
+  Activation: (ctx) => activate(ctx, ctx.inputs[0]),
+  ReLU: (ctx) => {
+    const maxValue = ctx.config.maxValue as number | null | undefined;
+    if (maxValue === null || maxValue === undefined) return ctx.g.relu(ctx.inputs[0]);
+    if (maxValue === 6) return ctx.g.relu6(ctx.inputs[0]);
+    return ctx.g.minimum(ctx.g.relu(ctx.inputs[0]), ctx.g.constant('max_value', maxValue), { name: 'clip' });
+  },
+  MaxPooling2D: (ctx) => ctx.g.maxPool(ctx.inputs[0], poolOptions(ctx)),
+  AveragePooling2D: (ctx) => ctx.g.avgPool(ctx.inputs[0], poolOptions(ctx)),
+  // TF.js decides whether the pooled dimensions are kept; the output rank says what it did.
+  GlobalAveragePooling2D: (ctx) => ctx.g.mean(ctx.inputs[0], [1, 2], { keepDims: ctx.outputShape.length === 4 }),
+  GlobalMaxPooling2D: (ctx) => ctx.g.max(ctx.inputs[0], [1, 2], { keepDims: ctx.outputShape.length === 4 }),
+  Concatenate: (ctx) => {
+    const axis = (ctx.config.axis as number | undefined) ?? -1;
+    const rank = ctx.inputShapes[0].length;
+    return ctx.g.concatV2(ctx.inputs, axis < 0 ? axis + rank : axis, { name: 'concat' });
+  },
+  Add: (ctx) => ctx.inputs.slice(1).reduce((sum, x) => ctx.g.add(sum, x, { name: 'add' }), ctx.inputs[0]),
+  Multiply: (ctx) => ctx.inputs.slice(1).reduce((product, x) => ctx.g.mul(product, x, { name: 'mul' }), ctx.inputs[0]),
+  Dropout: (ctx) => ctx.g.identity(ctx.inputs[0]),
+  Flatten: (ctx) => ctx.g.reshape(ctx.inputs[0], [-1, knownSize(ctx, ctx.inputShapes[0].slice(1))]),
+  Reshape: (ctx) => {
+    // TF.js leaves a -1 of target_shape unknown (null); the input size resolves it.
+    const target = ctx.config.targetShape as Shape;
+    const size = knownSize(ctx, ctx.inputShapes[0].slice(1));
+    const known = target.reduce<number>((n, d) => (d === null || d < 0 ? n : n * d), 1);
+    return ctx.g.reshape(ctx.inputs[0], [-1, ...target.map((d) => (d === null || d < 0 ? size / known : d))]);
+  },
+  ZeroPadding2D: (ctx) => {
+    checkChannelsLast(ctx);
+    const [[top, bottom], [left, right]] = ctx.config.padding as [[number, number], [number, number]];
+    return ctx.g.pad(ctx.inputs[0], [
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [0, 0],
+    ]);
+  },
+};
+
+/** Keras class names the converter handles (nested Functional/Sequential models are converted layer by layer). */
+export const CONVERTED_LAYER_CLASSES: readonly string[] = ['InputLayer', ...Object.keys(EMITTERS)];
+
+/**
+ * Adds the ops of `model` to `g`, fed by `input` (float32 [-1, height, width, channels] for an image
+ * model). Layers are emitted in model.layers order, which TF.js keeps topological. Throws
+ * LayerConversionError naming the layer for anything it cannot convert: unknown classes or
+ * activations, layers called more than once (shared layers), several inputs or outputs.
+ */
+export function layersModelToGraph(
+  model: tf.LayersModel,
+  g: GraphBuilder,
+  input: GraphTensor,
+  options: ConvertOptions = {},
+): ConvertedModel {
+  const foldedBatchNorms: ConvertedModel['foldedBatchNorms'] = [];
+  const output = convertModel(model, g, input, { fold: options.foldBatchNorms ?? false, folded: foldedBatchNorms });
+  return { output, foldedBatchNorms };
+}
+
+interface Folding {
+  fold: boolean;
+  folded: ConvertedModel['foldedBatchNorms'];
+}
+
+function convertModel(model: tf.LayersModel, g: GraphBuilder, input: GraphTensor, folding: Folding): GraphTensor {
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw new LayerConversionError(
+      `model '${model.name}' has ${model.inputs.length} inputs and ${model.outputs.length} outputs; tensorsky export converts models with one image input and one output`,
+    );
+  }
+  const nodes = new Map(model.layers.map((layer) => [layer, nodeOf(layer)]));
+  const tensors = new Map<number, GraphTensor>([[model.inputs[0].id, input]]);
+
+  // How many layers (or the model output) read each tensor: a layer's output can absorb a batch norm
+  // only when that batch norm is its sole reader.
+  const readers = new Map<number, number>([[model.outputs[0].id, 1]]);
+  for (const node of nodes.values()) for (const t of node.inputTensors) readers.set(t.id, (readers.get(t.id) ?? 0) + 1);
+  const foldInto = new Map<Layer, Layer>();
+  for (const [layer, node] of nodes) {
+    if (!folding.fold || className(layer) !== 'BatchNormalization' || node.inboundLayers.length !== 1) continue;
+    const producer = node.inboundLayers[0];
+    if (
+      FOLDABLE.has(className(producer)) &&
+      producer.getConfig().activation === 'linear' &&
+      readers.get(node.inputTensors[0].id) === 1 &&
+      isLastAxis(layer.getConfig().axis, node.inputTensors[0].shape.length)
+    ) {
+      foldInto.set(producer, layer);
+    }
+  }
+  const foldedLayers = new Set(foldInto.values());
+
+  for (const [layer, node] of nodes) {
+    const name = className(layer);
+    if (name === 'InputLayer') {
+      if (node.outputTensors[0].id !== model.inputs[0].id) {
+        throw new LayerConversionError(`input layer '${layer.name}' is not the input of model '${model.name}'`);
+      }
+      continue;
+    }
+    const inputs = node.inputTensors.map((t) => {
+      const converted = tensors.get(t.id);
+      if (!converted) throw new LayerConversionError(`layer '${layer.name}' reads a tensor that no earlier layer of '${model.name}' produced`);
+      return converted;
+    });
+    const outputs = node.outputTensors;
+    if (outputs.length !== 1) throw new LayerConversionError(`layer '${layer.name}' (${name}) has ${outputs.length} outputs; only single-output layers are supported`);
+    if (foldedLayers.has(layer)) {
+      // Its producer already applied it: the batch norm's output is the producer's.
+      tensors.set(outputs[0].id, tensors.get(node.inputTensors[0].id)!);
+      continue;
+    }
+    const emitted = g.withScope(layer.name, () => {
+      if (layer instanceof tf.LayersModel) return convertModel(layer, g, inputs[0], folding);
+      const emit = EMITTERS[name];
+      if (!emit) {
+        throw new LayerConversionError(
+          `layer '${layer.name}' has class ${name}, which tensorsky export cannot convert; supported: ${CONVERTED_LAYER_CLASSES.join(', ')}`,
+        );
+      }
+      const bnLayer = foldInto.get(layer);
+      const ctx: LayerContext = {
+        g,
+        layer,
+        className: name,
+        config: layer.getConfig() as Config,
+        inputs,
+        inputShapes: node.inputTensors.map((t) => t.shape),
+        outputShape: outputs[0].shape,
+        weights: readWeights(layer),
+      };
+      if (bnLayer) {
+        ctx.foldedBatchNorm = batchNormParams({ ...ctx, layer: bnLayer, className: 'BatchNormalization', config: bnLayer.getConfig() as Config, weights: readWeights(bnLayer) });
+        folding.folded.push({ batchNorm: bnLayer.name, into: layer.name });
+      }
+      return emit(ctx);
+    });
+    tensors.set(outputs[0].id, emitted);
+  }
+  const output = tensors.get(model.outputs[0].id);
+  if (!output) throw new LayerConversionError(`no layer of model '${model.name}' produces its output`);
+  return output;
+}
+
+/** The one call of `layer` in its model; a nested model also has the node TF.js creates for its own graph. */
+function nodeOf(layer: Layer): LayerNode {
+  const nested = layer instanceof tf.LayersModel;
+  const calls = layer.inboundNodes.filter((n) => !(nested && n.inboundLayers.length === 0));
+  if (calls.length !== 1) {
+    throw new LayerConversionError(
+      `layer '${layer.name}' (${className(layer)}) is ${calls.length === 0 ? 'never called' : `called ${calls.length} times (a shared layer)`}; tensorsky export converts layers used exactly once`,
+    );
+  }
+  return calls[0];
+}
+
+function className(layer: Layer): string {
+  return layer.getClassName();
+}
+
+function fail(ctx: LayerContext, problem: string): never {
+  throw new LayerConversionError(`layer '${ctx.layer.name}' (${ctx.className}) ${problem}`);
+}
+
+function isLastAxis(axis: unknown, rank: number): boolean {
+  const a = Array.isArray(axis) && axis.length === 1 ? axis[0] : axis;
+  return typeof a === 'number' && (a === -1 || a === rank - 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weights
+
+function readWeights(layer: Layer): Weights {
+  const weights: Weights = new Map();
+  const values = layer.getWeights();
+  layer.weights.forEach((variable, i) => {
+    const role = variable.originalName.slice(variable.originalName.lastIndexOf('/') + 1);
+    if (values[i].dtype !== 'float32') {
+      throw new LayerConversionError(`layer '${layer.name}' weight ${variable.originalName} is ${values[i].dtype}; only float32 weights are supported`);
+    }
+    // getWeights() returns the variables' own tensors: read, never dispose.
+    weights.set(role, { values: new Float32Array(values[i].dataSync() as Float32Array), shape: [...values[i].shape] });
+  });
+  return weights;
+}
+
+function weight(ctx: LayerContext, role: string): { values: Float32Array; shape: number[] } {
+  const w = ctx.weights.get(role);
+  if (!w) fail(ctx, `has no '${role}' weight (weights: ${[...ctx.weights.keys()].join(', ') || 'none'})`);
+  return w!;
+}
+
+function constant(ctx: LayerContext, name: string, w: { values: Float32Array; shape: number[] }): GraphTensor {
+  return ctx.g.constant(name, w.values, w.shape);
+}
+
+/** The layer's kernel and bias as constants, with a following batch norm folded in when planned. */
+function kernelAndBias(ctx: LayerContext, kernelRole: string): { kernel: GraphTensor; bias?: GraphTensor } {
+  const kernel = weight(ctx, kernelRole);
+  const bias = ctx.weights.get('bias');
+  if (!ctx.foldedBatchNorm) {
+    return { kernel: constant(ctx, kernelRole, kernel), bias: bias && constant(ctx, 'bias', bias) };
+  }
+  const folded = foldBatchNorm(kernel.values, bias?.values, ctx.foldedBatchNorm);
+  return {
+    kernel: constant(ctx, kernelRole, { values: folded.kernel, shape: kernel.shape }),
+    bias: constant(ctx, 'bias', { values: folded.bias, shape: [folded.bias.length] }),
+  };
+}
+
+function batchNormParams(ctx: LayerContext): BatchNormParams {
+  if (!isLastAxis(ctx.config.axis, ctx.inputShapes[0].length)) {
+    fail(ctx, `normalizes axis ${JSON.stringify(ctx.config.axis)}; only the channels-last axis (-1) is supported`);
+  }
+  return {
+    gamma: ctx.weights.get('gamma')?.values,
+    beta: ctx.weights.get('beta')?.values,
+    movingMean: weight(ctx, 'moving_mean').values,
+    movingVariance: weight(ctx, 'moving_variance').values,
+    epsilon: ctx.config.epsilon as number,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attributes
+
+function checkChannelsLast(ctx: LayerContext): void {
+  const format = ctx.config.dataFormat;
+  if (format !== undefined && format !== 'channelsLast') fail(ctx, `uses data format ${String(format)}; only channels-last (NHWC) is supported`);
+}
+
+function tfPadding(ctx: LayerContext): 'SAME' | 'VALID' {
+  const padding = ctx.config.padding;
+  if (padding === 'same') return 'SAME';
+  if (padding === 'valid') return 'VALID';
+  return fail(ctx, `uses padding '${String(padding)}'; only 'same' and 'valid' are supported`);
+}
+
+/** [a, b] → [1, a, b, 1] (NHWC). */
+function nhwc(pair: unknown, fallback: number[] = [1, 1]): number[] {
+  const [a, b] = Array.isArray(pair) ? pair : typeof pair === 'number' ? [pair, pair] : fallback;
+  return [1, a, b, 1];
+}
+
+function convOptions(ctx: LayerContext): { strides: number[]; padding: Padding; dilations: number[] } {
+  checkChannelsLast(ctx);
+  const groups = ctx.config.groups as number | undefined;
+  if (groups !== undefined && groups !== 1) fail(ctx, `uses ${groups} groups; grouped convolutions are not supported`);
+  return { strides: nhwc(ctx.config.strides), padding: tfPadding(ctx), dilations: nhwc(ctx.config.dilationRate) };
+}
+
+function poolOptions(ctx: LayerContext): { ksize: number[]; strides: number[]; padding: 'SAME' | 'VALID' } {
+  checkChannelsLast(ctx);
+  const poolSize = ctx.config.poolSize;
+  return { ksize: nhwc(poolSize), strides: nhwc(ctx.config.strides ?? poolSize), padding: tfPadding(ctx) };
+}
+
+function knownSize(ctx: LayerContext, dims: Shape): number {
+  if (dims.some((d) => d === null || d < 0)) fail(ctx, `has shape [${dims.map((d) => d ?? 'None').join(', ')}] with unknown sizes`);
+  return (dims as number[]).reduce((a, b) => a * b, 1);
+}
+
+/** The layer's activation (its own config's, or an Activation layer's), e.g. 'relu' → "<layer>/Relu". */
+function activate(ctx: LayerContext, x: GraphTensor): GraphTensor {
+  const activation = ctx.config.activation;
+  const { g } = ctx;
+  switch (activation) {
+    case 'linear':
+      return x;
+    case 'relu':
+      return g.relu(x);
+    case 'relu6':
+      return g.relu6(x);
+    case 'elu':
+      return g.elu(x);
+    case 'selu':
+      return g.selu(x);
+    case 'sigmoid':
+      return g.sigmoid(x);
+    case 'tanh':
+      return g.tanh(x);
+    case 'softmax':
+      return g.softmax(x);
+    case 'swish':
+      return g.mul(x, g.sigmoid(x), { name: 'swish' });
+    default:
+      return fail(ctx, `uses activation '${String(activation)}', which tensorsky export cannot convert; supported: linear, relu, relu6, elu, selu, sigmoid, tanh, softmax, swish`);
+  }
+}

@@ -1,0 +1,312 @@
+// `tensorsky export`: a Keras or TF.js image classifier → a frozen TensorFlow SavedModel whose graph
+// decodes, resizes and normalizes images itself (serving_default: inputs DT_STRING [-1] → outputs
+// DT_FLOAT [-1, classes]). Weights are constants (variables/ stays empty); labels go to assets/labels.txt.
+import { access, constants as fsConstants, readdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { loadLabels, type Labels } from '@tensorsky/decode';
+import { buildImageInputGraph, INPUT_FORMATS, PREPROCESS_MODES, type InputFormat, type PreprocessMode } from '@tensorsky/preprocess';
+import {
+  assertValidGraph,
+  DataType,
+  GraphBuilder,
+  SAVED_MODEL_PB,
+  shapeProto,
+  tfOpDefs,
+  writeSavedModel,
+  type AssetFileDef,
+  type GraphDef,
+  type OpDef,
+  type SavedModel,
+  type SignatureDef,
+} from '@tensorsky/saved-model';
+import { layersModelToGraph } from './convert/layers.js';
+import { loadModelSource, type ModelSource, type ModelSourceOptions } from './source.js';
+
+export const SIGNATURE_KEY = 'serving_default';
+export const LABELS_FILE = 'labels.txt';
+
+export type ExportStep = 'download' | 'load' | 'convert' | 'validate' | 'write';
+
+export interface ExportProgress {
+  step: ExportStep;
+  message: string;
+  /** For 'download': bytes received so far and the total when known. */
+  bytes?: number;
+  total?: number;
+}
+
+export interface ExportOptions extends Omit<ModelSourceOptions, 'onProgress'> {
+  /** SavedModel directory to create. */
+  modelDir: string;
+  /** An already loaded model to export (the caller keeps and disposes it); otherwise loaded from the source options. */
+  source?: ModelSource;
+  /** Default 'b64' (web-safe base64 strings, as in the tutorial). */
+  inputFormat?: InputFormat;
+  /** Default: what the source says (inception for InceptionV3), else 'inception'. */
+  preprocess?: PreprocessMode;
+  /** A label preset ('imagenet', 'none', ...) or a labels file; default: ImageNet labels for the 1000-class InceptionV3. */
+  labels?: string;
+  /** Fold batch norms into the preceding convolution (smaller graph; exact only to float32 rounding per layer). Default false. */
+  foldBatchNorms?: boolean;
+  /** Replace a non-empty modelDir. */
+  force?: boolean;
+  onProgress?: (progress: ExportProgress) => void;
+}
+
+export interface ExportedTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+}
+
+export interface ExportResult {
+  /** Absolute path of the SavedModel directory. */
+  modelDir: string;
+  model: string;
+  weights: string;
+  /** [height, width, channels] the graph resizes images to. */
+  inputShape: [number, number, number];
+  classes: number;
+  inputFormat: InputFormat;
+  preprocess: PreprocessMode;
+  signature: { key: string; method: string; inputs: Record<string, ExportedTensor>; outputs: Record<string, ExportedTensor> };
+  /** assets/labels.txt, or null without labels. */
+  labels: { file: string; count: number; source: string } | null;
+  nodes: number;
+  /** Node count per op type. */
+  ops: Record<string, number>;
+  foldedBatchNorms: number;
+  savedModelBytes: number;
+  /** Milliseconds per step. */
+  timings: { load: number; convert: number; write: number; total: number };
+}
+
+export class ExportError extends Error {
+  override name = 'ExportError';
+}
+
+/**
+ * Loads the model (unless `source` is given), converts it with the image input graph in front,
+ * validates every node against TensorFlow's OpDefs and writes the SavedModel atomically: on any error
+ * nothing is left at modelDir.
+ */
+export async function exportSavedModel(options: ExportOptions): Promise<ExportResult> {
+  const started = performance.now();
+  const progress = options.onProgress ?? (() => {});
+  checkOptions(options);
+  const modelDir = resolve(options.modelDir);
+  // Refuse before the slow part; writeSavedModel checks again when it moves the model into place.
+  await checkOutputDir(modelDir, options.force ?? false);
+  const userLabels = options.labels === undefined ? undefined : await loadLabels(options.labels);
+
+  let source = options.source;
+  if (!source) {
+    progress({ step: 'load', message: options.model ? `loading ${options.model}` : 'building InceptionV3' });
+    source = await loadModelSource({
+      model: options.model,
+      weights: options.weights,
+      seed: options.seed,
+      imagenet: options.imagenet,
+      backend: options.backend,
+      onProgress: (bytes, total) => progress({ step: 'download', message: 'downloading ImageNet weights', bytes, total }),
+    });
+  }
+  const loaded = performance.now();
+
+  let built: ReturnType<typeof buildSavedModel>;
+  try {
+    progress({ step: 'convert', message: `converting ${source.name} (${source.model.layers.length} layers) to TensorFlow ops` });
+    built = buildSavedModel(source, {
+      inputFormat: options.inputFormat ?? 'b64',
+      preprocess: options.preprocess ?? source.preprocess ?? 'inception',
+      labels: userLabels ?? (source.labels ? await loadLabels(source.labels) : undefined),
+      foldBatchNorms: options.foldBatchNorms ?? false,
+      progress,
+    });
+  } finally {
+    if (!options.source) source.model.dispose();
+  }
+  const converted = performance.now();
+
+  progress({ step: 'write', message: `writing ${modelDir}` });
+  await writeSavedModel(modelDir, { savedModel: built.savedModel, assets: built.assets }, { overwrite: options.force });
+  const savedModelBytes = (await stat(join(modelDir, SAVED_MODEL_PB))).size;
+  const written = performance.now();
+
+  return {
+    ...built.result,
+    modelDir,
+    savedModelBytes,
+    timings: {
+      load: Math.round(loaded - started),
+      convert: Math.round(converted - loaded),
+      write: Math.round(written - converted),
+      total: Math.round(written - started),
+    },
+  };
+}
+
+interface BuildOptions {
+  inputFormat: InputFormat;
+  preprocess: PreprocessMode;
+  labels: Labels | undefined;
+  foldBatchNorms: boolean;
+  progress: (progress: ExportProgress) => void;
+}
+
+function buildSavedModel(
+  source: ModelSource,
+  options: BuildOptions,
+): {
+  savedModel: SavedModel;
+  assets: Record<string, string> | undefined;
+  result: Omit<ExportResult, 'modelDir' | 'savedModelBytes' | 'timings'>;
+} {
+  const [height, width, channels] = source.inputShape;
+  const labels = labelsText(options.labels, source.classes);
+
+  const g = new GraphBuilder();
+  const { input, images } = buildImageInputGraph(g, {
+    inputFormat: options.inputFormat,
+    height,
+    width,
+    preprocess: options.preprocess,
+    channels: channels as 1 | 3,
+  });
+  const { output, foldedBatchNorms } = layersModelToGraph(source.model, g, images, { foldBatchNorms: options.foldBatchNorms });
+  if (output.dtype !== DataType.DT_FLOAT) throw new ExportError(`the model output is ${DataType[output.dtype]}, expected DT_FLOAT`);
+
+  const signature: SignatureDef = g.signature({ inputs: input }, { outputs: output });
+  // The builder does not track shapes through the network; the model knows its output shape.
+  signature.outputs!.outputs!.tensor_shape = shapeProto([-1, source.classes]);
+
+  // An asset is announced to TensorFlow by a graph tensor holding its file name, which the loader
+  // replaces with the full path (TF1's asset collection); nothing else in the graph reads it.
+  const assetFileDefs: AssetFileDef[] = [];
+  if (labels) {
+    const file = g.constant('labels_file', LABELS_FILE);
+    assetFileDefs.push({ tensor_info: { name: file.name, dtype: DataType.DT_STRING, tensor_shape: shapeProto([]) }, filename: LABELS_FILE });
+  }
+
+  // Attrs equal to their defaults are left out (TensorFlow re-adds them when loading), so TensorFlow
+  // Serving builds that predate an attr (e.g. MatMul's grad_a) still load the graph.
+  const graphDef = g.toGraphDef({ stripDefaultAttrs: true });
+  options.progress({ step: 'validate', message: `checking ${graphDef.node?.length ?? 0} nodes against TensorFlow's op definitions` });
+  assertValidGraph(graphDef, tfOpDefs(), { signatures: { [SIGNATURE_KEY]: signature } });
+
+  const ops = opHistogram(graphDef);
+  const savedModel: SavedModel = {
+    saved_model_schema_version: 1,
+    meta_graphs: [
+      {
+        meta_info_def: { tags: ['serve'], stripped_default_attrs: true, stripped_op_list: { op: usedOpDefs(ops) } },
+        graph_def: graphDef,
+        signature_def: { [SIGNATURE_KEY]: signature },
+        ...(assetFileDefs.length > 0 ? { asset_file_def: assetFileDefs } : {}),
+      },
+    ],
+  };
+  const tensor = (alias: 'inputs' | 'outputs'): ExportedTensor => {
+    const info = (alias === 'inputs' ? signature.inputs : signature.outputs)![alias]!;
+    return { name: info.name!, dtype: DataType[info.dtype!], shape: (info.tensor_shape?.dim ?? []).map((d) => Number(d.size)) };
+  };
+  return {
+    savedModel,
+    assets: labels ? { [LABELS_FILE]: labels.text } : undefined,
+    result: {
+      model: source.name,
+      weights: source.weights,
+      inputShape: source.inputShape,
+      classes: source.classes,
+      inputFormat: options.inputFormat,
+      preprocess: options.preprocess,
+      signature: {
+        key: SIGNATURE_KEY,
+        method: signature.method_name!,
+        inputs: { inputs: tensor('inputs') },
+        outputs: { outputs: tensor('outputs') },
+      },
+      labels: labels ? { file: `assets/${LABELS_FILE}`, count: labels.count, source: labels.source } : null,
+      nodes: graphDef.node?.length ?? 0,
+      ops,
+      foldedBatchNorms: foldedBatchNorms.length,
+    },
+  };
+}
+
+/** labels.txt content: one label per line, line 1 = class 0. */
+function labelsText(labels: BuildOptions['labels'], classes: number): { text: string; count: number; source: string } | undefined {
+  if (!labels?.classes) return undefined;
+  const names = labels.classes.map((c) => c.label);
+  if (names.length !== classes) {
+    throw new ExportError(`labels ${labels.source} has ${names.length} labels but the model has ${classes} classes`);
+  }
+  const multiline = names.findIndex((name) => /[\r\n]/.test(name));
+  if (multiline >= 0) throw new ExportError(`label ${multiline} of ${labels.source} contains a line break; labels.txt holds one label per line`);
+  return { text: `${names.join('\n')}\n`, count: names.length, source: labels.source };
+}
+
+function opHistogram(graphDef: GraphDef): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const node of graphDef.node ?? []) counts[node.op] = (counts[node.op] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(counts).sort(([a, x], [b, y]) => y - x || a.localeCompare(b)));
+}
+
+/** meta_info_def.stripped_op_list: the OpDefs of the ops the graph uses, as TensorFlow writes it. */
+function usedOpDefs(ops: Record<string, number>): OpDef[] {
+  const defs = tfOpDefs();
+  return Object.keys(ops)
+    .sort()
+    .map((op) => defs.get(op)!);
+}
+
+/** Option mistakes are reported before any slow work. */
+function checkOptions(options: ExportOptions): void {
+  if (!options.modelDir) throw new ExportError('no SavedModel directory given (--model_dir)');
+  if (options.inputFormat !== undefined && !INPUT_FORMATS.includes(options.inputFormat)) {
+    throw new ExportError(`unknown input format '${options.inputFormat}'; use ${INPUT_FORMATS.join(' or ')}`);
+  }
+  if (options.preprocess !== undefined && !(options.preprocess in PREPROCESS_MODES)) {
+    throw new ExportError(`unknown preprocessing '${options.preprocess}'; use one of ${Object.keys(PREPROCESS_MODES).join(', ')}`);
+  }
+}
+
+/**
+ * Fails early, with a clear message, when modelDir cannot be written: a non-empty directory without
+ * force, a file in its place, or an ancestor that is a file or not writable.
+ */
+async function checkOutputDir(modelDir: string, force: boolean): Promise<void> {
+  const existing = await statIfExists(modelDir);
+  if (existing) {
+    if (!existing.isDirectory()) throw new ExportError(`cannot export to ${modelDir}: it exists and is not a directory`);
+    if (!force && (await readdir(modelDir)).length > 0) {
+      throw new ExportError(`refusing to overwrite ${modelDir}: the directory is not empty (use --force to replace it)`);
+    }
+  }
+  // The SavedModel is assembled next to modelDir, so the nearest existing ancestor must be a writable directory.
+  let ancestor = dirname(modelDir);
+  for (;;) {
+    const info = await statIfExists(ancestor);
+    if (info) {
+      if (!info.isDirectory()) throw new ExportError(`cannot export to ${modelDir}: ${ancestor} is a file, not a directory`);
+      try {
+        await access(ancestor, fsConstants.W_OK);
+      } catch {
+        throw new ExportError(`cannot export to ${modelDir}: ${ancestor} is not writable`);
+      }
+      return;
+    }
+    if (dirname(ancestor) === ancestor) return;
+    ancestor = dirname(ancestor);
+  }
+}
+
+async function statIfExists(path: string) {
+  try {
+    return await stat(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new ExportError(`cannot check ${path}: ${(err as Error).message}`);
+  }
+}
