@@ -1,6 +1,7 @@
 import yargs from 'yargs';
 import { exportCommand } from './commands/export.js';
 import { inspectCommand } from './commands/inspect.js';
+import { predictCommand } from './commands/predict.js';
 import { serveCommand } from './commands/serve.js';
 import { processOutput, type Output } from './output.js';
 
@@ -13,6 +14,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     .usage('$0 <command> [options]\n\nExport image classifiers to TensorFlow SavedModels, run and serve them.')
     .command(exportCommand(output))
     .command(inspectCommand(output))
+    .command(predictCommand(output))
     .command(serveCommand(output))
     .demandCommand(1, 'Name a command; see tensorsky --help.')
     .strict()

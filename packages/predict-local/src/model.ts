@@ -12,6 +12,7 @@ import {
   shapeFromProto,
   type BundleTensor,
   type MetaGraphDef,
+  type NodeDef,
   type TensorInfo,
 } from '@tensorsky/saved-model';
 import { CUSTOM_OPS, registerCustomOps } from './custom-ops.js';
@@ -50,6 +51,12 @@ export interface TensorInfoSummary {
   dtype: string;
   /** -1 for unknown dimensions; null for unknown rank. */
   shape: number[] | null;
+  /**
+   * For DT_STRING inputs, what the graph does with the string first: 'base64' when it reaches a
+   * DecodeBase64 (feed web-safe base64 text), 'bytes' when it reaches an image decoder directly (feed
+   * the file's bytes); absent when neither is found.
+   */
+  encoding?: 'base64' | 'bytes';
 }
 
 export interface SignatureInfo {
@@ -86,13 +93,65 @@ function summarize(metaGraph: MetaGraphDef, key: string): SignatureInfo {
   if (!sig || !signatureKeys(metaGraph).includes(key)) {
     throw new PredictLocalError(`no signature "${key}" in this SavedModel; available: ${signatureKeys(metaGraph).join(', ') || 'none'}`);
   }
-  const info = (entries: Record<string, TensorInfo>): TensorInfoSummary[] =>
-    Object.entries(entries).map(([name, t]) => ({
-      name,
-      dtype: dataTypeName(t.dtype ?? DataType.DT_INVALID).replace(/_REF$/, ''),
-      shape: shapeFromProto(t.tensor_shape) ?? null,
-    }));
-  return { key, methodName: sig.method_name ?? '', inputs: info(sig.inputs ?? {}), outputs: info(sig.outputs ?? {}) };
+  const info = (entries: Record<string, TensorInfo>, isInput: boolean): TensorInfoSummary[] =>
+    Object.entries(entries).map(([name, t]) => {
+      const encoding = isInput && t.dtype === DataType.DT_STRING && t.name ? stringInputEncoding(metaGraph, t.name) : undefined;
+      return {
+        name,
+        dtype: dataTypeName(t.dtype ?? DataType.DT_INVALID).replace(/_REF$/, ''),
+        shape: shapeFromProto(t.tensor_shape) ?? null,
+        ...(encoding ? { encoding } : {}),
+      };
+    });
+  return { key, methodName: sig.method_name ?? '', inputs: info(sig.inputs ?? {}, true), outputs: info(sig.outputs ?? {}, false) };
+}
+
+const IMAGE_DECODE_OPS = new Set(['DecodeJpeg', 'DecodeAndCropJpeg', 'DecodePng', 'DecodeGif', 'DecodeBmp', 'DecodeImage']);
+const CALL_OPS = new Set(['StatefulPartitionedCall', 'PartitionedCall']);
+
+/**
+ * Follows the string tensor `tensor` forward through the graph (and into the bodies of the functions
+ * it is passed to) to the first decoding op on each path: DecodeBase64 → 'base64', an image decoder → 'bytes'.
+ */
+function stringInputEncoding(metaGraph: MetaGraphDef, tensor: string): 'base64' | 'bytes' | undefined {
+  const library = new Map((metaGraph.graph_def?.library?.function ?? []).map((f) => [f.signature?.name ?? '', f]));
+  // A node is "<scope>\0<name>" (NUL-separated), scope '' for the graph, else the function name. Inputs name nodes
+  // ("node", "node:1", "^node") or, in function bodies, arguments and "node:output:index".
+  const consumers = new Map<string, { node: NodeDef; scope: string; index: number }[]>();
+  const index = (scope: string, nodes: NodeDef[]) => {
+    for (const node of nodes) {
+      (node.input ?? []).forEach((input, i) => {
+        if (input.startsWith('^')) return;
+        const key = `${scope}\0${input.split(':')[0]}`;
+        const list = consumers.get(key) ?? [];
+        list.push({ node, scope, index: i });
+        consumers.set(key, list);
+      });
+    }
+  };
+  index('', metaGraph.graph_def?.node ?? []);
+  for (const [name, f] of library) index(name, f.node_def ?? []);
+
+  let found: 'base64' | 'bytes' | undefined;
+  const seen = new Set<string>();
+  const queue = [`\0${tensor.split(':')[0]}`];
+  while (queue.length > 0) {
+    for (const { node, scope, index: i } of consumers.get(queue.shift()!) ?? []) {
+      if (node.op === 'DecodeBase64') return 'base64';
+      if (IMAGE_DECODE_OPS.has(node.op)) {
+        found = 'bytes';
+        continue;
+      }
+      const key = `${scope}\0${node.name}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      queue.push(key);
+      const callee = library.get(CALL_OPS.has(node.op) ? (node.attr?.f?.func?.name ?? '') : node.op);
+      const arg = callee?.signature?.input_arg?.[i]?.name;
+      if (arg !== undefined) queue.push(`${callee!.signature!.name}\0${arg}`);
+    }
+  }
+  return found;
 }
 
 // ---------------------------------------------------------------------------------------------

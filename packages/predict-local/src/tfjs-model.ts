@@ -17,7 +17,7 @@ import {
   type TensorShapeProto,
 } from '@tensorsky/saved-model';
 import { attrValueCase } from '@tensorsky/saved-model';
-import { GraphPreparationError, type ConstValue, type FrozenGraph } from './graph.js';
+import { GraphPreparationError, parseRef, type ConstValue, type FrozenGraph } from './graph.js';
 
 type TfjsDtype = tfTypes.io.WeightsManifestEntry['dtype'];
 
@@ -222,6 +222,94 @@ function functionJson(fdef: FunctionDef, customOps: ReadonlySet<string>, weights
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Fusion: Conv2D/DepthwiseConv2dNative/MatMul → BiasAdd (→ Relu/Relu6) become one tfjs-converter
+// fused op, so the backend adds the bias and clamps while writing the convolution's output instead of
+// making two more passes over it. Exports with batch norm folded into the convolutions consist of such
+// chains. FusedBatchNorm is left as it is: folding it into the weights here would change rounding in
+// every layer, which moves InceptionV3's probabilities by ~1e-4, far more than running the graph as written.
+
+/** Op → the tfjs-converter op that computes it followed by BiasAdd and an optional activation. */
+const FUSED_OPS: Readonly<Record<string, string>> = {
+  Conv2D: '_FusedConv2D',
+  DepthwiseConv2dNative: 'FusedDepthwiseConv2dNative',
+  MatMul: '_FusedMatMul',
+};
+const FUSABLE_ACTIVATIONS = new Set(['Relu', 'Relu6']);
+const ascii = new TextEncoder();
+const fromAscii = new TextDecoder();
+
+function isFloat(node: NodeDef): boolean {
+  const t = node.attr?.T?.type;
+  return t === undefined || t === DataType.DT_FLOAT;
+}
+
+/** tfjs's fused kernels take channels-last data only. */
+function isChannelsLast(node: NodeDef): boolean {
+  const format = node.attr?.data_format?.s;
+  return format === undefined || format.length === 0 || fromAscii.decode(format) === 'NHWC';
+}
+
+/**
+ * Rewrites X → BiasAdd → (Relu | Relu6) chains, X one of Conv2D, DepthwiseConv2dNative and MatMul
+ * (untransposed), into the fused ops tfjs-converter executes (fused_ops ["BiasAdd", activation],
+ * num_args 1). A chain is fused only when each intermediate tensor feeds nothing but the next op of
+ * the chain and is not in `fetched` (node names whose outputs are read). The fused node keeps the
+ * name of the chain's last node, so its consumers need no change.
+ */
+export function fuseBiasActivations(nodes: readonly NodeDef[], fetched: ReadonlySet<string>): NodeDef[] {
+  const consumers = new Map<string, NodeDef[]>();
+  for (const node of nodes) {
+    for (const input of node.input ?? []) {
+      const source = parseRef(input).node;
+      const readers = consumers.get(source) ?? [];
+      readers.push(node);
+      consumers.set(source, readers);
+    }
+  }
+  /** The one node reading `node`'s output through its first input, if nothing else reads it. */
+  const soleConsumer = (node: NodeDef, ops: (op: string) => boolean): NodeDef | undefined => {
+    const readers = consumers.get(node.name) ?? [];
+    if (fetched.has(node.name) || readers.length !== 1) return undefined;
+    const [reader] = readers;
+    const first = reader.input?.[0];
+    return ops(reader.op) && first !== undefined && canonicalRef(first) === `${node.name}:0` && isFloat(reader) ? reader : undefined;
+  };
+
+  const replaced = new Map<string, NodeDef>();
+  const removed = new Set<string>();
+  for (const node of nodes) {
+    const fusedOp = FUSED_OPS[node.op];
+    if (!fusedOp || !isFloat(node) || !isChannelsLast(node)) continue;
+    // tfjs-backend-wasm 4.22's _FusedMatMul adds the bias wrongly when either operand is transposed.
+    if (node.op === 'MatMul' && (node.attr?.transpose_a?.b || node.attr?.transpose_b?.b)) continue;
+    const biasAdd = soleConsumer(node, (op) => op === 'BiasAdd');
+    if (!biasAdd || !isChannelsLast(biasAdd) || (biasAdd.input ?? []).length !== 2) continue;
+    const activation = soleConsumer(biasAdd, (op) => FUSABLE_ACTIVATIONS.has(op));
+    const last = activation ?? biasAdd;
+    const [x, filter] = node.input ?? [];
+    replaced.set(last.name, {
+      name: last.name,
+      op: fusedOp,
+      input: [x, filter, biasAdd.input![1]],
+      attr: {
+        ...node.attr,
+        num_args: { i: 1 },
+        fused_ops: { list: { s: ['BiasAdd', ...(activation ? [activation.op] : [])].map((op) => ascii.encode(op)) } },
+        epsilon: { f: 0 },
+      },
+    });
+    removed.add(node.name);
+    if (activation) removed.add(biasAdd.name);
+  }
+  return nodes.filter((n) => !removed.has(n.name)).map((n) => replaced.get(n.name) ?? n);
+}
+
+function canonicalRef(input: string): string {
+  const r = parseRef(input);
+  return `${r.node}:${r.index}`;
+}
+
 export interface TfjsModel {
   artifacts: tfTypes.io.ModelArtifacts;
   /** Names to fetch with executeAsync, in the order of graph.outputs. */
@@ -230,12 +318,15 @@ export interface TfjsModel {
 
 /**
  * The artifacts for tf.io.fromMemory(); constant values are read here (from the checkpoint if frozen).
+ * Bias and activation chains are fused (see fuseBiasActivations) unless `fuse` is false.
  * Each output is fetched through a one-input Merge (an identity): GraphModel.executeAsync, which async
  * kernels need, warns on every call of a graph without control-flow ops, and the Merge makes it one.
  */
-export function toTfjsModel(graph: FrozenGraph, customOps: ReadonlySet<string>): TfjsModel {
+export function toTfjsModel(graph: FrozenGraph, customOps: ReadonlySet<string>, options: { fuse?: boolean } = {}): TfjsModel {
   const weights = new WeightWriter();
-  const node = graph.nodes.map((n) => {
+  const fetched = new Set(graph.outputs.map((o) => parseRef(o.tensor).node));
+  const nodes = options.fuse === false ? graph.nodes : fuseBiasActivations(graph.nodes, fetched);
+  const node = nodes.map((n) => {
     if (n.op === 'Const') weights.addConstNode(n, n.name, graph.constants);
     return nodeJson(n, customOps);
   });

@@ -1,0 +1,327 @@
+// `tensorsky predict`: the tutorial's local prediction. With --model_path it runs a SavedModel (fed the
+// image files as the graph expects: web-safe base64 or raw bytes); without it, the reference path: the
+// in-memory source model (built-in InceptionV3) on the same decoding and preprocessing, in TF.js.
+// Images go through in small batches, and a bad image is reported on its own while the others are
+// still predicted.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import {
+  decodeTopK,
+  formatPredictionsTable,
+  formatPredictionsText,
+  loadLabels,
+  predictionsToJson,
+  type Labels,
+  type Prediction,
+  type PredictionJson,
+} from '@tensorsky/decode';
+import type { LocalModel, TensorInfoSummary } from '@tensorsky/predict-local';
+import {
+  DEFAULT_MAX_PIXELS,
+  checkImageSize,
+  decodeImageToRgb,
+  expandImagePaths,
+  preprocessImagesReference,
+  probeImageSize,
+  readImageFile,
+  toBase64,
+  type RgbImage,
+} from '@tensorsky/preprocess';
+import type { CommandModule } from 'yargs';
+import { withSnakeAliases } from '../options.js';
+import type { Output } from '../output.js';
+
+const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+type BackendChoice = (typeof BACKENDS)[number];
+const MAX_BATCH_SIZE = 64;
+
+const options = withSnakeAliases({
+  image: {
+    type: 'string',
+    array: true,
+    demandOption: true,
+    describe: 'Image files, directories (their JPEG/PNG/GIF/BMP files) or globs; repeat or list several',
+  },
+  'model-path': { type: 'string', describe: 'SavedModel directory; without it, the in-memory reference model (InceptionV3) is used' },
+  'decode-preds-fn': {
+    type: 'string',
+    describe: "Labels: inception (ImageNet), transfert, none (class indices) or a labels file; default: the SavedModel's assets/labels.txt, ImageNet for the reference model",
+  },
+  top: { type: 'number', default: 5, describe: 'How many classes to show per image' },
+  json: { type: 'boolean', default: false, describe: 'Print JSON' },
+  table: { type: 'boolean', default: false, describe: 'Print a table per image instead of the tutorial text' },
+  backend: {
+    type: 'string',
+    choices: BACKENDS,
+    default: 'auto',
+    describe: 'tensorflow (tfjs-node), wasm or cpu (TF.js); auto picks the first that works',
+  },
+  weights: {
+    type: 'string',
+    describe: 'Reference model only: imagenet (default; downloaded once), random (seeded) or a Keras .h5 weights file',
+  },
+  seed: { type: 'number', describe: 'Reference model only: seed for --weights random (default 0)' },
+  'batch-size': { type: 'number', default: 1, describe: `Images per model call (1-${MAX_BATCH_SIZE}); memory grows with it` },
+} as const);
+
+export class PredictCommandError extends Error {
+  override name = 'PredictCommandError';
+}
+
+/** Scores of one image, or why it has none. */
+type Scored = { scores: Float32Array } | { error: string };
+
+/** An image file that passed the checks before prediction. */
+interface ReadyImage {
+  path: string;
+  bytes: Uint8Array;
+}
+
+/** The model behind predict: scores a batch of prepared images. */
+interface Predictor<T extends { path: string }> {
+  /** Model name for output: the SavedModel path or the reference model's name. */
+  model: string;
+  backend: string;
+  /** Labels when --decode_preds_fn is not given. */
+  defaultLabels: string;
+  /** Largest batch the model takes (1 for a scalar input). */
+  maxBatch: number;
+  /** Reads and checks (and on the reference path decodes) one image; throws for a bad image. */
+  prepare(path: string): Promise<T>;
+  score(batch: T[]): Promise<Float32Array[]>;
+  dispose(): void;
+}
+
+interface PredictArgs {
+  image: string[];
+  'model-path'?: string;
+  'decode-preds-fn'?: string;
+  top: number;
+  json: boolean;
+  table: boolean;
+  backend: BackendChoice;
+  weights?: string;
+  seed?: number;
+  'batch-size': number;
+}
+
+export function predictCommand(output: Output): CommandModule<object, PredictArgs> {
+  return {
+    command: 'predict',
+    describe: 'Classify images with a SavedModel (--model_path) or the in-memory reference model',
+    builder: (y) => y.options(options),
+    handler: async (args) => {
+      const top = positiveInteger(args.top, '--top');
+      const batchSize = positiveInteger(args['batch-size'], '--batch_size');
+      if (batchSize > MAX_BATCH_SIZE) throw new PredictCommandError(`--batch_size must be at most ${MAX_BATCH_SIZE}, got ${batchSize}`);
+      const modelPath = args['model-path'];
+      if (modelPath !== undefined && (args.weights !== undefined || args.seed !== undefined)) {
+        throw new PredictCommandError('--weights and --seed choose the reference model; a SavedModel (--model_path) has its own weights');
+      }
+      const paths = await expandImagePaths(args.image);
+      if (paths.length === 0) throw new PredictCommandError('no images given (--image PATH)');
+
+      // Labels named on the command line are checked before the (slow) model load.
+      const chosenLabels = args['decode-preds-fn'] === undefined ? undefined : await loadLabels(args['decode-preds-fn']);
+      const predictor: Predictor<{ path: string }> =
+        modelPath === undefined ? await referencePredictor(args) : await savedModelPredictor(modelPath, args.backend);
+      const results: ({ image: string; top: PredictionJson[] } | { image: string; error: string })[] = [];
+      let printed = 0;
+      try {
+        const labels = chosenLabels ?? (await loadLabels(predictor.defaultLabels));
+        const size = Math.min(batchSize, predictor.maxBatch);
+        for (let at = 0; at < paths.length; at += size) {
+          for (const [image, scored] of await scoreBatch(predictor, paths.slice(at, at + size))) {
+            const outcome = 'error' in scored ? scored : topK(image, scored.scores, labels, top);
+            if ('error' in outcome) {
+              results.push({ image, error: outcome.error });
+              if (!args.json) output.err(`tensorsky: ${outcome.error}`);
+              continue;
+            }
+            const { predictions } = outcome;
+            results.push({ image, top: predictionsToJson(predictions) });
+            if (args.json) continue;
+            if (printed++ > 0) output.out('');
+            output.out(image);
+            const text = args.table ? formatPredictionsTable(predictions) : formatPredictionsText(predictions);
+            for (const line of text.split('\n')) output.out(line);
+          }
+        }
+      } finally {
+        predictor.dispose();
+      }
+
+      if (args.json) output.json({ model: predictor.model, backend: predictor.backend, predictions: results });
+      const failed = results.filter((r) => 'error' in r).length;
+      if (failed > 0) throw new PredictCommandError(`${failed} of ${results.length} images could not be predicted`);
+    },
+  };
+}
+
+/**
+ * Prepares and scores one batch. Images that fail their checks are reported alone; if the model call
+ * fails for a batch of several, each image is retried alone so one bad image does not sink the others.
+ */
+async function scoreBatch<T extends { path: string }>(predictor: Predictor<T>, paths: string[]): Promise<[string, Scored][]> {
+  const scored = new Map<string, Scored>();
+  const ready: T[] = [];
+  for (const p of paths) {
+    try {
+      ready.push(await predictor.prepare(p));
+    } catch (err) {
+      scored.set(p, { error: imageMessage(p, err) });
+    }
+  }
+  if (ready.length > 0) {
+    try {
+      const rows = await predictor.score(ready);
+      ready.forEach((r, i) => scored.set(r.path, { scores: rows[i] }));
+    } catch (err) {
+      if (ready.length === 1) scored.set(ready[0].path, { error: imageMessage(ready[0].path, err) });
+      else for (const r of ready) scored.set(r.path, (await scoreBatch(predictor, [r.path]))[0][1]);
+    }
+  }
+  return paths.map((p) => [p, scored.get(p)!]);
+}
+
+/** Reads an image file and checks its header, so that no oversized image reaches a decoder. */
+async function readCheckedImage(file: string): Promise<ReadyImage> {
+  const { bytes } = await readImageFile(file);
+  checkImageSize(probeImageSize(bytes, file), DEFAULT_MAX_PIXELS, file);
+  return { path: file, bytes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// SavedModel.
+
+async function savedModelPredictor(dir: string, backend: BackendChoice): Promise<Predictor<ReadyImage>> {
+  const { loadModel } = await import('@tensorsky/predict-local');
+  const model = await loadModel(dir, { backend });
+  try {
+    const input = imageInput(model, dir);
+    const outputName = scoresOutput(model, dir);
+    const labelsFile = path.join(dir, 'assets', 'labels.txt');
+    const scalar = input.shape !== null && input.shape.length === 0;
+    return {
+      model: dir,
+      backend: model.backend,
+      defaultLabels: existsSync(labelsFile) ? labelsFile : 'none',
+      maxBatch: scalar ? 1 : MAX_BATCH_SIZE,
+      prepare: readCheckedImage,
+      async score(batch) {
+        const files = batch.map((r) => (input.encoding === 'base64' ? toBase64(r.bytes, 'web-safe') : r.bytes));
+        const out = (await model.predict({ [input.name]: scalar ? files[0] : files }))[outputName];
+        return splitRows(out.data as Float32Array, out.shape, batch.length, dir);
+      },
+      dispose: () => model.dispose(),
+    };
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
+/** The signature input that takes encoded images: the model's only input, of DT_STRING. */
+function imageInput(model: LocalModel, dir: string): TensorInfoSummary {
+  const { inputs } = model.signature;
+  if (inputs.length !== 1 || inputs[0].dtype !== 'DT_STRING') {
+    const list = inputs.map((i) => `${i.name} (${i.dtype})`).join(', ') || 'none';
+    throw new PredictCommandError(
+      `${dir}: predict needs a model whose serving signature takes encoded images as one DT_STRING input; its inputs are ${list}`,
+    );
+  }
+  return inputs[0];
+}
+
+/** The class-scores output: the only output, else the float [batch, classes] one (preferring common names). */
+function scoresOutput(model: LocalModel, dir: string): string {
+  const { outputs } = model.signature;
+  const scores = outputs.filter((o) => o.dtype === 'DT_FLOAT' && (o.shape === null || o.shape.length <= 2));
+  const preferred = ['outputs', 'scores', 'probabilities', 'predictions'];
+  const chosen = outputs.length === 1 ? outputs[0] : (scores.find((o) => preferred.includes(o.name)) ?? (scores.length === 1 ? scores[0] : undefined));
+  if (!chosen || chosen.dtype !== 'DT_FLOAT') {
+    const list = outputs.map((o) => `${o.name} (${o.dtype})`).join(', ') || 'none';
+    throw new PredictCommandError(`${dir}: cannot tell which output holds the class scores; its outputs are ${list}`);
+  }
+  return chosen.name;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reference model.
+
+async function referencePredictor(args: PredictArgs): Promise<Predictor<{ path: string; image: RgbImage }>> {
+  const tf = await import('@tensorflow/tfjs');
+  const { initTfjs, loadModelSource } = await import('@tensorsky/export');
+  const backend = args.backend === 'auto' || args.backend === 'tensorflow' ? undefined : args.backend;
+  const active = await initTfjs(backend);
+  if (args.backend === 'tensorflow' && active !== 'tensorflow') {
+    throw new PredictCommandError(
+      "backend 'tensorflow' needs @tensorflow/tfjs-node, which is not installed or cannot load; install it, or use --backend wasm or cpu",
+    );
+  }
+  const source = await loadModelSource({ weights: args.weights ?? 'imagenet', seed: args.seed, backend });
+  const [height, width, channels] = source.inputShape;
+  if (channels !== 3) throw new PredictCommandError(`${source.name} takes ${channels}-channel images; the reference path decodes RGB`);
+  return {
+    model: source.name,
+    backend: tf.getBackend(),
+    defaultLabels: source.labels ?? 'none',
+    maxBatch: MAX_BATCH_SIZE,
+    async prepare(file) {
+      const { bytes } = await readCheckedImage(file);
+      return { path: file, image: await decodeImageToRgb(bytes, { name: file }) };
+    },
+    async score(batch) {
+      const images = batch.map((b) => b.image);
+      const x = preprocessImagesReference(tf, images, { height, width, preprocess: source.preprocess ?? 'inception' });
+      try {
+        const y = source.model.predict(x) as import('@tensorflow/tfjs').Tensor;
+        try {
+          return splitRows((await y.data()) as Float32Array, y.shape, batch.length, source.name);
+        } finally {
+          y.dispose();
+        }
+      } finally {
+        x.dispose();
+      }
+    },
+    dispose: () => source.model.dispose(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+/** Rows of a [batch, classes] output ([classes] for a single image). */
+function splitRows(data: Float32Array, shape: number[], batch: number, model: string): Float32Array[] {
+  const classes = shape.at(-1) ?? 0;
+  const rows = shape.length === 1 ? 1 : shape[0];
+  if (shape.length > 2 || rows !== batch || data.length !== rows * classes) {
+    throw new PredictCommandError(`${model}: expected class scores of shape [${batch}, classes], got [${shape.join(', ')}]`);
+  }
+  return Array.from({ length: rows }, (_, i) => data.subarray(i * classes, (i + 1) * classes));
+}
+
+/** The best classes of one image; a label count that does not match the model fails the whole command. */
+function topK(image: string, scores: Float32Array, labels: Labels, k: number): { predictions: Prediction[] } | { error: string } {
+  if (labels.classes !== null && labels.classes.length !== scores.length) {
+    throw new PredictCommandError(
+      `the model outputs ${scores.length} classes but the labels (${labels.source}) have ${labels.classes.length}; pass matching labels with --decode_preds_fn`,
+    );
+  }
+  try {
+    return { predictions: decodeTopK(scores, labels, k) };
+  } catch (err) {
+    return { error: imageMessage(image, err) };
+  }
+}
+
+function imageMessage(image: string, err: unknown): string {
+  const message = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+  return message.includes(image) ? message : `${image}: ${message}`;
+}
+
+function positiveInteger(value: number, flag: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new PredictCommandError(`${flag} must be a positive integer, got ${value}`);
+  return value;
+}

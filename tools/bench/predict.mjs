@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+// Local prediction benchmark, wasm backend, InceptionV3 with seeded random weights (same weights on all
+// sides): warm single-image latency of the exported SavedModel through @tensorsky/predict-local (base64
+// JPEG in, top-5 out) against TF.js LayersModel.predict on the source model (a preprocessed
+// [1, 299, 299, 3] tensor in, dataSync out), measured interleaved in one process, for the export with
+// batch norm folded (ratio) and the exporter's default (unfoldedRatio); the cold start of the exported
+// model in a fresh process; and images/s for a batch of 8. Last stdout line: JSON.
+// Needs the built workspace (`npm run build`).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const images = path.resolve(root, '..', 'shared', 'fixtures', 'images');
+const PHOTOS = ['cat.jpg', 'dog.jpg', 'mountain.jpg', 'pizza.jpg', 'room.jpg', 'street.jpg'].map((f) => path.join(images, f));
+const SEED = 1;
+const RUNS = 15;
+const WARMUP = 3;
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const round = (x, digits = 1) => Number(x.toFixed(digits));
+
+if (process.argv[2] === '--cold-start') await coldStart(process.argv[3], process.argv[4]);
+else await main();
+
+/** Child process: import, load the SavedModel, predict one image; times from process start. */
+async function coldStart(dir, image) {
+  const { loadModel } = await import('@tensorsky/predict-local');
+  const imported = performance.now();
+  const model = await loadModel(dir, { backend: 'wasm' });
+  const loaded = performance.now();
+  const out = await model.predict({ inputs: [fs.readFileSync(image).toString('base64url')] });
+  const done = performance.now();
+  if (out.outputs.data.length !== 1000) throw new Error('unexpected output');
+  console.log(JSON.stringify({ totalMs: done, importMs: imported, loadMs: loaded - imported, firstPredictMs: done - loaded }));
+}
+
+async function main() {
+  const tf = await import('@tensorflow/tfjs');
+  const { exportSavedModel, loadModelSource } = await import('@tensorsky/export');
+  const { loadModel } = await import('@tensorsky/predict-local');
+  const { decodeImageToRgb, preprocessImagesReference, toBase64 } = await import('@tensorsky/preprocess');
+  const { decodeTopK, loadLabels } = await import('@tensorsky/decode');
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tensorsky-bench-predict-'));
+  try {
+    // The graph the tutorial exports has batch norm folded into the convolutions (Conv2D → BiasAdd →
+    // Relu, which predict-local fuses); the exporter's default keeps FusedBatchNormV3, measured as well.
+    const dir = path.join(tmp, 'inception_v3');
+    const unfoldedDir = path.join(tmp, 'inception_v3_unfolded');
+    const source = await loadModelSource({ weights: 'random', seed: SEED, backend: 'wasm' });
+    await exportSavedModel({ modelDir: dir, source, foldBatchNorms: true });
+    await exportSavedModel({ modelDir: unfoldedDir, source });
+    const model = await loadModel(dir, { backend: 'wasm' });
+    const unfolded = await loadModel(unfoldedDir, { backend: 'wasm' });
+    if (model.backend !== 'wasm' || tf.getBackend() !== 'wasm') throw new Error(`expected the wasm backend, got ${model.backend}`);
+    const labels = await loadLabels('imagenet');
+
+    const bytes = fs.readFileSync(PHOTOS[0]);
+    const b64 = toBase64(bytes, 'web-safe');
+    const input = preprocessImagesReference(tf, [await decodeImageToRgb(bytes)], { height: 299, width: 299, preprocess: 'inception' });
+
+    const predictTop5 = async (m) => decodeTopK((await m.predict({ inputs: [b64] })).outputs.data, labels, 5);
+    const exported = () => predictTop5(model);
+    const layers = () => {
+      const y = source.model.predict(input);
+      const scores = y.dataSync();
+      y.dispose();
+      return scores;
+    };
+
+    for (let i = 0; i < WARMUP; i++) {
+      await exported();
+      await predictTop5(unfolded);
+      layers();
+    }
+    const exportedMs = [];
+    const unfoldedMs = [];
+    const layersMs = [];
+    // Interleaved, so that load from other processes hits all sides alike.
+    for (let i = 0; i < RUNS; i++) {
+      let t = performance.now();
+      await exported();
+      exportedMs.push(performance.now() - t);
+      t = performance.now();
+      layers();
+      layersMs.push(performance.now() - t);
+      t = performance.now();
+      await predictTop5(unfolded);
+      unfoldedMs.push(performance.now() - t);
+    }
+    unfolded.dispose();
+    const top5 = (await exported()).map((p) => p.index);
+    const sameTop5 = JSON.stringify(top5) === JSON.stringify(decodeTopK(layers(), labels, 5).map((p) => p.index));
+
+    const batch = [...PHOTOS, ...PHOTOS].slice(0, 8).map((f) => toBase64(fs.readFileSync(f), 'web-safe'));
+    await model.predict({ inputs: batch });
+    const batchMs = [];
+    for (let i = 0; i < 3; i++) {
+      const t = performance.now();
+      const out = await model.predict({ inputs: batch });
+      batchMs.push(performance.now() - t);
+      if (out.outputs.shape[0] !== 8) throw new Error('batch output has the wrong size');
+    }
+    input.dispose();
+    model.dispose();
+    source.model.dispose();
+
+    // Cold start in fresh processes (median of 3), after this process has freed its models.
+    const cold = [];
+    for (let i = 0; i < 3; i++) {
+      const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--cold-start', dir, PHOTOS[0]], {
+        cwd: root,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      if (child.status !== 0) throw new Error(`cold-start run failed (exit ${child.status})`);
+      cold.push(JSON.parse(child.stdout.trim().split('\n').at(-1)));
+    }
+    cold.sort((a, b) => a.totalMs - b.totalMs);
+    const c = cold[1];
+
+    const exportedMsMedian = median(exportedMs);
+    const layersModelMsMedian = median(layersMs);
+    console.log(
+      JSON.stringify({
+        backend: 'wasm',
+        model: `inception_v3, random weights (seed ${SEED}), batch norm folded`,
+        runs: RUNS,
+        exportedMsMedian: round(exportedMsMedian),
+        layersModelMsMedian: round(layersModelMsMedian),
+        ratio: round(exportedMsMedian / layersModelMsMedian, 3),
+        unfoldedExportMsMedian: round(median(unfoldedMs)),
+        unfoldedRatio: round(median(unfoldedMs) / layersModelMsMedian, 3),
+        sameTop5,
+        coldStartMs: round(c.totalMs, 0),
+        coldStart: { importMs: round(c.importMs, 0), loadMs: round(c.loadMs, 0), firstPredictMs: round(c.firstPredictMs, 0) },
+        batch8ImagesPerSec: round(8000 / median(batchMs), 2),
+        savedModelMB: round(fs.statSync(path.join(dir, 'saved_model.pb')).size / 2 ** 20),
+        peakRssMB: round(process.resourceUsage().maxRSS / 1024, 0),
+      }),
+    );
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
