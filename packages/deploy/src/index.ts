@@ -1,1 +1,27 @@
-export {};
+export { DeployNameError, checkBucket, checkModelName, checkProjectId, checkRegion, defaultServingImage, modelPrefix, parseModelVersion, type ModelVersion } from './names.js';
+export { CloudError, operationError, toCloudError, type CloudContext } from './errors.js';
+export { formatRestCall, type RestCall } from './rest-call.js';
+export { ACCESS_TOKEN_ENV, accessTokenFromEnv, createStorage, vertexAuth, type StorageClientOptions, type VertexAuth } from './auth.js';
+export { ModelDirError, describeServingInput, listModelFiles, type InputFormat, type LocalFile, type ServingInput } from './model-files.js';
+export {
+  DEFAULT_RESUMABLE_THRESHOLD,
+  UploadConflictError,
+  UploadVerificationError,
+  uploadModelFiles,
+  verifyUpload,
+  type UploadOptions,
+  type UploadProgress,
+  type UploadReport,
+} from './gcs.js';
+export { DRY_RUN_PLACEHOLDER, VertexClient, type DeployedModel, type PollOptions, type PredictResponse, type VertexEndpoint, type VertexModel, type VertexOptions } from './vertex.js';
+export {
+  DEFAULT_MACHINE_TYPE,
+  DeployConflictError,
+  INPUT_FORMAT_LABEL,
+  INPUT_NAME_LABEL,
+  deployToVertex,
+  modelId,
+  type VertexDeployOptions,
+  type VertexDeployResult,
+} from './deploy-vertex.js';
+export { PublishConflictError, publishLocal, type LocalPublishOptions, type LocalPublishResult } from './publish-local.js';

@@ -1,0 +1,68 @@
+// Credentials for Vertex AI and Cloud Storage: Application Default Credentials (gcloud auth
+// application-default login, a service account, the metadata server), or an OAuth access token given
+// explicitly (TENSORSKY_ACCESS_TOKEN, e.g. from `gcloud auth print-access-token`, or a test double's token).
+import { createRequire } from 'node:module';
+import { Storage } from '@google-cloud/storage';
+import { auth as googleapisAuth } from 'googleapis/build/src/apis/aiplatform/index.js';
+import type { aiplatform_v1 } from 'googleapis/build/src/apis/aiplatform/index.js';
+
+export const ACCESS_TOKEN_ENV = 'TENSORSKY_ACCESS_TOKEN';
+export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+
+/** The access token from TENSORSKY_ACCESS_TOKEN, if set. */
+export function accessTokenFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const token = env[ACCESS_TOKEN_ENV]?.trim();
+  return token ? token : undefined;
+}
+
+export type VertexAuth = NonNullable<aiplatform_v1.Options['auth']>;
+
+/** googleapis credentials: a fixed access token, else Application Default Credentials. */
+export function vertexAuth(accessToken?: string): VertexAuth {
+  if (accessToken) {
+    const client = new googleapisAuth.OAuth2();
+    client.setCredentials({ access_token: accessToken });
+    return client;
+  }
+  return new googleapisAuth.GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] });
+}
+
+export interface StorageClientOptions {
+  projectId?: string;
+  /** JSON API root other than https://storage.googleapis.com (an emulator on loopback is called without credentials). */
+  apiEndpoint?: string;
+  accessToken?: string;
+}
+
+export function createStorage(options: StorageClientOptions): Storage {
+  const loopback = options.apiEndpoint !== undefined && isLoopback(options.apiEndpoint);
+  return new Storage({
+    projectId: options.projectId,
+    apiEndpoint: options.apiEndpoint,
+    useAuthWithCustomEndpoint: options.apiEndpoint !== undefined && !loopback,
+    ...(options.accessToken && !loopback ? { authClient: storageTokenClient(options.accessToken) } : {}),
+  });
+}
+
+/**
+ * @google-cloud/storage checks its authClient against its own google-auth-library (another major
+ * version than googleapis uses), so the token client must come from that very copy.
+ */
+function storageTokenClient(accessToken: string): never {
+  const requireFromStorage = createRequire(createRequire(import.meta.url).resolve('@google-cloud/storage'));
+  const { OAuth2Client } = requireFromStorage('google-auth-library') as {
+    OAuth2Client: new () => { setCredentials(c: { access_token: string }): void };
+  };
+  const client = new OAuth2Client();
+  client.setCredentials({ access_token: accessToken });
+  return client as never;
+}
+
+function isLoopback(endpoint: string): boolean {
+  try {
+    const host = new URL(endpoint).hostname;
+    return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,55 @@
+// Google Cloud on loopback for tests: the GCS emulator (a real JSON API server) and the Vertex AI double,
+// wired like the real services: deploying a model version copies its gs:// artifacts out of the bucket.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Storage } from '@google-cloud/storage';
+import { createStorage } from '../../src/index.js';
+import { startGcsEmulator, type GcsEmulator } from './gcs-emulator.js';
+import { startVertexDouble, type VertexDouble, type VertexDoubleOptions } from './vertex-double.js';
+
+export const TEST_PROJECT = 'tensorsky-test';
+export const TEST_REGION = 'europe-west1';
+export const TEST_TOKEN = 'test-access-token';
+
+export interface FakeCloud {
+  gcs: GcsEmulator;
+  storage: Storage;
+  vertex: VertexDouble;
+  stop(): Promise<void>;
+}
+
+export async function startFakeCloud(options: Partial<Omit<VertexDoubleOptions, 'fetchArtifacts'>> = {}): Promise<FakeCloud> {
+  const gcs = await startGcsEmulator();
+  const storage = createStorage({ projectId: TEST_PROJECT, apiEndpoint: gcs.url });
+  const vertex = await startVertexDouble({
+    projectId: TEST_PROJECT,
+    region: TEST_REGION,
+    accessToken: TEST_TOKEN,
+    ...options,
+    fetchArtifacts: (artifactUri, dir) => downloadFolder(storage, artifactUri, dir),
+  });
+  return {
+    gcs,
+    storage,
+    vertex,
+    stop: async () => {
+      await vertex.close();
+      await gcs.stop();
+    },
+  };
+}
+
+/** Copies every object under gs://bucket/prefix/ into dir, keeping relative paths. */
+async function downloadFolder(storage: Storage, uri: string, dir: string): Promise<void> {
+  const match = /^gs:\/\/([^/]+)\/(.*)$/.exec(uri);
+  if (!match) throw new Error(`not a gs:// URI: ${uri}`);
+  const [, bucket, rawPrefix] = match;
+  const prefix = rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
+  const [files] = await storage.bucket(bucket).getFiles({ prefix });
+  if (files.length === 0) throw new Error(`no files under ${uri}`);
+  for (const file of files) {
+    const target = path.join(dir, ...file.name.slice(prefix.length).split('/'));
+    await mkdir(path.dirname(target), { recursive: true });
+    await file.download({ destination: target });
+  }
+}
