@@ -1,0 +1,91 @@
+// The repository's entry point (apps/ci/bin/export-and-verify.js, run by `nx run ci:export-and-verify`):
+// the flags of `tensorsky verify`, parsed with node:util, plus environment variables for the inputs that
+// key the Nx cache (TENSORSKY_MODEL, TENSORSKY_WEIGHTS, TENSORSKY_SEED, TENSORSKY_IMAGES, several paths joined like PATH).
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { optionsFromFlags, VERIFY_FLAGS, type VerifyFlagName } from './options.js';
+import { exportAndVerify, type ExportAndVerifyResult } from './pipeline.js';
+import { reportFailures } from './report.js';
+
+/** Flags that may come from the environment instead (a flag wins). */
+export const FLAG_ENV: Partial<Record<VerifyFlagName, string>> = {
+  model: 'TENSORSKY_MODEL',
+  weights: 'TENSORSKY_WEIGHTS',
+  seed: 'TENSORSKY_SEED',
+  images: 'TENSORSKY_IMAGES',
+};
+
+export interface CliContext {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Golden images when neither --images nor TENSORSKY_IMAGES is given. */
+  defaultImages?: string;
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/** Runs export-and-verify from command-line arguments; returns the exit code (0 passed, 1 failed, 2 usage). */
+export async function runCli(argv: string[], context: CliContext): Promise<number> {
+  let values: Record<string, unknown>;
+  try {
+    const parsed = parseArgs({
+      args: argv,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(
+          // Every flag takes a value; numbers are checked by optionsFromFlags.
+          Object.entries(VERIFY_FLAGS).map(([name, spec]) => [name, { type: 'string', multiple: 'array' in spec }]),
+        ),
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    values = parsed.values;
+  } catch (err) {
+    context.err(`export-and-verify: ${(err as Error).message.split('\n')[0]}; see --help`);
+    return 2;
+  }
+  if (values.help) {
+    usage().forEach((line) => context.out(line));
+    return 0;
+  }
+  for (const [flag, variable] of Object.entries(FLAG_ENV)) {
+    const fromEnv = context.env[variable!];
+    if (values[flag] === undefined && fromEnv) values[flag] = flag === 'images' ? fromEnv.split(path.delimiter) : fromEnv;
+  }
+
+  let result: ExportAndVerifyResult;
+  try {
+    const options = optionsFromFlags(values, { cwd: context.cwd, defaultImages: context.defaultImages });
+    result = await exportAndVerify({ ...options, onProgress: (line) => context.err(`export-and-verify: ${line}`) });
+  } catch (err) {
+    context.err(`export-and-verify: ${(err as Error).message.split('\n')[0]}`);
+    return 1;
+  }
+  summary(result).forEach((line) => context.out(line));
+  return result.report.passed ? 0 : 1;
+}
+
+/** What CI logs show at the end: the verdict, each failure, where the report is. */
+export function summary({ report, files }: ExportAndVerifyResult): string[] {
+  const lines = [`export-and-verify ${report.passed ? 'PASSED' : 'FAILED'}: ${report.model.name}, weights ${report.model.weights ?? 'unknown'}, SavedModel ${report.savedModel.dir}`];
+  if (report.model.notice) lines.push(`  notice: ${report.model.notice}`);
+  for (const c of report.checks) lines.push(`  ${c.status === 'passed' ? 'ok  ' : c.status === 'failed' ? 'FAIL' : 'skip'} ${c.name}: ${c.summary}`);
+  const failures = reportFailures(report);
+  if (failures.length > 0) lines.push('Failed because:', ...failures.map((f) => `  - ${f}`));
+  lines.push(`Report: ${files.markdown}, ${files.json}, ${files.chart}`);
+  return lines;
+}
+
+function usage(): string[] {
+  const lines = ['Usage: node apps/ci/bin/export-and-verify.js [options]', '', 'Export a model and check the SavedModel against the source model (see `tensorsky verify --help`).', ''];
+  for (const [name, spec] of Object.entries(VERIFY_FLAGS)) {
+    const extras = [
+      'choices' in spec ? `one of ${spec.choices.join(', ')}` : '',
+      'default' in spec ? `default ${spec.default}` : '',
+      FLAG_ENV[name as VerifyFlagName] ? `env ${FLAG_ENV[name as VerifyFlagName]}` : '',
+    ].filter(Boolean);
+    lines.push(`  --${name} ${'array' in spec ? 'VALUE...' : 'VALUE'}`, `      ${spec.describe}${extras.length > 0 ? ` (${extras.join('; ')})` : ''}`);
+  }
+  return lines;
+}
