@@ -1,8 +1,11 @@
 import yargs from 'yargs';
+import { deployCommand } from './commands/deploy.js';
 import { exportCommand } from './commands/export.js';
 import { inspectCommand } from './commands/inspect.js';
 import { predictCommand } from './commands/predict.js';
+import { predictCloudCommand } from './commands/predict-cloud.js';
 import { serveCommand } from './commands/serve.js';
+import { verifyCommand } from './commands/verify.js';
 import { processOutput, type Output } from './output.js';
 
 /** Runs the CLI and returns the process exit code: 0 ok, 1 failed, 2 usage error. */
@@ -16,6 +19,9 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     .command(inspectCommand(output))
     .command(predictCommand(output))
     .command(serveCommand(output))
+    .command(verifyCommand(output))
+    .command(deployCommand(output))
+    .command(predictCloudCommand(output))
     .demandCommand(1, 'Name a command; see tensorsky --help.')
     .strict()
     .recommendCommands()

@@ -1,0 +1,148 @@
+// `tensorsky deploy`: the tutorial's deployment, automated. To Vertex AI (the successor of Cloud ML
+// Engine): upload to gs://BUCKET/models/<model>/<version>/, register the version, deploy it to an
+// endpoint and move traffic; or, without a bucket and project, publish into a local TF Serving
+// repository that `tensorsky serve` watches.
+import path from 'node:path';
+import type { CommandModule } from 'yargs';
+import { withSnakeAliases } from '../options.js';
+import type { Output } from '../output.js';
+
+const options = withSnakeAliases({
+  'model-dir': { type: 'string', demandOption: true, describe: 'SavedModel directory (holds saved_model.pb)' },
+  'model-name': { type: 'string', demandOption: true, describe: 'Model name, e.g. jean_inception' },
+  'model-version': { type: 'string', demandOption: true, describe: 'Version: v1, v2, ... (Vertex AI alias) or a number' },
+  target: {
+    type: 'string',
+    choices: ['vertex', 'local'],
+    describe: 'vertex (Cloud Storage + Vertex AI) or local (TF Serving repository); default: vertex when --bucket or --project_id is given',
+  },
+  bucket: { type: 'string', describe: 'Cloud Storage bucket the SavedModel is uploaded to (vertex)' },
+  'project-id': { type: 'string', describe: 'Google Cloud project ID (vertex)' },
+  region: { type: 'string', default: 'europe-west1', describe: 'Vertex AI region (vertex)' },
+  endpoint: { type: 'string', describe: 'Endpoint display name, created when missing (vertex; default: the model name)' },
+  'machine-type': { type: 'string', default: 'n1-standard-2', describe: 'Machine type of the serving replicas (vertex)' },
+  'min-replicas': { type: 'number', default: 1, describe: 'Replicas always running (vertex)' },
+  'max-replicas': { type: 'number', describe: 'Replicas under load (vertex; default: --min_replicas)' },
+  'container-image': { type: 'string', describe: "Serving container (vertex; default: Vertex AI's prebuilt TensorFlow 2.15 CPU image)" },
+  'model-base-path': { type: 'string', describe: 'TF Serving model repository: the version goes to DIR/<number>/ (local)' },
+  force: { type: 'boolean', default: false, describe: 'Replace files or a version that differ from this model' },
+  'dry-run': { type: 'boolean', default: false, describe: 'Print every REST call (method, URL, body); read-only calls are made, nothing is written' },
+  timeout: { type: 'number', default: 60, describe: 'Minutes to wait for each Vertex AI operation (deploying takes 5-30)' },
+  json: { type: 'boolean', default: false, describe: 'Print the result as JSON' },
+  'api-root': { type: 'string', describe: 'Vertex AI API root URL (default: https://REGION-aiplatform.googleapis.com/; for private endpoints and tests)' },
+  'storage-endpoint': { type: 'string', describe: 'Cloud Storage JSON API root URL (default: Google; for emulators)' },
+} as const);
+
+export class DeployCommandError extends Error {
+  override name = 'DeployCommandError';
+}
+
+export function deployCommand(output: Output): CommandModule {
+  return {
+    command: 'deploy',
+    describe: 'Deploy a SavedModel: Cloud Storage + Vertex AI endpoint, or a local TF Serving repository',
+    builder: (y) => y.options(options),
+    handler: async (argv) => {
+      const args = argv as unknown as Record<string, unknown>;
+      const str = (name: string) => args[name] as string | undefined;
+      const dryRun = args['dry-run'] as boolean;
+      const json = args.json as boolean;
+      const cloudFlags = str('bucket') !== undefined || str('project-id') !== undefined;
+      const target = str('target') ?? (cloudFlags ? 'vertex' : 'local');
+      const log = json ? () => {} : (line: string) => output.err(`tensorsky deploy: ${line}`);
+      // Lazy: googleapis and @google-cloud/storage take a while to load and only deploy needs them.
+      const deploy = await import('@tensorsky/deploy');
+
+      if (target === 'local') {
+        const basePath = str('model-base-path');
+        if (!basePath) {
+          throw new DeployCommandError('nowhere to deploy: give --model_base_path DIR (a TF Serving repository) for a local deployment, or --bucket and --project_id for Vertex AI');
+        }
+        if (cloudFlags) throw new DeployCommandError('--bucket and --project_id are for --target vertex; --target local publishes into --model_base_path');
+        const result = await deploy.publishLocal({
+          modelDir: str('model-dir')!,
+          modelBasePath: basePath,
+          modelVersion: str('model-version')!,
+          force: args.force as boolean,
+          dryRun,
+          log,
+        });
+        if (json) return output.json(result);
+        const verb = dryRun ? 'would publish' : result.action === 'unchanged' ? 'already published' : 'published';
+        output.out(`${str('model-name')} version ${result.version} ${verb} at ${result.dir}`);
+        output.out(`Serve it: tensorsky serve --model_base_path ${path.resolve(basePath)} --model_name ${str('model-name')}`);
+        return;
+      }
+
+      const bucket = str('bucket');
+      const projectId = str('project-id');
+      if (!bucket || !projectId) throw new DeployCommandError('a Vertex AI deployment needs --bucket and --project_id (or use --target local with --model_base_path)');
+      if (str('model-base-path') !== undefined) throw new DeployCommandError('--model_base_path is for --target local; Vertex AI deployments go through --bucket');
+      const minReplicas = positiveInteger(args['min-replicas'], '--min_replicas');
+      const maxReplicas = args['max-replicas'] === undefined ? minReplicas : positiveInteger(args['max-replicas'], '--max_replicas');
+      if (maxReplicas < minReplicas) throw new DeployCommandError(`--max_replicas (${maxReplicas}) must be at least --min_replicas (${minReplicas})`);
+      const timeout = args.timeout as number;
+      if (!(timeout > 0)) throw new DeployCommandError(`--timeout must be a positive number of minutes, got ${String(args.timeout)}`);
+
+      const calls: string[] = [];
+      const progress = progressPrinter(log);
+      const result = await deploy.deployToVertex({
+        modelDir: str('model-dir')!,
+        modelName: str('model-name')!,
+        modelVersion: str('model-version')!,
+        projectId,
+        bucket,
+        region: str('region'),
+        endpointName: str('endpoint'),
+        servingImage: str('container-image'),
+        machineType: str('machine-type'),
+        minReplicas,
+        maxReplicas,
+        force: args.force as boolean,
+        dryRun,
+        apiRoot: str('api-root'),
+        storageEndpoint: str('storage-endpoint'),
+        poll: { timeoutMs: timeout * 60_000 },
+        onCall: dryRun ? (call) => calls.push(deploy.formatRestCall(call)) : undefined,
+        onProgress: progress,
+        log,
+      });
+      if (json) return output.json(dryRun ? { ...result, calls } : result);
+      if (dryRun) {
+        output.out('Dry run: the GET calls below were made; nothing was written. Calls:');
+        calls.forEach((call) => output.out(call));
+        return;
+      }
+      const version = result.versionAlias;
+      output.out(`Deployed ${str('model-name')} ${version} (model ${result.model}, version ID ${result.modelVersionId})`);
+      output.out(`Endpoint: ${result.endpoint} (deployed model ${result.deployedModelId})`);
+      output.out(
+        `Predict: tensorsky predict-cloud --image IMAGE --project_id ${projectId} --region ${str('region')} --model_name ${str('model-name')} --model_version ${str('model-version')}`,
+      );
+    },
+  };
+}
+
+/** Upload progress as lines: a bar at every 10% of the bytes, and each finished file. */
+function progressPrinter(log: (line: string) => void): (p: { file: string; fileBytes: number; fileSize: number; doneBytes: number; totalBytes: number }) => void {
+  let shownTenth = -1;
+  return (p) => {
+    const tenth = p.totalBytes === 0 ? 10 : Math.floor((p.doneBytes / p.totalBytes) * 10);
+    const fileDone = p.fileBytes === p.fileSize;
+    if (tenth === shownTenth && !fileDone) return;
+    shownTenth = tenth;
+    const bar = `[${'#'.repeat(tenth)}${'.'.repeat(10 - tenth)}]`;
+    log(`${bar} ${formatSizes(p.doneBytes, p.totalBytes)} ${fileDone ? `uploaded ${p.file}` : `uploading ${p.file}`}`);
+  };
+}
+
+/** "12.3/95.1 MB", or "20/31 kB" below a megabyte. */
+function formatSizes(done: number, total: number): string {
+  if (total < 1024 * 1024) return `${Math.round(done / 1024)}/${Math.round(total / 1024)} kB`;
+  return `${(done / (1024 * 1024)).toFixed(1)}/${(total / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+function positiveInteger(value: unknown, flag: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new DeployCommandError(`${flag} must be a whole number of at least 1, got ${String(value)}`);
+  return value;
+}

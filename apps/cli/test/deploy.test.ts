@@ -1,0 +1,164 @@
+// `tensorsky deploy` end to end, on loopback only: Cloud Storage is the GCS emulator (a real JSON API
+// server), Vertex AI is the REST double checked against the aiplatform v1 reference, whose :predict
+// forwards to `tensorsky serve`. The model is an image classifier written at test time; the truth for
+// the remote predictions is `tensorsky predict` on the same SavedModel.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../src/main.js';
+import type { Output } from '../src/output.js';
+import { startFakeCloud, TEST_PROJECT, TEST_REGION, TEST_TOKEN, type FakeCloud } from '../../../packages/deploy/test/helpers/fake-cloud.js';
+import { writeImageClassifier } from '../../../packages/deploy/test/helpers/image-model.js';
+
+const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const IMAGES = path.resolve(cliRoot, '..', '..', '..', 'shared', 'fixtures', 'images');
+const BUCKET = 'jean-models';
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-cli-deploy-'));
+const modelDir = path.join(scratch, 'export', 'jean_inception');
+let cloud: FakeCloud;
+const savedToken = process.env.TENSORSKY_ACCESS_TOKEN;
+
+beforeAll(async () => {
+  cloud = await startFakeCloud({ pollsBeforeDone: 0 });
+  await writeImageClassifier(modelDir, 'b64');
+  process.env.TENSORSKY_ACCESS_TOKEN = TEST_TOKEN;
+});
+afterAll(async () => {
+  if (savedToken === undefined) delete process.env.TENSORSKY_ACCESS_TOKEN;
+  else process.env.TENSORSKY_ACCESS_TOKEN = savedToken;
+  await cloud?.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+interface Captured {
+  code: number;
+  out: string[];
+  err: string[];
+  json: any[];
+}
+
+async function run(...argv: string[]): Promise<Captured> {
+  const captured: Captured = { code: -1, out: [], err: [], json: [] };
+  const output: Output = {
+    out: (line) => captured.out.push(line),
+    err: (line) => captured.err.push(line),
+    json: (value) => captured.json.push(value),
+  };
+  captured.code = await main(argv, output);
+  return captured;
+}
+
+const cloudFlags = () => ['--project_id', TEST_PROJECT, '--region', TEST_REGION, '--api_root', cloud.vertex.url];
+const deployArgs = (version: string, ...extra: string[]) => [
+  'deploy', '--model_dir', modelDir, '--bucket', BUCKET, '--model_name', 'jean_inception', '--model_version', version,
+  ...cloudFlags(), '--storage_endpoint', cloud.gcs.url, ...extra,
+];
+
+describe('tensorsky deploy --target vertex', () => {
+  it('deploys as in the tutorial, and predict-cloud then answers like tensorsky predict', async () => {
+    const deployed = await run(...deployArgs('v1'));
+    expect(deployed.err.filter((l) => !l.startsWith('tensorsky deploy: '))).toEqual([]);
+    expect(deployed.code).toBe(0);
+    expect(deployed.out[0]).toMatch(/^Deployed jean_inception v1 \(model projects\/123456789012\/locations\/europe-west1\/models\/\d+, version ID 1\)$/);
+    expect(deployed.out[1]).toMatch(/^Endpoint: projects\/123456789012\/locations\/europe-west1\/endpoints\/\d+ \(deployed model \d+\)$/);
+    expect(deployed.err.filter((l) => /^tensorsky deploy: \[##########\] (\d+)\/\1 kB uploaded saved_model\.pb$/.test(l))).toHaveLength(1);
+    const [objects] = await cloud.storage.bucket(BUCKET).getFiles({ prefix: 'models/jean_inception/v1/' });
+    expect(objects.map((o) => o.name)).toEqual(['models/jean_inception/v1/saved_model.pb']);
+
+    const images = ['cat.jpg', 'dog.jpg', 'street.jpg'].flatMap((name) => ['--image', path.join(IMAGES, name)]);
+    const remote = await run('predict-cloud', ...images, ...cloudFlags(), '--model_name', 'jean_inception', '--model_version', 'v1', '--decode_preds_fn', 'inception', '--top', '6', '--json');
+    expect(remote.err).toEqual([]);
+    expect(remote.code).toBe(0);
+    const local = await run('predict', ...images, '--model_path', modelDir, '--decode_preds_fn', 'inception', '--top', '6', '--backend', 'wasm', '--json');
+    expect(local.code).toBe(0);
+    expect(remote.json[0]).toMatchObject({ modelVersion: '1', requests: 1 });
+    const remotePredictions = remote.json[0].predictions;
+    const localPredictions = local.json[0].predictions;
+    expect(remotePredictions.map((p: any) => p.image)).toEqual(localPredictions.map((p: any) => p.image));
+    remotePredictions.forEach((p: any, i: number) => {
+      expect(p.top.map((t: any) => [t.index, t.id, t.label])).toEqual(localPredictions[i].top.map((t: any) => [t.index, t.id, t.label]));
+      p.top.forEach((t: any, k: number) => expect(t.score).toBeCloseTo(localPredictions[i].top[k].score, 6));
+    });
+
+    const text = await run('predict-cloud', '--image', path.join(IMAGES, 'cat.jpg'), ...cloudFlags(), '--model_name', 'jean_inception', '--model_version', 'v1', '--top', '2');
+    expect(text.out).toEqual([
+      path.join(IMAGES, 'cat.jpg'),
+      'Predicted:',
+      ...remotePredictions[0].top.slice(0, 2).map((t: any) => `Score ${t.score.toFixed(4)}, Label ${t.label}`),
+    ]);
+  });
+
+  it('--dry-run prints every REST call and writes nothing', async () => {
+    const writesBefore = cloud.vertex.writes().length;
+    const dry = await run(...deployArgs('v2', '--dry-run'));
+    expect(dry.code).toBe(0);
+    expect(cloud.vertex.writes().length).toBe(writesBefore);
+    const [objects] = await cloud.storage.bucket(BUCKET).getFiles({ prefix: 'models/jean_inception/v2/' });
+    expect(objects).toHaveLength(0);
+    expect(dry.out[0]).toBe('Dry run: the GET calls below were made; nothing was written. Calls:');
+    const calls = dry.out.slice(1).map((line) => line.split(' ').slice(0, 2).join(' '));
+    const vertex = cloud.vertex.url.replace(/\/$/, '');
+    const parent = `projects/${TEST_PROJECT}/locations/${TEST_REGION}`;
+    expect(calls[0]).toBe(`GET ${cloud.gcs.url}/storage/v1/b/${BUCKET}/o?prefix=models%2Fjean_inception%2Fv2%2F`);
+    expect(calls[1]).toBe(`POST ${cloud.gcs.url}/upload/storage/v1/b/${BUCKET}/o?uploadType=multipart&name=models%2Fjean_inception%2Fv2%2Fsaved_model.pb&ifGenerationMatch=0`);
+    expect(calls[2]).toBe(`GET ${vertex}/v1/${parent}/models?filter=display_name%3D%22jean_inception%22`);
+    expect(calls).toContain(`POST ${vertex}/v1/${parent}/models:upload`);
+    expect(calls.at(-2)).toMatch(new RegExp(`^POST ${vertex}/v1/projects/123456789012/locations/europe-west1/endpoints/\\d+:deployModel$`));
+    expect(calls.at(-1)).toMatch(/:undeployModel$/);
+    const upload = dry.out.find((l) => l.startsWith(`POST ${vertex}/v1/${parent}/models:upload `))!;
+    const body = JSON.parse(upload.slice(upload.indexOf(' {') + 1));
+    expect(body).toMatchObject({
+      model: { displayName: 'jean_inception', artifactUri: `gs://${BUCKET}/models/jean_inception/v2/`, versionAliases: ['v2', 'default'], labels: { 'tensorsky-input-format': 'b64', 'tensorsky-input-name': 'inputs' } },
+      parentModel: expect.stringMatching(/^projects\/123456789012\/locations\/europe-west1\/models\/\d+$/),
+    });
+    expect(dry.out.join('\n')).not.toContain(TEST_TOKEN);
+  });
+
+  it('shows errors from the cloud as one line with what to do', async () => {
+    cloud.vertex.failNext({
+      method: 'GET',
+      path: /\/models$/,
+      httpStatus: 403,
+      status: 'PERMISSION_DENIED',
+      message: "Permission 'aiplatform.models.list' denied on resource (or it may not exist).",
+    });
+    const denied = await run(...deployArgs('v1'));
+    expect(denied.code).toBe(1);
+    expect(denied.err.filter((l) => l.startsWith('tensorsky: '))).toEqual([
+      "tensorsky: Vertex AI models.list failed (403 PERMISSION_DENIED: Permission 'aiplatform.models.list' denied on resource (or it may not exist).); grant your account roles/aiplatform.user (and roles/storage.objectViewer on the bucket for the Vertex AI service agent), and check --project_id",
+    ]);
+
+    const missing = await run('predict-cloud', '--image', path.join(IMAGES, 'cat.jpg'), ...cloudFlags(), '--model_name', 'jean_incepton', '--model_version', 'v1');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toEqual([
+      'tensorsky: no Vertex AI model named jean_incepton in project tensorsky-test, region europe-west1; deploy it with tensorsky deploy, or check --model_name and --region',
+    ]);
+  });
+
+  it('checks its flags', async () => {
+    expect((await run('deploy', '--model_dir', modelDir, '--bucket', BUCKET, '--model_name', 'm', '--model_version', 'v1')).err).toEqual([
+      'tensorsky: a Vertex AI deployment needs --bucket and --project_id (or use --target local with --model_base_path)',
+    ]);
+    expect((await run('deploy', '--model_dir', modelDir, '--model_name', 'm', '--model_version', 'v1')).err).toEqual([
+      'tensorsky: nowhere to deploy: give --model_base_path DIR (a TF Serving repository) for a local deployment, or --bucket and --project_id for Vertex AI',
+    ]);
+    expect((await run(...deployArgs('v1', '--max_replicas', '0'))).err).toEqual(['tensorsky: --max_replicas must be a whole number of at least 1, got 0']);
+  });
+});
+
+describe('tensorsky deploy --target local', () => {
+  it('publishes a numbered version into the repository tensorsky serve reads', async () => {
+    const base = path.join(scratch, 'repository', 'jean_inception');
+    const published = await run('deploy', '--model_dir', modelDir, '--model_name', 'jean_inception', '--model_version', 'v1', '--model_base_path', base);
+    expect(published.code).toBe(0);
+    expect(published.out).toEqual([
+      `jean_inception version 1 published at ${path.join(base, '1')}`,
+      `Serve it: tensorsky serve --model_base_path ${base} --model_name jean_inception`,
+    ]);
+    expect(readdirSync(path.join(base, '1'))).toEqual(['saved_model.pb']);
+    const again = await run('deploy', '--model_dir', modelDir, '--model_name', 'jean_inception', '--model_version', '1', '--model_base_path', base, '--json');
+    expect(again.json[0]).toMatchObject({ action: 'unchanged', version: 1 });
+  });
+});

@@ -1,0 +1,77 @@
+// `tensorsky verify` in-process: InceptionV3 with seeded random weights exported and checked against
+// the source model on one fixture photo (passes, report written), the same SavedModel re-checked with an
+// impossible latency budget (fails: exit 1, one line saying which check and where the report is), and
+// flag mistakes reported before any work.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../src/main.js';
+import type { Output } from '../src/output.js';
+
+const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
+const cat = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'images', 'cat.jpg');
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-verify-cli-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+interface Captured {
+  code: number;
+  out: string[];
+  err: string[];
+  json: unknown[];
+}
+
+async function run(...argv: string[]): Promise<Captured> {
+  const captured: Captured = { code: -1, out: [], err: [], json: [] };
+  const output: Output = {
+    out: (line) => captured.out.push(line),
+    err: (line) => captured.err.push(line),
+    json: (value) => captured.json.push(value),
+  };
+  captured.code = await main(argv, output);
+  return captured;
+}
+
+describe('tensorsky verify', () => {
+  const outDir = path.join(scratch, 'out');
+  const modelDir = path.join(outDir, 'inception_v3', '1');
+
+  it('exports, checks and reports; snake_case flags work', async () => {
+    const reportDir = path.join(scratch, 'reports');
+    const result = await run('verify', '--images', cat, '--weights', 'random', '--seed', '2', '--out_dir', outDir, '--report_dir', reportDir, '--backend', 'wasm');
+    expect(result.err.filter((l) => !l.startsWith('tensorsky verify: '))).toEqual([]);
+    expect(result.code).toBe(0);
+    expect(result.out[0]).toBe(`export-and-verify PASSED: inception_v3, weights random (seed 2), SavedModel ${modelDir}`);
+    expect(result.out.slice(1, 6).map((l) => l.split(':')[0])).toEqual(['  ok   export', '  ok   graph', '  ok   signature', '  ok   golden', '  ok   latency']);
+    expect(result.out[4]).toMatch(/^ {2}ok {3}golden: 1 of 1 images within 0.0001 /);
+    expect(result.out.at(-1)).toBe(
+      `Report: ${path.join(reportDir, 'export-and-verify.md')}, ${path.join(reportDir, 'export-and-verify.json')}, ${path.join(reportDir, 'export-and-verify.svg')}`,
+    );
+    const report = JSON.parse(readFileSync(path.join(reportDir, 'export-and-verify.json'), 'utf8'));
+    expect(report.passed).toBe(true);
+    expect(report.images.map((im: { image: string }) => im.image)).toEqual([cat]);
+  }, 120_000);
+
+  it('exits 1 naming the failed check and the report when a check fails', async () => {
+    const reportDir = path.join(scratch, 'reports-failed');
+    // No prediction takes under a microsecond, so this budget always fails.
+    const result = await run('verify', '--saved_model', modelDir, '--images', cat, '--weights', 'random', '--seed', '2', '--latency_budget_ms', '0.001', '--report_dir', reportDir, '--json');
+    expect(result.code).toBe(1);
+    expect(result.json).toHaveLength(1);
+    const report = result.json[0] as { passed: boolean; checks: { name: string; status: string }[] };
+    expect(report.passed).toBe(false);
+    expect(report.checks.map((c) => `${c.name} ${c.status}`)).toEqual(['export skipped', 'graph passed', 'signature passed', 'golden passed', 'latency failed']);
+    expect(result.err.at(-1)).toMatch(
+      new RegExp(`^tensorsky: verification failed: latency: p95 \\d+ ms is over the budget of 0.001 ms; slowest: cat.jpg: \\d+ ms; see ${path.join(reportDir, 'export-and-verify.md')}$`),
+    );
+  }, 120_000);
+
+  it('reports flag mistakes before doing any work', async () => {
+    const missing = await run('verify', '--weights', 'random');
+    expect(missing.code).toBe(2);
+    expect(missing.err).toEqual(['tensorsky: Missing required argument: images (see tensorsky --help)']);
+    const bad = await run('verify', '--images', cat, '--top_k', '0');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toEqual(['tensorsky: --top-k must be a positive integer, got 0']);
+  });
+});
