@@ -26,10 +26,14 @@ interface Served {
 
 /** Spawns `tensorsky serve ARGS` and resolves once it prints the address it listens on. */
 function serve(...args: string[]): Promise<Served> {
+  return serveWithNodeFlags([], ...args);
+}
+
+function serveWithNodeFlags(nodeFlags: string[], ...args: string[]): Promise<Served> {
   if (!existsSync(path.join(cliRoot, 'dist', 'commands', 'serve.js'))) {
     throw new Error('apps/cli/dist has no serve command: build first (npm run build at the repository root)');
   }
-  const child = spawn(process.execPath, [bin, 'serve', '--host', '127.0.0.1', '--port', '0', '--workers', '1', ...args], {
+  const child = spawn(process.execPath, [...nodeFlags, bin, 'serve', '--host', '127.0.0.1', '--port', '0', '--workers', '1', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -81,6 +85,17 @@ describe('tensorsky serve (built binary)', () => {
     expect(await served.exited).toBe(0);
     expect(served.stderr()).toMatch(/SIGTERM: finishing requests in flight, then stopping/);
     expect(served.stderr()).toMatch(/stopped/);
+  });
+
+  it('starts its worker threads when Node runs with process-wide flags (--expose-gc, --max-old-space-size)', async () => {
+    // Worker threads refuse such flags when they are passed explicitly; the server must not crash on them.
+    const served = await serveWithNodeFlags(['--expose-gc', '--max-old-space-size=2048'], '--model_base_path', path.join(tfServing, 'saved_model_half_plus_two_cpu'), '--model_name', 'hp');
+    try {
+      expect(await post(`${served.url}/v1/models/hp:predict`, { instances: [1.0] })).toEqual({ status: 200, body: { predictions: [2.5] } });
+    } finally {
+      served.child.kill('SIGTERM');
+    }
+    expect(await served.exited).toBe(0);
   });
 
   it('drains a request in flight on SIGTERM: the client finishes sending and gets its answer', async () => {

@@ -54,18 +54,26 @@ export function compiledModuleUrl(file: string): URL {
 }
 
 /**
- * The parent's Node flags minus resolution conditions: a test runner's "@tensorsky/source" condition
- * points packages at TypeScript sources, which a worker thread cannot run.
+ * Node flags for worker threads. By default a thread inherits the parent's flags and Node leaves out
+ * the process-wide ones (--expose-gc, --max-old-space-size, ...), which a thread refuses when they are
+ * passed explicitly. Only a test runner's "@tensorsky/source" condition must go (it points packages at
+ * TypeScript sources, which a worker cannot run); then the list is passed explicitly, keeping only the
+ * flags a thread accepts.
  */
-function workerExecArgv(): string[] {
+function workerExecArgv(): string[] | undefined {
+  const isCondition = (arg: string) => arg === '--conditions' || arg === '-C' || arg.startsWith('--conditions=');
+  if (!process.execArgv.some(isCondition)) return undefined;
   const args: string[] = [];
   for (let i = 0; i < process.execArgv.length; i++) {
     const arg = process.execArgv[i];
     if (arg === '--conditions' || arg === '-C') i++;
-    else if (!arg.startsWith('--conditions=')) args.push(arg);
+    else if (!isCondition(arg) && !PROCESS_WIDE_FLAG.test(arg)) args.push(arg);
   }
   return args;
 }
+
+/** V8 and process flags that worker threads refuse in an explicit execArgv. */
+const PROCESS_WIDE_FLAG = /^--(expose[-_]gc|max[-_]old[-_]space[-_]size|max[-_]semi[-_]space[-_]size|stack[-_]size|title|v8[-_]options|max[-_]http[-_]header[-_]size)\b/;
 
 export class WorkerPool implements VersionLoader {
   private readonly workers: PoolWorker[] = [];
