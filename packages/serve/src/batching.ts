@@ -2,6 +2,8 @@
 // signature and per-example input shapes are concatenated along dimension 0 until the batch holds
 // max_batch_size examples or batch_timeout_micros have passed, then run as one job. Outputs are split
 // back per request. The queue is bounded: beyond max_queued_requests a request is refused with 503.
+// Unlike TF Serving, a closing batch is split across the workers that are idle at that moment: on CPU a
+// batch of n costs about n single predictions, so one worker with the whole batch would leave cores idle.
 import { ServeError, unavailable } from './errors.js';
 import { batchDim, concatTensors, sliceRows, type Tensor } from './tensor.js';
 import type { PoolJob } from './workers.js';
@@ -13,6 +15,8 @@ export interface BatchingOptions {
   batchTimeoutMicros: number;
   /** Requests waiting for a worker (queued or in an open batch) before new ones get 503. */
   maxQueuedRequests: number;
+  /** How many workers holding a version could start a job now; default 1 (never split). */
+  idleWorkers?: (key: string) => number;
 }
 
 /** One request's share of work: inputs keyed by signature alias, for one model version. */
@@ -90,7 +94,8 @@ export class BatchingQueue {
   private close(batch: OpenBatch): void {
     clearTimeout(batch.timer);
     if (this.open.get(batch.group) === batch) this.open.delete(batch.group);
-    this.execute(batch.items);
+    const idle = this.options.idleWorkers?.(batch.items[0].task.key) ?? 1;
+    for (const part of splitItems(batch.items, batch.size, Math.min(idle, batch.items.length))) this.execute(part);
   }
 
   /** Marks items as no longer waiting; `ran` when a worker took them (counted as a batch). */
@@ -142,6 +147,32 @@ export class BatchingQueue {
       },
     );
   }
+}
+
+/** `items` in order as `parts` runs of about equal example counts (one run when parts <= 1). */
+function splitItems(items: Item[], examples: number, parts: number): Item[][] {
+  if (parts <= 1) return [items];
+  const runs: Item[][] = [];
+  let run: Item[] = [];
+  let inRun = 0;
+  let left = examples;
+  for (const [i, item] of items.entries()) {
+    const runsLeft = parts - runs.length;
+    const share = left / runsLeft;
+    // Start a new run before this item when stopping here lands closer to this run's share, or when
+    // every later run needs an item of its own.
+    const stop = Math.abs(inRun + item.size - share) >= Math.abs(inRun - share) || items.length - i <= runsLeft - 1;
+    if (run.length > 0 && runsLeft > 1 && stop) {
+      runs.push(run);
+      left -= inRun;
+      run = [];
+      inRun = 0;
+    }
+    run.push(item);
+    inRun += item.size;
+  }
+  runs.push(run);
+  return runs;
 }
 
 /** Dimension 0 shared by every input, or undefined when the request cannot be batched. */

@@ -82,6 +82,7 @@ export async function startServer(options: ServeOptions): Promise<ModelServer> {
         maxBatchSize,
         batchTimeoutMicros: options.batchTimeoutMicros ?? 2000,
         maxQueuedRequests: options.maxQueuedRequests ?? workers * maxBatchSize * 8,
+        idleWorkers: (key) => pool.idleWorkers(key),
       },
       (job) => pool.run(job),
       (key, examples) => metrics.batchSize.observe({ model: key.slice(0, key.lastIndexOf('@')) }, examples),

@@ -128,6 +128,11 @@ export class WorkerPool implements VersionLoader {
     await Promise.allSettled(this.workers.filter((w) => w.loaded.has(key)).map((w) => this.unloadFrom(w, key)));
   }
 
+  /** Workers that hold the version and would start a job for it now (none while jobs are queued). */
+  idleWorkers(key: string): number {
+    return Math.max(0, this.workers.filter((w) => !w.busy && w.loaded.has(key)).length - this.queue.length);
+  }
+
   /** Queues a batch; it runs on the first idle worker that holds its version. */
   run(job: PoolJob): Promise<Outputs> {
     if (this.closing) return Promise.reject(unavailable('the server is shutting down'));

@@ -33,6 +33,32 @@ describe('BatchingQueue', () => {
     expect(queue.queuedRequests).toBe(0);
   });
 
+  it('splits a closing batch across the idle workers, in order and by examples', async () => {
+    const { jobs, run } = doubler();
+    let idle = 2;
+    const queue = new BatchingQueue({ maxBatchSize: 8, batchTimeoutMicros: 20_000, maxQueuedRequests: 100, idleWorkers: () => idle }, run);
+    const four = await Promise.all([queue.submit(task(1)), queue.submit(task(2)), queue.submit(task(3)), queue.submit(task(4))]);
+    expect(four.map(ys)).toEqual([[2], [4], [6], [8]]);
+    expect(jobs).toEqual([[1, 2], [3, 4]]);
+
+    // Uneven requests: about half the examples each side; never more parts than requests.
+    jobs.length = 0;
+    idle = 3;
+    const uneven = await Promise.all([queue.submit(task(1, 2, 3)), queue.submit(task(4)), queue.submit(task(5))]);
+    expect(uneven.map(ys)).toEqual([[2, 4, 6], [8], [10]]);
+    expect(jobs).toEqual([[1, 2, 3], [4], [5]]);
+    jobs.length = 0;
+    idle = 2;
+    await Promise.all([queue.submit(task(1)), queue.submit(task(2)), queue.submit(task(3, 4, 5, 6))]);
+    expect(jobs).toEqual([[1, 2], [3, 4, 5, 6]]);
+
+    // No idle worker: one batch, which waits for the first worker to free up.
+    jobs.length = 0;
+    idle = 0;
+    await Promise.all([queue.submit(task(1)), queue.submit(task(2))]);
+    expect(jobs).toEqual([[1, 2]]);
+  });
+
   it('runs a full batch at once and never exceeds max_batch_size', async () => {
     const { jobs, run } = doubler();
     const queue = new BatchingQueue({ maxBatchSize: 3, batchTimeoutMicros: 60_000_000, maxQueuedRequests: 100 }, run);
