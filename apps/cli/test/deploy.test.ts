@@ -7,10 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/main.js';
-import type { Output } from '../src/output.js';
 import { startFakeCloud, TEST_PROJECT, TEST_REGION, TEST_TOKEN, type FakeCloud } from '../../../packages/deploy/test/helpers/fake-cloud.js';
 import { writeImageClassifier } from '../../../packages/deploy/test/helpers/image-model.js';
+import { run } from './support/run-cli.js';
 
 const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const IMAGES = path.resolve(cliRoot, '..', '..', '..', 'shared', 'fixtures', 'images');
@@ -31,24 +30,6 @@ afterAll(async () => {
   await cloud?.stop();
   rmSync(scratch, { recursive: true, force: true });
 });
-
-interface Captured {
-  code: number;
-  out: string[];
-  err: string[];
-  json: any[];
-}
-
-async function run(...argv: string[]): Promise<Captured> {
-  const captured: Captured = { code: -1, out: [], err: [], json: [] };
-  const output: Output = {
-    out: (line) => captured.out.push(line),
-    err: (line) => captured.err.push(line),
-    json: (value) => captured.json.push(value),
-  };
-  captured.code = await main(argv, output);
-  return captured;
-}
 
 const cloudFlags = () => ['--project_id', TEST_PROJECT, '--region', TEST_REGION, '--api_root', cloud.vertex.url];
 const deployArgs = (version: string, ...extra: string[]) => [

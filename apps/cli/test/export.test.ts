@@ -5,29 +5,10 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../src/main.js';
-import type { Output } from '../src/output.js';
+import { run } from './support/run-cli.js';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-export-cli-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-interface Captured {
-  code: number;
-  out: string[];
-  err: string[];
-  json: unknown[];
-}
-
-async function run(...argv: string[]): Promise<Captured> {
-  const captured: Captured = { code: -1, out: [], err: [], json: [] };
-  const output: Output = {
-    out: (line) => captured.out.push(line),
-    err: (line) => captured.err.push(line),
-    json: (value) => captured.json.push(value),
-  };
-  captured.code = await main(argv, output);
-  return captured;
-}
 
 describe('tensorsky export', () => {
   const modelDir = path.join(scratch, 'inception', '1');

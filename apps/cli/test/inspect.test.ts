@@ -6,8 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/main.js';
-import type { Output } from '../src/output.js';
+import { run } from './support/run-cli.js';
 
 const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const repoRoot = path.resolve(cliRoot, '..', '..');
@@ -15,24 +14,6 @@ const savedModels = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'saved_mo
 const halfPlusTwo = path.join(savedModels, 'tf-serving', 'saved_model_half_plus_two_cpu', '00000123');
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-inspect-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-interface Captured {
-  code: number;
-  out: string[];
-  err: string[];
-  json: unknown[];
-}
-
-async function run(...argv: string[]): Promise<Captured> {
-  const captured: Captured = { code: -1, out: [], err: [], json: [] };
-  const output: Output = {
-    out: (line) => captured.out.push(line),
-    err: (line) => captured.err.push(line),
-    json: (value) => captured.json.push(value),
-  };
-  captured.code = await main(argv, output);
-  return captured;
-}
 
 function allFixtureDirs(dir = savedModels): string[] {
   const found = existsSync(path.join(dir, 'saved_model.pb')) ? [dir] : [];

@@ -6,8 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/main.js';
-import type { Output } from '../src/output.js';
+import { run } from './support/run-cli.js';
 import { writeImageClassifier } from '../../../packages/deploy/test/helpers/image-model.js';
 
 const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -46,13 +45,6 @@ afterAll(() => {
   serve?.kill('SIGTERM');
   rmSync(scratch, { recursive: true, force: true });
 });
-
-async function run(...argv: string[]): Promise<{ code: number; out: string[]; err: string[]; json: any[] }> {
-  const captured = { code: -1, out: [] as string[], err: [] as string[], json: [] as any[] };
-  const output: Output = { out: (l) => captured.out.push(l), err: (l) => captured.err.push(l), json: (v) => captured.json.push(v) };
-  captured.code = await main(argv, output);
-  return captured;
-}
 
 describe('tensorsky predict-cloud --url', () => {
   it('answers like tensorsky predict on the same SavedModel', async () => {

@@ -10,8 +10,7 @@ import { exportSavedModel } from '@tensorsky/export';
 import { buildImageInputGraph, decodeImageToRgb, preprocessImagesReference, type InputFormat } from '@tensorsky/preprocess';
 import { DataType, GraphBuilder, writeSavedModel } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/main.js';
-import type { Output } from '../src/output.js';
+import { run } from './support/run-cli.js';
 
 const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = path.resolve(cliRoot, '..', '..', '..', 'shared');
@@ -21,24 +20,6 @@ const classIndex = JSON.parse(readFileSync(path.join(shared, 'data', 'imagenet_c
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-predict-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-interface Captured {
-  code: number;
-  out: string[];
-  err: string[];
-  json: unknown[];
-}
-
-async function run(...argv: string[]): Promise<Captured> {
-  const captured: Captured = { code: -1, out: [], err: [], json: [] };
-  const output: Output = {
-    out: (line) => captured.out.push(line),
-    err: (line) => captured.err.push(line),
-    json: (value) => captured.json.push(value),
-  };
-  captured.code = await main(argv, output);
-  return captured;
-}
 
 interface TopJson {
   index: number;

@@ -6,31 +6,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../src/main.js';
-import type { Output } from '../src/output.js';
+import { run } from './support/run-cli.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
 const cat = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'images', 'cat.jpg');
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-verify-cli-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-interface Captured {
-  code: number;
-  out: string[];
-  err: string[];
-  json: unknown[];
-}
-
-async function run(...argv: string[]): Promise<Captured> {
-  const captured: Captured = { code: -1, out: [], err: [], json: [] };
-  const output: Output = {
-    out: (line) => captured.out.push(line),
-    err: (line) => captured.err.push(line),
-    json: (value) => captured.json.push(value),
-  };
-  captured.code = await main(argv, output);
-  return captured;
-}
 
 describe('tensorsky verify', () => {
   const outDir = path.join(scratch, 'out');
