@@ -16,7 +16,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const images = path.resolve(root, '..', 'shared', 'fixtures', 'images');
 const PHOTOS = ['cat.jpg', 'dog.jpg', 'mountain.jpg', 'pizza.jpg', 'room.jpg', 'street.jpg'].map((f) => path.join(images, f));
 const SEED = 1;
-const RUNS = 15;
+const RUNS = 25;
 const WARMUP = 3;
 
 const median = (xs) => {

@@ -14,7 +14,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const image = path.resolve(root, '..', 'shared', 'fixtures', 'images', 'cat.jpg');
 const WORKERS = [1, 2];
 const CONCURRENCY = [1, 4, 16];
-const SECONDS = Number(process.env.BENCH_SERVE_SECONDS ?? 15);
+// Long enough that a run holds several batch round trips at concurrency 16 (p50 of seconds with 1 worker).
+const SECONDS = Number(process.env.BENCH_SERVE_SECONDS ?? 25);
 const MODEL = 'inception_v3';
 
 const { exportSavedModel } = await import('@tensorsky/export');

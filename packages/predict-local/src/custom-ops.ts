@@ -1,7 +1,7 @@
 // tfjs-converter executors for the TensorFlow ops it lacks (and for Cast, whose narrowing differs).
 // Type attrs reach these executors as DataType numbers (see attrJson in tfjs-model.ts); inputs may be
 // followed by extra entries, so only the leading data inputs are read.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 import { DataType, dataTypeName } from '@tensorsky/saved-model';
 import {
   OpError,

@@ -2,7 +2,7 @@
 // when installed) or with our executor: the signature's frozen graph on tfjs-converter (wasm or cpu).
 import fs from 'node:fs';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 import {
   DataType,
   dataTypeName,

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type * as tfTypes from '@tensorflow/tfjs';
+import type * as tfTypes from './tf.js';
 import {
   DataType,
   dataTypeName,
@@ -73,6 +73,7 @@ export function tfjsDtype(dtype: DataType): TfjsDtype | undefined {
   }
 }
 
+const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 
@@ -182,6 +183,15 @@ class WeightWriter {
     const load = constants.get(node.name);
     const proto = node.attr?.value?.tensor;
     if (!load && !proto) throw new GraphPreparationError(`Const node "${node.name}" has no value`);
+    // Float weights, nearly all of a model's bytes, are already in tfjs's layout in tensor_content
+    // (little-endian float32): taking the bytes as they are saves a copy of the whole model.
+    const shape = proto && shapeFromProto(proto.tensor_shape);
+    const content = proto?.tensor_content;
+    if (!load && HOST_IS_LITTLE_ENDIAN && proto!.dtype === DataType.DT_FLOAT && shape && content && content.length === 4 * shape.reduce((n, d) => n * d, 1)) {
+      this.specs.push({ name, shape, dtype: 'float32' });
+      this.chunks.push(content);
+      return;
+    }
     const value: ConstValue = load
       ? load()
       : { dtype: proto!.dtype ?? DataType.DT_INVALID, shape: shapeFromProto(proto!.tensor_shape) ?? [], values: tensorProtoToArray(proto!) };
