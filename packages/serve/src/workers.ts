@@ -32,6 +32,8 @@ interface PoolWorker {
   thread: Worker;
   loaded: Set<string>;
   busy: boolean;
+  /** Loads in progress: the worker takes no new predictions meanwhile (see load()). */
+  loading: number;
   calls: Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>;
 }
 
@@ -107,12 +109,24 @@ export class WorkerPool implements VersionLoader {
     return this.workers.length;
   }
 
-  /** Loads a version into every worker; resolves with its signatures once all have it. */
+  /**
+   * Loads a version into every worker; resolves with its signatures once all have it. A worker runs one
+   * thing at a time, so predictions sent to it while it loads would stretch a one-second load over
+   * minutes under traffic: a loading worker takes no predictions. When other versions are being served,
+   * workers load one after another, so the rest keep serving meanwhile.
+   */
   async load(model: string, version: number, dir: string): Promise<SignatureMap> {
     const key = versionKey(model, version);
+    const serving = this.wanted.size > 0;
     this.wanted.set(key, dir);
     const workers = [...this.workers];
-    const results = await Promise.allSettled(workers.map((w) => this.loadInto(w, key, dir)));
+    let results: PromiseSettledResult<SignatureMap>[];
+    if (serving) {
+      results = [];
+      for (const w of workers) results.push((await Promise.allSettled([this.loadInto(w, key, dir)]))[0]);
+    } else {
+      results = await Promise.allSettled(workers.map((w) => this.loadInto(w, key, dir)));
+    }
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       this.wanted.delete(key);
@@ -130,7 +144,7 @@ export class WorkerPool implements VersionLoader {
 
   /** Workers that hold the version and would start a job for it now (none while jobs are queued). */
   idleWorkers(key: string): number {
-    return Math.max(0, this.workers.filter((w) => !w.busy && w.loaded.has(key)).length - this.queue.length);
+    return Math.max(0, this.workers.filter((w) => !w.busy && w.loading === 0 && w.loaded.has(key)).length - this.queue.length);
   }
 
   /** Queues a batch; it runs on the first idle worker that holds its version. */
@@ -153,7 +167,7 @@ export class WorkerPool implements VersionLoader {
   private dispatch(): void {
     for (let i = 0; i < this.queue.length; i++) {
       const job = this.queue[i];
-      const worker = this.workers.find((w) => !w.busy && w.loaded.has(job.key));
+      const worker = this.workers.find((w) => !w.busy && w.loading === 0 && w.loaded.has(job.key));
       if (!worker) continue;
       this.queue.splice(i--, 1);
       worker.busy = true;
@@ -168,10 +182,15 @@ export class WorkerPool implements VersionLoader {
   }
 
   private async loadInto(worker: PoolWorker, key: string, dir: string): Promise<SignatureMap> {
-    const signatures = await this.call<SignatureMap>(worker, { id: 0, type: 'load', key, dir });
-    worker.loaded.add(key);
-    this.dispatch();
-    return signatures;
+    worker.loading++;
+    try {
+      const signatures = await this.call<SignatureMap>(worker, { id: 0, type: 'load', key, dir });
+      worker.loaded.add(key);
+      return signatures;
+    } finally {
+      worker.loading--;
+      this.dispatch();
+    }
   }
 
   private async unloadFrom(worker: PoolWorker, key: string): Promise<void> {
@@ -191,7 +210,7 @@ export class WorkerPool implements VersionLoader {
   private spawn(): Promise<PoolWorker> {
     const workerData: WorkerData = { engineModule: this.options.engineModule, engineOptions: this.options.engineOptions ?? {} };
     const thread = new Worker(compiledModuleUrl('worker.js'), { workerData, execArgv: workerExecArgv() });
-    const worker: PoolWorker = { id: this.nextWorkerId++, thread, loaded: new Set(), busy: false, calls: new Map() };
+    const worker: PoolWorker = { id: this.nextWorkerId++, thread, loaded: new Set(), busy: false, loading: 0, calls: new Map() };
     return new Promise((resolve, reject) => {
       let ready = false;
       thread.on('message', (reply: WorkerReply) => {

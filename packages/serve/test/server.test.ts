@@ -171,7 +171,8 @@ describe('model repository', () => {
     const base = await tempDir('serve-switch-');
     onTestFinished(() => fs.rm(base, { recursive: true, force: true }));
     await addVersion(base, path.join(HALF_PLUS_TWO, '00000123'), 1);
-    const server = await startTestServer({ models: [model('hp', base)], pollIntervalMs: 50 }, { delayMs: 2 });
+    // Loads spread over many event-loop turns: a worker given predictions while it loads would fail them.
+    const server = await startTestServer({ models: [model('hp', base)], pollIntervalMs: 50 }, { delayMs: 2, loadSteps: 50 });
     const answers: number[][] = [[], [], [], []];
     const failures: string[] = [];
     let stop = false;

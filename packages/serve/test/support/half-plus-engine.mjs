@@ -1,15 +1,24 @@
 // A tiny engine for serve's own tests (worker threads need JavaScript, hence .mjs): it runs the
 // serving_default signature of TF Serving's half_plus_two / half_plus_three SavedModels, y = a * x + b,
 // with a and b read from the checkpoint TensorFlow wrote. Test knobs (engine options): delayMs slows
-// every predict, failOn makes an input value an error, crashOn makes it kill the worker thread.
+// every predict, failOn makes an input value an error, crashOn makes it kill the worker thread,
+// loadSteps spreads a load over that many event-loop turns, during which a prediction must not start
+// (the pool keeps a loading worker out of rotation; a prediction that starts anyway is an error).
 import path from 'node:path';
 import { readTensorBundle } from '@tensorsky/saved-model';
 import { readSignatureMetadata } from '@tensorsky/serve';
 
 export function createEngine(options) {
-  const { delayMs = 0, failOn, crashOn } = options;
+  const { delayMs = 0, failOn, crashOn, loadSteps = 0 } = options;
+  let loading = 0;
   return {
     async load(dir) {
+      loading++;
+      try {
+        for (let i = 0; i < loadSteps; i++) await new Promise((r) => setTimeout(r, 1));
+      } finally {
+        loading--;
+      }
       const signatures = await readSignatureMetadata(dir);
       const variables = readTensorBundle(path.join(dir, 'variables', 'variables'));
       const [a] = variables.get('a').read();
@@ -17,6 +26,7 @@ export function createEngine(options) {
       return {
         signatures,
         async predict(signatureName, inputs) {
+          if (loading > 0) throw new Error('a prediction started while this worker was loading a version');
           if (signatureName !== 'serving_default') throw Object.assign(new Error(`test engine runs serving_default only`), { status: 501 });
           if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
           const x = inputs.x;
