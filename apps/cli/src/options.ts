@@ -11,3 +11,11 @@ export function withSnakeAliases<T extends Record<string, Options>>(options: T):
   }
   return out as T;
 }
+
+/** --image, shared by predict and predict-cloud. */
+export const IMAGE_OPTION = {
+  type: 'string',
+  array: true,
+  demandOption: true,
+  describe: 'Image files, directories (their JPEG/PNG/GIF/BMP files) or globs; repeat or list several',
+} as const satisfies Options;

@@ -4,16 +4,11 @@
 // scores are decoded like `tensorsky predict` does.
 import { formatPredictionsTable, formatPredictionsText, predictionsToJson } from '@tensorsky/decode';
 import type { CommandModule } from 'yargs';
-import { withSnakeAliases } from '../options.js';
+import { IMAGE_OPTION, withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
 
 const options = withSnakeAliases({
-  image: {
-    type: 'string',
-    array: true,
-    demandOption: true,
-    describe: 'Image files, directories (their JPEG/PNG/GIF/BMP files) or globs; repeat or list several',
-  },
+  image: IMAGE_OPTION,
   url: { type: 'string', describe: 'TF Serving REST API root, e.g. http://localhost:8501 (instead of Vertex AI)' },
   'project-id': { type: 'string', describe: 'Google Cloud project ID (Vertex AI)' },
   region: { type: 'string', default: 'europe-west1', describe: 'Vertex AI region' },

@@ -28,7 +28,7 @@ import {
   type RgbImage,
 } from '@tensorsky/preprocess';
 import type { CommandModule } from 'yargs';
-import { withSnakeAliases } from '../options.js';
+import { IMAGE_OPTION, withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
 
 const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -36,12 +36,7 @@ type BackendChoice = (typeof BACKENDS)[number];
 const MAX_BATCH_SIZE = 64;
 
 const options = withSnakeAliases({
-  image: {
-    type: 'string',
-    array: true,
-    demandOption: true,
-    describe: 'Image files, directories (their JPEG/PNG/GIF/BMP files) or globs; repeat or list several',
-  },
+  image: IMAGE_OPTION,
   'model-path': { type: 'string', describe: 'SavedModel directory; without it, the in-memory reference model (InceptionV3) is used' },
   'decode-preds-fn': {
     type: 'string',
