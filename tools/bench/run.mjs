@@ -66,8 +66,17 @@ function toMarkdown({ date, machine: m, results: r }) {
   const out = [`# tensorsky benchmarks`, '', `${date} — ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}`, ''];
   for (const [name, res] of Object.entries(r)) {
     out.push(`## ${name}`, '', '| figure | value |', '|---|---|');
-    for (const [k, v] of Object.entries(flatten(res))) out.push(`| ${k} | ${typeof v === 'number' ? round(v) : v} |`);
+    const tables = Object.entries(res).filter(([, v]) => Array.isArray(v) && v.length > 0 && v.every((row) => row && typeof row === 'object'));
+    const scalars = Object.fromEntries(Object.entries(res).filter(([k]) => !tables.some(([t]) => t === k)));
+    for (const [k, v] of Object.entries(flatten(scalars))) out.push(`| ${k} | ${typeof v === 'number' ? round(v) : v} |`);
     out.push('');
+    // Arrays of records (serve's runs) as tables of their own.
+    for (const [k, rows] of tables) {
+      const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
+      out.push(`### ${name}.${k}`, '', `| ${columns.join(' | ')} |`, `|${columns.map(() => '---').join('|')}|`);
+      for (const row of rows) out.push(`| ${columns.map((c) => (typeof row[c] === 'number' ? round(row[c]) : (row[c] ?? ''))).join(' | ')} |`);
+      out.push('');
+    }
   }
   return `${out.join('\n')}\n`;
 }
