@@ -58,8 +58,20 @@ export async function loadLabels(spec: string): Promise<Labels> {
     case 'none':
       return { source: 'none', classes: null };
     default:
-      return readLabelsFile(spec, spec);
+      return withImagenetIds(await readLabelsFile(spec, spec));
   }
+}
+
+/**
+ * A labels file listing exactly ImageNet's labels in ImageNet's order (what `tensorsky export` writes
+ * to assets/labels.txt for InceptionV3) gets ImageNet's WordNet ids, which plain text cannot carry.
+ */
+async function withImagenetIds(labels: Labels): Promise<Labels> {
+  const { classes } = labels;
+  if (!classes || classes.length !== 1000 || classes.some((c) => c.id !== undefined)) return labels;
+  const imagenet = (await loadLabels('imagenet')).classes!;
+  if (classes.some((c, i) => c.label !== imagenet[i].label)) return labels;
+  return { source: labels.source, classes: imagenet };
 }
 
 async function readLabelsFile(file: string | URL, source: string): Promise<Labels> {

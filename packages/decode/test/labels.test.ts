@@ -85,6 +85,21 @@ describe('custom labels files', () => {
     });
   });
 
+  it('gives a text file of exactly the ImageNet labels (an export\'s assets/labels.txt) the WordNet ids from the shared class index', async () => {
+    const index = JSON.parse(await readFile(join(sharedDir, 'data', 'imagenet_class_index.json'), 'utf8')) as Record<string, [string, string]>;
+    const names = Array.from({ length: 1000 }, (_, i) => index[String(i)][1]);
+    const labels = await loadLabels(await labelsFile('labels.txt', `${names.join('\n')}\n`));
+    expect(labels.source).toMatch(/labels\.txt$/);
+    expect(labels.classes![281]).toEqual({ id: index['281'][0], label: index['281'][1] });
+    expect(labels.classes!.every((c, i) => c.id === index[String(i)][0])).toBe(true);
+
+    // One label changed, or the same labels in another order: not ImageNet's, so no ids.
+    const renamed = await loadLabels(await labelsFile('renamed.txt', names.map((n, i) => (i === 5 ? 'my fish' : n)).join('\n')));
+    expect(renamed.classes!.some((c) => c.id !== undefined)).toBe(false);
+    const shifted = await loadLabels(await labelsFile('shifted.txt', [...names.slice(1), names[0]].join('\n')));
+    expect(shifted.classes!.some((c) => c.id !== undefined)).toBe(false);
+  });
+
   it('reads a JSON array', async () => {
     const path = await labelsFile('list.json', '["cat", "dog"]');
     expect((await loadLabels(path)).classes).toEqual([{ label: 'cat' }, { label: 'dog' }]);
