@@ -21,6 +21,9 @@ const DECODE_OPS: readonly DecodeOp[] = ['DecodeJpeg', 'DecodeAndCropJpeg', 'Dec
 /** Ops executed by this module's kernels. */
 export const CUSTOM_OPS: ReadonlySet<string> = new Set(['DecodeBase64', 'EncodeBase64', 'Cast', ...DECODE_OPS]);
 
+/** Those of them whose kernels are async (they read string bytes, or decode with sharp). */
+export const ASYNC_CUSTOM_OPS: ReadonlySet<string> = new Set(['DecodeBase64', 'EncodeBase64', ...DECODE_OPS]);
+
 const IMAGE_DTYPES: Partial<Record<DataType, ImageDtype>> = {
   [DataType.DT_UINT8]: 'uint8',
   [DataType.DT_UINT16]: 'uint16',

@@ -15,7 +15,7 @@ import {
   type NodeDef,
   type TensorInfo,
 } from '@tensorsky/saved-model';
-import { CUSTOM_OPS, registerCustomOps } from './custom-ops.js';
+import { ASYNC_CUSTOM_OPS, CUSTOM_OPS, registerCustomOps } from './custom-ops.js';
 import { freezeSignatureGraph, parseRef, signatureKeys, type FrozenGraph, type TensorSpec } from './graph.js';
 import { tfjsDtype, toTfjsModel, unsupportedOps } from './tfjs-model.js';
 
@@ -289,8 +289,29 @@ async function loadWithTfjsNode(tfnode: TfjsNode, dir: string, tags: string[], k
 
 async function loadWithExecutor(graph: FrozenGraph, backend: 'wasm' | 'cpu', signature: SignatureInfo): Promise<LocalModel> {
   registerCustomOps();
-  const { artifacts, outputNames } = toTfjsModel(graph, CUSTOM_OPS);
+  const { artifacts, outputNames, split } = toTfjsModel(graph, CUSTOM_OPS, { asyncOps: ASYNC_CUSTOM_OPS });
   const model = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
+  let plan = split;
+  /** Outputs in the order of graph.outputs: in two phases when planned (see asyncBoundary), else all through executeAsync. */
+  const run = async (feeds: Record<string, tf.Tensor>): Promise<tf.Tensor[]> => {
+    if (plan) {
+      const current = plan;
+      const crossing = current.boundary.length > 0 ? [await model.executeAsync(feeds, current.boundaryNames)].flat() : [];
+      try {
+        const second: Record<string, tf.Tensor> = {};
+        current.boundary.forEach((t, i) => (second[t] = crossing[i]));
+        for (const t of current.inputs) second[t] = feeds[parseRef(t).node];
+        return [model.execute(second, current.outputs)].flat();
+      } catch (err) {
+        // An op the plan took for synchronous is not (tfjs asks for executeAsync): run as a whole from now on.
+        if (!/executeAsync/.test((err as Error).message)) throw err;
+        plan = undefined;
+      } finally {
+        tf.dispose(crossing);
+      }
+    }
+    return [await model.executeAsync(feeds, outputNames)].flat();
+  };
   return {
     backend,
     signature,
@@ -301,7 +322,7 @@ async function loadWithExecutor(graph: FrozenGraph, backend: 'wasm' | 'cpu', sig
         for (const s of graph.inputs) {
           feeds[parseRef(s.tensor).node] = s.alias in inputs ? toTensor(inputs[s.alias], s, tf.tensor) : defaultTensor(s);
         }
-        const results = [await model.executeAsync(feeds, outputNames)].flat();
+        const results = await run(feeds);
         try {
           const out: Record<string, OutputTensor> = {};
           for (const [i, s] of graph.outputs.entries()) out[s.alias] = await readOutput(results[i], s);
