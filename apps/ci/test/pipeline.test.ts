@@ -31,6 +31,9 @@ beforeAll(async () => {
     kerasCacheDir: path.join(work, 'keras'),
     backend: 'wasm',
     deploy: 'local',
+    // Test suites share 2 cores, so one prediction may take seconds here: the budget only has to be
+    // generous. The latency check failing is tested with an impossible budget (apps/cli/test/verify.test.ts).
+    latencyBudgetMs: 120_000,
     onProgress: (line) => progress.push(line),
   });
 }, 180_000);
@@ -71,7 +74,7 @@ describe('a faithful export', () => {
       expect(im.exported!.index).toBe(im.reference!.index);
       expect(im.latencyMs).toBeGreaterThan(0);
     }
-    expect(report.latency).toMatchObject({ count: 2, budgetMs: 2000 });
+    expect(report.latency).toMatchObject({ count: 2, budgetMs: 120_000 });
     expect(report.deploy).toMatchObject({ target: 'local', version: '1', image: IMAGES[0], top1Agree: true });
     expect(report.deploy!.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1\/models\/inception_v3:predict$/);
   });
