@@ -25,10 +25,20 @@ beforeAll(async () => {
   cloud = await startFakeCloud();
   await writeImageClassifier(path.join(scratch, 'v1'), 'b64', 1);
   await writeImageClassifier(path.join(scratch, 'v2'), 'bytes', 2);
-  const deployed = await deployToVertex({
-    modelDir: path.join(scratch, 'v1'),
+  const deployed = await deployVersion('v1');
+  endpoint = deployed.endpoint;
+});
+afterAll(async () => {
+  await cloud?.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** tensorsky deploy of scratch/<version> as model jean_inception, version <version>, to the fake cloud. */
+function deployVersion(version: 'v1' | 'v2') {
+  return deployToVertex({
+    modelDir: path.join(scratch, version),
     modelName: 'jean_inception',
-    modelVersion: 'v1',
+    modelVersion: version,
     projectId: TEST_PROJECT,
     bucket: 'tensorsky-models',
     region: TEST_REGION,
@@ -37,12 +47,7 @@ beforeAll(async () => {
     storage: cloud.storage,
     poll: FAST_POLL,
   });
-  endpoint = deployed.endpoint;
-});
-afterAll(async () => {
-  await cloud?.stop();
-  rmSync(scratch, { recursive: true, force: true });
-});
+}
 
 function target(extra: Partial<VertexTarget> = {}): VertexTarget {
   return { kind: 'vertex', projectId: TEST_PROJECT, region: TEST_REGION, apiRoot: cloud.vertex.url, accessToken: TEST_TOKEN, modelName: 'jean_inception', modelVersion: 'v1', ...extra };
@@ -74,18 +79,7 @@ describe('predict-cloud on Vertex AI', () => {
   });
 
   it('takes an endpoint ID, and reads the input format from the version deploy labelled', async () => {
-    await deployToVertex({
-      modelDir: path.join(scratch, 'v2'),
-      modelName: 'jean_inception',
-      modelVersion: 'v2',
-      projectId: TEST_PROJECT,
-      bucket: 'tensorsky-models',
-      region: TEST_REGION,
-      apiRoot: cloud.vertex.url,
-      accessToken: TEST_TOKEN,
-      storage: cloud.storage,
-      poll: FAST_POLL,
-    });
+    await deployVersion('v2');
     const result = await predictCloud({ images: PHOTOS, target: target({ endpoint: endpoint.split('/').pop(), modelName: undefined, modelVersion: undefined }), top: 3 });
     expect(result).toMatchObject({ inputFormat: 'bytes', modelVersion: '2' });
     expect(result.images.map((i) => i.predictions.map((p) => p.index))).toEqual(await localTop('v2', 3));
