@@ -3,8 +3,10 @@
 // sides): warm single-image latency of the exported SavedModel through @tensorsky/predict-local (base64
 // JPEG in, top-5 out) against TF.js LayersModel.predict on the source model (a preprocessed
 // [1, 299, 299, 3] tensor in, dataSync out), measured interleaved in one process, for the export with
-// batch norm folded (ratio) and the exporter's default (unfoldedRatio); the cold start of the exported
-// model in a fresh process; and images/s for a batch of 8. Last stdout line: JSON.
+// batch norm folded (ratio) and the exporter's default (unfoldedRatio); the same comparison with the
+// wasm backend on one thread, in a child process (singleThread); the cold start of the exported model in
+// a fresh process; and images/s for a batch of 8. Both sides always share one backend: predict-local's
+// wasm start, with one thread per core unless TENSORSKY_WASM_THREADS says otherwise. Last stdout line: JSON.
 // Needs the built workspace (`npm run build`).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,6 +28,7 @@ const median = (xs) => {
 const round = (x, digits = 1) => Number(x.toFixed(digits));
 
 if (process.argv[2] === '--cold-start') await coldStart(process.argv[3], process.argv[4]);
+else if (process.argv[2] === '--single-thread') await singleThread(process.argv[3]);
 else await main();
 
 /** Child process: import, load the SavedModel, predict one image; times from process start. */
@@ -40,12 +43,61 @@ async function coldStart(dir, image) {
   console.log(JSON.stringify({ totalMs: done, importMs: imported, loadMs: loaded - imported, firstPredictMs: done - loaded }));
 }
 
-async function main() {
+/** The source model (LayersModel) and helpers, on predict-local's wasm backend with `threads`. */
+async function setUp(threads) {
+  const { setWasmThreads, wasmThreads } = await import('@tensorsky/predict-local');
+  await setWasmThreads(threads);
   const tf = await import('@tensorflow/tfjs');
-  const { exportSavedModel, loadModelSource } = await import('@tensorsky/export');
-  const { loadModel } = await import('@tensorsky/predict-local');
+  const { loadModelSource } = await import('@tensorsky/export');
   const { decodeImageToRgb, preprocessImagesReference, toBase64 } = await import('@tensorsky/preprocess');
   const { decodeTopK, loadLabels } = await import('@tensorsky/decode');
+  const source = await loadModelSource({ weights: 'random', seed: SEED, backend: 'wasm' });
+  if (tf.getBackend() !== 'wasm') throw new Error(`expected the wasm backend, got ${tf.getBackend()}`);
+  const labels = await loadLabels('imagenet');
+  const bytes = fs.readFileSync(PHOTOS[0]);
+  const b64 = toBase64(bytes, 'web-safe');
+  const input = preprocessImagesReference(tf, [await decodeImageToRgb(bytes)], { height: 299, width: 299, preprocess: 'inception' });
+  const predictTop5 = async (m) => decodeTopK((await m.predict({ inputs: [b64] })).outputs.data, labels, 5);
+  const layers = () => {
+    const y = source.model.predict(input);
+    const scores = y.dataSync();
+    y.dispose();
+    return scores;
+  };
+  return { tf, source, input, labels, predictTop5, layers, threads: wasmThreads() };
+}
+
+/** Warm latency of each side, measured interleaved so that load from other processes hits all alike. */
+async function interleaved(sides, runs) {
+  for (let i = 0; i < WARMUP; i++) for (const run of Object.values(sides)) await run();
+  const ms = Object.fromEntries(Object.keys(sides).map((k) => [k, []]));
+  for (let i = 0; i < runs; i++) {
+    for (const [name, run] of Object.entries(sides)) {
+      const t = performance.now();
+      await run();
+      ms[name].push(performance.now() - t);
+    }
+  }
+  return Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, median(v)]));
+}
+
+/** Child process: exported vs LayersModel with the wasm backend on one thread. */
+async function singleThread(dir) {
+  const { loadModel } = await import('@tensorsky/predict-local');
+  const s = await setUp(1);
+  const model = await loadModel(dir, { backend: 'wasm' });
+  const m = await interleaved({ exported: () => s.predictTop5(model), layers: s.layers }, 15);
+  console.log(
+    JSON.stringify({ threads: s.threads, exportedMsMedian: round(m.exported), layersModelMsMedian: round(m.layers), ratio: round(m.exported / m.layers, 3) }),
+  );
+}
+
+async function main() {
+  const { defaultWasmThreads, loadModel } = await import('@tensorsky/predict-local');
+  const { exportSavedModel } = await import('@tensorsky/export');
+  const { toBase64 } = await import('@tensorsky/preprocess');
+  const { decodeTopK } = await import('@tensorsky/decode');
+  const { tf, source, input, labels, predictTop5, layers, threads } = await setUp(defaultWasmThreads());
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tensorsky-bench-predict-'));
   try {
@@ -53,47 +105,13 @@ async function main() {
     // Relu, which predict-local fuses); the exporter's default keeps FusedBatchNormV3, measured as well.
     const dir = path.join(tmp, 'inception_v3');
     const unfoldedDir = path.join(tmp, 'inception_v3_unfolded');
-    const source = await loadModelSource({ weights: 'random', seed: SEED, backend: 'wasm' });
     await exportSavedModel({ modelDir: dir, source, foldBatchNorms: true });
     await exportSavedModel({ modelDir: unfoldedDir, source });
     const model = await loadModel(dir, { backend: 'wasm' });
     const unfolded = await loadModel(unfoldedDir, { backend: 'wasm' });
     if (model.backend !== 'wasm' || tf.getBackend() !== 'wasm') throw new Error(`expected the wasm backend, got ${model.backend}`);
-    const labels = await loadLabels('imagenet');
-
-    const bytes = fs.readFileSync(PHOTOS[0]);
-    const b64 = toBase64(bytes, 'web-safe');
-    const input = preprocessImagesReference(tf, [await decodeImageToRgb(bytes)], { height: 299, width: 299, preprocess: 'inception' });
-
-    const predictTop5 = async (m) => decodeTopK((await m.predict({ inputs: [b64] })).outputs.data, labels, 5);
+    const m = await interleaved({ exported: () => predictTop5(model), layers, unfolded: () => predictTop5(unfolded) }, RUNS);
     const exported = () => predictTop5(model);
-    const layers = () => {
-      const y = source.model.predict(input);
-      const scores = y.dataSync();
-      y.dispose();
-      return scores;
-    };
-
-    for (let i = 0; i < WARMUP; i++) {
-      await exported();
-      await predictTop5(unfolded);
-      layers();
-    }
-    const exportedMs = [];
-    const unfoldedMs = [];
-    const layersMs = [];
-    // Interleaved, so that load from other processes hits all sides alike.
-    for (let i = 0; i < RUNS; i++) {
-      let t = performance.now();
-      await exported();
-      exportedMs.push(performance.now() - t);
-      t = performance.now();
-      layers();
-      layersMs.push(performance.now() - t);
-      t = performance.now();
-      await predictTop5(unfolded);
-      unfoldedMs.push(performance.now() - t);
-    }
     unfolded.dispose();
     const top5 = (await exported()).map((p) => p.index);
     const sameTop5 = JSON.stringify(top5) === JSON.stringify(decodeTopK(layers(), labels, 5).map((p) => p.index));
@@ -125,18 +143,26 @@ async function main() {
     cold.sort((a, b) => a.totalMs - b.totalMs);
     const c = cold[1];
 
-    const exportedMsMedian = median(exportedMs);
-    const layersModelMsMedian = median(layersMs);
+    const single = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--single-thread', dir], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (single.status !== 0) throw new Error(`single-thread run failed (exit ${single.status})`);
+    const singleThread = JSON.parse(single.stdout.trim().split('\n').at(-1));
+
     console.log(
       JSON.stringify({
         backend: 'wasm',
+        threads,
         model: `inception_v3, random weights (seed ${SEED}), batch norm folded`,
         runs: RUNS,
-        exportedMsMedian: round(exportedMsMedian),
-        layersModelMsMedian: round(layersModelMsMedian),
-        ratio: round(exportedMsMedian / layersModelMsMedian, 3),
-        unfoldedExportMsMedian: round(median(unfoldedMs)),
-        unfoldedRatio: round(median(unfoldedMs) / layersModelMsMedian, 3),
+        exportedMsMedian: round(m.exported),
+        layersModelMsMedian: round(m.layers),
+        ratio: round(m.exported / m.layers, 3),
+        unfoldedExportMsMedian: round(m.unfolded),
+        unfoldedRatio: round(m.unfolded / m.layers, 3),
+        singleThread,
         sameTop5,
         coldStartMs: round(c.totalMs, 0),
         coldStart: { importMs: round(c.importMs, 0), loadMs: round(c.loadMs, 0), firstPredictMs: round(c.firstPredictMs, 0) },

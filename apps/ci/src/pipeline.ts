@@ -75,6 +75,9 @@ export async function exportAndVerify(options: ExportAndVerifyOptions): Promise<
       log(`notice: ${choice.notice}`);
     }
     try {
+      // Both models run on one wasm backend, set up as predict-local sets it up (one thread per core).
+      const { defaultWasmThreads, setWasmThreads } = await import('@tensorsky/predict-local');
+      await setWasmThreads(defaultWasmThreads());
       await initTfjs(backend, { onNotice: (m) => log(`notice: ${m}`) });
       log(`loading ${options.model ?? 'InceptionV3'} (weights: ${choice.weights ?? 'from the model file'})`);
       source = await loadModelSource({

@@ -1,8 +1,9 @@
 // One place that chooses the TensorFlow.js backend for model building, weight loading and prediction.
 //
 // Preference: tfjs-node (native TensorFlow) when it can be imported, else the wasm backend, else the
-// pure-JS cpu backend (~30x slower than wasm for InceptionV3). Under Node tfjs-backend-wasm runs single
-// threaded (tfjs turns wasm threads off in Node), which is the configuration used here.
+// pure-JS cpu backend (~30x slower than wasm for InceptionV3). Under Node tfjs-backend-wasm starts single
+// threaded (tfjs turns wasm threads off in Node); an application that also runs exports registers
+// predict-local's threaded start first (setWasmThreads), and models built here then use it too.
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 

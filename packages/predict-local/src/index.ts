@@ -15,3 +15,4 @@ export {
 } from './model.js';
 export { GraphPreparationError } from './graph.js';
 export { OpError } from './kernels.js';
+export { defaultWasmThreads, setWasmThreads, wasmThreads } from './wasm-backend.js';

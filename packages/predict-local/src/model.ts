@@ -18,6 +18,7 @@ import {
 import { ASYNC_CUSTOM_OPS, CUSTOM_OPS, registerCustomOps } from './custom-ops.js';
 import { freezeSignatureGraph, parseRef, signatureKeys, type FrozenGraph, type TensorSpec } from './graph.js';
 import { tfjsDtype, toTfjsModel, unsupportedOps } from './tfjs-model.js';
+import { defaultWasmThreads, setWasmThreads } from './wasm-backend.js';
 
 export class PredictLocalError extends Error {
   override name = 'PredictLocalError';
@@ -42,6 +43,11 @@ export interface LoadModelOptions {
   tags?: string[];
   /** Signature key; default "serving_default". */
   signature?: string;
+  /**
+   * Threads of the wasm backend (XNNPACK's pool), fixed when this thread first starts it; default
+   * TENSORSKY_WASM_THREADS or one per core. Give 1 where threads already run models side by side.
+   */
+  threads?: number;
 }
 
 export interface TensorInfoSummary {
@@ -183,20 +189,20 @@ async function importTfjsNode(): Promise<TfjsNode | Error> {
 // caller must await the same switch instead of asking TF.js.
 let lastSwitch: { name: 'wasm' | 'cpu'; done: Promise<boolean> } | undefined;
 
-function useTfjsBackend(name: 'wasm' | 'cpu'): Promise<boolean> {
+function useTfjsBackend(name: 'wasm' | 'cpu', threads: number): Promise<boolean> {
   const previous = lastSwitch;
   const done =
     previous?.name === name
-      ? previous.done.then((ok) => (ok && tf.getBackend() === name ? true : switchTfjsBackend(name)))
-      : (previous?.done ?? Promise.resolve(true)).then(() => switchTfjsBackend(name));
+      ? previous.done.then((ok) => (ok && tf.getBackend() === name ? true : switchTfjsBackend(name, threads)))
+      : (previous?.done ?? Promise.resolve(true)).then(() => switchTfjsBackend(name, threads));
   lastSwitch = { name, done };
   return done;
 }
 
-async function switchTfjsBackend(name: 'wasm' | 'cpu'): Promise<boolean> {
+async function switchTfjsBackend(name: 'wasm' | 'cpu', threads: number): Promise<boolean> {
   if (name === 'wasm') {
     try {
-      await import('@tensorflow/tfjs-backend-wasm');
+      await setWasmThreads(threads);
     } catch {
       return false;
     }
@@ -372,7 +378,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
 
   const candidates: ('wasm' | 'cpu')[] = backend === 'auto' ? ['wasm', 'cpu'] : [backend];
   for (const name of candidates) {
-    if (await useTfjsBackend(name)) return loadWithExecutor(graph, name, signature);
+    if (await useTfjsBackend(name, options.threads ?? defaultWasmThreads())) return loadWithExecutor(graph, name, signature);
   }
   throw new PredictLocalError(`the TF.js ${backend} backend could not be initialized`);
 }

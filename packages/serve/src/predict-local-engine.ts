@@ -10,6 +10,7 @@ const DEFAULT_SIGNATURE = 'serving_default';
 
 export const createEngine: CreateEngine = (options) => {
   const backend = (options.backend ?? 'auto') as Backend;
+  const threads = typeof options.threads === 'number' ? options.threads : undefined;
   return {
     async load(dir: string): Promise<LoadedModel> {
       const signatures = await readSignatureMetadata(dir);
@@ -17,7 +18,7 @@ export const createEngine: CreateEngine = (options) => {
       const failures = new Map<string, string>();
       for (const key of Object.keys(signatures)) {
         try {
-          models.set(key, await loadModel(dir, { backend, signature: key }));
+          models.set(key, await loadModel(dir, { backend, signature: key, threads }));
         } catch (err) {
           failures.set(key, errorMessage(err));
         }

@@ -34,7 +34,8 @@ export interface ServeOptions {
   pollIntervalMs?: number;
   /**
    * The engine module workers import (it exports createEngine; default: the predict-local adapter) and
-   * the options passed to it (predict-local takes { backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu' }).
+   * the options passed to it (predict-local takes { backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu',
+   * threads }). `threads`, the threads each worker may compute with, defaults to cores / workers.
    */
   engine?: { module?: string | URL; options?: Record<string, unknown> };
   log?: (line: string) => void;
@@ -61,7 +62,8 @@ export async function startServer(options: ServeOptions): Promise<ModelServer> {
   const pool = await WorkerPool.start({
     size: workers,
     engineModule: String(engineModule),
-    engineOptions: options.engine?.options,
+    // Workers already run side by side: their engines share the cores rather than each taking all.
+    engineOptions: { threads: Math.max(1, Math.floor(os.availableParallelism() / workers)), ...options.engine?.options },
     log,
   });
   try {

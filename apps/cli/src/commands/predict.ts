@@ -247,7 +247,10 @@ function scoresOutput(model: LocalModel, dir: string): string {
 async function referencePredictor(args: PredictArgs): Promise<Predictor<{ path: string; image: RgbImage }>> {
   const tf = await import('@tensorflow/tfjs');
   const { initTfjs, loadModelSource } = await import('@tensorsky/export');
+  const { defaultWasmThreads, setWasmThreads } = await import('@tensorsky/predict-local');
   const backend = args.backend === 'auto' || args.backend === 'tensorflow' ? undefined : args.backend;
+  // The source model runs on the same wasm backend as exports do: with one thread per core.
+  await setWasmThreads(defaultWasmThreads());
   const active = await initTfjs(backend);
   if (args.backend === 'tensorflow' && active !== 'tensorflow') {
     throw new PredictCommandError(
