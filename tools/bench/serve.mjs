@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Serving load test, loopback only and bounded in time: `tensorsky serve`'s stack (startServer) with the
 // exported InceptionV3 (seeded random weights, batch norms folded, wasm engine), loaded by autocannon
-// with one base64 JPEG per :predict request at concurrency 1, 4 and 16, with 1 and 2 engine workers.
-// Reports images/s and p50/p99 latency per setting, and the 2-worker/1-worker images/s ratio at the
-// highest concurrency (target >= 1.7 on 2 cores). Last stdout line: JSON. Needs the built workspace.
+// with one base64 JPEG per :predict request at concurrency 1, 4 and 16, with 1 and 2 engine workers
+// computing on one thread each (the pool's scaling), and with 2 workers computing on 2 threads each
+// (`tensorsky serve`'s default on 2 cores). Reports images/s and p50/p99 latency per setting, and the 2-worker/1-worker images/s ratio at
+// the highest concurrency (target >= 1.7 on 2 cores). Last stdout line: JSON. Needs the built workspace.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +13,11 @@ import autocannon from 'autocannon';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const image = path.resolve(root, '..', 'shared', 'fixtures', 'images', 'cat.jpg');
-const WORKERS = [1, 2];
+const SETTINGS = [
+  { workers: 1, threads: 1 },
+  { workers: 2, threads: 1 },
+  { workers: 2, threads: 2 },
+];
 const CONCURRENCY = [1, 4, 16];
 // Long enough that a run holds several batch round trips at concurrency 16 (p50 of seconds with 1 worker).
 const SECONDS = Number(process.env.BENCH_SERVE_SECONDS ?? 25);
@@ -28,14 +33,14 @@ try {
   const body = JSON.stringify({ instances: [{ inputs: fs.readFileSync(image).toString('base64url') }] });
 
   const runs = [];
-  for (const workers of WORKERS) {
+  for (const { workers, threads } of SETTINGS) {
     const server = await startServer({
       models: [{ name: MODEL, basePath: base, versionPolicy: DEFAULT_VERSION_POLICY, versionLabels: {} }],
       host: '127.0.0.1',
       port: 0,
       workers,
       pollIntervalMs: 0,
-      engine: { options: { backend: 'wasm' } },
+      engine: { options: { backend: 'wasm', threads } },
     });
     try {
       const url = `${server.url}/v1/models/${MODEL}:predict`;
@@ -47,6 +52,7 @@ try {
         const r = await load(url, body, connections, SECONDS);
         const run = {
           workers,
+          threads,
           concurrency: connections,
           imagesPerSecond: Number((r['2xx'] / SECONDS).toFixed(2)),
           p50Ms: r.latency.p50,
@@ -61,7 +67,7 @@ try {
       await server.close();
     }
   }
-  const at = (workers, concurrency) => runs.find((r) => r.workers === workers && r.concurrency === concurrency);
+  const at = (workers, concurrency) => runs.find((r) => r.workers === workers && r.threads === 1 && r.concurrency === concurrency);
   const top = CONCURRENCY.at(-1);
   const ratio = at(2, top).imagesPerSecond / at(1, top).imagesPerSecond;
   console.log(

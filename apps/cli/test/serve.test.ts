@@ -67,7 +67,8 @@ async function post(url: string, body: unknown): Promise<{ status: number; body:
 
 describe('tensorsky serve (built binary)', () => {
   it('serves half_plus_two over TF Serving REST and stops cleanly on SIGTERM', async () => {
-    const served = await serve('--model_base_path', path.join(tfServing, 'saved_model_half_plus_two_cpu'), '--model_name', 'half_plus_two');
+    // Two compute threads: the wasm backend's pool runs inside the worker thread and must not hold up the stop.
+    const served = await serve('--model_base_path', path.join(tfServing, 'saved_model_half_plus_two_cpu'), '--model_name', 'half_plus_two', '--threads', '2');
     try {
       expect(await post(`${served.url}/v1/models/half_plus_two:predict`, { instances: [2.0, 3.0, 4.0] })).toEqual({
         status: 200,
@@ -170,6 +171,7 @@ describe('tensorsky serve argument errors', () => {
     [['serve', '--model_config_file', path.join(scratch, 'missing.config')], /cannot read model config file/],
     [['serve', '--model_base_path', tfServing, '--model_name', '../x'], /model name '..\/x' is not allowed/],
     [['serve', '--model_base_path', tfServing, '--max_batch_size', '0'], /--max_batch_size must be an integer >= 1, got 0/],
+    [['serve', '--model_base_path', tfServing, '--threads', '0'], /--threads must be an integer >= 1, got 0/],
   ])('%j fails with a one-line message', async (argv, message) => {
     const { code, err } = await run(...argv);
     expect(code).toBe(1);

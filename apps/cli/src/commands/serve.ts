@@ -22,6 +22,7 @@ const options = withSnakeAliases({
   port: { type: 'number', default: 8501, alias: 'rest_api_port', describe: 'HTTP port (0 picks a free one)' },
   host: { type: 'string', default: '0.0.0.0', describe: 'Interface to listen on' },
   workers: { type: 'number', describe: 'Engine worker threads (default: one per core)' },
+  threads: { type: 'number', describe: 'Threads each worker computes with on the wasm backend (default: one per core)' },
   'max-batch-size': { type: 'number', default: 8, describe: 'Examples per batch; 1 disables batching' },
   'batch-timeout-micros': { type: 'number', default: 2000, describe: 'How long a batch waits to fill up' },
   'max-request-bytes': { type: 'number', default: 1572864, describe: 'Largest request body (413 above it)' },
@@ -53,7 +54,7 @@ export function serveCommand(output: Output): CommandModule {
         maxRequestBytes: count(argv['max-request-bytes'], '--max_request_bytes', 1),
         maxQueuedRequests: argv['max-queued-requests'] === undefined ? undefined : count(argv['max-queued-requests'], '--max_queued_requests', 1),
         pollIntervalMs: count(argv['file-system-poll-wait-seconds'], '--file_system_poll_wait_seconds', 0) * 1000,
-        engine: { options: { backend: argv.backend } },
+        engine: { options: { backend: argv.backend, ...(argv.threads === undefined ? {} : { threads: count(argv.threads, '--threads', 1) }) } },
         log,
       });
       output.out(`tensorsky serve: listening on ${server.url} (models: ${models.map((m) => m.name).join(', ')})`);
