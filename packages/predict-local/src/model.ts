@@ -200,12 +200,11 @@ function useTfjsBackend(name: 'wasm' | 'cpu', threads: number): Promise<boolean>
 }
 
 async function switchTfjsBackend(name: 'wasm' | 'cpu', threads: number): Promise<boolean> {
-  if (name === 'wasm') {
-    try {
-      await setWasmThreads(threads);
-    } catch {
-      return false;
-    }
+  try {
+    if (name === 'wasm') await setWasmThreads(threads);
+    else await import('@tensorflow/tfjs-backend-cpu');
+  } catch {
+    return false;
   }
   try {
     return tf.getBackend() === name || (await tf.setBackend(name));
@@ -358,29 +357,34 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const backend = options.backend ?? 'auto';
   const tags = options.tags ?? ['serve'];
   const key = options.signature ?? DEFAULT_SIGNATURE;
+  const tfnode = backend === 'tensorflow' || backend === 'auto' ? await importTfjsNode() : undefined;
+  if (backend === 'tensorflow' && tfnode instanceof Error) {
+    throw new PredictLocalError(
+      `backend 'tensorflow' needs @tensorflow/tfjs-node, which is not installed or cannot load (${tfnode.message.split('\n')[0]}); install it, or use backend 'wasm' or 'cpu'`,
+    );
+  }
+  // Without tfjs-node, the executor's TF.js backend starts (the threaded wasm build starts its worker
+  // threads) while this thread reads the model.
+  const executorBackend = tfnode === undefined || tfnode instanceof Error ? startExecutorBackend(backend, options.threads ?? defaultWasmThreads()) : undefined;
   const loaded = await readSavedModel(dir);
   const metaGraph = getMetaGraph(loaded.savedModel, tags);
   const signature = summarize(metaGraph, key);
-
-  if (backend === 'tensorflow' || backend === 'auto') {
-    const tfnode = await importTfjsNode();
-    if (!(tfnode instanceof Error)) return loadWithTfjsNode(tfnode, loaded.dir, tags, key, signature, signatureSpecs(signature));
-    if (backend === 'tensorflow') {
-      throw new PredictLocalError(
-        `backend 'tensorflow' needs @tensorflow/tfjs-node, which is not installed or cannot load (${tfnode.message.split('\n')[0]}); install it, or use backend 'wasm' or 'cpu'`,
-      );
-    }
-  }
+  if (!executorBackend) return loadWithTfjsNode(tfnode as TfjsNode, loaded.dir, tags, key, signature, signatureSpecs(signature));
 
   const graph = freezeSignatureGraph(metaGraph, { signature: key, variables: readVariables(loaded.dir), dir: loaded.dir });
   const unsupported = unsupportedOps(graph, CUSTOM_OPS);
   if (unsupported.length > 0) throw new UnsupportedOpsError(unsupported);
+  const name = await executorBackend;
+  if (!name) throw new PredictLocalError(`the TF.js ${backend} backend could not be initialized`);
+  return loadWithExecutor(graph, name, signature);
+}
 
-  const candidates: ('wasm' | 'cpu')[] = backend === 'auto' ? ['wasm', 'cpu'] : [backend];
-  for (const name of candidates) {
-    if (await useTfjsBackend(name, options.threads ?? defaultWasmThreads())) return loadWithExecutor(graph, name, signature);
+/** The first of the executor's TF.js backends for `backend` that starts. */
+async function startExecutorBackend(backend: Backend, threads: number): Promise<'wasm' | 'cpu' | undefined> {
+  for (const name of backend === 'wasm' || backend === 'cpu' ? [backend] : (['wasm', 'cpu'] as const)) {
+    if (await useTfjsBackend(name, threads)) return name;
   }
-  throw new PredictLocalError(`the TF.js ${backend} backend could not be initialized`);
+  return undefined;
 }
 
 /** Input and output specs of a signature for the tfjs-node engine (which feeds by signature key). */
