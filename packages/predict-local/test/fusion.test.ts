@@ -7,19 +7,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { DataType, GraphBuilder, type GraphTensor, type MetaGraphDef } from '@tensorsky/saved-model';
 import { freezeSignatureGraph } from '../src/graph.js';
 import { toTfjsModel } from '../src/tfjs-model.js';
-
-/** Deterministic values in [-1, 1) (a small LCG), so failures reproduce. */
-function values(count: number, seed: number): Float32Array {
-  const out = new Float32Array(count);
-  let state = seed >>> 0;
-  for (let i = 0; i < count; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = state / 2 ** 31 - 1;
-  }
-  return out;
-}
-
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+import { size, values } from './support/values.js';
 
 interface Built {
   metaGraph: MetaGraphDef;

@@ -10,24 +10,13 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { DataType, GraphBuilder, writeSavedModel } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { size, values } from './support/values.js';
 
 const CHILD = fileURLToPath(new URL('./support/wasm-threads-child.mjs', import.meta.url));
 // Large enough that XNNPACK splits each convolution into many tiles across the threads.
 const INPUT_SHAPE: [number, number, number, number] = [2, 48, 48, 16];
 const K1: [number, number, number, number] = [3, 3, 16, 32];
 const K2: [number, number, number, number] = [1, 1, 32, 24];
-
-/** Deterministic values in [-1, 1) (a small LCG). */
-function values(count: number, seed: number): Float32Array {
-  const out = new Float32Array(count);
-  let state = seed >>> 0;
-  for (let i = 0; i < count; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = state / 2 ** 31 - 1;
-  }
-  return out;
-}
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 interface ChildResult {
   backend: string;
