@@ -21,11 +21,16 @@ const PTHREAD_WORKER = fileURLToPath(new URL('../wasm/pthread-worker.cjs', impor
 
 /**
  * Threads for the wasm backend when nothing asks for a number: TENSORSKY_WASM_THREADS if set,
- * otherwise one per core (at most 8).
+ * otherwise one per core (at most 8). A value that is not a whole number >= 1 is an error.
  */
 export function defaultWasmThreads(): number {
-  const fromEnv = Number(process.env.TENSORSKY_WASM_THREADS);
-  return clampThreads(Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : os.availableParallelism());
+  const fromEnv = process.env.TENSORSKY_WASM_THREADS?.trim();
+  if (!fromEnv) return clampThreads(os.availableParallelism());
+  const threads = Number(fromEnv);
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new RangeError(`TENSORSKY_WASM_THREADS must be a whole number >= 1 (threads of the wasm backend), got '${fromEnv}'; unset it for one per core`);
+  }
+  return clampThreads(threads);
 }
 
 function clampThreads(threads: number): number {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { defaultWasmThreads } from '../src/wasm-backend.js';
 import { DataType, GraphBuilder, writeSavedModel } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { size, values } from './support/values.js';
@@ -72,5 +73,26 @@ describe('wasm backend threads', () => {
     let maxDiff = 0;
     for (let i = 0; i < expected.length; i++) maxDiff = Math.max(maxDiff, Math.abs(expected[i] - two.y[i]));
     expect(maxDiff).toBeLessThan(1e-4);
+  });
+});
+
+describe('defaultWasmThreads', () => {
+  const saved = process.env.TENSORSKY_WASM_THREADS;
+  afterAll(() => {
+    if (saved === undefined) delete process.env.TENSORSKY_WASM_THREADS;
+    else process.env.TENSORSKY_WASM_THREADS = saved;
+  });
+
+  it('takes TENSORSKY_WASM_THREADS (at most 8), one per core without it, and refuses a bad value', () => {
+    delete process.env.TENSORSKY_WASM_THREADS;
+    expect(defaultWasmThreads()).toBe(Math.min(8, os.availableParallelism()));
+    process.env.TENSORSKY_WASM_THREADS = '3';
+    expect(defaultWasmThreads()).toBe(3);
+    process.env.TENSORSKY_WASM_THREADS = '64';
+    expect(defaultWasmThreads()).toBe(8);
+    for (const bad of ['0', 'abc', '1.5', '-2']) {
+      process.env.TENSORSKY_WASM_THREADS = bad;
+      expect(() => defaultWasmThreads()).toThrow(`TENSORSKY_WASM_THREADS must be a whole number >= 1 (threads of the wasm backend), got '${bad}'`);
+    }
   });
 });
