@@ -13,11 +13,10 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { photoPaths } from '@tensorsky/fixtures';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cliBin = path.join(repoRoot, 'apps', 'cli', 'bin', 'tensorsky.js');
-const photosDir = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'images');
-const PHOTOS = ['cat.jpg', 'dog.jpg', 'mountain.jpg', 'pizza.jpg', 'room.jpg', 'street.jpg'];
 const MODEL = 'inception_v3';
 /** How long to wait for the server to answer from version 2 after publishing it. */
 const SWITCH_TIMEOUT_MS = 120_000;
@@ -102,10 +101,10 @@ function argmax(values) {
   return best;
 }
 
+/** The demo asks for random weights explicitly when ImageNet's are unavailable: tensorsky never falls back on its own. */
 async function chooseWeights() {
-  const { imagenetWeightsCached } = await import('@tensorsky/ci');
-  const { defaultKerasCacheDir, IMAGENET_WEIGHTS } = await import('@tensorsky/export');
-  if (await imagenetWeightsCached(defaultKerasCacheDir())) return { weights: 'imagenet', why: `ImageNet weights found in ${defaultKerasCacheDir()}` };
+  const { cachedImagenetWeights, defaultKerasCacheDir, IMAGENET_WEIGHTS } = await import('@tensorsky/export');
+  if (await cachedImagenetWeights()) return { weights: 'imagenet', why: `ImageNet weights found in ${defaultKerasCacheDir()}` };
   try {
     const res = await fetch(IMAGENET_WEIGHTS.url, { method: 'HEAD', signal: AbortSignal.timeout(5000) });
     if (res.ok) return { weights: 'imagenet', why: 'ImageNet weights are reachable; export downloads them once (92 MB) into the Keras cache' };
@@ -120,7 +119,7 @@ async function chooseWeights() {
 }
 
 async function main() {
-  if (!existsSync(path.join(repoRoot, 'apps', 'cli', 'dist', 'main.js')) || !existsSync(path.join(repoRoot, 'apps', 'ci', 'dist', 'index.js'))) {
+  if (!existsSync(path.join(repoRoot, 'apps', 'cli', 'dist', 'main.js')) || !existsSync(path.join(repoRoot, 'packages', 'export', 'dist', 'index.js'))) {
     throw new Error('the workspace is not built; run `npm ci` (or `npm run build`) first');
   }
   const work = flags.workdir ? path.resolve(flags.workdir) : await fs.mkdtemp(path.join(os.tmpdir(), 'tensorsky-demo-'));
@@ -128,7 +127,7 @@ async function main() {
   const exportV1 = path.join(work, 'export', 'v1');
   const exportV2 = path.join(work, 'export', 'v2');
   const basePath = path.join(work, 'serving', MODEL);
-  const photos = PHOTOS.map((p) => path.join(photosDir, p));
+  const photos = photoPaths();
   say(`tensorsky demo: export -> predict -> deploy -> serve -> predict over HTTP -> new version under traffic`);
   say(`working folder: ${work}`);
 
@@ -170,7 +169,7 @@ async function main() {
     step('Publish version 2 while requests keep coming, and watch the answers move to it');
     const { toBase64 } = await import('@tensorsky/preprocess');
     const traffic = startTraffic(url, toBase64(await fs.readFile(photos[1]), 'web-safe'));
-    say('  traffic: 2 clients sending dog.jpg continuously to the Vertex AI-style route, which names the answering version');
+    say('  traffic: 2 clients sending astronaut.jpg continuously to the Vertex AI-style route, which names the answering version');
     say('  version 2: the same model exported with batch norms folded into the convolutions (a smaller graph)');
     await tensorsky(['export', '--model_dir', exportV2, '--weights', weights, '--seed', '0', '--fold_batch_norms']);
     const publishedAt = Date.now();
@@ -237,7 +236,7 @@ function reportTraffic(results, publishedAt, switchedAt) {
   say(`  ${results.length} requests: ${Object.entries(byVersion).map(([v, n]) => `${n} answered by version ${v}`).join(', ')}; ${failed.length} failed`);
   say(`  versions in order of sending: ${timeline}`);
   say(`  first answer from version 2: ${((switchedAt - publishedAt) / 1000).toFixed(1)} s after it was published`);
-  say(`  top-1 class of dog.jpg across all answers: ${[...top1].join(', ')}${top1.size === 1 ? ' (same on both versions)' : ''}`);
+  say(`  top-1 class of astronaut.jpg across all answers: ${[...top1].join(', ')}${top1.size === 1 ? ' (same on both versions)' : ''}`);
   if (failed.length > 0) {
     for (const r of failed.slice(0, 5)) say(`    failed: HTTP ${r.status} ${r.error ?? ''}`);
     throw new Error(`${failed.length} requests failed during the version switch`);

@@ -13,10 +13,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { photoPaths } from '@tensorsky/fixtures';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const images = path.resolve(root, '..', 'shared', 'fixtures', 'images');
-const PHOTOS = ['cat.jpg', 'dog.jpg', 'mountain.jpg', 'pizza.jpg', 'room.jpg', 'street.jpg'].map((f) => path.join(images, f));
+const PHOTOS = photoPaths();
 const SEED = 1;
 const RUNS = 25;
 const WARMUP = 3;

@@ -10,9 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { IMAGES_DIR } from '@tensorsky/fixtures';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const image = path.resolve(root, '..', 'shared', 'fixtures', 'images', 'cat.jpg');
+const image = path.join(IMAGES_DIR, 'cat.jpg');
 const SETTINGS = [
   { workers: 1, threads: 1 },
   { workers: 2, threads: 1 },

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -5,8 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABEL_PRESETS, LabelsError, isLabelPreset, labelsFromList, loadLabels, parseLabels } from '../src/index.js';
 
-const repoRoot = resolve(fileURLToPath(import.meta.url), '../../../..');
-const sharedDir = resolve(repoRoot, '..', 'shared');
+const packageRoot = resolve(fileURLToPath(import.meta.url), '../..');
+/** The vendored class index: Keras's imagenet_class_index.json, byte for byte. */
+const classIndexFile = join(packageRoot, 'data', 'imagenet_class_index.json');
+/** sha256 of Keras's file (https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json). */
+const KERAS_CLASS_INDEX_SHA256 = 'b5f776e83563ad894d66a723bac957f53dfa9baf377458b27ae9def80c14ebc5';
 
 let dir: string;
 beforeAll(async () => {
@@ -34,8 +38,12 @@ describe('presets', () => {
     expect(labels.classes?.filter((c) => c.label === 'crane').map((c) => c.id)).toEqual(['n02012849', 'n03126707']);
   });
 
-  it('imagenet matches the shared Keras class index entry for entry', async () => {
-    const keras = JSON.parse(await readFile(join(sharedDir, 'data', 'imagenet_class_index.json'), 'utf8')) as Record<
+  it("vendors Keras's class index unchanged", async () => {
+    expect(createHash('sha256').update(await readFile(classIndexFile)).digest('hex')).toBe(KERAS_CLASS_INDEX_SHA256);
+  });
+
+  it('imagenet matches the Keras class index entry for entry', async () => {
+    const keras = JSON.parse(await readFile(classIndexFile, 'utf8')) as Record<
       string,
       [string, string]
     >;
@@ -85,8 +93,8 @@ describe('custom labels files', () => {
     });
   });
 
-  it('gives a text file of exactly the ImageNet labels (an export\'s assets/labels.txt) the WordNet ids from the shared class index', async () => {
-    const index = JSON.parse(await readFile(join(sharedDir, 'data', 'imagenet_class_index.json'), 'utf8')) as Record<string, [string, string]>;
+  it('gives a text file of exactly the ImageNet labels (an export\'s assets/labels.txt) the WordNet ids from the class index', async () => {
+    const index = JSON.parse(await readFile(classIndexFile, 'utf8')) as Record<string, [string, string]>;
     const names = Array.from({ length: 1000 }, (_, i) => index[String(i)][1]);
     const labels = await loadLabels(await labelsFile('labels.txt', `${names.join('\n')}\n`));
     expect(labels.source).toMatch(/labels\.txt$/);

@@ -12,9 +12,10 @@ import type { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStorage, listModelFiles, uploadModelFiles, UploadConflictError, type RestCall, type UploadProgress } from '../src/index.js';
 import { startGcsEmulator, type GcsEmulator } from './helpers/gcs-emulator.js';
+import { SAVED_MODELS_DIR } from '@tensorsky/fixtures';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const HALF_PLUS_TWO = path.join(repoRoot, '..', 'shared', 'fixtures', 'saved_models', 'tf-serving', 'saved_model_half_plus_two_cpu', '00000123');
+const HALF_PLUS_TWO = path.join(SAVED_MODELS_DIR, 'tf-serving', 'saved_model_half_plus_two_cpu', '00000123');
 const FIXTURE_FILES = ['assets/foo.txt', 'saved_model.pb', 'variables/variables.data-00000-of-00001', 'variables/variables.index'];
 
 let emulator: GcsEmulator;

@@ -7,9 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_VERSION_POLICY, startServer, type ModelServer } from '@tensorsky/serve';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PublishConflictError, publishLocal } from '../src/index.js';
+import { SAVED_MODELS_DIR } from '@tensorsky/fixtures';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const TF_SERVING = path.join(repoRoot, '..', 'shared', 'fixtures', 'saved_models', 'tf-serving');
+const TF_SERVING = path.join(SAVED_MODELS_DIR, 'tf-serving');
 const HALF_PLUS_TWO = path.join(TF_SERVING, 'saved_model_half_plus_two_cpu', '00000123');
 const HALF_PLUS_THREE = path.join(TF_SERVING, 'saved_model_half_plus_three', '00000123');
 

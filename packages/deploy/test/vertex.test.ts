@@ -15,9 +15,10 @@ import {
 } from '../src/index.js';
 import { startFakeCloud, TEST_PROJECT, TEST_REGION, TEST_TOKEN, type FakeCloud } from './helpers/fake-cloud.js';
 import { startVertexDouble } from './helpers/vertex-double.js';
+import { SAVED_MODELS_DIR } from '@tensorsky/fixtures';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const TF_SERVING = path.join(repoRoot, '..', 'shared', 'fixtures', 'saved_models', 'tf-serving');
+const TF_SERVING = path.join(SAVED_MODELS_DIR, 'tf-serving');
 const HALF_PLUS_TWO = path.join(TF_SERVING, 'saved_model_half_plus_two_cpu', '00000123');
 const HALF_PLUS_THREE = path.join(TF_SERVING, 'saved_model_half_plus_three', '00000123');
 const BUCKET = 'tensorsky-models';

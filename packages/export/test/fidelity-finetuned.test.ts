@@ -22,7 +22,7 @@ describe('fine-tuned TF.js layers model export fidelity', () => {
     await initTfjs('wasm');
     temp = await makeTempDir('fidelity-finetuned');
     const trained = buildLayerZoo(SIZE, CLASSES);
-    await randomWeights(trained, 21);
+    await randomWeights(trained, 7);
     await saveQuantizedLayersModel(trained, join(temp.dir, 'flowers'));
     trained.dispose();
     const labels = join(temp.dir, 'labels.txt');

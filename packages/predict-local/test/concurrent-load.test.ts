@@ -3,9 +3,10 @@ import { describe, it, expect } from 'vitest';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel } from '../src/index.js';
+import { SAVED_MODELS_DIR } from '@tensorsky/fixtures';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const halfPlusTwo = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'saved_models', 'tf-serving', 'saved_model_half_plus_two_cpu', '00000123');
+const halfPlusTwo = path.join(SAVED_MODELS_DIR, 'tf-serving', 'saved_model_half_plus_two_cpu', '00000123');
 
 describe('concurrent loads', () => {
   it('loadModel calls started together all succeed while the wasm backend is still initialising', async () => {

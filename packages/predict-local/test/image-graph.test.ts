@@ -10,9 +10,10 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { DataType, GraphBuilder, validateGraph, writeSavedModel, type GraphTensor, type SignatureDef } from '@tensorsky/saved-model';
 import { loadModel } from '../src/index.js';
+import { IMAGES_DIR } from '@tensorsky/fixtures';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const images = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'images');
+const images = IMAGES_DIR;
 const H = 32;
 const W = 40;
 
@@ -150,7 +151,7 @@ describe('TF1 while loop over a TensorArray (the exporter batch loop)', () => {
   it('maps decode + resize over a batch of differently sized JPEGs', async () => {
     const { b, signature } = batchLoopGraph();
     const dir = await saveGraph(b, signature);
-    const files = ['cat.jpg', 'street.jpg', 'room.jpg'].map((f) => path.join(images, f));
+    const files = ['cat.jpg', 'rocket.jpg', 'hubble.jpg'].map((f) => path.join(images, f));
     const expected = await Promise.all(files.map(expectedResize));
     for (const backend of ['cpu', 'wasm'] as const) {
       const model = await loadModel(dir, { backend });

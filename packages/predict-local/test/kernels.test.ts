@@ -4,9 +4,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { decodeBase64WebSafe, decodeImage, encodeBase64WebSafe } from '../src/kernels.js';
+import { IMAGES_DIR } from '@tensorsky/fixtures';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const images = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'images');
+const images = IMAGES_DIR;
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -123,7 +124,7 @@ describe('image decode ops', () => {
     expect(img.dtype).toBe('uint8');
     expect(img.shape).toEqual([direct.info.height, direct.info.width, 3]);
     expect(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength).equals(direct.data)).toBe(true);
-    expect((await decodeImage('DecodeJpeg', file, { channels: 1 })).shape).toEqual([224, 224, 1]);
+    expect((await decodeImage('DecodeJpeg', file, { channels: 1 })).shape).toEqual([300, 451, 1]);
     await expect(decodeImage('DecodeJpeg', file, { channels: 4 })).rejects.toThrow(/JPEG does not support 4 channels/);
     await expect(decodeImage('DecodeJpeg', file, { ratio: 2 })).rejects.toThrow(/ratio=2/);
     await expect(decodeImage('DecodeJpeg', file.subarray(0, 2000))).rejects.toThrow(/invalid JPEG/i);
@@ -135,7 +136,7 @@ describe('image decode ops', () => {
     const crop = await decodeImage('DecodeAndCropJpeg', file, { channels: 3, crop_window: [10, 20, 5, 7] });
     expect(crop.shape).toEqual([5, 7, 3]);
     for (let r = 0; r < 5; r++) {
-      const from = ((10 + r) * 224 + 20) * 3;
+      const from = ((10 + r) * 451 + 20) * 3;
       expect(Array.from(crop.data.subarray(r * 21, r * 21 + 21))).toEqual(Array.from(full.data.subarray(from, from + 21)));
     }
   });

@@ -7,9 +7,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataType, readSavedModel, readTensorBundle, writeSavedModel } from '@tensorsky/saved-model';
 import { loadModel, predictLocal, PredictLocalError, UnsupportedOpsError } from '../src/index.js';
+import { SAVED_MODELS_DIR } from '@tensorsky/fixtures';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const models = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'saved_models');
+const models = SAVED_MODELS_DIR;
 const servingModel = (...parts: string[]) => path.join(models, 'tf-serving', ...parts);
 const halfPlusTwo = servingModel('saved_model_half_plus_two_cpu', '00000123');
 

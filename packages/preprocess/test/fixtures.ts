@@ -1,11 +1,8 @@
-// Test helpers: paths of the shared fixtures and hand-built image headers/files (built from the format
+// Test helpers: the fixture photos' folder and hand-built image headers/files (built from the format
 // specifications, not by the code under test).
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 
-const repoRoot = resolve(fileURLToPath(import.meta.url), '../../../..');
-export const imagesDir = resolve(repoRoot, '..', 'shared', 'fixtures', 'images');
+export { IMAGES_DIR as imagesDir } from '@tensorsky/fixtures';
 
 /** Pixels of TensorFlow's 2x2 test images (image_png_test.png), as TensorFlow decodes them (tfjs-node image_test.ts). */
 export const TF_TEST_PIXELS = [238, 101, 0, 50, 50, 50, 100, 50, 0, 200, 100, 50];

@@ -16,7 +16,7 @@ beforeAll(async () => {
   await copyFile(join(imagesDir, 'cat.jpg'), at('photos', 'a.jpg'));
   await copyFile(join(imagesDir, 'image_png_test.png'), at('photos', 'b.png'));
   await copyFile(join(imagesDir, 'image_png_test.png'), at('photos', 'png-named.jpg'));
-  await copyFile(join(imagesDir, 'dog.jpg'), at('photos', '.hidden.jpg'));
+  await copyFile(join(imagesDir, 'astronaut.jpg'), at('photos', '.hidden.jpg'));
   await writeFile(at('photos', 'c.gif'), gifHeader(1, 1));
   await writeFile(at('photos', 'd.bmp'), bmpFile(1, 1, [1, 2, 3]));
   await writeFile(at('photos', 'empty.jpg'), new Uint8Array(0));

@@ -11,14 +11,14 @@ import {
 } from '../src/index.js';
 import { bmpFile, gifHeader, imagesDir, jpegHeader, pngHeader } from './fixtures.js';
 
-// Sizes and JPEG process of the shared photos, as reported by file(1).
+// Sizes and JPEG process of the fixture photos, as reported by file(1).
 const FIXTURES: [string, string, number, number][] = [
-  ['cat.jpg', 'jpeg', 224, 224],
-  ['dog.jpg', 'jpeg', 224, 224],
-  ['mountain.jpg', 'jpeg', 414, 414], // progressive (SOF2)
-  ['pizza.jpg', 'jpeg', 463, 463],
-  ['room.jpg', 'jpeg', 387, 388],
-  ['street.jpg', 'jpeg', 600, 399],
+  ['cat.jpg', 'jpeg', 451, 300],
+  ['astronaut.jpg', 'jpeg', 512, 512],
+  ['coffee.jpg', 'jpeg', 600, 400], // progressive (SOF2)
+  ['camera.jpg', 'jpeg', 512, 512], // grayscale
+  ['hubble.jpg', 'jpeg', 500, 436], // progressive
+  ['rocket.jpg', 'jpeg', 640, 427],
   ['image_jpeg_test.jpeg', 'jpeg', 2, 2],
   ['image_png_test.png', 'png', 2, 2],
   ['image_png_4_channel_test.png', 'png', 2, 2],

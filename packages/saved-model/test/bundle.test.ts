@@ -12,9 +12,10 @@ import {
   snappyUncompress,
   unmaskCrc32c,
 } from '../src/index.js';
+import { SAVED_MODELS_DIR } from '@tensorsky/fixtures';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const models = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'saved_models');
+const models = SAVED_MODELS_DIR;
 const variables = (...parts: string[]) => path.join(models, ...parts, 'variables', 'variables');
 
 function scalars(prefix: string): Record<string, unknown> {

@@ -19,8 +19,9 @@ import {
   type SavedModel,
   type TensorProto,
 } from '../src/index.js';
+import { SAVED_MODELS_DIR } from '@tensorsky/fixtures';
 
-const savedModels = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'shared', 'fixtures', 'saved_models');
+const savedModels = SAVED_MODELS_DIR;
 
 function loadSavedModel(relative: string): SavedModel {
   return decodeMessage('SavedModel', readFileSync(path.join(savedModels, relative, 'saved_model.pb')));

@@ -1,7 +1,7 @@
 // validateGraph. Valid graphs are written the way TensorFlow writes them (NodeDefs as in TF's pbtxt,
 // defaults stripped as tf.saved_model does); the strongest cross-check runs the validator on graphs
-// TensorFlow itself wrote (shared/fixtures/saved_models).
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+// TensorFlow itself wrote (@tensorsky/fixtures).
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -20,10 +20,10 @@ import {
   type SavedModel,
   type SignatureDef,
 } from '../src/index.js';
+import { allFixtureDirs, savedModelsDir } from './io-fixtures.js';
 
 const { DT_FLOAT, DT_INT32, DT_INT64, DT_STRING } = DataType;
-const sharedDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'shared');
-const savedModelsDir = path.join(sharedDir, 'fixtures', 'saved_models');
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const s = (v: string): AttrValue => ({ s: new TextEncoder().encode(v) });
 const type = (t: DataType): AttrValue => ({ type: t });
@@ -285,25 +285,15 @@ describe('validateGraph with library functions', () => {
 // -----------------------------------------------------------------------------------------------
 // Graphs written by TensorFlow
 
-function fixtureDirs(): string[] {
-  const found: string[] = [];
-  const walk = (dir: string) => {
-    if (existsSync(path.join(dir, 'saved_model.pb'))) found.push(path.relative(savedModelsDir, dir));
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(dir, e.name));
-  };
-  walk(savedModelsDir);
-  return found.sort();
-}
-
 function loadFixture(relative: string): SavedModel {
   return decodeMessage('SavedModel', readFileSync(path.join(savedModelsDir, relative, 'saved_model.pb')));
 }
 
 // Op names in tf_opdefs.json, read straight from the JSON (not through the code under test).
-const opsInJson = new Set(Object.keys(JSON.parse(readFileSync(path.join(sharedDir, 'data', 'tf_opdefs.json'), 'utf8')) as object));
+const opsInJson = new Set(Object.keys(JSON.parse(readFileSync(path.join(packageRoot, 'data', 'tf_opdefs.json'), 'utf8')) as object));
 
 describe('validateGraph on TensorFlow-written SavedModels', () => {
-  const dirs = fixtureDirs();
+  const dirs = allFixtureDirs();
 
   it('finds the fixtures', () => {
     expect(dirs.length).toBeGreaterThanOrEqual(14);

@@ -109,20 +109,20 @@ describe('image inputs through the real engine', () => {
   });
 
   it('decodes base64 images (sizes as the files declare them)', async () => {
-    expect(await predictImage(await fs.readFile(path.join(IMAGES, 'cat.jpg')))).toEqual({ status: 200, body: { outputs: [224, 224, 3] } });
-    expect(await predictImage(await fs.readFile(path.join(IMAGES, 'street.jpg')))).toEqual({ status: 200, body: { outputs: [399, 600, 3] } });
+    expect(await predictImage(await fs.readFile(path.join(IMAGES, 'cat.jpg')))).toEqual({ status: 200, body: { outputs: [300, 451, 3] } });
+    expect(await predictImage(await fs.readFile(path.join(IMAGES, 'rocket.jpg')))).toEqual({ status: 200, body: { outputs: [427, 640, 3] } });
     expect(await predictImage(await fs.readFile(path.join(IMAGES, 'image_png_test.png')))).toEqual({ status: 200, body: { outputs: [2, 2, 3] } });
   });
 
   it.each([
     ['bytes that are no image', () => Buffer.from('this is not an image'), /image/i],
-    ['a truncated JPEG', async () => (await fs.readFile(path.join(IMAGES, 'street.jpg'))).subarray(0, 4000), /JPEG/],
+    ['a truncated JPEG', async () => (await fs.readFile(path.join(IMAGES, 'rocket.jpg'))).subarray(0, 4000), /JPEG/],
     ['a decompression bomb (PNG declaring 50000 x 50000 pixels)', async () => pngBomb(50000), /PNG|pixel/i],
   ])('%s gets a 400 and the next image succeeds', async (_what, bytes, message) => {
     const reply = await predictImage(await bytes());
     expect(reply.status).toBe(400);
     expect(reply.body.error).toMatch(message);
-    expect(await predictImage(await fs.readFile(path.join(IMAGES, 'dog.jpg')))).toEqual({ status: 200, body: { outputs: [224, 224, 3] } });
+    expect(await predictImage(await fs.readFile(path.join(IMAGES, 'astronaut.jpg')))).toEqual({ status: 200, body: { outputs: [512, 512, 3] } });
   });
 });
 

@@ -26,16 +26,16 @@ describe('InceptionV3 exported with random weights, served by one worker', () =>
   let base: string;
   let server: ModelServer;
   let labels: Labels;
-  /** Web-safe base64 text of cat.jpg and dog.jpg, as `tensorsky predict` feeds the graph. */
+  /** Web-safe base64 text of cat.jpg and astronaut.jpg, as `tensorsky predict` feeds the graph. */
   let images: string[];
-  /** predict-local's scores for [cat, dog], flat [2, 1000]. */
+  /** predict-local's scores for [cat, astronaut], flat [2, 1000]. */
   let expected: Float32Array;
 
   beforeAll(async () => {
     base = await tempDir('serve-inception-');
     const versionDir = path.join(base, '1');
     await exportSavedModel({ modelDir: versionDir, weights: 'random', seed: 1, backend: 'wasm' });
-    images = await Promise.all(['cat.jpg', 'dog.jpg'].map(async (f) => toBase64(await fs.readFile(path.join(IMAGES, f)), 'web-safe')));
+    images = await Promise.all(['cat.jpg', 'astronaut.jpg'].map(async (f) => toBase64(await fs.readFile(path.join(IMAGES, f)), 'web-safe')));
     labels = await loadLabels('imagenet');
     const local = await loadModel(versionDir, { backend: 'wasm' });
     try {
@@ -58,7 +58,7 @@ describe('InceptionV3 exported with random weights, served by one worker', () =>
     if (base) await fs.rm(base, { recursive: true, force: true });
   });
 
-  /** Checks [cat, dog] rows against predict-local: every probability, and the top 5 with their scores. */
+  /** Checks [cat, astronaut] rows against predict-local: every probability, and the top 5 with their scores. */
   function expectLocalScores(rows: number[][]): void {
     expect(rows.map((r) => r.length)).toEqual([CLASSES, CLASSES]);
     const got = Float32Array.from(rows.flat());

@@ -1,19 +1,16 @@
-// Paths to the shared fixtures (../shared next to the repository root) and temp folders for tests.
+// The fixture photos (@tensorsky/fixtures) as model inputs, and temp folders for tests.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
+import { IMAGES_DIR, PHOTOS } from '@tensorsky/fixtures';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
-export const sharedDir = resolve(repoRoot, '..', 'shared');
-export const imagesDir = join(sharedDir, 'fixtures', 'images');
-export const PHOTOS = ['cat.jpg', 'dog.jpg', 'pizza.jpg', 'mountain.jpg', 'room.jpg', 'street.jpg'];
+export { IMAGES_DIR as imagesDir, PHOTOS, SAVED_MODELS_DIR } from '@tensorsky/fixtures';
 
 /** A photo resized to size x size and scaled as Keras's inception preprocess_input: x / 127.5 - 1. */
 export async function loadPhoto(file: string, size = 299): Promise<tf.Tensor4D> {
-  const rgb = await sharp(join(imagesDir, file)).removeAlpha().resize(size, size, { fit: 'fill' }).raw().toBuffer();
+  const rgb = await sharp(join(IMAGES_DIR, file)).removeAlpha().toColourspace('srgb').resize(size, size, { fit: 'fill' }).raw().toBuffer();
   return tf.tidy(() => tf.tensor4d(Float32Array.from(rgb, (v) => v / 127.5 - 1), [1, size, size, 3]));
 }
 

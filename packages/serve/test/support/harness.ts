@@ -5,9 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_VERSION_POLICY, startServer, type ModelConfig, type ModelServer, type ServeOptions } from '../../src/index.js';
+import { SAVED_MODELS_DIR } from '@tensorsky/fixtures';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-export const TF_SERVING_FIXTURES = path.join(repoRoot, '..', 'shared', 'fixtures', 'saved_models', 'tf-serving');
+export const TF_SERVING_FIXTURES = path.join(SAVED_MODELS_DIR, 'tf-serving');
 export const HALF_PLUS_TWO = path.join(TF_SERVING_FIXTURES, 'saved_model_half_plus_two_cpu');
 export const HALF_PLUS_THREE = path.join(TF_SERVING_FIXTURES, 'saved_model_half_plus_three');
 export const TWO_VERSIONS = path.join(TF_SERVING_FIXTURES, 'saved_model_half_plus_two_2_versions');
