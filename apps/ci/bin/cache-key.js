@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A runtime input of the Nx target export-and-verify: prints what keys the export besides the code, i.e.
 // the content of the weights, model and golden images the run will use (they live outside the workspace:
-// Keras's cache, ../shared). Only Node built-ins, so Nx can hash it before anything is built.
+// Keras's cache, the repository's fixture photos). Only Node built-ins, so Nx can hash it before anything is built.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -40,11 +40,11 @@ function digest(target) {
   return hash.digest('hex');
 }
 
-const weights = env.TENSORSKY_WEIGHTS ?? (env.TENSORSKY_MODEL ? undefined : 'imagenet-if-cached');
+const weights = env.TENSORSKY_WEIGHTS ?? (env.TENSORSKY_MODEL ? undefined : 'imagenet');
 const lines = [
   `model ${env.TENSORSKY_MODEL ? digest(path.resolve(env.TENSORSKY_MODEL)) : 'inception_v3'}`,
-  `weights ${weights === undefined ? 'model file' : weights === 'random' ? 'random' : weights.startsWith('imagenet') ? `${weights} ${digest(imagenetFile)}` : digest(path.resolve(weights))}`,
+  `weights ${weights === undefined ? 'model file' : weights === 'random' ? 'random' : weights === 'imagenet' ? `imagenet ${digest(imagenetFile)}` : digest(path.resolve(weights))}`,
   `seed ${env.TENSORSKY_SEED ?? '0'}`,
-  ...(env.TENSORSKY_IMAGES ?? path.resolve(repoRoot, '..', 'shared', 'fixtures', 'images')).split(path.delimiter).map((p) => `images ${digest(path.resolve(p))}`),
+  ...(env.TENSORSKY_IMAGES ?? path.join(repoRoot, 'packages', 'fixtures', 'images')).split(path.delimiter).map((p) => `images ${digest(path.resolve(p))}`),
 ];
 process.stdout.write(`${lines.join('\n')}\n`);

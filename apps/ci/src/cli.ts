@@ -63,13 +63,13 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
     return 1;
   }
   summary(result).forEach((line) => context.out(line));
+  for (const warning of result.report.warnings) context.err(`export-and-verify: warning: ${warning}`);
   return result.report.passed ? 0 : 1;
 }
 
 /** What CI logs show at the end: the verdict, each failure, where the report is. */
 export function summary({ report, files }: ExportAndVerifyResult): string[] {
   const lines = [`export-and-verify ${report.passed ? 'PASSED' : 'FAILED'}: ${report.model.name}, weights ${report.model.weights ?? 'unknown'}, SavedModel ${report.savedModel.dir}`];
-  if (report.model.notice) lines.push(`  notice: ${report.model.notice}`);
   for (const c of report.checks) lines.push(`  ${c.status === 'passed' ? 'ok  ' : c.status === 'failed' ? 'FAIL' : 'skip'} ${c.name}: ${c.summary}`);
   const failures = reportFailures(report);
   if (failures.length > 0) lines.push('Failed because:', ...failures.map((f) => `  - ${f}`));

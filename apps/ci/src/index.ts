@@ -14,7 +14,6 @@ export {
   type VerifyFlagName,
   type VertexSmokeOptions,
 } from './options.js';
-export { chooseWeights, imagenetWeightsCached, type WeightsChoice } from './model-source.js';
 export { compareScores, latencyStats, topIndices, type LatencyStats, type ScoreComparison } from './golden.js';
 export {
   formatMarkdown,

@@ -1,6 +1,7 @@
 // What export-and-verify takes: one flag table shared by `tensorsky verify` (yargs) and the repository's
 // Nx target (apps/ci/bin/export-and-verify.js, node:util parseArgs), and its conversion into options.
 import path from 'node:path';
+import type { ImagenetWeightsOptions } from '@tensorsky/export';
 import { PREPROCESS_MODES, type PreprocessMode } from '@tensorsky/preprocess';
 
 export const DEPLOY_TARGETS = ['local', 'vertex'] as const;
@@ -23,7 +24,10 @@ export interface VertexSmokeOptions {
 export interface ExportAndVerifyOptions {
   /** Keras .h5 model or TF.js layers model; default the built-in InceptionV3. */
   model?: string;
-  /** imagenet, random or a Keras .h5 weights file; default imagenet when cached, else random (InceptionV3 only). */
+  /**
+   * imagenet, random or a Keras .h5 weights file; default imagenet for InceptionV3 (cached or downloaded,
+   * failing like export when neither works), the model file's own weights for --model.
+   */
   weights?: string;
   /** Seed for random weights; default 0. */
   seed?: number;
@@ -46,8 +50,8 @@ export interface ExportAndVerifyOptions {
   backend?: Backend;
   deploy?: DeployTarget;
   vertex?: VertexSmokeOptions;
-  /** Where the ImageNet weights are looked for; default Keras's cache (~/.keras/models). */
-  kerasCacheDir?: string;
+  /** Overrides for finding the ImageNet weights (cache folder, URL); default Keras's cache (~/.keras/models) and URL. */
+  imagenet?: Omit<ImagenetWeightsOptions, 'onProgress'>;
   /** One line per step. */
   onProgress?: (line: string) => void;
 }
@@ -77,7 +81,8 @@ export const VERIFY_FLAGS = {
   model: { type: 'string', describe: 'Keras .h5 model, or TF.js layers model (model.json or its folder); default: Keras InceptionV3' },
   weights: {
     type: 'string',
-    describe: 'imagenet, random (seeded) or a Keras .h5 weights file; default: imagenet when cached in ~/.keras/models, else random',
+    describe:
+      'imagenet, random (seeded; its labels mean nothing) or a Keras .h5 weights file; default: imagenet, from ~/.keras/models or downloaded once (fails when neither works)',
   },
   seed: { type: 'number', default: 0, describe: 'Seed for --weights random' },
   'saved-model': { type: 'string', describe: 'Verify this SavedModel against the source model instead of exporting one' },

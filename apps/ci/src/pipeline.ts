@@ -14,10 +14,9 @@ import { decodeTopK, loadLabels, type Labels } from '@tensorsky/decode';
 import { exportSavedModel, initTfjs, loadModelSource, type ModelSource } from '@tensorsky/export';
 import type { LocalModel, TensorInfoSummary } from '@tensorsky/predict-local';
 import { decodeImageToRgb, expandImagePaths, preprocessImagesReference, readImageFile, toBase64, type PreprocessMode } from '@tensorsky/preprocess';
-import { dataTypeName, DataType, getMetaGraph, readSavedModel, tfOpDefs, validateGraph } from '@tensorsky/saved-model';
+import { dataTypeName, DataType, getMetaGraph, readSavedModel, tfOpDefs, validateGraph, weightsWarning } from '@tensorsky/saved-model';
 import { smokeLocal, smokeVertex, type SmokeInput } from './deploy-smoke.js';
 import { compareScores, latencyStats } from './golden.js';
-import { chooseWeights } from './model-source.js';
 import { DEFAULTS, type ExportAndVerifyOptions } from './options.js';
 import { writeReport, type CheckName, type CheckResult, type ClassScore, type ImageResult, type ReportFiles, type VerifyReport } from './report.js';
 
@@ -43,6 +42,7 @@ export async function exportAndVerify(options: ExportAndVerifyOptions): Promise<
   const images: ImageResult[] = [];
   const report: VerifyReport = {
     passed: false,
+    warnings: [],
     startedAt: new Date(started).toISOString(),
     durationMs: 0,
     model: { name: options.model ? path.basename(options.model) : 'inception_v3' },
@@ -69,23 +69,20 @@ export async function exportAndVerify(options: ExportAndVerifyOptions): Promise<
     // The source model, also used as the reference.
     const imagePaths = await expandImagePaths(options.images);
     if (imagePaths.length === 0) throw new Error(`no JPEG/PNG/GIF/BMP images found in ${options.images.join(', ')}`);
-    const choice = await chooseWeights(options);
-    if (choice.notice) {
-      report.model.notice = choice.notice;
-      log(`notice: ${choice.notice}`);
-    }
     try {
       // Both models run on one wasm backend, set up as predict-local sets it up (one thread per core).
       const { defaultWasmThreads, setWasmThreads } = await import('@tensorsky/predict-local');
       await setWasmThreads(defaultWasmThreads());
       await initTfjs(backend, { onNotice: (m) => log(`notice: ${m}`) });
-      log(`loading ${options.model ?? 'InceptionV3'} (weights: ${choice.weights ?? 'from the model file'})`);
+      log(`loading ${options.model ?? 'InceptionV3'} (weights: ${options.weights ?? (options.model ? 'from the model file' : 'imagenet')})`);
+      // Without ImageNet weights (not cached, no network) this fails, as export does: a run on random
+      // weights must be asked for, since its predicted labels mean nothing.
       source = await loadModelSource({
         model: options.model,
-        weights: choice.weights,
+        weights: options.weights,
         seed: options.seed,
         backend,
-        imagenet: options.kerasCacheDir ? { cacheDir: options.kerasCacheDir } : undefined,
+        imagenet: options.imagenet,
         onProgress: downloadProgress(log),
       });
     } catch (err) {
@@ -93,6 +90,8 @@ export async function exportAndVerify(options: ExportAndVerifyOptions): Promise<
       skipRest('export', 'no source model');
       return await finish();
     }
+    const warning = weightsWarning(source.provenance.weights);
+    if (warning) report.warnings.push(warning);
     const preprocess: PreprocessMode = options.preprocess ?? source.preprocess ?? 'inception';
     Object.assign(report.model, {
       name: source.name,

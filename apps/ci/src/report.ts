@@ -59,6 +59,8 @@ export interface DeployReport {
 
 export interface VerifyReport {
   passed: boolean;
+  /** What people reading the verdict must know, e.g. that random weights make the labels meaningless. */
+  warnings: string[];
   startedAt: string;
   durationMs: number;
   model: {
@@ -66,8 +68,6 @@ export interface VerifyReport {
     name: string;
     /** Where the weights came from: imagenet, random (seed N), a file, model file. */
     weights?: string;
-    /** Set when the labels mean nothing (random weights). */
-    notice?: string;
     preprocess?: string;
     inputShape?: [number, number, number];
     classes?: number;
@@ -132,7 +132,7 @@ export function formatMarkdown(report: VerifyReport, chartFile?: string): string
     `- Settings: tolerance ${settings.tolerance}, top-${settings.topK}, latency budget ${settings.latencyBudgetMs} ms (p95), backend ${settings.backend}`,
     `- Run: ${report.startedAt}, ${seconds(report.durationMs)}`,
   ];
-  if (model.notice) lines.push('', `> **Notice:** ${model.notice}`);
+  if (report.warnings.length > 0) lines.push('', ...report.warnings.map((w) => `> **Warning:** ${w}`));
   const failures = reportFailures(report);
   if (failures.length > 0) lines.push('', '## Why it failed', '', ...failures.map((f) => `- ${f}`));
 

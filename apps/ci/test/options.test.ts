@@ -1,8 +1,6 @@
-import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chooseWeights } from '../src/model-source.js';
 import { optionsFromFlags } from '../src/options.js';
 
 const cwd = path.join(os.tmpdir(), 'project');
@@ -51,26 +49,5 @@ describe('optionsFromFlags', () => {
   it('collects the Vertex AI settings for --deploy vertex', () => {
     const options = optionsFromFlags({ images: 'a.jpg', deploy: 'vertex', 'project-id': 'p1', bucket: 'b', 'model-version': 'v2' }, { cwd });
     expect(options.vertex).toEqual({ projectId: 'p1', bucket: 'b', region: undefined, modelName: undefined, modelVersion: 'v2' });
-  });
-});
-
-describe('chooseWeights', () => {
-  it('falls back to seeded random weights with a notice when the ImageNet file is not cached', async () => {
-    const cacheDir = await fs.mkdtemp(path.join(os.tmpdir(), 'keras-cache-'));
-    try {
-      const empty = await chooseWeights({ kerasCacheDir: cacheDir });
-      expect(empty.weights).toBe('random');
-      expect(empty.notice).toMatch(/not cached in .*keras-cache-.*labels are meaningless/);
-      // A file with the right name but the wrong content (md5) does not count as cached either.
-      await fs.writeFile(path.join(cacheDir, 'inception_v3_weights_tf_dim_ordering_tf_kernels.h5'), 'partial download');
-      expect((await chooseWeights({ kerasCacheDir: cacheDir })).weights).toBe('random');
-    } finally {
-      await fs.rm(cacheDir, { recursive: true, force: true });
-    }
-  });
-
-  it('keeps what was asked for, and a model file keeps its own weights', async () => {
-    expect(await chooseWeights({ weights: 'imagenet' })).toEqual({ weights: 'imagenet' });
-    expect(await chooseWeights({ model: 'model.h5' })).toEqual({ weights: undefined });
   });
 });

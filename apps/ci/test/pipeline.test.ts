@@ -1,18 +1,22 @@
 // The pipeline end to end on InceptionV3 with seeded random weights and two fixture photos: a faithful
-// export passes (including the local deployment smoke test); exports broken on purpose (wrong
-// normalisation, a corrupted weight tensor) fail, and the report says which check failed and why.
+// export passes (including the local deployment smoke test) and warns that its labels mean nothing;
+// exports broken on purpose (wrong normalisation, a corrupted weight tensor) fail, and the report says
+// which check failed and why; without ImageNet weights the default run fails instead of going random.
 import fs from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { exportSavedModel } from '@tensorsky/export';
-import { getMetaGraph, readSavedModel, writeSavedModel } from '@tensorsky/saved-model';
+import { getMetaGraph, readProvenance, readSavedModel, writeSavedModel } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportAndVerify, type ExportAndVerifyResult } from '../src/pipeline.js';
 import type { VerifyReport } from '../src/report.js';
+import { IMAGES_DIR } from '@tensorsky/fixtures';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
-const fixtureImages = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'images');
+const fixtureImages = IMAGES_DIR;
 const IMAGES = [path.join(fixtureImages, 'cat.jpg'), path.join(fixtureImages, 'image_png_test.png')];
 
 let work: string;
@@ -21,14 +25,12 @@ let progress: string[];
 
 beforeAll(async () => {
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'tensorsky-ci-test-'));
-  // An empty Keras cache: the default weights are then seeded random ones.
-  await fs.mkdir(path.join(work, 'keras'));
   progress = [];
   good = await exportAndVerify({
     images: IMAGES,
+    weights: 'random',
     outDir: path.join(work, 'out'),
     reportDir: path.join(work, 'reports'),
-    kerasCacheDir: path.join(work, 'keras'),
     backend: 'wasm',
     deploy: 'local',
     // Test suites share 2 cores, so one prediction may take seconds here: the budget only has to be
@@ -47,7 +49,7 @@ function check(report: VerifyReport, name: string) {
 }
 
 describe('a faithful export', () => {
-  it('passes every check, with random weights and a notice when ImageNet weights are not cached', () => {
+  it('passes every check, with random weights and a warning that its labels mean nothing', () => {
     const { report } = good;
     expect(report.checks.map((c) => [c.name, c.status])).toEqual([
       ['export', 'passed'],
@@ -59,14 +61,15 @@ describe('a faithful export', () => {
     ]);
     expect(report.passed).toBe(true);
     expect(report.model).toMatchObject({ name: 'inception_v3', weights: 'random (seed 0)', preprocess: 'inception', inputShape: [299, 299, 3], classes: 1000 });
-    expect(report.model.notice).toMatch(/labels are meaningless/);
-    expect(progress.some((line) => line.startsWith('notice: ImageNet weights are not cached'))).toBe(true);
+    expect(report.warnings).toEqual(['this model has random weights (seed 0): its labels mean nothing']);
+    expect(progress).toContain('loading InceptionV3 (weights: random)');
   });
 
   it('writes a TF Serving repository version and compares every image', async () => {
     const { report } = good;
     expect(report.savedModel.dir).toBe(path.join(work, 'out', 'inception_v3', '1'));
     await expect(fs.stat(path.join(report.savedModel.dir, 'saved_model.pb'))).resolves.toBeTruthy();
+    expect(await readProvenance(report.savedModel.dir)).toMatchObject({ model: { kind: 'built-in', name: 'inception_v3' }, weights: { kind: 'random', seed: 0 } });
     expect(report.images.map((im) => path.basename(im.image))).toEqual(['cat.jpg', 'image_png_test.png']);
     for (const im of report.images) {
       expect(im.bytes).toBe((await fs.stat(im.image)).size);
@@ -84,6 +87,7 @@ describe('a faithful export', () => {
     expect(JSON.parse(await fs.readFile(files.json, 'utf8'))).toEqual(JSON.parse(JSON.stringify(report)));
     const markdown = await fs.readFile(files.markdown, 'utf8');
     expect(markdown).toMatch(/^# Export and verify: PASSED/);
+    expect(markdown).toContain('> **Warning:** this model has random weights (seed 0): its labels mean nothing');
     expect(markdown).toContain('| cat.jpg |');
     expect(markdown).toContain('![per-image agreement and latency](export-and-verify.svg)');
     // librsvg (through sharp) parses the SVG as XML and renders it at its declared size.
@@ -154,4 +158,28 @@ describe('a broken export', () => {
     expect(graphCheck.problems.join('\n')).toMatch(/dilation/);
     expect(report.passed).toBe(false);
   }, 120_000);
+});
+
+describe('without ImageNet weights', () => {
+  it('fails like export when they were not asked for otherwise, saying what to do', async () => {
+    // An empty Keras cache and a port nothing listens on: as offline, without touching the network.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(probe.address() as AddressInfo).port}/weights.h5`;
+    await new Promise((resolve) => probe.close(resolve));
+    const cacheDir = path.join(work, 'empty-keras-cache');
+    const { report } = await exportAndVerify({ images: IMAGES, outDir: path.join(work, 'offline'), reportDir: path.join(work, 'reports-offline'), imagenet: { cacheDir, url } });
+    expect(report.passed).toBe(false);
+    expect(report.checks.map((c) => [c.name, c.status])).toEqual([
+      ['export', 'failed'],
+      ['graph', 'skipped'],
+      ['signature', 'skipped'],
+      ['golden', 'skipped'],
+      ['latency', 'skipped'],
+    ]);
+    expect(check(report, 'export')!.summary).toBe(
+      `cannot load the source model: ImageNet weights are not available offline (cannot reach ${new URL(url).host}): put inception_v3_weights_tf_dim_ordering_tf_kernels.h5 in ${cacheDir}, pass --weights FILE.h5, or --weights random for a run whose labels mean nothing`,
+    );
+    expect(report.warnings).toEqual([]);
+  });
 });

@@ -1,6 +1,8 @@
 // `tensorsky export`: a Keras or TF.js image classifier → a frozen TensorFlow SavedModel whose graph
 // decodes, resizes and normalizes images itself (serving_default: inputs DT_STRING [-1] → outputs
-// DT_FLOAT [-1, classes]). Weights are constants (variables/ stays empty); labels go to assets/labels.txt.
+// DT_FLOAT [-1, classes]). Weights are constants (variables/ stays empty); labels go to assets/labels.txt,
+// and where the model and its weights came from to assets.extra/tensorsky_provenance.json.
+import { readFileSync } from 'node:fs';
 import { access, constants as fsConstants, readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { loadLabels, type Labels } from '@tensorsky/decode';
@@ -9,13 +11,17 @@ import {
   assertValidGraph,
   DataType,
   GraphBuilder,
+  PROVENANCE_FILE,
+  PROVENANCE_SCHEMA,
   SAVED_MODEL_PB,
+  serializeProvenance,
   shapeProto,
   tfOpDefs,
   writeSavedModel,
   type AssetFileDef,
   type GraphDef,
   type OpDef,
+  type Provenance,
   type SavedModel,
   type SignatureDef,
 } from '@tensorsky/saved-model';
@@ -24,6 +30,12 @@ import { loadModelSource, type ModelSource, type ModelSourceOptions } from './so
 
 export const SIGNATURE_KEY = 'serving_default';
 export const LABELS_FILE = 'labels.txt';
+
+/** This package, as the provenance record names the exporter (src/ and dist/ are both one level below package.json). */
+const EXPORTER: Provenance['exporter'] = (() => {
+  const { name, version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+  return { name, version };
+})();
 
 export type ExportStep = 'download' | 'load' | 'convert' | 'validate' | 'write';
 
@@ -72,6 +84,8 @@ export interface ExportResult {
   signature: { key: string; method: string; inputs: Record<string, ExportedTensor>; outputs: Record<string, ExportedTensor> };
   /** assets/labels.txt, or null without labels. */
   labels: { file: string; count: number; source: string } | null;
+  /** What assets.extra/tensorsky_provenance.json records. */
+  provenance: Provenance;
   nodes: number;
   /** Node count per op type. */
   ops: Record<string, number>;
@@ -129,13 +143,19 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
   const converted = performance.now();
 
   progress({ step: 'write', message: `writing ${modelDir}` });
-  await writeSavedModel(modelDir, { savedModel: built.savedModel, assets: built.assets }, { overwrite: options.force });
+  const provenance: Provenance = { schema: PROVENANCE_SCHEMA, exporter: EXPORTER, exportedAt: new Date().toISOString(), ...source.provenance };
+  await writeSavedModel(
+    modelDir,
+    { savedModel: built.savedModel, assets: built.assets, assetsExtra: { [PROVENANCE_FILE]: serializeProvenance(provenance) } },
+    { overwrite: options.force },
+  );
   const savedModelBytes = (await stat(join(modelDir, SAVED_MODEL_PB))).size;
   const written = performance.now();
 
   return {
     ...built.result,
     modelDir,
+    provenance,
     savedModelBytes,
     timings: {
       load: Math.round(loaded - started),
@@ -160,7 +180,7 @@ function buildSavedModel(
 ): {
   savedModel: SavedModel;
   assets: Record<string, string> | undefined;
-  result: Omit<ExportResult, 'modelDir' | 'savedModelBytes' | 'timings'>;
+  result: Omit<ExportResult, 'modelDir' | 'provenance' | 'savedModelBytes' | 'timings'>;
 } {
   const [height, width, channels] = source.inputShape;
   const labels = labelsText(options.labels, source.classes);

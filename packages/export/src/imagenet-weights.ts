@@ -3,13 +3,16 @@
 // Like keras.utils.get_file: reuse ~/.keras/models/<file> when its md5 matches, otherwise download,
 // verify the md5 and move the file into place. The download goes to a temp file in the cache folder and
 // is renamed only after verification, so an interrupted or corrupted download never looks cached.
+// Every command that needs these weights (export, predict, verify) fails here, with the same message
+// saying what to do, when they are neither cached nor downloadable.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { fileMd5 } from './file-md5.js';
 
 export const IMAGENET_WEIGHTS = {
   url: 'https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5',
@@ -38,14 +41,28 @@ export interface ImagenetWeightsOptions {
   onProgress?: (bytes: number, total: number | undefined) => void;
 }
 
+/** The path of the cached ImageNet weights when the cache holds them with the right md5, else undefined. */
+export async function cachedImagenetWeights(options: Omit<ImagenetWeightsOptions, 'url' | 'onProgress'> = {}): Promise<string | undefined> {
+  const target = join(options.cacheDir ?? defaultKerasCacheDir(), options.fileName ?? IMAGENET_WEIGHTS.fileName);
+  let md5: string | undefined;
+  try {
+    md5 = await fileMd5(target);
+  } catch (err) {
+    throw new ImagenetWeightsError(`cannot read cached weights ${target}: ${(err as Error).message}`);
+  }
+  return md5 === (options.md5 ?? IMAGENET_WEIGHTS.md5) ? target : undefined;
+}
+
 /** Returns the path of a verified local copy of the ImageNet weights, downloading it if needed. */
 export async function fetchImagenetWeights(options: ImagenetWeightsOptions = {}): Promise<string> {
   const url = options.url ?? IMAGENET_WEIGHTS.url;
   const md5 = options.md5 ?? IMAGENET_WEIGHTS.md5;
   const cacheDir = options.cacheDir ?? defaultKerasCacheDir();
-  const target = join(cacheDir, options.fileName ?? IMAGENET_WEIGHTS.fileName);
+  const fileName = options.fileName ?? IMAGENET_WEIGHTS.fileName;
+  const target = join(cacheDir, fileName);
 
-  if ((await fileMd5(target)) === md5) return target;
+  const cached = await cachedImagenetWeights({ md5, cacheDir, fileName });
+  if (cached) return cached;
 
   try {
     await mkdir(cacheDir, { recursive: true });
@@ -54,7 +71,8 @@ export async function fetchImagenetWeights(options: ImagenetWeightsOptions = {})
   }
   const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.part`;
   try {
-    const actual = await download(url, temp, options.onProgress);
+    const whatToDo = `put ${fileName} in ${cacheDir}, pass --weights FILE.h5, or --weights random for a run whose labels mean nothing`;
+    const actual = await download(url, temp, whatToDo, options.onProgress);
     if (actual !== md5) {
       throw new ImagenetWeightsError(
         `ImageNet weights downloaded from ${url} have md5 ${actual}, expected ${md5}; the download is corrupt, try again`,
@@ -71,25 +89,27 @@ export function defaultKerasCacheDir(): string {
   return join(process.env.KERAS_HOME ?? join(homedir(), '.keras'), 'models');
 }
 
+/** Downloads `url` to `path` and returns its md5; `whatToDo` ends every error message. */
 async function download(
   url: string,
   path: string,
+  whatToDo: string,
   onProgress: ImagenetWeightsOptions['onProgress'],
 ): Promise<string> {
-  const hint = 'pass --weights random --seed N or --weights FILE.h5';
   let response: Response;
   try {
     response = await fetch(url);
   } catch (err) {
     // fetch wraps the socket error: TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }).
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const unreachable = cause?.code !== undefined && UNREACHABLE_CODES.has(cause.code);
-    const reason = unreachable ? 'offline?' : (cause?.message ?? (err as Error).message);
-    throw new ImagenetWeightsError(`cannot download ImageNet weights from ${url} (${reason}); ${hint}`);
+    if (cause?.code !== undefined && UNREACHABLE_CODES.has(cause.code)) {
+      throw new ImagenetWeightsError(`ImageNet weights are not available offline (cannot reach ${new URL(url).host}): ${whatToDo}`);
+    }
+    throw new ImagenetWeightsError(`cannot download ImageNet weights from ${url} (${cause?.message ?? (err as Error).message}); ${whatToDo}`);
   }
   if (!response.ok || !response.body) {
     throw new ImagenetWeightsError(
-      `cannot download ImageNet weights from ${url}: HTTP ${response.status} ${response.statusText}; ${hint}`,
+      `cannot download ImageNet weights from ${url}: HTTP ${response.status} ${response.statusText}; ${whatToDo}`,
     );
   }
   // Content-Length counts encoded bytes; with a Content-Encoding, fetch hands out decoded ones.
@@ -112,20 +132,8 @@ async function download(
     );
   } catch (err) {
     throw new ImagenetWeightsError(
-      `download of ImageNet weights from ${url} failed after ${bytes} bytes (${(err as Error).message}); ${hint}`,
+      `download of ImageNet weights from ${url} failed after ${bytes} bytes (${(err as Error).message}); ${whatToDo}`,
     );
-  }
-  return hash.digest('hex');
-}
-
-/** md5 of a file, or undefined when it does not exist. */
-async function fileMd5(path: string): Promise<string | undefined> {
-  const hash = createHash('md5');
-  try {
-    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ImagenetWeightsError(`cannot read cached weights ${path}: ${(err as Error).message}`);
   }
   return hash.digest('hex');
 }

@@ -2,6 +2,7 @@ export { initTfjs, TfjsEngineError, type InitTfjsOptions, type TfjsBackend } fro
 export { buildInceptionV3, INCEPTION_V3_INPUT_SHAPE, InceptionV3Error, type InceptionV3Options } from './inception-v3.js';
 export { randomWeights, RandomWeightsError, SeededRandom } from './weights.js';
 export {
+  cachedImagenetWeights,
   defaultKerasCacheDir,
   fetchImagenetWeights,
   IMAGENET_WEIGHTS,

@@ -3,7 +3,9 @@
 import { open, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { fetchImagenetWeights, type ImagenetWeightsOptions } from './imagenet-weights.js';
+import type { ModelProvenance, WeightsProvenance } from '@tensorsky/saved-model';
+import { fileMd5 } from './file-md5.js';
+import { fetchImagenetWeights, IMAGENET_WEIGHTS, type ImagenetWeightsOptions } from './imagenet-weights.js';
 import { buildInceptionV3 } from './inception-v3.js';
 import { loadKerasModel, loadKerasWeights } from './keras-h5.js';
 import { loadTfjsLayersModel } from './layers-model.js';
@@ -42,6 +44,14 @@ export interface ModelSource {
   labels: 'imagenet' | undefined;
   /** Where the weights came from, for messages: 'imagenet', 'random (seed 3)', a file path, or 'model file'. */
   weights: string;
+  /** What the export records in its provenance file: the model and its weights, files named with their md5. */
+  provenance: { model: ModelProvenance; weights: WeightsProvenance };
+}
+
+/** How the weights were described and what provenance records of them. */
+interface AppliedWeights {
+  described: string;
+  provenance: WeightsProvenance;
 }
 
 export async function loadModelSource(options: ModelSourceOptions = {}): Promise<ModelSource> {
@@ -53,9 +63,15 @@ export async function loadModelSource(options: ModelSourceOptions = {}): Promise
     const imagenetFile =
       weights === 'imagenet' ? await fetchImagenetWeights({ ...options.imagenet, onProgress: options.onProgress }) : undefined;
     return withModel(buildInceptionV3(), async (model) => {
-      if (imagenetFile) await loadKerasWeights(model, imagenetFile);
-      const described = imagenetFile ? 'imagenet' : await applyWeights(model, weights, seed);
-      return describe(model, 'inception_v3', described, { preprocess: 'inception', labels: 'imagenet' });
+      let applied: AppliedWeights;
+      if (imagenetFile) {
+        await loadKerasWeights(model, imagenetFile);
+        // fetchImagenetWeights returns only a file whose md5 it verified.
+        applied = { described: 'imagenet', provenance: { kind: 'imagenet', file: basename(imagenetFile), md5: options.imagenet?.md5 ?? IMAGENET_WEIGHTS.md5 } };
+      } else {
+        applied = await applyWeights(model, weights, seed);
+      }
+      return describe(model, 'inception_v3', applied, { kind: 'built-in', name: 'inception_v3' }, { preprocess: 'inception', labels: 'imagenet' });
     });
   }
 
@@ -67,8 +83,12 @@ export async function loadModelSource(options: ModelSourceOptions = {}): Promise
   const model = kind === 'keras-h5' ? await loadKerasModel(path) : await loadTfjsLayersModel(path);
   const name = kind === 'keras-h5' ? basename(path, extname(path)) : kind === 'tfjs-folder' ? basename(path) : basename(dirname(path));
   return withModel(model, async () => {
-    const described = options.weights === undefined ? 'model file' : await applyWeights(model, options.weights, seed);
-    return describe(model, name, described, { preprocess: undefined, labels: undefined });
+    const applied: AppliedWeights =
+      options.weights === undefined ? { described: 'model file', provenance: { kind: 'model-file' } } : await applyWeights(model, options.weights, seed);
+    // A TF.js model is identified by its model.json, which names its weight files.
+    const modelFile = kind === 'tfjs-folder' ? join(path, 'model.json') : path;
+    const modelProvenance: ModelProvenance = { kind: 'file', name, file: basename(modelFile), md5: await md5Of(modelFile) };
+    return describe(model, name, applied, modelProvenance, { preprocess: undefined, labels: undefined });
   });
 }
 
@@ -82,22 +102,29 @@ async function withModel<T>(model: tf.LayersModel, use: (model: tf.LayersModel) 
   }
 }
 
-async function applyWeights(model: tf.LayersModel, weights: string, seed: number): Promise<string> {
+async function applyWeights(model: tf.LayersModel, weights: string, seed: number): Promise<AppliedWeights> {
   if (weights === 'random') {
     await randomWeights(model, seed);
-    return `random (seed ${seed})`;
+    return { described: `random (seed ${seed})`, provenance: { kind: 'random', seed } };
   }
   if ((await detectModelFile(weights)) !== 'keras-h5') {
     throw new ModelSourceError(`--weights ${weights}: expected 'imagenet', 'random' or a Keras .h5 weights file`);
   }
   await loadKerasWeights(model, weights);
-  return weights;
+  return { described: weights, provenance: { kind: 'file', file: basename(weights), md5: await md5Of(weights) } };
+}
+
+async function md5Of(file: string): Promise<string> {
+  const md5 = await fileMd5(file);
+  if (md5 === undefined) throw new ModelSourceError(`${file} disappeared while it was being loaded`);
+  return md5;
 }
 
 function describe(
   model: tf.LayersModel,
   name: string,
-  weights: string,
+  weights: AppliedWeights,
+  modelProvenance: ModelProvenance,
   hints: Pick<ModelSource, 'preprocess' | 'labels'>,
 ): ModelSource {
   const inputs = model.inputs;
@@ -125,7 +152,8 @@ function describe(
     classes,
     preprocess: hints.preprocess,
     labels: hints.labels === 'imagenet' && classes === 1000 ? 'imagenet' : undefined,
-    weights,
+    weights: weights.described,
+    provenance: { model: modelProvenance, weights: weights.provenance },
   };
 }
 

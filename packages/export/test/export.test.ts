@@ -109,7 +109,7 @@ describe('exportSavedModel', () => {
   });
 
   it('classifies raw image bytes like the Keras model on the same pixels', async () => {
-    const files = await Promise.all(['cat.jpg', 'image_png_test.png', 'street.jpg'].map((f) => readFile(join(imagesDir, f))));
+    const files = await Promise.all(['cat.jpg', 'image_png_test.png', 'rocket.jpg'].map((f) => readFile(join(imagesDir, f))));
     const exported = await predictExported(modelDir, files.map((f) => new Uint8Array(f)));
     expect(exported.shape).toEqual([3, 3]);
     const keras = await loadKerasModel(h5);
@@ -130,7 +130,7 @@ describe('exportSavedModel with foldBatchNorms', () => {
     // flowers_small: conv2d_1 → batch_normalization_1 and depthwise_conv2d_1 → batch_normalization_2.
     expect(result.foldedBatchNorms).toBe(2);
     expect(result.ops.FusedBatchNormV3).toBeUndefined();
-    const file = await readFile(join(imagesDir, 'dog.jpg'));
+    const file = await readFile(join(imagesDir, 'astronaut.jpg'));
     const exported = await predictExported(modelDir, [file.toString('base64url')]);
     const keras = await loadKerasModel(h5);
     const pixels = preprocessImagesReference(tf, [await decodeImageToRgb(file)], { height: 32, width: 32, preprocess: 'inception' });
@@ -166,7 +166,7 @@ describe('exportSavedModel refusals', () => {
     expect(await readFile(join(modelDir, 'keep.txt'), 'utf8')).toBe('mine');
 
     await exportSavedModel({ modelDir, model: h5, force: true });
-    expect((await readdir(modelDir)).sort()).toEqual(['saved_model.pb', 'variables']);
+    expect((await readdir(modelDir)).sort()).toEqual(['assets.extra', 'saved_model.pb', 'variables']);
     expect(await readdir(parent)).toEqual(['model']);
   });
 
@@ -220,8 +220,11 @@ describe('exportSavedModel refusals', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(probe.address() as AddressInfo).port}/weights.h5`;
     await new Promise((resolve) => probe.close(resolve));
-    const error = await failedExport(join(temp.dir, 'offline'), { weights: 'imagenet', imagenet: { url, cacheDir: join(temp.dir, 'empty-cache') } });
-    expect(error.message).toBe(`cannot download ImageNet weights from ${url} (offline?); pass --weights random --seed N or --weights FILE.h5`);
+    const cacheDir = join(temp.dir, 'empty-cache');
+    const error = await failedExport(join(temp.dir, 'offline'), { weights: 'imagenet', imagenet: { url, cacheDir } });
+    expect(error.message).toBe(
+      `ImageNet weights are not available offline (cannot reach ${new URL(url).host}): put inception_v3_weights_tf_dim_ordering_tf_kernels.h5 in ${cacheDir}, pass --weights FILE.h5, or --weights random for a run whose labels mean nothing`,
+    );
   });
 
   it('reports download progress and fails cleanly when the download is bad', async () => {

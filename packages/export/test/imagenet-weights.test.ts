@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchImagenetWeights, IMAGENET_WEIGHTS, ImagenetWeightsError } from '../src/index.js';
+import { cachedImagenetWeights, fetchImagenetWeights, IMAGENET_WEIGHTS, ImagenetWeightsError } from '../src/index.js';
 import { makeTempDir } from './helpers/fixtures.js';
 
 // A stand-in for the weights file: 300 kB of known bytes served from 127.0.0.1.
@@ -83,6 +83,17 @@ describe('fetchImagenetWeights', () => {
     expect((await readFile(path)).equals(body)).toBe(true);
   });
 
+  it('tells whether the cache holds the file, without downloading it', async () => {
+    const cacheDir = join(temp.dir, 'cached');
+    const before = requests;
+    expect(await cachedImagenetWeights({ md5: bodyMd5, cacheDir })).toBeUndefined();
+    const path = await fetchImagenetWeights({ url: `${baseUrl}/weights.h5`, md5: bodyMd5, cacheDir });
+    expect(await cachedImagenetWeights({ md5: bodyMd5, cacheDir })).toBe(path);
+    await writeFile(path, 'half a file');
+    expect(await cachedImagenetWeights({ md5: bodyMd5, cacheDir })).toBeUndefined();
+    expect(requests).toBe(before + 1);
+  });
+
   it('rejects a download whose md5 does not match and leaves nothing in the cache', async () => {
     const cacheDir = join(temp.dir, 'mismatch');
     const wrong = '0123456789abcdef0123456789abcdef';
@@ -94,7 +105,7 @@ describe('fetchImagenetWeights', () => {
     expect(await readdir(cacheDir)).toEqual([]);
   });
 
-  it('reports an unreachable server as offline, with what to do instead', async () => {
+  it('reports an unreachable server as offline, with what to do instead: where to put the file, or which flag to pass', async () => {
     // Bind and release a port so nothing listens on it: connection refused.
     const probe = createServer();
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
@@ -103,7 +114,7 @@ describe('fetchImagenetWeights', () => {
     const url = `http://127.0.0.1:${port}/weights.h5`;
     const cacheDir = join(temp.dir, 'refused');
     await expect(fetchImagenetWeights({ url, md5: bodyMd5, cacheDir })).rejects.toThrow(
-      `cannot download ImageNet weights from ${url} (offline?); pass --weights random --seed N or --weights FILE.h5`,
+      `ImageNet weights are not available offline (cannot reach 127.0.0.1:${port}): put ${IMAGENET_WEIGHTS.fileName} in ${cacheDir}, pass --weights FILE.h5, or --weights random for a run whose labels mean nothing`,
     );
     expect(await readdir(cacheDir)).toEqual([]);
   });
@@ -112,11 +123,11 @@ describe('fetchImagenetWeights', () => {
     const cacheDir = join(temp.dir, 'errors');
     const missing = await fetchImagenetWeights({ url: `${baseUrl}/missing.h5`, md5: bodyMd5, cacheDir }).catch((e) => e);
     expect(missing.message).toBe(
-      `cannot download ImageNet weights from ${baseUrl}/missing.h5: HTTP 404 Not Found; pass --weights random --seed N or --weights FILE.h5`,
+      `cannot download ImageNet weights from ${baseUrl}/missing.h5: HTTP 404 Not Found; put ${IMAGENET_WEIGHTS.fileName} in ${cacheDir}, pass --weights FILE.h5, or --weights random for a run whose labels mean nothing`,
     );
     const cut = await fetchImagenetWeights({ url: `${baseUrl}/cut.h5`, md5: bodyMd5, cacheDir }).catch((e) => e);
     expect(cut).toBeInstanceOf(ImagenetWeightsError);
-    expect(cut.message).toMatch(/^download of ImageNet weights from .*cut\.h5 failed after 1000 bytes \(.*\); pass --weights random/);
+    expect(cut.message).toMatch(/^download of ImageNet weights from .*cut\.h5 failed after 1000 bytes \(.*\); put inception_v3_weights_tf_dim_ordering_tf_kernels\.h5 in .*errors, pass --weights FILE\.h5, or --weights random for a run whose labels mean nothing$/);
     expect(cut.message).not.toContain('\n');
     expect(await readdir(cacheDir)).toEqual([]);
   });

@@ -5,7 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInceptionV3, IMAGENET_WEIGHTS, loadModelSource, ModelSourceError, randomWeights } from '../src/index.js';
-import { makeTempDir, sharedDir } from './helpers/fixtures.js';
+import { makeTempDir, SAVED_MODELS_DIR } from './helpers/fixtures.js';
 import { markerMismatches, writeInceptionV3WeightsFile } from './helpers/inception-weights-file.js';
 import { writeKerasModelFile } from './helpers/keras-h5-writer.js';
 import { configLayerNames, functionalConfig, h5LayersFor, kerasLayer, smallClassifierConfig, smallClassifierWeights } from './helpers/keras-models.js';
@@ -36,6 +36,7 @@ describe('loadModelSource', () => {
       preprocess: 'inception',
       labels: 'imagenet',
       weights: 'random (seed 3)',
+      provenance: { model: { kind: 'built-in', name: 'inception_v3' }, weights: { kind: 'random', seed: 3 } },
     });
     expect(source.model.countParams()).toBe(23_851_784);
     const reference = buildInceptionV3({ includeTop: false, inputShape: [75, 75, 3] });
@@ -55,6 +56,7 @@ describe('loadModelSource', () => {
     const md5 = createHash('md5').update(await readFile(file)).digest('hex');
     const source = await loadModelSource({ imagenet: { cacheDir, md5, url: await refusedUrl() } });
     expect(source.weights).toBe('imagenet');
+    expect(source.provenance).toEqual({ model: { kind: 'built-in', name: 'inception_v3' }, weights: { kind: 'imagenet', file: IMAGENET_WEIGHTS.fileName, md5 } });
     expect(markerMismatches(source.model)).toEqual([]);
     source.model.dispose();
   });
@@ -63,7 +65,7 @@ describe('loadModelSource', () => {
     const url = await refusedUrl();
     const cacheDir = join(temp.dir, 'empty-cache');
     await expect(loadModelSource({ weights: 'imagenet', imagenet: { cacheDir, url } })).rejects.toThrow(
-      `cannot download ImageNet weights from ${url} (offline?); pass --weights random --seed N or --weights FILE.h5`,
+      `ImageNet weights are not available offline (cannot reach ${new URL(url).host}): put ${IMAGENET_WEIGHTS.fileName} in ${cacheDir}, pass --weights FILE.h5, or --weights random for a run whose labels mean nothing`,
     );
   });
 
@@ -115,7 +117,7 @@ describe('loadModelSource', () => {
     await writeFile(zip, Buffer.from('PK\x03\x04 rest of a zip archive', 'latin1'));
     expect((await fail({ model: zip })).message).toMatch(/is a zip archive \(Keras 3 \.keras format\?\); save the model as HDF5/);
 
-    const savedModel = join(sharedDir, 'fixtures', 'saved_models', 'tfjs-node', 'times_three_float');
+    const savedModel = join(SAVED_MODELS_DIR, 'tfjs-node', 'times_three_float');
     const savedModelError = await fail({ model: savedModel });
     expect(savedModelError).toBeInstanceOf(ModelSourceError);
     expect(savedModelError.message).toBe(

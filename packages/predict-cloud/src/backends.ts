@@ -32,6 +32,11 @@ export interface ModelInput {
   takesImages?: boolean;
   /** How the input takes images, when the backend can tell. */
   inputFormat?: ImageInputFormat;
+  /**
+   * What the server says to warn about the model (tensorsky serve's metadata: random weights). Other TF
+   * Serving servers and Vertex AI cannot tell, and say nothing.
+   */
+  warnings?: string[];
 }
 
 export interface PredictBackend {
@@ -99,14 +104,19 @@ export class TfServingBackend implements PredictBackend {
 
   async describeInput(): Promise<ModelInput> {
     const body = (await this.request('GET', `${this.modelPath}/metadata`)) as {
-      metadata?: { signature_def?: { signature_def?: Record<string, { inputs?: Record<string, { dtype?: string }> }> } };
+      metadata?: {
+        signature_def?: { signature_def?: Record<string, { inputs?: Record<string, { dtype?: string }> }> };
+        tensorsky?: { warnings?: unknown };
+      };
     };
+    const given = body.metadata?.tensorsky?.warnings;
+    const warnings = Array.isArray(given) ? given.filter((w): w is string => typeof w === 'string') : [];
     const inputs = Object.entries(body.metadata?.signature_def?.signature_def?.serving_default?.inputs ?? {});
-    if (inputs.length !== 1) return { takesImages: false };
+    if (inputs.length !== 1) return { takesImages: false, warnings };
     const [inputName, info] = inputs[0];
     const takesImages = info.dtype === 'DT_STRING';
     // TF Serving's own convention: string inputs whose alias ends in _bytes carry binary data.
-    return { inputName, dtype: info.dtype, takesImages, inputFormat: takesImages && inputName.endsWith('_bytes') ? 'bytes' : undefined };
+    return { inputName, dtype: info.dtype, takesImages, inputFormat: takesImages && inputName.endsWith('_bytes') ? 'bytes' : undefined, warnings };
   }
 
   async predict(instances: unknown[], timeoutMs?: number): Promise<{ predictions: unknown[] }> {

@@ -41,6 +41,8 @@ export interface PredictImagesResult {
   inputName: string;
   /** The model version that answered, when the service says (Vertex AI's modelVersionId). */
   modelVersion?: string;
+  /** What the server says to warn about the model (random weights), when it can tell; see ModelInput. */
+  warnings: string[];
 }
 
 export async function predictImages(backend: PredictBackend, images: readonly ImageInstance[], options: PredictImagesOptions = {}): Promise<PredictImagesResult> {
@@ -66,7 +68,7 @@ export async function predictImages(backend: PredictBackend, images: readonly Im
     modelVersion ??= answer.modelVersion;
     batch.forEach((item, i) => results.push({ source: item.source, scores: classScores(answer.predictions[i], item.source) }));
   }
-  return { results, requests: batches.length, inputFormat, inputName, modelVersion };
+  return { results, requests: batches.length, inputFormat, inputName, modelVersion, warnings: known.warnings ?? [] };
 }
 
 /** Runs `attempt`, retrying quota (429), unavailability (503) and dropped connections with exponential backoff and jitter. */

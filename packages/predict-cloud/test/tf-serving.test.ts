@@ -2,7 +2,7 @@
 // written at test time in both input formats. Truth: the same SavedModel run locally by predict-local,
 // the server's own request counters, and its 1.5 MiB request limit.
 import http from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -14,11 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloudError } from '@tensorsky/deploy';
 import { MAX_REQUEST_BYTES, PayloadTooLargeError, TfServingBackend, imageInstance, predictCloud, predictImages } from '../src/index.js';
 import { writeImageClassifier } from '../../deploy/test/helpers/image-model.js';
+import { IMAGES_DIR, SAVED_MODELS_DIR } from '@tensorsky/fixtures';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const IMAGES = path.join(repoRoot, '..', 'shared', 'fixtures', 'images');
-const HALF_PLUS_TWO = path.join(repoRoot, '..', 'shared', 'fixtures', 'saved_models', 'tf-serving', 'saved_model_half_plus_two_cpu');
-const PHOTOS = ['cat.jpg', 'dog.jpg', 'pizza.jpg'];
+const IMAGES = IMAGES_DIR;
+const HALF_PLUS_TWO = path.join(SAVED_MODELS_DIR, 'tf-serving', 'saved_model_half_plus_two_cpu');
+const PHOTOS = ['cat.jpg', 'astronaut.jpg', 'camera.jpg'];
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-predict-cloud-'));
 let server: ModelServer;
@@ -26,10 +27,24 @@ let server: ModelServer;
 beforeAll(async () => {
   await writeImageClassifier(path.join(scratch, 'b64', '1'), 'b64');
   await writeImageClassifier(path.join(scratch, 'bytes', '1'), 'bytes');
+  // The same model as if exported with random weights: tensorsky serve reads this record and says so.
+  await writeImageClassifier(path.join(scratch, 'random', '1'), 'b64');
+  mkdirSync(path.join(scratch, 'random', '1', 'assets.extra'));
+  writeFileSync(
+    path.join(scratch, 'random', '1', 'assets.extra', 'tensorsky_provenance.json'),
+    JSON.stringify({
+      schema: 1,
+      exporter: { name: '@tensorsky/export', version: '0.1.0' },
+      exportedAt: '2025-01-02T03:04:05.678Z',
+      model: { kind: 'built-in', name: 'inception_v3' },
+      weights: { kind: 'random', seed: 5 },
+    }),
+  );
   server = await startServer({
     models: [
       { name: 'classifier', basePath: path.join(scratch, 'b64'), versionPolicy: DEFAULT_VERSION_POLICY, versionLabels: {} },
       { name: 'classifier_bytes', basePath: path.join(scratch, 'bytes'), versionPolicy: DEFAULT_VERSION_POLICY, versionLabels: {} },
+      { name: 'classifier_random', basePath: path.join(scratch, 'random'), versionPolicy: DEFAULT_VERSION_POLICY, versionLabels: {} },
       { name: 'half_plus_two', basePath: HALF_PLUS_TWO, versionPolicy: DEFAULT_VERSION_POLICY, versionLabels: {} },
     ],
     host: '127.0.0.1',
@@ -92,7 +107,7 @@ describe('predict-cloud --url (TF Serving REST)', () => {
       target: { kind: 'tf-serving', url: server.url, modelName: 'classifier' },
       top: 6,
     });
-    expect(result).toMatchObject({ inputFormat: 'b64', inputName: 'inputs', requests: 1, target: `TF Serving model classifier at ${server.url}` });
+    expect(result).toMatchObject({ inputFormat: 'b64', inputName: 'inputs', requests: 1, target: `TF Serving model classifier at ${server.url}`, warnings: [] });
     const local = await localScores('b64', PHOTOS.map((p) => readFileSync(path.join(IMAGES, p))));
     result.images.forEach((image, i) => {
       expect(image.file).toBe(path.join(IMAGES, PHOTOS[i]));
@@ -101,7 +116,13 @@ describe('predict-cloud --url (TF Serving REST)', () => {
       image.predictions.forEach((p) => expect(p.score).toBeCloseTo(local[i][p.index], 6));
     });
     // ImageNet labels from the inception preset: class 0 is tench.
-    expect(result.images[0].predictions[0].label).toBe(JSON.parse(readFileSync(path.join(repoRoot, '..', 'shared', 'data', 'imagenet_class_index.json'), 'utf8'))[result.images[0].predictions[0].index][1]);
+    expect(result.images[0].predictions[0].label).toBe(JSON.parse(readFileSync(path.join(repoRoot, 'packages', 'decode', 'data', 'imagenet_class_index.json'), 'utf8'))[result.images[0].predictions[0].index][1]);
+  });
+
+  it('passes on what tensorsky serve says about a model with random weights', async () => {
+    const result = await predictCloud({ images: [path.join(IMAGES, PHOTOS[0])], target: { kind: 'tf-serving', url: server.url, modelName: 'classifier_random' } });
+    expect(result.warnings).toEqual(['this model has random weights (seed 5): its labels mean nothing']);
+    expect(result.images[0].predictions).toHaveLength(5);
   });
 
   it('sends {"b64": ...} to a model that takes the image bytes', async () => {

@@ -11,10 +11,11 @@ import { VertexClient, deployToVertex } from '@tensorsky/deploy';
 import { predictCloud, PredictTargetError, type VertexTarget } from '../src/index.js';
 import { startFakeCloud, TEST_PROJECT, TEST_REGION, TEST_TOKEN, type FakeCloud } from '../../deploy/test/helpers/fake-cloud.js';
 import { writeImageClassifier } from '../../deploy/test/helpers/image-model.js';
+import { IMAGES_DIR } from '@tensorsky/fixtures';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const IMAGES = path.join(repoRoot, '..', 'shared', 'fixtures', 'images');
-const PHOTOS = ['cat.jpg', 'mountain.jpg'].map((p) => path.join(IMAGES, p));
+const IMAGES = IMAGES_DIR;
+const PHOTOS = ['cat.jpg', 'coffee.jpg'].map((p) => path.join(IMAGES, p));
 const FAST_POLL = { initialDelayMs: 5, maxDelayMs: 20 };
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-predict-vertex-'));

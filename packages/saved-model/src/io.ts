@@ -1,4 +1,4 @@
-// Reading and writing SavedModel directories: saved_model.pb, variables/ and assets/.
+// Reading and writing SavedModel directories: saved_model.pb, variables/, assets/ and assets.extra/.
 // Writes are atomic: everything goes into a temp directory next to the target, which is renamed into place.
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
@@ -10,6 +10,8 @@ import { decodeMessage, messageType, type MetaGraphDef, type SavedModel } from '
 export const SAVED_MODEL_PB = 'saved_model.pb';
 export const VARIABLES_DIR = 'variables';
 export const ASSETS_DIR = 'assets';
+/** Files that travel with the model but that TensorFlow does not load (TF Serving reads its warmup requests there). */
+export const ASSETS_EXTRA_DIR = 'assets.extra';
 
 /** A SavedModel that cannot be read or written; the message is one line saying what is wrong. */
 export class SavedModelError extends Error {
@@ -34,6 +36,8 @@ export interface SavedModelContents {
   assets?: Record<string, Uint8Array | string>;
   /** variables/<name> files (variables.index, variables.data-00000-of-00001). */
   variables?: Record<string, Uint8Array>;
+  /** assets.extra/<name> files, e.g. tensorsky_provenance.json; strings are written as UTF-8. */
+  assetsExtra?: Record<string, Uint8Array | string>;
 }
 
 export interface WriteSavedModelOptions {
@@ -131,8 +135,8 @@ function tagSetKey(tags: string[]): string {
 
 /**
  * Writes a SavedModel directory atomically: DIR appears complete or not at all. variables/ is always
- * created (empty for a frozen graph), assets/ only when there are assets. A non-empty DIR is replaced
- * only with `overwrite`, and the old one is restored if the replacement fails.
+ * created (empty for a frozen graph), assets/ and assets.extra/ only when there are files for them. A
+ * non-empty DIR is replaced only with `overwrite`, and the old one is restored if the replacement fails.
  */
 export async function writeSavedModel(
   dir: string,
@@ -142,8 +146,10 @@ export async function writeSavedModel(
   const target = path.resolve(dir);
   const assets = Object.entries(contents.assets ?? {});
   const variables = Object.entries(contents.variables ?? {});
+  const assetsExtra = Object.entries(contents.assetsExtra ?? {});
   for (const [name] of assets) checkFileName(ASSETS_DIR, name);
   for (const [name] of variables) checkFileName(VARIABLES_DIR, name);
+  for (const [name] of assetsExtra) checkFileName(ASSETS_EXTRA_DIR, name);
   const problem = structureProblem(contents.savedModel);
   if (problem) throw new SavedModelError(`refusing to write ${dir}: not a SavedModel (${problem})`);
 
@@ -162,6 +168,10 @@ export async function writeSavedModel(
     if (assets.length > 0) {
       await fs.mkdir(path.join(temp, ASSETS_DIR));
       for (const [name, data] of assets) await writeSynced(path.join(temp, ASSETS_DIR, name), data);
+    }
+    if (assetsExtra.length > 0) {
+      await fs.mkdir(path.join(temp, ASSETS_EXTRA_DIR));
+      for (const [name, data] of assetsExtra) await writeSynced(path.join(temp, ASSETS_EXTRA_DIR, name), data);
     }
     await moveIntoPlace(temp, target, options);
   } catch (err) {

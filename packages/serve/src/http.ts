@@ -127,7 +127,8 @@ export class HttpFront {
         methods: ['GET'],
         handle: () => {
           if (!this.service.healthy()) throw unavailable('not every model has an AVAILABLE version yet');
-          return { json: { status: 'ok' } };
+          const warnings = this.service.warnings();
+          return { json: warnings.length > 0 ? { status: 'ok', warnings } : { status: 'ok' } };
         },
       };
     }

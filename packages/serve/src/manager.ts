@@ -2,6 +2,9 @@
 // policy: aspired versions are loaded and become AVAILABLE; versions no longer aspired are retired only
 // once another aspired version is AVAILABLE (or none is still coming), and are unloaded only after the
 // last request holding them has finished (reference counting). A switch therefore never drops a request.
+// Each version's provenance (where its weights came from) is read as it loads, so that a model with
+// random weights is said to be one in the log, in its metadata and in /healthz.
+import { checkProvenance, type ProvenanceCheck } from '@tensorsky/saved-model';
 import type { SignatureMap } from './engine.js';
 import { errorMessage, notFound } from './errors.js';
 import type { VersionDir } from './repository.js';
@@ -30,6 +33,7 @@ export interface Lease {
   model: string;
   version: number;
   signatures: SignatureMap;
+  provenance: ProvenanceCheck;
   release(): void;
 }
 
@@ -40,6 +44,7 @@ interface VersionEntry {
   refs: number;
   attempts: number;
   signatures?: SignatureMap;
+  provenance?: ProvenanceCheck;
   error?: string;
 }
 
@@ -113,6 +118,7 @@ export class ModelManager {
       model: name,
       version: held.version,
       signatures: held.signatures!,
+      provenance: held.provenance!,
       release: () => {
         if (released) return;
         released = true;
@@ -137,6 +143,17 @@ export class ModelManager {
       state: e.state,
       status: e.error === undefined ? { error_code: 'OK', error_message: '' } : { error_code: 'UNKNOWN', error_message: e.error },
     }));
+  }
+
+  /** The warnings of every AVAILABLE version (random weights), each naming its model and version. */
+  availableWarnings(): string[] {
+    const warnings: string[] = [];
+    for (const [name, model] of this.models) {
+      for (const e of model.versions.values()) {
+        if (e.state === 'AVAILABLE') warnings.push(...e.provenance!.warnings.map((w) => `model ${name} version ${e.version}: ${w}`));
+      }
+    }
+    return warnings;
   }
 
   /** Number of AVAILABLE versions per model. */
@@ -170,11 +187,14 @@ export class ModelManager {
     model.versions.set(version, entry);
     entry.state = 'LOADING';
     this.track(
-      this.loader.load(name, version, dir).then(
-        (signatures) => {
+      // Read while the version is on disk: its files may be removed once it is loaded.
+      Promise.all([this.loader.load(name, version, dir), checkProvenance(dir)]).then(
+        ([signatures, provenance]) => {
           entry.signatures = signatures;
+          entry.provenance = provenance;
           entry.state = 'AVAILABLE';
           this.log(`model ${name} version ${version} is AVAILABLE (${dir})`);
+          for (const warning of provenance.warnings) this.log(`model ${name} version ${version}: warning: ${warning}`);
         },
         (err) => {
           entry.state = 'END';
@@ -208,6 +228,7 @@ export class ModelManager {
         .then(() => {
           entry.state = 'END';
           entry.signatures = undefined;
+          entry.provenance = undefined;
           this.log(`model ${name} version ${entry.version} is END (unloaded)`);
         }),
     );

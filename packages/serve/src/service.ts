@@ -25,13 +25,22 @@ export class PredictionService {
     return { model_version_status: this.manager.status(model, spec) };
   }
 
-  /** GET .../metadata: the signature_def map of the version the spec resolves to. */
+  /**
+   * GET .../metadata: the signature_def map of the version the spec resolves to. A version exported by
+   * tensorsky also gets metadata.tensorsky: {provenance, warnings}. TF Serving's metadata is a map of
+   * named fields, so clients reading signature_def are unaffected; TensorFlow's own models get exactly
+   * TF Serving's answer.
+   */
   modelMetadata(model: string, spec: VersionSpec): Record<string, unknown> {
     const lease = this.manager.acquire(model, spec);
     try {
+      const { provenance, warnings } = lease.provenance;
       return {
         model_spec: { name: model, signature_name: '', version: String(lease.version) },
-        metadata: { signature_def: { signature_def: lease.signatures } },
+        metadata: {
+          signature_def: { signature_def: lease.signatures },
+          ...(provenance || warnings.length > 0 ? { tensorsky: { ...(provenance ? { provenance } : {}), warnings } } : {}),
+        },
       };
     } finally {
       lease.release();
@@ -89,5 +98,10 @@ export class PredictionService {
   /** True when every model has an AVAILABLE version. */
   healthy(): boolean {
     return Object.values(this.manager.availableCounts()).every((n) => n > 0);
+  }
+
+  /** What /healthz adds to "ok": versions served whose labels mean nothing (random weights). */
+  warnings(): string[] {
+    return this.manager.availableWarnings();
   }
 }

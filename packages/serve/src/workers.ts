@@ -64,12 +64,15 @@ export function compiledModuleUrl(file: string): URL {
  */
 function workerExecArgv(): string[] | undefined {
   const isCondition = (arg: string) => arg === '--conditions' || arg === '-C' || arg.startsWith('--conditions=');
-  if (!process.execArgv.some(isCondition)) return undefined;
+  // Node 20 passes the parent's --input-type to workers, which then refuse to start (a server started
+  // from `node --input-type=module` or `node -e`): it only concerns the parent's own entry.
+  const isInputType = (arg: string) => arg === '--input-type' || arg.startsWith('--input-type=');
+  if (!process.execArgv.some((arg) => isCondition(arg) || isInputType(arg))) return undefined;
   const args: string[] = [];
   for (let i = 0; i < process.execArgv.length; i++) {
     const arg = process.execArgv[i];
-    if (arg === '--conditions' || arg === '-C') i++;
-    else if (!isCondition(arg) && !PROCESS_WIDE_FLAG.test(arg)) args.push(arg);
+    if (arg === '--conditions' || arg === '-C' || arg === '--input-type') i++;
+    else if (!isCondition(arg) && !isInputType(arg) && !PROCESS_WIDE_FLAG.test(arg)) args.push(arg);
   }
   return args;
 }

@@ -19,7 +19,10 @@ class ManualLoader implements VersionLoader {
 
 const dirs = (...versions: number[]) => versions.map((version) => ({ version, dir: `/base/${version}` }));
 const states = (manager: ModelManager) => manager.status('m', { kind: 'latest' }).map((s) => `${s.version}:${s.state}`);
-const tick = () => new Promise((r) => setTimeout(r, 0));
+/** Waits (bounded) until a load has gone through: loads also read the version's provenance file. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 2));
+}
 
 describe('ModelManager', () => {
   it('switches versions without a gap and unloads the old one only after its last request', async () => {
@@ -41,7 +44,7 @@ describe('ModelManager', () => {
     expect(stillOld.version).toBe(1);
 
     loader.finish(2);
-    await tick();
+    await until(() => states(manager)[0] === '2:AVAILABLE');
     expect(states(manager)).toEqual(['2:AVAILABLE', '1:UNLOADING']);
     expect(manager.acquire('m', { kind: 'latest' }).version).toBe(2);
     expect(() => manager.acquire('m', { kind: 'version', version: 1 })).toThrow('Servable not found for request: Specific(m, 1)');

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { PROVENANCE_FILE, serializeProvenance, type Provenance } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseModelConfig, type ModelServer } from '../src/index.js';
 import {
@@ -162,6 +163,36 @@ describe('model repository', () => {
       }
       expect((await get(server, '/v1/models/hp/labels/canary/metadata')).body.model_spec.version).toBe('124');
       expect((await get(server, '/v1/models/hp/metadata')).body.model_spec.version).toBe('124');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('says when a version has random weights: in the log, its metadata and /healthz, not in TF Serving status', async () => {
+    const base = await tempDir('serve-provenance-');
+    onTestFinished(() => fs.rm(base, { recursive: true, force: true }));
+    await addVersion(base, path.join(HALF_PLUS_TWO, '00000123'), 1);
+    const provenance: Provenance = {
+      schema: 1,
+      exporter: { name: '@tensorsky/export', version: '0.1.0' },
+      exportedAt: '2025-01-02T03:04:05.678Z',
+      model: { kind: 'built-in', name: 'inception_v3' },
+      weights: { kind: 'random', seed: 7 },
+    };
+    await fs.mkdir(path.join(base, '1', 'assets.extra'));
+    await fs.writeFile(path.join(base, '1', 'assets.extra', PROVENANCE_FILE), serializeProvenance(provenance));
+    const log: string[] = [];
+    const server = await startTestServer({ models: [model('hp', base)], workers: 1, log: (line) => log.push(line) });
+    try {
+      const warning = 'this model has random weights (seed 7): its labels mean nothing';
+      expect(log).toContain(`model hp version 1: warning: ${warning}`);
+      const { body } = await get(server, '/v1/models/hp/metadata');
+      expect(Object.keys(body.metadata)).toEqual(['signature_def', 'tensorsky']);
+      expect(body.metadata.tensorsky).toEqual({ provenance, warnings: [warning] });
+      expect(await get(server, '/healthz')).toEqual({ status: 200, body: { status: 'ok', warnings: [`model hp version 1: ${warning}`] } });
+      expect((await get(server, '/v1/models/hp')).body).toEqual({
+        model_version_status: [{ version: '1', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }],
+      });
     } finally {
       await server.close();
     }
