@@ -1,4 +1,6 @@
-// Seed-style snake_case flags (--model_dir) are accepted next to kebab-case ones (--model-dir).
+// What the commands' options share. Seed-style snake_case flags (--model_dir) are accepted next to
+// kebab-case ones (--model-dir).
+import { LABEL_PRESETS } from '@tensorsky/decode';
 import type { Options } from 'yargs';
 
 /** Adds the snake_case spelling of every kebab-case option as an alias. */
@@ -19,3 +21,13 @@ export const IMAGE_OPTION = {
   demandOption: true,
   describe: 'Image files, directories (their JPEG/PNG/GIF/BMP files) or globs; repeat or list several',
 } as const satisfies Options;
+
+/**
+ * Flags that take a name or a file (the same across commands), with their names: a value that is
+ * neither but close to a name is reported as a typo ("did you mean imagenet?").
+ */
+export const NAME_OR_FILE_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  weights: ['imagenet', 'random'],
+  'decode-preds-fn': LABEL_PRESETS,
+  labels: LABEL_PRESETS,
+};

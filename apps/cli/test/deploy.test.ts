@@ -10,9 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeCloud, TEST_PROJECT, TEST_REGION, TEST_TOKEN, type FakeCloud } from '../../../packages/deploy/test/helpers/fake-cloud.js';
 import { writeImageClassifier } from '../../../packages/deploy/test/helpers/image-model.js';
 import { run } from './support/run-cli.js';
+import { IMAGES_DIR } from '@tensorsky/fixtures';
 
 const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const IMAGES = path.resolve(cliRoot, '..', '..', '..', 'shared', 'fixtures', 'images');
+const IMAGES = IMAGES_DIR;
 const BUCKET = 'jean-models';
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-cli-deploy-'));
 const modelDir = path.join(scratch, 'export', 'jean_inception');
@@ -48,7 +49,7 @@ describe('tensorsky deploy --target vertex', () => {
     const [objects] = await cloud.storage.bucket(BUCKET).getFiles({ prefix: 'models/jean_inception/v1/' });
     expect(objects.map((o) => o.name)).toEqual(['models/jean_inception/v1/saved_model.pb']);
 
-    const images = ['cat.jpg', 'dog.jpg', 'street.jpg'].flatMap((name) => ['--image', path.join(IMAGES, name)]);
+    const images = ['cat.jpg', 'astronaut.jpg', 'rocket.jpg'].flatMap((name) => ['--image', path.join(IMAGES, name)]);
     const remote = await run('predict-cloud', ...images, ...cloudFlags(), '--model_name', 'jean_inception', '--model_version', 'v1', '--decode_preds_fn', 'inception', '--top', '6', '--json');
     expect(remote.err).toEqual([]);
     expect(remote.code).toBe(0);
@@ -125,7 +126,9 @@ describe('tensorsky deploy --target vertex', () => {
     expect((await run('deploy', '--model_dir', modelDir, '--model_name', 'm', '--model_version', 'v1')).err).toEqual([
       'tensorsky: nowhere to deploy: give --model_base_path DIR (a TF Serving repository) for a local deployment, or --bucket and --project_id for Vertex AI',
     ]);
-    expect((await run(...deployArgs('v1', '--max_replicas', '0'))).err).toEqual(['tensorsky: --max_replicas must be a whole number of at least 1, got 0']);
+    const replicas = await run(...deployArgs('v1', '--max_replicas', '0'));
+    expect(replicas.code).toBe(2);
+    expect(replicas.err).toEqual(['tensorsky: --max_replicas must be a whole number of at least 1, got 0 (see tensorsky deploy --help)']);
   });
 });
 

@@ -4,6 +4,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { readProvenance } from '@tensorsky/saved-model';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from './support/run-cli.js';
 
@@ -27,6 +28,7 @@ describe('tensorsky export', () => {
     const labels = readFileSync(path.join(modelDir, 'assets', 'labels.txt'), 'utf8').split('\n');
     expect(labels.slice(0, 2)).toEqual(['tench', 'goldfish']);
     expect(labels).toHaveLength(1001);
+    expect(await readProvenance(modelDir)).toMatchObject({ model: { kind: 'built-in', name: 'inception_v3' }, weights: { kind: 'random', seed: 3 } });
 
     const inspected = await run('inspect', modelDir);
     expect(inspected.code).toBe(0);
@@ -66,7 +68,7 @@ describe('tensorsky export', () => {
         signature: expect.objectContaining({ outputs: { outputs: { name: 'predictions/Softmax:0', dtype: 'DT_FLOAT', shape: [-1, 1000] } } }),
       }),
     ]);
-    expect(readdirSync(modelDir).sort()).toEqual(['saved_model.pb', 'variables']);
+    expect(readdirSync(modelDir).sort()).toEqual(['assets.extra', 'saved_model.pb', 'variables']);
     expect(readdirSync(path.dirname(modelDir))).toEqual(['1']);
   });
 

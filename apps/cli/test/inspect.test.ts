@@ -7,21 +7,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from './support/run-cli.js';
+import { SAVED_MODELS_DIR, savedModelDirs } from '@tensorsky/fixtures';
 
 const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const repoRoot = path.resolve(cliRoot, '..', '..');
-const savedModels = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'saved_models');
+const savedModels = SAVED_MODELS_DIR;
 const halfPlusTwo = path.join(savedModels, 'tf-serving', 'saved_model_half_plus_two_cpu', '00000123');
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-inspect-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-function allFixtureDirs(dir = savedModels): string[] {
-  const found = existsSync(path.join(dir, 'saved_model.pb')) ? [dir] : [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) found.push(...allFixtureDirs(path.join(dir, entry.name)));
-  }
-  return found.sort();
-}
 
 /** Model directories that are not SavedModels, each with what inspect must say about it. */
 function badModels(): { name: string; dir: string; message: RegExp }[] {
@@ -112,7 +106,7 @@ describe('tensorsky inspect (in process)', () => {
     expect(err).toEqual(['tensorsky: no MetaGraphDef with tag-set "serve,gpu" in this SavedModel; available tag-sets: "serve"']);
   });
 
-  it.each(allFixtureDirs().map((dir) => [path.relative(savedModels, dir), dir]))(
+  it.each(savedModelDirs().map((dir) => [path.relative(savedModels, dir), dir]))(
     'reads fixture %s',
     async (_name, dir) => {
       const text = await run('inspect', dir);
@@ -126,7 +120,7 @@ describe('tensorsky inspect (in process)', () => {
   );
 
   it('finds all 14 fixture SavedModels', () => {
-    expect(allFixtureDirs()).toHaveLength(14);
+    expect(savedModelDirs()).toHaveLength(14);
   });
 
   it.each(badModels())('rejects $name with one line', async ({ dir, message }) => {
@@ -136,6 +130,71 @@ describe('tensorsky inspect (in process)', () => {
     expect(err).toHaveLength(1);
     expect(err[0]).toMatch(/^tensorsky: /);
     expect(err[0]).toMatch(message);
+  });
+});
+
+describe("tensorsky inspect with saved_model_cli show's flags", () => {
+  const signatureLines = [
+    "MetaGraphDef with tag-set: 'serve' contains the following SignatureDefs:",
+    '',
+    "signature_def['regress_x_to_y']:",
+    "  inputs['inputs'] tensor_info: dtype: DT_STRING shape: unknown_rank name: tf_example:0",
+    "  outputs['outputs'] tensor_info: dtype: DT_FLOAT shape: (-1, 1) name: y:0",
+    '  Method name is: tensorflow/serving/regress',
+  ];
+
+  it('--dir DIR, --tag_set and --all show what the positional directory and --tag show', async () => {
+    const plain = await run('inspect', halfPlusTwo);
+    expect(plain.code).toBe(0);
+    for (const argv of [['--dir', halfPlusTwo], ['--dir', halfPlusTwo, '--tag_set', 'serve'], [halfPlusTwo, '--tag-set', 'serve', '--all'], ['--all', '--dir', halfPlusTwo]]) {
+      expect(await run('inspect', ...argv)).toEqual(plain);
+    }
+    const missing = await run('inspect', '--dir', halfPlusTwo, '--tag_set', 'serve,gpu');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toEqual(['tensorsky: no MetaGraphDef with tag-set "serve,gpu" in this SavedModel; available tag-sets: "serve"']);
+  });
+
+  it('--signature_def NAME shows that SignatureDef only', async () => {
+    const { code, out, err } = await run('inspect', '--dir', halfPlusTwo, '--tag_set', 'serve', '--signature_def', 'regress_x_to_y');
+    expect(err).toEqual([]);
+    expect(code).toBe(0);
+    expect(out).toEqual([`SavedModel ${halfPlusTwo} (saved_model.pb 11.8 KiB)`, '', ...signatureLines]);
+
+    const json = await run('inspect', halfPlusTwo, '--signature-def', 'regress_x_to_y', '--json');
+    expect(json.code).toBe(0);
+    expect(json.json[0].metaGraphs).toHaveLength(1);
+    expect(json.json[0].metaGraphs[0].signatures).toEqual([
+      {
+        key: 'regress_x_to_y',
+        methodName: 'tensorflow/serving/regress',
+        inputs: [{ alias: 'inputs', name: 'tf_example:0', dtype: 'DT_STRING', shape: null }],
+        outputs: [{ alias: 'outputs', name: 'y:0', dtype: 'DT_FLOAT', shape: [-1, 1] }],
+      },
+    ]);
+  });
+
+  it('names the SignatureDefs there are when --signature_def names none of them', async () => {
+    const available = '"classify_x_to_y", "regress_x2_to_y3", "regress_x_to_y", "regress_x_to_y2", "serving_default"';
+    const typo = await run('inspect', '--dir', halfPlusTwo, '--signature_def', 'serving_defualt');
+    expect(typo.code).toBe(1);
+    expect(typo.out).toEqual([]);
+    expect(typo.err).toEqual([`tensorsky: no SignatureDef "serving_defualt" in this SavedModel; available SignatureDefs: ${available}; did you mean "serving_default"?`]);
+    const other = await run('inspect', '--dir', halfPlusTwo, '--tag_set', 'serve', '--signature_def', 'predict');
+    expect(other.code).toBe(1);
+    expect(other.err).toEqual([`tensorsky: no SignatureDef "predict" in the MetaGraphDef with tag-set "serve"; available SignatureDefs: ${available}`]);
+  });
+
+  it.each([
+    [[], 'inspect needs a SavedModel directory: tensorsky inspect DIRECTORY, or --dir DIRECTORY'],
+    [['--dir'], '--dir needs a value'],
+    [[halfPlusTwo, '--dir', halfPlusTwo], '--dir and a DIRECTORY argument both name the SavedModel: give one of them'],
+    [['--dir', halfPlusTwo, '--signature_def'], '--signature_def needs a value'],
+    [['--dir', halfPlusTwo, '--all', '--signature_def', 'serving_default'], '--signature_def shows one SignatureDef and --all every one: give one of them'],
+  ])('inspect %j is a usage error', async (argv, message) => {
+    const { code, out, err } = await run('inspect', ...argv);
+    expect(err).toEqual([`tensorsky: ${message} (see tensorsky inspect --help)`]);
+    expect(code).toBe(2);
+    expect(out).toEqual([]);
   });
 });
 
@@ -169,6 +228,13 @@ describe('tensorsky inspect (spawned binary)', () => {
     expect(result.stdout).toContain(
       "signature_def['serving_default']:\n  inputs['x'] tensor_info: dtype: DT_FLOAT shape: (-1, 1) name: x:0\n",
     );
+  });
+
+  it("takes saved_model_cli's spellings", () => {
+    const result = spawnCli('inspect', '--dir', halfPlusTwo, '--tag_set', 'serve', '--signature_def', 'serving_default');
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/\n\nsignature_def\['serving_default'\]:\n  inputs\['x'\] tensor_info: dtype: DT_FLOAT shape: \(-1, 1\) name: x:0\n.*\n  Method name is: tensorflow\/serving\/predict\n$/);
   });
 
   it('prints valid JSON with --json', () => {

@@ -8,10 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from './support/run-cli.js';
 import { writeImageClassifier } from '../../../packages/deploy/test/helpers/image-model.js';
+import { IMAGES_DIR } from '@tensorsky/fixtures';
 
 const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = path.join(cliRoot, 'bin', 'tensorsky.js');
-const IMAGES = path.resolve(cliRoot, '..', '..', '..', 'shared', 'fixtures', 'images');
+const IMAGES = IMAGES_DIR;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-cli-predict-cloud-'));
 const base = path.join(scratch, 'jean_inception');
 let serve: ChildProcess;
@@ -48,7 +49,7 @@ afterAll(() => {
 
 describe('tensorsky predict-cloud --url', () => {
   it('answers like tensorsky predict on the same SavedModel', async () => {
-    const images = ['pizza.jpg', 'room.jpg'].flatMap((name) => ['--image', path.join(IMAGES, name)]);
+    const images = ['camera.jpg', 'hubble.jpg'].flatMap((name) => ['--image', path.join(IMAGES, name)]);
     const remote = await run('predict-cloud', ...images, '--url', url, '--model_name', 'jean_inception', '--decode_preds_fn', 'inception', '--top', '6', '--json');
     expect(remote.err).toEqual([]);
     expect(remote.json[0]).toMatchObject({ target: `TF Serving model jean_inception at ${url}`, requests: 1 });
@@ -60,7 +61,7 @@ describe('tensorsky predict-cloud --url', () => {
       p.top.forEach((t: any, k: number) => expect(t.score).toBeCloseTo(local.json[0].predictions[i].top[k].score, 6)),
     );
 
-    const table = await run('predict-cloud', '--image', path.join(IMAGES, 'pizza.jpg'), '--url', url, '--model_name', 'jean_inception', '--model_version', '1', '--top', '3', '--table');
+    const table = await run('predict-cloud', '--image', path.join(IMAGES, 'camera.jpg'), '--url', url, '--model_name', 'jean_inception', '--model_version', '1', '--top', '3', '--table');
     expect(table.out[1]).toMatch(/^rank +score +label +id$/);
     expect(table.out.slice(2).map((l) => l.trim().split(/ +/)[2])).toEqual(remote.json[0].predictions[0].top.slice(0, 3).map((t: any) => t.label));
   });

@@ -1,5 +1,5 @@
 // `tensorsky predict`: an exported InceptionV3 (seeded random weights) and the in-memory reference
-// model agree on the fixture photos; tiny image classifiers built here check the input encodings against
+// model agree on the fixture photos, and both say that their labels mean nothing; tiny image classifiers built here check the input encodings against
 // the same math done directly in TF.js; bad images fail one by one while the others are still predicted.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -10,13 +10,14 @@ import { exportSavedModel } from '@tensorsky/export';
 import { buildImageInputGraph, decodeImageToRgb, preprocessImagesReference, type InputFormat } from '@tensorsky/preprocess';
 import { DataType, GraphBuilder, writeSavedModel } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IMAGES_DIR, photoPaths, tfServingModel } from '@tensorsky/fixtures';
 import { run } from './support/run-cli.js';
 
 const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const shared = path.resolve(cliRoot, '..', '..', '..', 'shared');
-const images = path.join(shared, 'fixtures', 'images');
-const PHOTOS = ['cat.jpg', 'dog.jpg', 'mountain.jpg', 'pizza.jpg', 'room.jpg', 'street.jpg'].map((f) => path.join(images, f));
-const classIndex = JSON.parse(readFileSync(path.join(shared, 'data', 'imagenet_class_index.json'), 'utf8')) as Record<string, [string, string]>;
+const images = IMAGES_DIR;
+const PHOTOS = photoPaths();
+// Keras's class index, as vendored in @tensorsky/decode (its tests pin the file's checksum).
+const classIndex = JSON.parse(readFileSync(path.resolve(cliRoot, '..', '..', 'packages', 'decode', 'data', 'imagenet_class_index.json'), 'utf8')) as Record<string, [string, string]>;
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-predict-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -30,10 +31,13 @@ interface TopJson {
 interface PredictJson {
   model: string;
   backend: string;
+  warnings: string[];
   predictions: ({ image: string; top: TopJson[] } | { image: string; error: string })[];
 }
 
 const inception = path.join(scratch, 'inception_v3');
+/** What predict prints on stderr before the predictions of this test's export. */
+const randomWeightsWarning = 'tensorsky: warning: this model has random weights (seed 1): its labels mean nothing';
 
 /** Files that must each fail on their own, with what the message must say. */
 function badImages(): { file: string; message: RegExp }[] {
@@ -72,11 +76,13 @@ describe('tensorsky predict with InceptionV3', () => {
     }
     const a = exported.json[0] as PredictJson;
     const b = reference.json[0] as PredictJson;
-    expect(Object.keys(a)).toEqual(['model', 'backend', 'predictions']);
-    expect(a).toMatchObject({ model: inception, backend: 'wasm' });
-    expect(b).toMatchObject({ model: 'inception_v3', backend: 'wasm' });
-    expect(a.predictions.map((p) => p.image)).toEqual(PHOTOS);
-    expect(b.predictions.map((p) => p.image)).toEqual(PHOTOS);
+    expect(Object.keys(a)).toEqual(['model', 'backend', 'warnings', 'predictions']);
+    const warnings = ['this model has random weights (seed 1): its labels mean nothing'];
+    expect(a).toMatchObject({ model: inception, backend: 'wasm', warnings });
+    expect(b).toMatchObject({ model: 'inception_v3', backend: 'wasm', warnings });
+    // A glob expands in file-name order.
+    expect(a.predictions.map((p) => p.image)).toEqual([...PHOTOS].sort());
+    expect(b.predictions.map((p) => p.image)).toEqual([...PHOTOS].sort());
     for (const [i, p] of a.predictions.entries()) {
       const q = b.predictions[i];
       if (!('top' in p) || !('top' in q)) throw new Error(`no prediction for ${p.image}`);
@@ -95,6 +101,8 @@ describe('tensorsky predict with InceptionV3', () => {
   it("prints the tutorial's text, or a table, with labels from the SavedModel's assets/labels.txt", async () => {
     const text = await run('predict', '--image', PHOTOS[0], '--image', PHOTOS[1], '--model_path', inception, '--top', '3');
     expect(text.code).toBe(0);
+    // The export recorded its random weights (assets.extra/tensorsky_provenance.json): one line on stderr.
+    expect(text.err).toEqual([randomWeightsWarning]);
     const lines = text.out;
     expect(lines).toHaveLength(11);
     expect(lines.slice(0, 2)).toEqual([PHOTOS[0], 'Predicted:']);
@@ -138,8 +146,7 @@ describe('tensorsky predict with InceptionV3', () => {
     const text = await run('predict', '--image', bad[3].file, '--image', PHOTOS[0], '--model_path', inception);
     expect(text.code).toBe(1);
     expect(text.out[0]).toBe(PHOTOS[0]);
-    expect(text.err[0]).toMatch(/^tensorsky: .*truncated\.jpg: /);
-    expect(text.err[1]).toBe('tensorsky: 1 of 2 images could not be predicted');
+    expect(text.err).toEqual([randomWeightsWarning, expect.stringMatching(/^tensorsky: .*truncated\.jpg: /), 'tensorsky: 1 of 2 images could not be predicted']);
   });
 
   it('reports bad images on the reference path too', async () => {
@@ -155,13 +162,14 @@ describe('tensorsky predict with InceptionV3', () => {
     const labels = await run('predict', '--image', PHOTOS[0], '--model_path', inception, '--decode_preds_fn', 'transfert');
     expect(labels.code).toBe(1);
     expect(labels.err).toEqual([
+      randomWeightsWarning,
       'tensorsky: the model outputs 1000 classes but the labels (transfert) have 9; pass matching labels with --decode_preds_fn',
     ]);
     const weights = await run('predict', '--image', PHOTOS[0], '--model_path', inception, '--weights', 'random');
     expect(weights.code).toBe(1);
     expect(weights.err[0]).toMatch(/--weights and --seed choose the reference model/);
     // TF Serving's half_plus_two takes floats, not images.
-    const halfPlusTwo = path.join(shared, 'fixtures', 'saved_models', 'tf-serving', 'saved_model_half_plus_two_cpu', '00000123');
+    const halfPlusTwo = path.join(tfServingModel('saved_model_half_plus_two_cpu'), '00000123');
     const numeric = await run('predict', '--image', PHOTOS[0], '--model_path', halfPlusTwo);
     expect(numeric.code).toBe(1);
     expect(numeric.err).toEqual([

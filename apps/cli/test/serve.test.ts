@@ -9,11 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../src/main.js';
 import type { Output } from '../src/output.js';
+import { SAVED_MODELS_DIR } from '@tensorsky/fixtures';
 
 const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const repoRoot = path.resolve(cliRoot, '..', '..');
 const bin = path.join(cliRoot, 'bin', 'tensorsky.js');
-const tfServing = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'saved_models', 'tf-serving');
+const tfServing = path.join(SAVED_MODELS_DIR, 'tf-serving');
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-serve-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -164,17 +165,19 @@ describe('tensorsky serve argument errors', () => {
     return { code, err: err.join('\n') };
   }
 
+  // Exit 2: a flag's value is a usage error; exit 1: what the flags point at is wrong.
   it.each([
-    [['serve'], /tensorsky: nothing to serve: give --model_base_path DIR/],
-    [['serve', '--model_base_path', '/a', '--model_config_file', '/b'], /give either --model_base_path or --model_config_file, not both/],
-    [['serve', '--model_base_path', path.join(scratch, 'missing')], /model base path .*missing is not a directory/],
-    [['serve', '--model_config_file', path.join(scratch, 'missing.config')], /cannot read model config file/],
-    [['serve', '--model_base_path', tfServing, '--model_name', '../x'], /model name '..\/x' is not allowed/],
-    [['serve', '--model_base_path', tfServing, '--max_batch_size', '0'], /--max_batch_size must be an integer >= 1, got 0/],
-    [['serve', '--model_base_path', tfServing, '--threads', '0'], /--threads must be an integer >= 1, got 0/],
-  ])('%j fails with a one-line message', async (argv, message) => {
+    [['serve'], 1, /tensorsky: nothing to serve: give --model_base_path DIR/],
+    [['serve', '--model_base_path', '/a', '--model_config_file', '/b'], 1, /give either --model_base_path or --model_config_file, not both/],
+    [['serve', '--model_base_path', path.join(scratch, 'missing')], 1, /model base path .*missing is not a directory/],
+    [['serve', '--model_config_file', path.join(scratch, 'missing.config')], 1, /cannot read model config file/],
+    [['serve', '--model_base_path', tfServing, '--model_name', '../x'], 1, /model name '..\/x' is not allowed/],
+    [['serve', '--model_base_path', tfServing, '--max_batch_size', '0'], 2, /--max_batch_size must be an integer >= 1, got 0/],
+    [['serve', '--model_base_path', tfServing, '--threads', '0'], 2, /--threads must be an integer >= 1, got 0/],
+    [['serve', '--model_base_path', tfServing, '--rest_api_port', '-1'], 2, /--rest_api_port must be an integer >= 0, got -1/],
+  ])('%j fails with a one-line message', async (argv, exitCode, message) => {
     const { code, err } = await run(...argv);
-    expect(code).toBe(1);
+    expect(code).toBe(exitCode);
     expect(err).toMatch(message);
     expect(err.split('\n')).toHaveLength(1);
   });

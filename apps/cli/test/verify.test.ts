@@ -1,15 +1,18 @@
 // `tensorsky verify` in-process: InceptionV3 with seeded random weights exported and checked against
-// the source model on one fixture photo (passes, report written), the same SavedModel re-checked with an
-// impossible latency budget (fails: exit 1, one line saying which check and where the report is), and
-// flag mistakes reported before any work.
+// the source model on one fixture photo (passes, report written, warns that its labels mean nothing), the
+// same SavedModel re-checked with an impossible latency budget (fails: exit 1, one line saying which
+// check and where the report is), the default ImageNet weights unavailable (fails, saying what to do),
+// and flag mistakes reported before any work.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { IMAGENET_WEIGHTS } from '@tensorsky/export';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { run } from './support/run-cli.js';
+import { IMAGES_DIR } from '@tensorsky/fixtures';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
-const cat = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'images', 'cat.jpg');
+const cat = path.join(IMAGES_DIR, 'cat.jpg');
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-verify-cli-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -30,8 +33,10 @@ describe('tensorsky verify', () => {
     expect(result.out.at(-1)).toBe(
       `Report: ${path.join(reportDir, 'export-and-verify.md')}, ${path.join(reportDir, 'export-and-verify.json')}, ${path.join(reportDir, 'export-and-verify.svg')}`,
     );
+    expect(result.err.at(-1)).toBe('tensorsky verify: warning: this model has random weights (seed 2): its labels mean nothing');
     const report = JSON.parse(readFileSync(path.join(reportDir, 'export-and-verify.json'), 'utf8'));
     expect(report.passed).toBe(true);
+    expect(report.warnings).toEqual(['this model has random weights (seed 2): its labels mean nothing']);
     expect(report.images.map((im: { image: string }) => im.image)).toEqual([cat]);
   }, 120_000);
 
@@ -49,10 +54,35 @@ describe('tensorsky verify', () => {
     );
   }, 120_000);
 
+  describe('without ImageNet weights', () => {
+    afterEach(() => {
+      vi.unstubAllEnvs();
+      vi.unstubAllGlobals();
+    });
+
+    it('fails, saying what to do, when no weights were asked for', async () => {
+      // Nothing cached (an empty KERAS_HOME, whatever HOME holds) and no network: fetch fails as offline.
+      const kerasHome = path.join(scratch, 'keras-home');
+      vi.stubEnv('KERAS_HOME', kerasHome);
+      const offline = vi.fn(async () => {
+        throw new TypeError('fetch failed', { cause: Object.assign(new Error('getaddrinfo ENOTFOUND storage.googleapis.com'), { code: 'ENOTFOUND' }) });
+      });
+      vi.stubGlobal('fetch', offline);
+      const reportDir = path.join(scratch, 'reports-offline');
+      const result = await run('verify', '--images', cat, '--out_dir', path.join(scratch, 'out-offline'), '--report_dir', reportDir);
+      expect(result.code).toBe(1);
+      expect(offline).toHaveBeenCalledExactlyOnceWith(IMAGENET_WEIGHTS.url);
+      expect(result.out[0]).toMatch(/^export-and-verify FAILED: inception_v3/);
+      expect(result.err.at(-1)).toBe(
+        `tensorsky: verification failed: export: cannot load the source model: ImageNet weights are not available offline (cannot reach storage.googleapis.com): put ${IMAGENET_WEIGHTS.fileName} in ${path.join(kerasHome, 'models')}, pass --weights FILE.h5, or --weights random for a run whose labels mean nothing; see ${path.join(reportDir, 'export-and-verify.md')}`,
+      );
+    });
+  });
+
   it('reports flag mistakes before doing any work', async () => {
     const missing = await run('verify', '--weights', 'random');
     expect(missing.code).toBe(2);
-    expect(missing.err).toEqual(['tensorsky: Missing required argument: images (see tensorsky --help)']);
+    expect(missing.err).toEqual(['tensorsky: missing --images (see tensorsky verify --help)']);
     const bad = await run('verify', '--images', cat, '--top_k', '0');
     expect(bad.code).toBe(1);
     expect(bad.err).toEqual(['tensorsky: --top-k must be a positive integer, got 0']);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
+import { FlagError } from '../usage.js';
 
 const options = withSnakeAliases({
   'model-dir': { type: 'string', demandOption: true, describe: 'SavedModel directory (holds saved_model.pb)' },
@@ -78,11 +79,11 @@ export function deployCommand(output: Output): CommandModule {
       const projectId = str('project-id');
       if (!bucket || !projectId) throw new DeployCommandError('a Vertex AI deployment needs --bucket and --project_id (or use --target local with --model_base_path)');
       if (str('model-base-path') !== undefined) throw new DeployCommandError('--model_base_path is for --target local; Vertex AI deployments go through --bucket');
-      const minReplicas = positiveInteger(args['min-replicas'], '--min_replicas');
-      const maxReplicas = args['max-replicas'] === undefined ? minReplicas : positiveInteger(args['max-replicas'], '--max_replicas');
-      if (maxReplicas < minReplicas) throw new DeployCommandError(`--max_replicas (${maxReplicas}) must be at least --min_replicas (${minReplicas})`);
+      const minReplicas = positiveInteger(args['min-replicas'], 'min-replicas');
+      const maxReplicas = args['max-replicas'] === undefined ? minReplicas : positiveInteger(args['max-replicas'], 'max-replicas');
+      if (maxReplicas < minReplicas) throw new FlagError('max-replicas', `(${maxReplicas}) must be at least --min_replicas (${minReplicas})`);
       const timeout = args.timeout as number;
-      if (!(timeout > 0)) throw new DeployCommandError(`--timeout must be a positive number of minutes, got ${String(args.timeout)}`);
+      if (!(timeout > 0)) throw new FlagError('timeout', `must be a positive number of minutes, got ${timeout}`);
 
       const calls: string[] = [];
       const progress = progressPrinter(log);
@@ -142,7 +143,7 @@ function formatSizes(done: number, total: number): string {
   return `${(done / (1024 * 1024)).toFixed(1)}/${(total / (1024 * 1024)).toFixed(1)} MB`;
 }
 
-function positiveInteger(value: unknown, flag: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new DeployCommandError(`${flag} must be a whole number of at least 1, got ${String(value)}`);
+function positiveInteger(value: unknown, key: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new FlagError(key, `must be a whole number of at least 1, got ${String(value)}`);
   return value;
 }

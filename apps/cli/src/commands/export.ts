@@ -9,6 +9,7 @@ import {
 import type { CommandModule } from 'yargs';
 import { withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
+import { FlagError } from '../usage.js';
 
 const options = withSnakeAliases({
   'model-dir': {
@@ -53,7 +54,7 @@ export function exportCommand(output: Output): CommandModule {
     builder: (y) => y.options(options),
     handler: async (argv) => {
       const seed = argv.seed as number;
-      if (!Number.isSafeInteger(seed)) throw new Error(`--seed must be an integer, got ${argv.seed}`);
+      if (!Number.isSafeInteger(seed)) throw new FlagError('seed', `must be an integer, got ${seed}`);
       const result = await exportSavedModel({
         modelDir: argv['model-dir'] as string,
         model: argv.model as string | undefined,

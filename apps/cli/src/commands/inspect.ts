@@ -1,3 +1,5 @@
+// `tensorsky inspect`: what `saved_model_cli show --all` prints, plus graph statistics. saved_model_cli's
+// spellings work too: --dir DIR, --tag_set, --signature_def NAME, --all.
 import {
   readSavedModel,
   summarizeSavedModel,
@@ -6,46 +8,95 @@ import {
   type TensorSummary,
 } from '@tensorsky/saved-model';
 import type { CommandModule } from 'yargs';
+import { didYouMean } from '../did-you-mean.js';
+import { withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
+import { FlagError, UsageError } from '../usage.js';
 
 interface InspectArgs {
-  dir: string;
+  directory?: string;
+  dir?: string;
   json: boolean;
   tag?: string;
+  'signature-def'?: string;
+  all: boolean;
 }
 
 /** Op kinds listed in text output; --json has them all. */
 const TOP_OPS = 12;
 
+const options = withSnakeAliases({
+  dir: { type: 'string', describe: "SavedModel directory, saved_model_cli's way (instead of DIRECTORY)" },
+  json: { type: 'boolean', default: false, describe: 'Print JSON' },
+  tag: {
+    type: 'string',
+    alias: ['tag-set', 'tag_set'],
+    describe: 'Only the MetaGraphDef with this tag-set, comma-separated (e.g. serve or serve,gpu)',
+  },
+  'signature-def': { type: 'string', describe: 'Only this SignatureDef (e.g. serving_default): its inputs and outputs' },
+  all: { type: 'boolean', default: false, describe: "Everything, as saved_model_cli's --all (what inspect shows anyway)" },
+} as const);
+
+export class InspectCommandError extends Error {
+  override name = 'InspectCommandError';
+}
+
 export function inspectCommand(output: Output): CommandModule<object, InspectArgs> {
   return {
-    command: 'inspect <dir>',
+    command: 'inspect [directory]',
     describe: 'Show a SavedModel: tags, signatures, ops, constants, variables',
     builder: (y) =>
       y
-        .positional('dir', {
-          type: 'string',
-          demandOption: true,
-          describe: 'SavedModel directory (holds saved_model.pb)',
-        })
-        .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
-        .option('tag', {
-          type: 'string',
-          describe: 'Only the MetaGraphDef with this tag-set, comma-separated (e.g. serve or serve,gpu)',
-        }),
+        .positional('directory', { type: 'string', describe: 'SavedModel directory (holds saved_model.pb)' })
+        .options(options),
     handler: async (args) => {
+      const dir = savedModelDir(args);
+      const signature = args['signature-def'];
+      if (signature !== undefined && args.all) throw new FlagError('signature-def', 'shows one SignatureDef and --all every one: give one of them');
       const tags = args.tag?.split(',').map((t) => t.trim()).filter(Boolean);
-      const summary = await summarizeSavedModel(await readSavedModel(args.dir), { tags });
-      if (args.json) output.json(summary);
-      else for (const line of formatSummary(summary)) output.out(line);
+      const summary = await summarizeSavedModel(await readSavedModel(dir), { tags });
+      const shown = signature === undefined ? summary : onlySignature(summary, signature, args.tag);
+      if (args.json) output.json(shown);
+      else for (const line of formatSummary(shown, { graph: signature === undefined })) output.out(line);
     },
   };
 }
 
-/** saved_model_cli-style text, one tensor per line. */
-function formatSummary(summary: SavedModelSummary): string[] {
+/** The directory, given as the positional argument or as --dir (saved_model_cli's spelling). */
+function savedModelDir(args: InspectArgs): string {
+  if (args.directory !== undefined && args.dir !== undefined) {
+    throw new FlagError('dir', 'and a DIRECTORY argument both name the SavedModel: give one of them');
+  }
+  const dir = args.directory ?? args.dir;
+  if (dir === undefined) throw new UsageError('inspect needs a SavedModel directory: tensorsky inspect DIRECTORY, or --dir DIRECTORY');
+  return dir;
+}
+
+/** The summary with only SignatureDef `key`, in each MetaGraphDef that has it. */
+function onlySignature(summary: SavedModelSummary, key: string, tagSet: string | undefined): SavedModelSummary {
+  const metaGraphs = summary.metaGraphs.flatMap((mg) => {
+    const signature = mg.signatures.find((s) => s.key === key);
+    return signature ? [{ ...mg, signatures: [signature] }] : [];
+  });
+  if (metaGraphs.length === 0) {
+    const available = [...new Set(summary.metaGraphs.flatMap((mg) => mg.signatures.map((s) => s.key)))];
+    const where = tagSet === undefined ? 'this SavedModel' : `the MetaGraphDef with tag-set "${tagSet}"`;
+    const meant = didYouMean(key, available);
+    throw new InspectCommandError(
+      `no SignatureDef "${key}" in ${where}; available SignatureDefs: ${available.map((k) => `"${k}"`).join(', ') || 'none'}${meant ? `; did you mean "${meant}"?` : ''}`,
+    );
+  }
+  return { ...summary, metaGraphs };
+}
+
+/** saved_model_cli-style text, one tensor per line; without `graph`, only the signatures. */
+function formatSummary(summary: SavedModelSummary, { graph }: { graph: boolean }): string[] {
   const lines = [`SavedModel ${summary.dir} (saved_model.pb ${formatBytes(summary.pbBytes)})`];
-  for (const metaGraph of summary.metaGraphs) lines.push('', ...formatMetaGraph(metaGraph));
+  for (const metaGraph of summary.metaGraphs) {
+    lines.push('', ...formatSignatures(metaGraph));
+    if (graph) lines.push('', ...formatGraph(metaGraph));
+  }
+  if (!graph) return lines;
   lines.push('');
   const { variables } = summary;
   if (variables.present) {
@@ -57,7 +108,7 @@ function formatSummary(summary: SavedModelSummary): string[] {
   return lines;
 }
 
-function formatMetaGraph(mg: MetaGraphSummary): string[] {
+function formatSignatures(mg: MetaGraphSummary): string[] {
   const lines = [`MetaGraphDef with tag-set: '${mg.tags.join(', ')}' contains the following SignatureDefs:`];
   for (const sig of mg.signatures) {
     lines.push('', `signature_def['${sig.key}']:`);
@@ -65,18 +116,20 @@ function formatMetaGraph(mg: MetaGraphSummary): string[] {
     for (const t of sig.outputs) lines.push(`  outputs['${t.alias}'] ${formatTensor(t)}`);
     lines.push(`  Method name is: ${sig.methodName}`);
   }
+  return lines;
+}
+
+function formatGraph(mg: MetaGraphSummary): string[] {
   const { graph, functions, functionNodes } = mg.nodes;
   const shownOps = mg.ops.slice(0, TOP_OPS).map((o) => `${o.op} ${o.count}`);
   const moreOps = mg.ops.length > TOP_OPS ? `, and ${mg.ops.length - TOP_OPS} more` : '';
-  lines.push(
-    '',
+  return [
     `TensorFlow version: ${mg.tensorflowVersion || 'unknown'}`,
     `Nodes: ${graph} in the graph, ${functionNodes} in ${functions} function${functions === 1 ? '' : 's'}`,
     `Ops (${mg.ops.length} kinds): ${shownOps.join(', ')}${moreOps}`,
     `Constants: ${mg.constants.count} Const nodes holding ${formatBytes(mg.constants.bytes)}`,
     `Saver: ${mg.saverDef ? 'yes' : 'no'}`,
-  );
-  return lines;
+  ];
 }
 
 function formatTensor(t: TensorSummary): string {

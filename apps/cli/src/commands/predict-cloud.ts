@@ -1,11 +1,13 @@
 // `tensorsky predict-cloud`: the tutorial's remote prediction script. Images go to a Vertex AI endpoint
 // (found from the model name and version given to deploy, or named with --endpoint) or to a TensorFlow
 // Serving REST API (--url, e.g. tensorsky serve), in requests under the 1.5 MB limit, and the class
-// scores are decoded like `tensorsky predict` does.
+// scores are decoded like `tensorsky predict` does. What tensorsky serve says about the model (random
+// weights) is passed on; Vertex AI cannot tell.
 import { formatPredictionsTable, formatPredictionsText, predictionsToJson } from '@tensorsky/decode';
 import type { CommandModule } from 'yargs';
 import { IMAGE_OPTION, withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
+import { FlagError } from '../usage.js';
 
 const options = withSnakeAliases({
   image: IMAGE_OPTION,
@@ -42,9 +44,9 @@ export function predictCloudCommand(output: Output): CommandModule {
       const args = argv as unknown as Record<string, unknown>;
       const str = (name: string) => args[name] as string | undefined;
       const top = args.top as number;
-      if (!Number.isInteger(top) || top < 1) throw new PredictCloudCommandError(`--top must be a whole number of at least 1, got ${String(args.top)}`);
+      if (!Number.isInteger(top) || top < 1) throw new FlagError('top', `must be a whole number of at least 1, got ${top}`);
       const timeout = args.timeout as number;
-      if (!(timeout > 0)) throw new PredictCloudCommandError(`--timeout must be a positive number of seconds, got ${String(args.timeout)}`);
+      if (!(timeout > 0)) throw new FlagError('timeout', `must be a positive number of seconds, got ${timeout}`);
       const { predictCloud } = await import('@tensorsky/predict-cloud');
 
       const url = str('url');
@@ -83,10 +85,12 @@ export function predictCloudCommand(output: Output): CommandModule {
           target: result.target,
           ...(result.modelVersion ? { modelVersion: result.modelVersion } : {}),
           requests: result.requests,
+          warnings: result.warnings,
           predictions: result.images.map((i) => ({ image: i.file, top: predictionsToJson(i.predictions) })),
         });
         return;
       }
+      for (const warning of result.warnings) output.err(`tensorsky: warning: ${warning}`);
       result.images.forEach((image, i) => {
         if (i > 0) output.out('');
         output.out(image.file);

@@ -2,7 +2,7 @@
 // image files as the graph expects: web-safe base64 or raw bytes); without it, the reference path: the
 // in-memory source model (built-in InceptionV3) on the same decoding and preprocessing, in TF.js.
 // Images go through in small batches, and a bad image is reported on its own while the others are
-// still predicted.
+// still predicted. A model with random weights is said to be one (stderr, or "warnings" in --json).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -27,9 +27,11 @@ import {
   toBase64,
   type RgbImage,
 } from '@tensorsky/preprocess';
+import { checkProvenance, weightsWarning } from '@tensorsky/saved-model';
 import type { CommandModule } from 'yargs';
 import { IMAGE_OPTION, withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
+import { FlagError } from '../usage.js';
 
 const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 type BackendChoice = (typeof BACKENDS)[number];
@@ -81,6 +83,8 @@ interface Predictor<T extends { path: string }> {
   defaultLabels: string;
   /** Largest batch the model takes (1 for a scalar input). */
   maxBatch: number;
+  /** What to tell about the model before its predictions (random weights). */
+  warnings: string[];
   /** Reads and checks (and on the reference path decodes) one image; throws for a bad image. */
   prepare(path: string): Promise<T>;
   score(batch: T[]): Promise<Float32Array[]>;
@@ -106,9 +110,9 @@ export function predictCommand(output: Output): CommandModule<object, PredictArg
     describe: 'Classify images with a SavedModel (--model_path) or the in-memory reference model',
     builder: (y) => y.options(options),
     handler: async (args) => {
-      const top = positiveInteger(args.top, '--top');
-      const batchSize = positiveInteger(args['batch-size'], '--batch_size');
-      if (batchSize > MAX_BATCH_SIZE) throw new PredictCommandError(`--batch_size must be at most ${MAX_BATCH_SIZE}, got ${batchSize}`);
+      const top = positiveInteger(args.top, 'top');
+      const batchSize = positiveInteger(args['batch-size'], 'batch-size');
+      if (batchSize > MAX_BATCH_SIZE) throw new FlagError('batch-size', `must be at most ${MAX_BATCH_SIZE}, got ${batchSize}`);
       const modelPath = args['model-path'];
       if (modelPath !== undefined && (args.weights !== undefined || args.seed !== undefined)) {
         throw new PredictCommandError('--weights and --seed choose the reference model; a SavedModel (--model_path) has its own weights');
@@ -121,6 +125,7 @@ export function predictCommand(output: Output): CommandModule<object, PredictArg
       const predictor: Predictor<{ path: string }> =
         modelPath === undefined ? await referencePredictor(args) : await savedModelPredictor(modelPath, args.backend);
       const results: ({ image: string; top: PredictionJson[] } | { image: string; error: string })[] = [];
+      if (!args.json) for (const warning of predictor.warnings) output.err(`tensorsky: warning: ${warning}`);
       let printed = 0;
       try {
         const labels = chosenLabels ?? (await loadLabels(predictor.defaultLabels));
@@ -146,7 +151,7 @@ export function predictCommand(output: Output): CommandModule<object, PredictArg
         predictor.dispose();
       }
 
-      if (args.json) output.json({ model: predictor.model, backend: predictor.backend, predictions: results });
+      if (args.json) output.json({ model: predictor.model, backend: predictor.backend, warnings: predictor.warnings, predictions: results });
       const failed = results.filter((r) => 'error' in r).length;
       if (failed > 0) throw new PredictCommandError(`${failed} of ${results.length} images could not be predicted`);
     },
@@ -202,6 +207,7 @@ async function savedModelPredictor(dir: string, backend: BackendChoice): Promise
       backend: model.backend,
       defaultLabels: existsSync(labelsFile) ? labelsFile : 'none',
       maxBatch: scalar ? 1 : MAX_BATCH_SIZE,
+      warnings: (await checkProvenance(dir)).warnings,
       prepare: readCheckedImage,
       async score(batch) {
         const files = batch.map((r) => (input.encoding === 'base64' ? toBase64(r.bytes, 'web-safe') : r.bytes));
@@ -260,11 +266,13 @@ async function referencePredictor(args: PredictArgs): Promise<Predictor<{ path: 
   const source = await loadModelSource({ weights: args.weights ?? 'imagenet', seed: args.seed, backend });
   const [height, width, channels] = source.inputShape;
   if (channels !== 3) throw new PredictCommandError(`${source.name} takes ${channels}-channel images; the reference path decodes RGB`);
+  const warning = weightsWarning(source.provenance.weights);
   return {
     model: source.name,
     backend: tf.getBackend(),
     defaultLabels: source.labels ?? 'none',
     maxBatch: MAX_BATCH_SIZE,
+    warnings: warning ? [warning] : [],
     async prepare(file) {
       const { bytes } = await readCheckedImage(file);
       return { path: file, image: await decodeImageToRgb(bytes, { name: file }) };
@@ -319,7 +327,7 @@ function imageMessage(image: string, err: unknown): string {
   return message.includes(image) ? message : `${image}: ${message}`;
 }
 
-function positiveInteger(value: number, flag: string): number {
-  if (!Number.isInteger(value) || value < 1) throw new PredictCommandError(`${flag} must be a positive integer, got ${value}`);
+function positiveInteger(value: number, key: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new FlagError(key, `must be a positive integer, got ${value}`);
   return value;
 }

@@ -8,6 +8,7 @@ import {
 import type { CommandModule } from 'yargs';
 import { withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
+import { FlagError } from '../usage.js';
 
 const options = withSnakeAliases({
   'model-base-path': {
@@ -47,14 +48,14 @@ export function serveCommand(output: Output): CommandModule {
       const server = await startServer({
         models,
         host: argv.host as string,
-        port: count(argv.port, '--port', 0),
-        workers: argv.workers === undefined ? undefined : count(argv.workers, '--workers', 1),
-        maxBatchSize: count(argv['max-batch-size'], '--max_batch_size', 1),
-        batchTimeoutMicros: count(argv['batch-timeout-micros'], '--batch_timeout_micros', 0),
-        maxRequestBytes: count(argv['max-request-bytes'], '--max_request_bytes', 1),
-        maxQueuedRequests: argv['max-queued-requests'] === undefined ? undefined : count(argv['max-queued-requests'], '--max_queued_requests', 1),
-        pollIntervalMs: count(argv['file-system-poll-wait-seconds'], '--file_system_poll_wait_seconds', 0) * 1000,
-        engine: { options: { backend: argv.backend, ...(argv.threads === undefined ? {} : { threads: count(argv.threads, '--threads', 1) }) } },
+        port: count(argv.port, 'port', 0),
+        workers: argv.workers === undefined ? undefined : count(argv.workers, 'workers', 1),
+        maxBatchSize: count(argv['max-batch-size'], 'max-batch-size', 1),
+        batchTimeoutMicros: count(argv['batch-timeout-micros'], 'batch-timeout-micros', 0),
+        maxRequestBytes: count(argv['max-request-bytes'], 'max-request-bytes', 1),
+        maxQueuedRequests: argv['max-queued-requests'] === undefined ? undefined : count(argv['max-queued-requests'], 'max-queued-requests', 1),
+        pollIntervalMs: count(argv['file-system-poll-wait-seconds'], 'file-system-poll-wait-seconds', 0) * 1000,
+        engine: { options: { backend: argv.backend, ...(argv.threads === undefined ? {} : { threads: count(argv.threads, 'threads', 1) }) } },
         log,
       });
       output.out(`tensorsky serve: listening on ${server.url} (models: ${models.map((m) => m.name).join(', ')})`);
@@ -81,9 +82,9 @@ async function modelsToServe(argv: Record<string, unknown>): Promise<ModelConfig
   return [{ name: argv['model-name'] as string, basePath: path.resolve(basePath), versionPolicy: DEFAULT_VERSION_POLICY, versionLabels: {} }];
 }
 
-function count(value: unknown, flag: string, min: number): number {
+function count(value: unknown, key: string, min: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new Error(`${flag} must be an integer >= ${min}, got ${String(value)}`);
+    throw new FlagError(key, `must be an integer >= ${min}, got ${String(value)}`);
   }
   return value;
 }

@@ -26,7 +26,10 @@ export function verifyCommand(output: Output): CommandModule {
       const verifyOptions = optionsFromFlags(argv, { cwd: process.cwd() });
       const result = await exportAndVerify({ ...verifyOptions, onProgress: (line) => output.err(`tensorsky verify: ${line}`) });
       if (argv.json) output.json(result.report);
-      else summary(result).forEach((line) => output.out(line));
+      else {
+        summary(result).forEach((line) => output.out(line));
+        for (const warning of result.report.warnings) output.err(`tensorsky verify: warning: ${warning}`);
+      }
       if (!result.report.passed) {
         const failures = reportFailures(result.report);
         const more = failures.length > 1 ? ` (and ${failures.length - 1} more)` : '';
