@@ -2,7 +2,7 @@
 // bytes) is decoded, resized and normalized inside the graph, so clients send image files, not tensors.
 // Also the same computation in TF.js (preprocessImagesReference), the reference the fidelity tests and
 // clients compare against.
-import type * as tfjs from '@tensorflow/tfjs';
+import type * as tfjs from '@tensorflow/tfjs-core';
 import { DataType, type GraphBuilder, type GraphTensor } from '@tensorsky/saved-model';
 
 /**
