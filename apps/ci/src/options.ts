@@ -64,8 +64,21 @@ export const DEFAULTS = {
   reportDir: 'dist/reports',
 } as const;
 
+/** Options that cannot run. `flag` (kebab-case key) and `problem` are set when one flag's value is at fault. */
 export class VerifyOptionsError extends Error {
   override name = 'VerifyOptionsError';
+
+  constructor(
+    message: string,
+    readonly flag?: VerifyFlagName,
+    readonly problem?: string,
+  ) {
+    super(message);
+  }
+}
+
+function flagError(flag: VerifyFlagName, problem: string): VerifyOptionsError {
+  return new VerifyOptionsError(`--${flag} ${problem}`, flag, problem);
 }
 
 interface FlagSpec {
@@ -127,7 +140,7 @@ export function optionsFromFlags(
   const str = (name: VerifyFlagName) => {
     const v = values[name];
     if (v === undefined || v === null || v === '') return undefined;
-    if (typeof v !== 'string') throw new VerifyOptionsError(`--${name} takes one value, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string') throw flagError(name, `takes one value, got ${JSON.stringify(v)}`);
     return v;
   };
   const num = (name: VerifyFlagName, check: (n: number) => boolean, what: string) => {
@@ -135,13 +148,13 @@ export function optionsFromFlags(
     if (v === undefined) return undefined;
     const n = typeof v === 'number' ? v : Number(v);
     if (typeof v === 'boolean' || (typeof v === 'string' && v.trim() === '') || !Number.isFinite(n) || !check(n)) {
-      throw new VerifyOptionsError(`--${name} must be ${what}, got ${String(v)}`);
+      throw flagError(name, `must be ${what}, got ${String(v)}`);
     }
     return n;
   };
   const choice = <T extends string>(name: VerifyFlagName, choices: readonly T[]) => {
     const v = str(name);
-    if (v !== undefined && !choices.includes(v as T)) throw new VerifyOptionsError(`--${name} must be one of ${choices.join(', ')}, got ${v}`);
+    if (v !== undefined && !choices.includes(v as T)) throw flagError(name, `must be one of ${choices.join(', ')}, got ${v}`);
     return v as T | undefined;
   };
   const resolve = (p: string | undefined) => (p === undefined ? undefined : path.resolve(context.cwd, p));

@@ -84,7 +84,13 @@ describe('tensorsky verify', () => {
     expect(missing.code).toBe(2);
     expect(missing.err).toEqual(['tensorsky: missing --images (see tensorsky verify --help)']);
     const bad = await run('verify', '--images', cat, '--top_k', '0');
-    expect(bad.code).toBe(1);
-    expect(bad.err).toEqual(['tensorsky: --top-k must be a positive integer, got 0']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toEqual(['tensorsky: --top_k must be a positive integer, got 0 (see tensorsky verify --help)']);
+    const kebab = await run('verify', '--images', cat, '--tolerance', '-1');
+    expect(kebab.code).toBe(2);
+    expect(kebab.err).toEqual(['tensorsky: --tolerance must be a number >= 0, got -1 (see tensorsky verify --help)']);
+    const combination = await run('verify', '--images', cat, '--deploy', 'vertex', '--project_id', 'p');
+    expect(combination.code).toBe(2);
+    expect(combination.err[0]).toMatch(/^tensorsky: --deploy vertex needs --project_id and --bucket/);
   });
 });

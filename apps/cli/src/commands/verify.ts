@@ -2,10 +2,11 @@
 // model (or takes --saved_model), checks the graph against TensorFlow's op definitions, compares the
 // SavedModel with the source model on golden images, checks latency, optionally deploys and runs a
 // smoke prediction, and writes a JSON + Markdown + SVG report. Exits non-zero when a check fails.
-import { exportAndVerify, optionsFromFlags, reportFailures, summary, VERIFY_FLAGS } from '@tensorsky/ci';
+import { exportAndVerify, optionsFromFlags, reportFailures, summary, VERIFY_FLAGS, VerifyOptionsError, type ExportAndVerifyOptions } from '@tensorsky/ci';
 import type { CommandModule, Options } from 'yargs';
 import { withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
+import { FlagError, UsageError } from '../usage.js';
 
 const options = withSnakeAliases({
   ...(VERIFY_FLAGS as Record<keyof typeof VERIFY_FLAGS, Options>),
@@ -23,7 +24,7 @@ export function verifyCommand(output: Output): CommandModule {
     describe: 'Export a model and check the SavedModel before it ships: graph, golden images vs the source model, latency, optional deploy smoke test',
     builder: (y) => y.options(options),
     handler: async (argv) => {
-      const verifyOptions = optionsFromFlags(argv, { cwd: process.cwd() });
+      const verifyOptions = verifyOptionsFrom(argv);
       const result = await exportAndVerify({ ...verifyOptions, onProgress: (line) => output.err(`tensorsky verify: ${line}`) });
       if (argv.json) output.json(result.report);
       else {
@@ -37,4 +38,14 @@ export function verifyCommand(output: Output): CommandModule {
       }
     },
   };
+}
+
+/** Flags that cannot run are usage errors: exit 2, the flag named as the user typed it. */
+function verifyOptionsFrom(argv: Readonly<Record<string, unknown>>): ExportAndVerifyOptions {
+  try {
+    return optionsFromFlags(argv, { cwd: process.cwd() });
+  } catch (err) {
+    if (!(err instanceof VerifyOptionsError)) throw err;
+    throw err.flag && err.problem ? new FlagError(err.flag, err.problem) : new UsageError(err.message);
+  }
 }
