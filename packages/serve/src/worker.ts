@@ -8,7 +8,9 @@ import type { Tensor } from './tensor.js';
 export type WorkerRequest =
   | { id: number; type: 'load'; key: string; dir: string }
   | { id: number; type: 'unload'; key: string }
-  | { id: number; type: 'predict'; key: string; signature: string; inputs: Record<string, Tensor> };
+  | { id: number; type: 'predict'; key: string; signature: string; inputs: Record<string, Tensor> }
+  /** Finish what runs, free every model, then reply: the pool terminates the thread after that. */
+  | { id: number; type: 'close' };
 
 /** Messages from a worker to the pool. */
 export type WorkerReply =
@@ -33,17 +35,33 @@ const models = new Map<string, LoadedModel>();
 // two large versions loading at once would need both their peak memory together.
 let loads: Promise<unknown> = Promise.resolve();
 
-port.on('message', (request: WorkerRequest) => void handle(request));
+// Requests being handled. A thread terminated while a native engine (ONNX Runtime) computes aborts the
+// whole process, so 'close' waits for them and frees the models first.
+const running = new Set<Promise<void>>();
+
+port.on('message', (request: WorkerRequest) => {
+  const handled = request.type === 'close' ? close(request.id, [...running]) : handle(request);
+  running.add(handled);
+  void handled.finally(() => running.delete(handled));
+});
 port.postMessage({ type: 'ready' } satisfies WorkerReply);
 
-async function handle(request: WorkerRequest): Promise<void> {
+async function close(id: number, others: Promise<void>[]): Promise<void> {
+  await Promise.allSettled(others);
+  await loads;
+  for (const model of models.values()) await Promise.resolve(model.dispose?.()).catch(() => {});
+  models.clear();
+  reply(id, null);
+}
+
+async function handle(request: Exclude<WorkerRequest, { type: 'close' }>): Promise<void> {
   try {
     if (request.type === 'load') {
       const loading = loads.then(() => engine.load(request.dir));
       loads = loading.catch(() => {});
       const model = await loading;
       models.set(request.key, model);
-      reply(request.id, model.signatures);
+      reply(request.id, { signatures: model.signatures, notes: model.notes ?? [] });
     } else if (request.type === 'unload') {
       const model = models.get(request.key);
       models.delete(request.key);

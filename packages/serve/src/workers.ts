@@ -42,6 +42,9 @@ interface QueuedJob extends PoolJob {
   reject: (err: Error) => void;
 }
 
+/** How long close() waits for a worker to finish its job and free its models before terminating it. */
+const CLOSE_GRACE_MS = 30_000;
+
 /** The pool key of a model version. */
 export function versionKey(model: string, version: number): string {
   return `${model}@${version}`;
@@ -164,7 +167,19 @@ export class WorkerPool implements VersionLoader {
     for (const job of this.queue.splice(0)) job.reject(unavailable('the server is shutting down'));
     const workers = this.workers.splice(0);
     for (const call of workers.flatMap((w) => [...w.calls.values()])) call.reject(unavailable('the server is shutting down'));
-    await Promise.allSettled(workers.map((w) => w.thread.terminate()));
+    await Promise.allSettled(workers.map((w) => this.stopWorker(w)));
+  }
+
+  /**
+   * Lets the worker finish its running job and free its models, then terminates it (after at most
+   * CLOSE_GRACE_MS): terminating a thread while ONNX Runtime computes in it aborts the process.
+   */
+  private async stopWorker(worker: PoolWorker): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)));
+    await Promise.race([this.call(worker, { id: 0, type: 'close' }).catch(() => {}), grace]);
+    clearTimeout(timer);
+    await worker.thread.terminate();
   }
 
   private dispatch(): void {
@@ -187,8 +202,10 @@ export class WorkerPool implements VersionLoader {
   private async loadInto(worker: PoolWorker, key: string, dir: string): Promise<SignatureMap> {
     worker.loading++;
     try {
-      const signatures = await this.call<SignatureMap>(worker, { id: 0, type: 'load', key, dir });
+      const { signatures, notes } = await this.call<{ signatures: SignatureMap; notes: string[] }>(worker, { id: 0, type: 'load', key, dir });
       worker.loaded.add(key);
+      // Every worker loads the same way: one worker's notes say it for all.
+      if (worker === this.workers[0]) for (const note of notes) this.log(`${key}: ${note}`);
       return signatures;
     } finally {
       worker.loading--;
