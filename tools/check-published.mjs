@@ -120,7 +120,12 @@ try {
   writeFileSync(path.join(consumer, 'package.json'), `${JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2)}\n`);
   const tgz = readdirSync(tarballs).map((file) => path.join(tarballs, file));
   const typesNode = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).devDependencies['@types/node'];
-  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...tgz, `@types/node@${typesNode}`], { cwd: consumer });
+  // onnxruntime-node's install script would fetch a CUDA provider (not reachable offline, not needed for
+  // its CPU engine); users skip it the same way (README of @tensorsky/predict-local).
+  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...tgz, `@types/node@${typesNode}`], {
+    cwd: consumer,
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+  });
   say('installed the tarballs into an empty project');
 
   // 4. Import each package (plain Node resolution: the published exports, not the sources).
@@ -173,6 +178,8 @@ try {
   if (!JSON.stringify(inspected).includes('serving_default')) failures.push('tensorsky inspect shows no serving_default signature');
   const predicted = bin(['predict', '--image', 'cat.jpg', '--model_path', 'models/m/1', '--top', '3']);
   if (!/Predicted/.test(predicted)) failures.push(`tensorsky predict printed no prediction: ${predicted}`);
+  const engine = JSON.parse(bin(['predict', '--image', 'cat.jpg', '--model_path', 'models/m/1', '--json']));
+  if (engine.backend !== 'onnx') failures.push(`the installed tensorsky predicted on ${engine.backend}, not onnx (${engine.fallback ?? 'no fallback note'})`);
   say('the installed tensorsky bin exported, inspected and predicted');
 } catch (error) {
   failures.push(String(error?.message ?? error));

@@ -16,6 +16,7 @@ const only = process.argv.slice(2);
 const benches = [
   ['export', 'export.mjs'],
   ['predict', 'predict.mjs'],
+  ['engines', 'engines.mjs'],
   ['serve', 'serve.mjs'],
 ].filter(([name]) => only.length === 0 || only.includes(name));
 

@@ -7,7 +7,7 @@ import { PREPROCESS_MODES, type PreprocessMode } from '@tensorsky/preprocess';
 export const DEPLOY_TARGETS = ['local', 'vertex'] as const;
 export type DeployTarget = (typeof DEPLOY_TARGETS)[number];
 
-export const BACKENDS = ['auto', 'wasm', 'cpu'] as const;
+export const BACKENDS = ['auto', 'onnx', 'wasm', 'cpu'] as const;
 export type Backend = (typeof BACKENDS)[number];
 
 /** Settings for `--deploy vertex` (see @tensorsky/deploy's deployToVertex). */
@@ -114,7 +114,7 @@ export const VERIFY_FLAGS = {
     default: DEFAULTS.latencyBudgetMs,
     describe: 'Budget for the 95th percentile of one-image prediction time of the exported model',
   },
-  backend: { type: 'string', choices: BACKENDS, default: 'auto', describe: 'TF.js backend for both models: auto (tfjs-node if installed, else wasm), wasm or cpu' },
+  backend: { type: 'string', choices: BACKENDS, default: 'auto', describe: 'Engines: auto runs the source model and the export on the same TF.js backend (tfjs-node if installed, else wasm); onnx runs the export on ONNX Runtime against the source on wasm; wasm or cpu' },
   deploy: {
     type: 'string',
     choices: DEPLOY_TARGETS,

@@ -62,7 +62,8 @@ export async function exportAndVerify(options: ExportAndVerifyOptions): Promise<
     for (const name of order.slice(order.indexOf(after) + 1)) if (!checks.some((c) => c.name === name)) check(name, 'skipped', why);
   };
 
-  const backend = settings.backend === 'auto' ? undefined : settings.backend;
+  // The source model is a TF.js model: it runs on wasm unless cpu is asked for (onnx runs only the export).
+  const backend = settings.backend === 'wasm' || settings.backend === 'cpu' ? settings.backend : undefined;
   let source: ModelSource | undefined;
   let exported: LocalModel | undefined;
   try {
@@ -146,7 +147,10 @@ export async function exportAndVerify(options: ExportAndVerifyOptions): Promise<
     let input: TensorInfoSummary;
     let output: string;
     try {
-      exported = await loadModel(modelDir, { backend: settings.backend });
+      // Like with like: with backend auto the export runs on the source's TF.js backend, so the golden
+      // tolerance measures the export alone; --backend onnx compares ONNX Runtime against TF.js.
+      const sourceBackend = (await import('@tensorflow/tfjs')).getBackend() as 'tensorflow' | 'wasm' | 'cpu';
+      exported = await loadModel(modelDir, { backend: settings.backend === 'auto' ? sourceBackend : settings.backend });
       ({ input, output } = servingTensors(exported, source.classes));
       check('signature', 'passed', `serving_default: ${input.name} ${input.dtype} (${input.encoding}) -> ${output} DT_FLOAT [-1, ${source.classes}]`);
     } catch (err) {
@@ -164,7 +168,10 @@ export async function exportAndVerify(options: ExportAndVerifyOptions): Promise<
     const labels = await modelLabels(modelDir);
     const tf = await import('@tensorflow/tfjs');
     const golden = new GoldenRunner(tf, source, exported, input, output, preprocess, labels, settings);
-    log(`golden: ${imagePaths.length} images, tolerance ${settings.tolerance}, top-${settings.topK}`);
+    // Which engines the tolerance is stated for: the export on its engine against the source on TF.js.
+    const engines = `exported on ${exported.backend}, source on ${tf.getBackend()}`;
+    if (exported.fallback) log(`note: ${exported.fallback}`);
+    log(`golden: ${imagePaths.length} images, tolerance ${settings.tolerance} (${engines}), top-${settings.topK}`);
     let warmupMs: number | undefined;
     for (const image of imagePaths) {
       const result = await golden.compare(image, warmupMs === undefined);
@@ -179,7 +186,7 @@ export async function exportAndVerify(options: ExportAndVerifyOptions): Promise<
     check(
       'golden',
       problems.length === 0 ? 'passed' : 'failed',
-      `${images.length - problems.length} of ${images.length} images within ${settings.tolerance} (largest difference ${worst.toExponential(2)}), top-1 agrees on ${agreeing} of ${compared.length}`,
+      `${images.length - problems.length} of ${images.length} images within ${settings.tolerance} (largest difference ${worst.toExponential(2)}; ${engines}), top-1 agrees on ${agreeing} of ${compared.length}`,
       problems,
     );
 
@@ -222,7 +229,8 @@ export async function exportAndVerify(options: ExportAndVerifyOptions): Promise<
       modelName: context.modelName,
       image: { path: image.image, bytes },
       encoding: context.encoding,
-      backend: settings.backend,
+      // The local endpoint runs on the engine the local scores came from: like with like.
+      backend: context.exported.backend,
       log: (line) => log(`deploy: ${line}`),
     };
     try {

@@ -74,7 +74,7 @@ describe('tensorsky did you mean', () => {
     [['export', '--model_dir', neverCreated, '--fold_batch_norm'], 'unknown flag --fold_batch_norm; did you mean --fold_batch_norms? (see tensorsky export --help)'],
     [['export', '--model_dir', neverCreated, '--preprocess', 'inceptoin'], '--preprocess must be one of inception, unit, caffe, torch, none, got "inceptoin"; did you mean inception? (see tensorsky export --help)'],
     [['export', '--model_dir', neverCreated, '--input-format', 'byte'], '--input-format must be one of b64, bytes, got "byte"; did you mean bytes? (see tensorsky export --help)'],
-    [['predict', '--image', cat, '--backend', 'wsam'], '--backend must be one of auto, tensorflow, wasm, cpu, got "wsam"; did you mean wasm? (see tensorsky predict --help)'],
+    [['predict', '--image', cat, '--backend', 'wsam'], '--backend must be one of auto, tensorflow, onnx, wasm, cpu, got "wsam"; did you mean wasm? (see tensorsky predict --help)'],
     [['predict', '--image', cat, '--decode_preds_fn', 'inceptoin'], '--decode_preds_fn "inceptoin" is not inception, imagenet, transfert, none or an existing file; did you mean inception? (see tensorsky predict --help)'],
     [['predict', '--image', cat, '--weights', 'imagenett'], '--weights "imagenett" is not imagenet, random or an existing file; did you mean imagenet? (see tensorsky predict --help)'],
     [['export', '--model_dir', neverCreated, '--weights', 'Random'], '--weights "Random" is not imagenet, random or an existing file; did you mean random? (see tensorsky export --help)'],

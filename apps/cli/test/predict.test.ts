@@ -98,6 +98,27 @@ describe('tensorsky predict with InceptionV3', () => {
     expect(new Set(a.predictions.map((p) => ('top' in p ? p.top.map((t) => t.index).join() : ''))).size).toBeGreaterThan(1);
   });
 
+  it('says which engine ran: onnx by default; wasm with a one-line note when ONNX Runtime cannot load', async () => {
+    const cat = path.join(images, 'cat.jpg');
+    const onnx = await run('predict', '--image', cat, '--model_path', inception, '--json', '--threads', '1');
+    expect(onnx.code).toBe(0);
+    expect(onnx.json[0]).toMatchObject({ backend: 'onnx' });
+    expect(onnx.json[0].fallback).toBeUndefined();
+    process.env.TENSORSKY_ONNXRUNTIME = path.join(scratch, 'no-such-onnxruntime.mjs');
+    try {
+      const text = await run('predict', '--image', cat, '--model_path', inception);
+      expect(text.code).toBe(0);
+      expect(text.err).toContainEqual(expect.stringMatching(/^tensorsky: note: engine onnx: onnxruntime-node cannot load \(.*no-such-onnxruntime\.mjs.*\); running on wasm$/));
+      const json = await run('predict', '--image', cat, '--model_path', inception, '--json');
+      expect(json.json[0]).toMatchObject({ backend: 'wasm', fallback: expect.stringMatching(/^engine onnx: onnxruntime-node cannot load/) });
+      // Same top-5 on both engines.
+      const top = (r: PredictJson) => (r.predictions[0] as { top: TopJson[] }).top.map((t) => t.index);
+      expect(top(json.json[0])).toEqual(top(onnx.json[0]));
+    } finally {
+      delete process.env.TENSORSKY_ONNXRUNTIME;
+    }
+  });
+
   it("prints the tutorial's text, or a table, with labels from the SavedModel's assets/labels.txt", async () => {
     const text = await run('predict', '--image', PHOTOS[0], '--image', PHOTOS[1], '--model_path', inception, '--top', '3');
     expect(text.code).toBe(0);

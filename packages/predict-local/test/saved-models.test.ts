@@ -19,9 +19,11 @@ function variable(dir: string, key: string): number {
   return (readTensorBundle(path.join(dir, 'variables', 'variables')).get(key)!.read() as Float32Array)[0];
 }
 
-describe('TF1 SavedModels (TF Serving test models)', () => {
+// Each runs on the executor (cpu) and on engine onnx, which runs these numeric graphs on ONNX Runtime
+// (or, for a signature it cannot translate, falls back to the executor).
+describe.each(['cpu', 'onnx'] as const)('TF1 SavedModels (TF Serving test models) on %s', (backend) => {
   it('half_plus_two serving_default: x=[1,2,5] → [2.5, 3, 4.5]', async () => {
-    const model = await loadModel(halfPlusTwo, { backend: 'cpu' });
+    const model = await loadModel(halfPlusTwo, { backend });
     expect(model.signature).toEqual({
       key: 'serving_default',
       methodName: 'tensorflow/serving/predict',
@@ -45,12 +47,12 @@ describe('TF1 SavedModels (TF Serving test models)', () => {
   });
 
   it('half_plus_three: y = 0.5x + 3', async () => {
-    const out = await predictLocal(servingModel('saved_model_half_plus_three', '00000123'), { x: [1, 2, 5] }, { backend: 'cpu' });
+    const out = await predictLocal(servingModel('saved_model_half_plus_three', '00000123'), { x: [1, 2, 5] }, { backend });
     expect(Array.from(out.y.data as Float32Array)).toEqual([3.5, 4, 5.5]);
   });
 
   it('matrix_half_plus_two (frozen, constants only) takes [-1, 3, 3]', async () => {
-    const model = await loadModel(servingModel('matrix_half_plus_two', '1'), { backend: 'cpu' });
+    const model = await loadModel(servingModel('matrix_half_plus_two', '1'), { backend });
     expect(model.signature.inputs).toEqual([{ name: 'x', dtype: 'DT_FLOAT', shape: [-1, 3, 3] }]);
     const x = [
       [
@@ -69,16 +71,16 @@ describe('TF1 SavedModels (TF Serving test models)', () => {
     for (const version of ['00000123', '00000124']) {
       const dir = servingModel('saved_model_half_plus_two_2_versions', version);
       const [a, b] = [variable(dir, 'a'), variable(dir, 'b')];
-      const out = await predictLocal(dir, { x: [1, 2, 5] }, { backend: 'cpu' });
+      const out = await predictLocal(dir, { x: [1, 2, 5] }, { backend });
       expect(Array.from(out.y.data as Float32Array)).toEqual([1, 2, 5].map((x) => a * x + b));
     }
   });
 
   it('counter: reads the restored variable; refuses signatures that update it', async () => {
     const dir = servingModel('saved_model_counter', '00000123');
-    const out = await predictLocal(dir, {}, { backend: 'cpu', signature: 'get_counter' });
+    const out = await predictLocal(dir, {}, { backend, signature: 'get_counter' });
     expect(out.output).toEqual({ dtype: 'DT_FLOAT', shape: [], data: new Float32Array([variable(dir, 'counter')]) });
-    const refused = loadModel(dir, { backend: 'cpu', signature: 'incr_counter' });
+    const refused = loadModel(dir, { backend, signature: 'incr_counter' });
     await expect(refused).rejects.toThrow(UnsupportedOpsError);
     await expect(refused).rejects.toThrow(/AssignAdd.*@tensorflow\/tfjs-node/);
   });
@@ -86,40 +88,40 @@ describe('TF1 SavedModels (TF Serving test models)', () => {
   // classify/regress signatures take serialized tf.Example protos (ParseExample), which the executor
   // does not implement; they need TensorFlow itself.
   it('lists every unsupported op (tf.Example signatures need ParseExample)', async () => {
-    const refused = loadModel(halfPlusTwo, { backend: 'cpu', signature: 'classify_x_to_y' });
+    const refused = loadModel(halfPlusTwo, { backend, signature: 'classify_x_to_y' });
     await expect(refused).rejects.toThrow('the local executor cannot run ops ParseExample; install @tensorflow/tfjs-node');
     await expect(refused).rejects.toMatchObject({ ops: ['ParseExample'] });
   });
 });
 
-describe('TF2 SavedModels (functions, object-graph checkpoints)', () => {
+describe.each(['cpu', 'onnx'] as const)('TF2 SavedModels (functions, object-graph checkpoints) on %s', (backend) => {
   it('saved_model_half_plus_two_tf2_cpu: inlines StatefulPartitionedCall and restores a, b, c', async () => {
     const dir = servingModel('saved_model_half_plus_two_tf2_cpu', '00000123');
     const a = variable(dir, 'a/.ATTRIBUTES/VARIABLE_VALUE');
     const b = variable(dir, 'b/.ATTRIBUTES/VARIABLE_VALUE');
     const c = variable(dir, 'c/.ATTRIBUTES/VARIABLE_VALUE');
-    const model = await loadModel(dir, { backend: 'cpu' });
+    const model = await loadModel(dir, { backend });
     expect(model.signature.inputs).toEqual([{ name: 'x', dtype: 'DT_FLOAT', shape: [1] }]);
     expect(Array.from((await model.predict({ x: [5] })).y.data as Float32Array)).toEqual([a * 5 + b]);
     // The signature's defaults give x = [0] when x is left out.
     expect(Array.from((await model.predict({})).y.data as Float32Array)).toEqual([b]);
     model.dispose();
-    const regress = await predictLocal(dir, { inputs: [4] }, { backend: 'cpu', signature: 'regress_x2_to_y3' });
+    const regress = await predictLocal(dir, { inputs: [4] }, { backend, signature: 'regress_x2_to_y3' });
     expect(Array.from(regress.outputs.data as Float32Array)).toEqual([a * 4 + c]);
   });
 
   it('tfjs-node test models: float, int32 and int64 variables', async () => {
     const tfjsNode = (name: string) => path.join(models, 'tfjs-node', name);
-    const times3 = await predictLocal(tfjsNode('times_three_float'), { x: [1, 2, 3] }, { backend: 'cpu' });
+    const times3 = await predictLocal(tfjsNode('times_three_float'), { x: [1, 2, 3] }, { backend });
     expect(times3.output_0).toEqual({ dtype: 'DT_FLOAT', shape: [3], data: new Float32Array([3, 6, 9]) });
-    const times2 = await predictLocal(tfjsNode('times_two_int'), { x: [1, 2, 3] }, { backend: 'cpu' });
+    const times2 = await predictLocal(tfjsNode('times_two_int'), { x: [1, 2, 3] }, { backend });
     expect(times2.output_0).toEqual({ dtype: 'DT_INT32', shape: [3], data: new Int32Array([2, 4, 6]) });
     const bundle = readTensorBundle(path.join(tfjsNode('int64_multiply'), 'variables', 'variables'));
     const factor = [...bundle.values()].filter((t) => t.name.endsWith('VARIABLE_VALUE')).reduce((p, t) => p * Number((t.read() as BigInt64Array)[0]), 1);
-    const int64 = await predictLocal(tfjsNode('int64_multiply'), { x: [1, 2] }, { backend: 'cpu' });
+    const int64 = await predictLocal(tfjsNode('int64_multiply'), { x: [1, 2] }, { backend });
     expect(int64.output_0.dtype).toBe('DT_INT64');
     expect(Array.from(int64.output_0.data as Int32Array)).toEqual([factor, 2 * factor]);
-    const timestwo = await predictLocal(tfjsNode('module_with_multiple_signatures'), { x: [4] }, { backend: 'cpu', signature: 'timestwo' });
+    const timestwo = await predictLocal(tfjsNode('module_with_multiple_signatures'), { x: [4] }, { backend, signature: 'timestwo' });
     expect(Array.from(timestwo.output_0.data as Float32Array)).toEqual([8]);
   });
 });
@@ -154,9 +156,10 @@ describe('variables the init op sets (run after restoring, as the TensorFlow loa
 });
 
 describe('loadModel options and input checks', () => {
-  it("backend 'auto' picks wasm when tfjs-node is not installed", async () => {
+  it("backend 'auto' picks onnx when tfjs-node is not installed (wasm when ONNX Runtime cannot load: onnx-engine.test.ts)", async () => {
     const model = await loadModel(halfPlusTwo);
-    expect(model.backend).toBe('wasm');
+    expect(model.backend).toBe('onnx');
+    expect(model.fallback).toBeUndefined();
     expect(Array.from((await model.predict({ x: [1] })).y.data as Float32Array)).toEqual([2.5]);
     model.dispose();
   });

@@ -25,6 +25,8 @@ export interface LoadedModel {
   /** Runs a signature; inputs and outputs are keyed by the signature's aliases (x, y), not tensor names. */
   predict(signatureName: string, inputs: Record<string, Tensor>): Promise<Record<string, Tensor>>;
   dispose?(): void | Promise<void>;
+  /** Lines for the server's log about how the version runs (its engine, a fallback from a faster one). */
+  notes?: string[];
 }
 
 export interface Engine {

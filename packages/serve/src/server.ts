@@ -34,9 +34,9 @@ export interface ServeOptions {
   pollIntervalMs?: number;
   /**
    * The engine module workers import (it exports createEngine; default: the predict-local adapter) and
-   * the options passed to it (predict-local takes { backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu',
-   * threads }, threads defaulting to one per core for each worker: a lone request then computes on every
-   * core, 2x faster on 2 cores, and under load the workers share them at about the same throughput).
+   * the options passed to it (predict-local takes { backend: 'auto' | 'tensorflow' | 'onnx' | 'wasm' | 'cpu',
+   * threads }, threads defaulting to one per worker: the workers, one per core, share the cores, and
+   * ONNX Runtime's threads lose throughput when oversubscribed).
    */
   engine?: { module?: string | URL; options?: Record<string, unknown> };
   log?: (line: string) => void;

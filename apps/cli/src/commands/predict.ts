@@ -33,7 +33,7 @@ import { IMAGE_OPTION, withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
 import { FlagError } from '../usage.js';
 
-const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+const BACKENDS = ['auto', 'tensorflow', 'onnx', 'wasm', 'cpu'] as const;
 type BackendChoice = (typeof BACKENDS)[number];
 const MAX_BATCH_SIZE = 64;
 
@@ -51,8 +51,9 @@ const options = withSnakeAliases({
     type: 'string',
     choices: BACKENDS,
     default: 'auto',
-    describe: 'tensorflow (tfjs-node), wasm or cpu (TF.js); auto picks the first that works',
+    describe: 'tensorflow (tfjs-node), onnx (ONNX Runtime for the network), wasm or cpu (TF.js); auto picks the first that works, in that order',
   },
+  threads: { type: 'number', describe: 'Threads for the model (ONNX Runtime, wasm); default TENSORSKY_THREADS or one per core' },
   weights: {
     type: 'string',
     describe: 'Reference model only: imagenet (default; downloaded once), random (seeded) or a Keras .h5 weights file',
@@ -79,6 +80,8 @@ interface Predictor<T extends { path: string }> {
   /** Model name for output: the SavedModel path or the reference model's name. */
   model: string;
   backend: string;
+  /** Why a preferred engine did not run the model (see LocalModel.fallback). */
+  fallback?: string;
   /** Labels when --decode_preds_fn is not given. */
   defaultLabels: string;
   /** Largest batch the model takes (1 for a scalar input). */
@@ -99,6 +102,7 @@ interface PredictArgs {
   json: boolean;
   table: boolean;
   backend: BackendChoice;
+  threads?: number;
   weights?: string;
   seed?: number;
   'batch-size': number;
@@ -112,6 +116,7 @@ export function predictCommand(output: Output): CommandModule<object, PredictArg
     handler: async (args) => {
       const top = positiveInteger(args.top, 'top');
       const batchSize = positiveInteger(args['batch-size'], 'batch-size');
+      const threads = args.threads === undefined ? undefined : positiveInteger(args.threads, 'threads');
       if (batchSize > MAX_BATCH_SIZE) throw new FlagError('batch-size', `must be at most ${MAX_BATCH_SIZE}, got ${batchSize}`);
       const modelPath = args['model-path'];
       if (modelPath !== undefined && (args.weights !== undefined || args.seed !== undefined)) {
@@ -123,9 +128,10 @@ export function predictCommand(output: Output): CommandModule<object, PredictArg
       // Labels named on the command line are checked before the (slow) model load.
       const chosenLabels = args['decode-preds-fn'] === undefined ? undefined : await loadLabels(args['decode-preds-fn']);
       const predictor: Predictor<{ path: string }> =
-        modelPath === undefined ? await referencePredictor(args) : await savedModelPredictor(modelPath, args.backend);
+        modelPath === undefined ? await referencePredictor(args) : await savedModelPredictor(modelPath, args.backend, threads);
       const results: ({ image: string; top: PredictionJson[] } | { image: string; error: string })[] = [];
       if (!args.json) for (const warning of predictor.warnings) output.err(`tensorsky: warning: ${warning}`);
+      if (!args.json && predictor.fallback) output.err(`tensorsky: note: ${predictor.fallback}`);
       let printed = 0;
       try {
         const labels = chosenLabels ?? (await loadLabels(predictor.defaultLabels));
@@ -151,7 +157,7 @@ export function predictCommand(output: Output): CommandModule<object, PredictArg
         predictor.dispose();
       }
 
-      if (args.json) output.json({ model: predictor.model, backend: predictor.backend, warnings: predictor.warnings, predictions: results });
+      if (args.json) output.json({ model: predictor.model, backend: predictor.backend, ...(predictor.fallback ? { fallback: predictor.fallback } : {}), warnings: predictor.warnings, predictions: results });
       const failed = results.filter((r) => 'error' in r).length;
       if (failed > 0) throw new PredictCommandError(`${failed} of ${results.length} images could not be predicted`);
     },
@@ -194,9 +200,9 @@ async function readCheckedImage(file: string): Promise<ReadyImage> {
 // ---------------------------------------------------------------------------------------------
 // SavedModel.
 
-async function savedModelPredictor(dir: string, backend: BackendChoice): Promise<Predictor<ReadyImage>> {
+async function savedModelPredictor(dir: string, backend: BackendChoice, threads: number | undefined): Promise<Predictor<ReadyImage>> {
   const { loadModel } = await import('@tensorsky/predict-local');
-  const model = await loadModel(dir, { backend });
+  const model = await loadModel(dir, { backend, threads });
   try {
     const input = imageInput(model, dir);
     const outputName = scoresOutput(model, dir);
@@ -205,6 +211,7 @@ async function savedModelPredictor(dir: string, backend: BackendChoice): Promise
     return {
       model: dir,
       backend: model.backend,
+      fallback: model.fallback,
       defaultLabels: existsSync(labelsFile) ? labelsFile : 'none',
       maxBatch: scalar ? 1 : MAX_BATCH_SIZE,
       warnings: (await checkProvenance(dir)).warnings,
@@ -254,9 +261,10 @@ async function referencePredictor(args: PredictArgs): Promise<Predictor<{ path: 
   const tf = await import('@tensorflow/tfjs');
   const { initTfjs, loadModelSource } = await import('@tensorsky/export');
   const { defaultWasmThreads, setWasmThreads } = await import('@tensorsky/predict-local');
-  const backend = args.backend === 'auto' || args.backend === 'tensorflow' ? undefined : args.backend;
+  // The reference is a TF.js layers model: engine onnx does not apply to it, it runs on wasm.
+  const backend = args.backend === 'wasm' || args.backend === 'cpu' ? args.backend : undefined;
   // The source model runs on the same wasm backend as exports do: with one thread per core.
-  await setWasmThreads(defaultWasmThreads());
+  await setWasmThreads(args.threads ?? defaultWasmThreads());
   const active = await initTfjs(backend);
   if (args.backend === 'tensorflow' && active !== 'tensorflow') {
     throw new PredictCommandError(

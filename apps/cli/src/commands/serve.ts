@@ -23,7 +23,7 @@ const options = withSnakeAliases({
   port: { type: 'number', default: 8501, alias: 'rest_api_port', describe: 'HTTP port (0 picks a free one)' },
   host: { type: 'string', default: '0.0.0.0', describe: 'Interface to listen on' },
   workers: { type: 'number', describe: 'Engine worker threads (default: one per core)' },
-  threads: { type: 'number', describe: 'Threads each worker computes with on the wasm backend (default: one per core)' },
+  threads: { type: 'number', describe: 'Threads each worker computes with (ONNX Runtime or wasm; default 1: the workers share the cores)' },
   'max-batch-size': { type: 'number', default: 8, describe: 'Examples per batch; 1 disables batching' },
   'batch-timeout-micros': { type: 'number', default: 2000, describe: 'How long a batch waits to fill up' },
   'max-request-bytes': { type: 'number', default: 1572864, describe: 'Largest request body (413 above it)' },
@@ -31,9 +31,9 @@ const options = withSnakeAliases({
   'file-system-poll-wait-seconds': { type: 'number', default: 1, describe: 'How often to look for new and removed versions; 0 only at start' },
   backend: {
     type: 'string',
-    choices: ['auto', 'wasm', 'cpu', 'tensorflow'],
+    choices: ['auto', 'tensorflow', 'onnx', 'wasm', 'cpu'],
     default: 'auto',
-    describe: 'Engine backend: tensorflow (tfjs-node), wasm or cpu (TF.js executor); auto picks the first that works',
+    describe: 'Engine: tensorflow (tfjs-node), onnx (ONNX Runtime for the network), wasm or cpu (TF.js executor); auto picks the first that works, in that order',
   },
 } as const);
 

@@ -1,0 +1,182 @@
+// Engine 'onnx': the numeric network of a signature on ONNX Runtime. The graph is split where the
+// executor already splits it (see asyncBoundary): the string and image front (DecodeBase64, image
+// decoding, resize, the TensorArray loop) keeps running on our executor, and everything after the
+// boundary is translated once, at load, into an in-memory ONNX model run by an InferenceSession.
+import { DataType, attrsWithDefaults, dataTypeName, outputDtypes, shapeFromProto, tfOpDefs, type NodeDef } from '@tensorsky/saved-model';
+import { ASYNC_CUSTOM_OPS } from '../custom-ops.js';
+import { parseRef, type FrozenGraph, type TensorSpec } from '../graph.js';
+import { checkInputNames, feedTensors, type OutputTensor } from '../io.js';
+import type { LocalModel, SignatureInfo } from '../local-model.js';
+import { translateToOnnx, type OnnxFeed } from '../onnx/index.js';
+import * as tf from '../tf.js';
+import { asyncBoundary } from '../tfjs-model.js';
+import { loadExecutorGraph, loadWithExecutor, type ExecutorBackend, type ExecutorGraph } from './executor.js';
+import { sessionOptions, type OnnxRuntime, type OnnxSessionSettings } from './onnxruntime.js';
+
+/** Why the onnx engine cannot take this signature (the caller falls back to the executor). */
+export class OnnxUnavailableError extends Error {
+  override name = 'OnnxUnavailableError';
+}
+
+type OrtType = 'float32' | 'float64' | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'bool';
+
+const ORT_TYPES: Partial<Record<DataType, OrtType>> = {
+  [DataType.DT_FLOAT]: 'float32',
+  [DataType.DT_DOUBLE]: 'float64',
+  [DataType.DT_INT8]: 'int8',
+  [DataType.DT_INT16]: 'int16',
+  [DataType.DT_INT32]: 'int32',
+  [DataType.DT_INT64]: 'int64',
+  [DataType.DT_UINT8]: 'uint8',
+  [DataType.DT_UINT16]: 'uint16',
+  [DataType.DT_BOOL]: 'bool',
+};
+
+/**
+ * Loads the signature with the network on ORT. Throws OnnxUnavailableError (with one line saying why)
+ * when the graph cannot be split or translated. The image front runs on TF.js's current backend.
+ */
+export async function loadWithOnnx(ort: OnnxRuntime, graph: FrozenGraph, signature: SignatureInfo, settings: OnnxSessionSettings): Promise<LocalModel> {
+  const plan = graph.functions.length > 0 ? undefined : asyncBoundary(graph.nodes, graph.outputs.map((o) => o.tensor), ASYNC_CUSTOM_OPS);
+  if (!plan) throw new OnnxUnavailableError('its outputs cannot be computed apart from the graph\'s control flow (no network to hand to ONNX Runtime)');
+  const byName = new Map(graph.nodes.map((n) => [n.name, n]));
+  const placeholders = new Map(graph.inputs.map((s) => [`${parseRef(s.tensor).node}:${parseRef(s.tensor).index}`, s]));
+  // ONNX inputs: the boundary tensors the front computes, then graph inputs the network reads directly.
+  const crossing = [...plan.boundary, ...plan.inputs];
+  const feeds: OnnxFeed[] = crossing.map((tensor) => {
+    const spec = placeholders.get(tensor);
+    return spec ? { tensor, dtype: spec.dtype, shape: spec.shape } : boundaryFeed(tensor, byName);
+  });
+  const unsupported = feeds.filter((f) => !ORT_TYPES[f.dtype]).map((f) => `${f.tensor} (${dataTypeName(f.dtype)})`);
+  if (unsupported.length > 0) throw new OnnxUnavailableError(`tensors ${unsupported.join(', ')} cannot be handed to ONNX Runtime`);
+
+  let started = performance.now();
+  let translated;
+  try {
+    translated = translateToOnnx(graph, feeds, graph.outputs.map((o) => ({ tensor: o.tensor, dtype: o.dtype })));
+  } catch (err) {
+    if ((err as Error).name === 'UntranslatableGraphError') throw new OnnxUnavailableError((err as Error).message);
+    throw err;
+  }
+  const translateMs = performance.now() - started;
+  started = performance.now();
+  const session = await ort.InferenceSession.create(translated.bytes, sessionOptions(settings));
+  const sessionMs = performance.now() - started;
+
+  const front = plan.boundary.length > 0 ? await loadFront(graph, plan.boundary, byName) : undefined;
+  const frontInputs = front ? graph.inputs.filter((s) => front.reads.has(parseRef(s.tensor).node)) : [];
+  // TensorFlow does not hold a fed tensor to its placeholder's shape (TF Serving's half_plus_two, [-1, 1],
+  // answers [1, 2, 5]); ONNX Runtime does. Such a call runs on the executor, loaded the first time.
+  let lenient: Promise<LocalModel> | undefined;
+  const executor = () => (lenient ??= loadWithExecutor(graph, tf.getBackend() as ExecutorBackend, signature));
+  return {
+    backend: 'onnx',
+    signature,
+    onnx: { model: translated.bytes, inputNames: translated.inputNames, outputNames: translated.outputNames, translateMs, sessionMs },
+    async predict(inputs) {
+      checkInputNames(inputs, graph.inputs);
+      const tensors = feedTensors(inputs, graph.inputs, (t) => parseRef(t).node);
+      const computed: tf.Tensor[] = [];
+      try {
+        if (front) {
+          const frontFeeds = Object.fromEntries(frontInputs.map((s) => [parseRef(s.tensor).node, tensors[parseRef(s.tensor).node]]));
+          computed.push(...(await front.graph.run(frontFeeds)));
+        }
+        const values = [...computed, ...plan.inputs.map((t) => tensors[parseRef(t).node])];
+        if (values.some((t, i) => !fitsShape(t.shape, feeds[i].shape))) return await (await executor()).predict(inputs);
+        const ortFeeds: Record<string, InstanceType<OnnxRuntime['Tensor']>> = {};
+        for (const [i, t] of values.entries()) ortFeeds[translated.inputNames[i]] = await toOrtTensor(ort, t, feeds[i].dtype);
+        const results = await session.run(ortFeeds);
+        const out: Record<string, OutputTensor> = {};
+        graph.outputs.forEach((spec, i) => (out[spec.alias] = fromOrtTensor(results[translated.outputNames[i]], spec)));
+        return out;
+      } finally {
+        tf.dispose([...Object.values(tensors), ...computed]);
+      }
+    },
+    dispose() {
+      front?.graph.dispose();
+      void lenient?.then((m) => m.dispose());
+      void session.release();
+    },
+  };
+}
+
+/** Whether a tensor of `shape` may be fed where `declared` (-1: any size; undefined: any shape) is expected. */
+function fitsShape(shape: readonly number[], declared: readonly number[] | undefined): boolean {
+  return declared === undefined || (shape.length === declared.length && shape.every((d, i) => declared[i] < 0 || declared[i] === d));
+}
+
+/** The dtype (from the producing op's definition) and static shape of a boundary tensor. */
+function boundaryFeed(tensor: string, byName: ReadonlyMap<string, NodeDef>): OnnxFeed {
+  const { node: name, index } = parseRef(tensor);
+  const node = byName.get(name)!;
+  const def = tfOpDefs().get(node.op);
+  const dtype = def ? outputDtypes(def, attrsWithDefaults(def, node))?.[index] : undefined;
+  return { tensor, dtype: dtype ?? DataType.DT_INVALID, shape: staticShape(node, index) };
+}
+
+/** What the graph says of a tensor's shape: `_output_shapes`, or a TensorArray gather's element shape. */
+function staticShape(node: NodeDef, index: number): number[] | undefined {
+  const listed = node.attr?._output_shapes?.list?.shape?.[index];
+  if (listed) return shapeFromProto(listed) ?? undefined;
+  if (node.op === 'TensorArrayGatherV3' && node.attr?.element_shape?.shape) {
+    const element = shapeFromProto(node.attr.element_shape.shape);
+    return element ? [-1, ...element] : undefined;
+  }
+  return undefined;
+}
+
+/** The image front: the nodes the boundary tensors need, as an executor graph fetching them. */
+async function loadFront(graph: FrozenGraph, boundary: string[], byName: ReadonlyMap<string, NodeDef>): Promise<{ graph: ExecutorGraph; reads: Set<string> }> {
+  const keep = new Set<string>();
+  const stack = boundary.map((t) => parseRef(t).node);
+  while (stack.length > 0) {
+    const name = stack.pop()!;
+    if (keep.has(name) || !byName.has(name)) continue;
+    keep.add(name);
+    for (const input of byName.get(name)!.input ?? []) stack.push(parseRef(input).node);
+  }
+  const outputs: TensorSpec[] = boundary.map((tensor) => ({ alias: tensor, tensor, dtype: boundaryFeed(tensor, byName).dtype, shape: undefined }));
+  const nodes = graph.nodes.filter((n) => keep.has(n.name));
+  const front: FrozenGraph = { ...graph, nodes, outputs, inputs: graph.inputs.filter((s) => keep.has(parseRef(s.tensor).node)) };
+  return { graph: await loadExecutorGraph(front), reads: new Set(nodes.filter((n) => n.op === 'Placeholder').map((n) => n.name)) };
+}
+
+async function toOrtTensor(ort: OnnxRuntime, t: tf.Tensor, dtype: DataType): Promise<InstanceType<OnnxRuntime['Tensor']>> {
+  const type = ORT_TYPES[dtype]!;
+  const data = (await t.data()) as ArrayLike<number>;
+  const dims = t.shape;
+  switch (type) {
+    case 'float32':
+      return new ort.Tensor('float32', data instanceof Float32Array ? data : Float32Array.from(data), dims);
+    case 'float64':
+      return new ort.Tensor('float64', Float64Array.from(data), dims);
+    case 'int64':
+      return new ort.Tensor('int64', BigInt64Array.from(Array.from(data, (v) => BigInt(v))), dims);
+    case 'int32':
+      return new ort.Tensor('int32', data instanceof Int32Array ? data : Int32Array.from(data), dims);
+    case 'int8':
+      return new ort.Tensor('int8', Int8Array.from(data), dims);
+    case 'int16':
+      return new ort.Tensor('int16', Int16Array.from(data), dims);
+    case 'uint16':
+      return new ort.Tensor('uint16', Uint16Array.from(data), dims);
+    case 'uint8':
+      return new ort.Tensor('uint8', Uint8Array.from(data), dims);
+    case 'bool':
+      return new ort.Tensor('bool', Uint8Array.from(data), dims);
+  }
+}
+
+/** ORT's result in the executor's output form: Float32Array for floats, Int32Array for integers, Uint8Array for bools. */
+function fromOrtTensor(t: { type: string; data: unknown; dims: readonly number[] }, spec: TensorSpec): OutputTensor {
+  const dtype = dataTypeName(spec.dtype);
+  const shape = [...t.dims];
+  const data = t.data as ArrayLike<number | bigint>;
+  if (t.type === 'float32') return { dtype, shape, data: data as Float32Array };
+  if (t.type === 'float64' || t.type === 'float16') return { dtype, shape, data: Float32Array.from(data as ArrayLike<number>) };
+  if (t.type === 'bool') return { dtype, shape, data: Uint8Array.from(data as ArrayLike<number>) };
+  if (t.type === 'int32') return { dtype, shape, data: data as Int32Array };
+  return { dtype, shape, data: Int32Array.from(data as ArrayLike<number>, Number) };
+}

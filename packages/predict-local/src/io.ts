@@ -1,0 +1,77 @@
+// Tensors in and out of a local model: what callers pass (InputValue) and get back (OutputTensor), and
+// their conversions to and from TF.js tensors, shared by the engines.
+import { dataTypeName } from '@tensorsky/saved-model';
+import type { TensorSpec } from './graph.js';
+import { PredictLocalError } from './local-model.js';
+import * as tf from './tf.js';
+import { tfjsDtype } from './tfjs-model.js';
+
+/** A numeric tensor (nested arrays, typed array, tf.Tensor), or for DT_STRING inputs strings/bytes. */
+export type InputValue = tf.Tensor | tf.TensorLike | Uint8Array | (string | Uint8Array)[];
+
+export interface OutputTensor {
+  /** TensorFlow dtype name from the signature, e.g. "DT_FLOAT". */
+  dtype: string;
+  shape: number[];
+  /** Float32Array for floats, Int32Array for integer types (TF.js computes them as int32), Uint8Array of 0/1 for bools, bytes per element for strings. */
+  data: Float32Array | Int32Array | Uint8Array | Uint8Array[];
+}
+
+export type MakeTensor = (values: tf.TensorLike, shape?: number[], dtype?: tf.DataType) => tf.Tensor;
+
+export function toTensor(value: InputValue, spec: TensorSpec, make: MakeTensor): tf.Tensor {
+  const dtype = tfjsDtype(spec.dtype);
+  if (!dtype) throw new PredictLocalError(`input "${spec.alias}" has dtype ${dataTypeName(spec.dtype)}, which is not supported`);
+  if (value instanceof tf.Tensor) {
+    if (dtype === 'string' && value.dtype !== 'string') throw new PredictLocalError(`input "${spec.alias}" must be strings (DT_STRING)`);
+    return dtype === 'string' || value.dtype === dtype ? value.clone() : tf.cast(value, dtype);
+  }
+  try {
+    if (dtype !== 'string') return make(value, undefined, dtype);
+    const scalar = typeof value === 'string' || value instanceof Uint8Array;
+    return make(scalar ? [value] : value, scalar ? [] : undefined, 'string');
+  } catch (err) {
+    throw new PredictLocalError(`input "${spec.alias}" is not a valid ${dataTypeName(spec.dtype)} tensor: ${(err as Error).message}`);
+  }
+}
+
+/** A signature input's default (SignatureDef.defaults) as a tensor. */
+export function defaultTensor(spec: TensorSpec): tf.Tensor {
+  const { values, shape, dtype } = spec.defaultValue!;
+  const tfjs = tfjsDtype(dtype);
+  if (!tfjs) throw new PredictLocalError(`default of input "${spec.alias}" has dtype ${dataTypeName(dtype)}, which is not supported`);
+  const flat = tfjs === 'string' ? (values as Uint8Array[]) : Array.from(values as ArrayLike<number | bigint | boolean>, Number);
+  return tf.tensor(flat, shape, tfjs);
+}
+
+export function checkInputNames(inputs: Record<string, InputValue>, specs: TensorSpec[]): void {
+  const expected = specs.map((s) => s.alias);
+  const unknown = Object.keys(inputs).filter((k) => !expected.includes(k));
+  const missing = specs.filter((s) => !(s.alias in inputs) && !s.defaultValue).map((s) => s.alias);
+  if (unknown.length || missing.length) {
+    const parts = [missing.length ? `missing ${missing.join(', ')}` : '', unknown.length ? `unknown ${unknown.join(', ')}` : ''].filter(Boolean);
+    throw new PredictLocalError(`inputs do not match the signature (${parts.join('; ')}); expected: ${expected.join(', ')}`);
+  }
+}
+
+/** The graph inputs as TF.js tensors keyed by node name (given values, else the signature's defaults); the caller disposes them. */
+export function feedTensors(inputs: Record<string, InputValue>, specs: TensorSpec[], nodeOf: (tensor: string) => string): Record<string, tf.Tensor> {
+  const feeds: Record<string, tf.Tensor> = {};
+  try {
+    for (const s of specs) feeds[nodeOf(s.tensor)] = s.alias in inputs ? toTensor(inputs[s.alias], s, tf.tensor) : defaultTensor(s);
+  } catch (err) {
+    tf.dispose(Object.values(feeds));
+    throw err;
+  }
+  return feeds;
+}
+
+export async function readOutput(t: tf.Tensor, spec: TensorSpec): Promise<OutputTensor> {
+  const dtype = dataTypeName(spec.dtype);
+  if (t.dtype === 'string') return { dtype, shape: t.shape, data: (await t.bytes()) as Uint8Array[] };
+  const data = (await t.data()) as ArrayLike<number>;
+  // TF.js may keep a cast tensor's original storage (an int32 → float32 Cast holds an Int32Array).
+  if (t.dtype === 'float32') return { dtype, shape: t.shape, data: data instanceof Float32Array ? data : Float32Array.from(data) };
+  if (t.dtype === 'int32') return { dtype, shape: t.shape, data: data instanceof Int32Array ? data : Int32Array.from(data) };
+  return { dtype, shape: t.shape, data: Uint8Array.from(data) };
+}

@@ -1,0 +1,266 @@
+#!/usr/bin/env node
+// Engine benchmark, InceptionV3 with seeded random weights and batch norms folded (the export the
+// tutorial makes), predict-local's engine onnx (the network on ONNX Runtime behind our executor's image
+// front) against engine wasm (our executor alone):
+// - warm ms/image (median of interleaved runs, the order rotating each round) of `model.predict` with
+//   base64 JPEGs, the whole signature (base64 + JPEG decode + resize + network), at batch 1 and 8, and
+//   onnx/wasm per setting (target <= 0.25);
+// - ORT alone: an InferenceSession created straight from `model.onnx.model` with the engine's session
+//   options and nothing of ours around it, fed a prepared float32 tensor of the network input's shape,
+//   measured in the same rounds; overhead = engine onnx / ORT alone (target <= 1.2). The engine's own
+//   session.run is timed too (InferenceSession.prototype.run wrapped with a clock), so the engine's
+//   ms/image splits into its ORT run and the rest, the front's share (base64 + JPEG decode + resize on
+//   the executor, copies into and out of ORT);
+// each with 1 and 2 threads (ORT's intra-op pool and the wasm backend's pool), a child process per
+// thread setting since the wasm backend's pool is fixed per process when it first starts;
+// - the cold start of engine onnx in fresh processes (median of 3 by total): import, loadModel, first
+//   predict, times from process start, with the translation (translateMs) and session creation
+//   (sessionMs) inside loadModel shown apart; target: loadModel + first predict <= 1 s.
+// Peak RSS (maxRSS) of every child process. The ORT-alone session and both engines' models live in the
+// warm children, so their RSS is of all three; a cold-start child holds engine onnx alone.
+// Last stdout line: JSON. Needs the built workspace (`npm run build`).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { photoPaths } from '@tensorsky/fixtures';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const self = fileURLToPath(import.meta.url);
+const PHOTOS = photoPaths();
+const SEED = 1;
+const THREADS = [1, 2];
+/** Warm runs (and warm-ups) per side at each batch size; BENCH_ENGINES_RUNS scales batch 1's. */
+const RUNS = { 1: Number(process.env.BENCH_ENGINES_RUNS ?? 9), 8: 3 };
+const WARMUP = { 1: 2, 8: 1 };
+const COLD_STARTS = 3;
+const TARGETS = { onnxOverWasm: 0.25, overhead: 1.2, coldStartMs: 1000 };
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const round = (x, digits = 1) => Number(x.toFixed(digits));
+const peakRssMB = () => round(process.resourceUsage().maxRSS / 1024, 0);
+const base64Photos = (n) => Array.from({ length: n }, (_, i) => fs.readFileSync(PHOTOS[i % PHOTOS.length]).toString('base64url'));
+
+if (process.argv[2] === '--cold-start') await coldStart(process.argv[3], process.argv[4]);
+else if (process.argv[2] === '--warm') await warm(process.argv[3], Number(process.argv[4]));
+else await main();
+
+/** Child process: import, load with engine onnx, predict one image; times from process start. */
+async function coldStart(dir, image) {
+  const { loadModel } = await import('@tensorsky/predict-local');
+  const imported = performance.now();
+  const model = await loadModel(dir, { backend: 'onnx' });
+  const loaded = performance.now();
+  if (model.backend !== 'onnx') throw new Error(`engine onnx did not run the model: ${model.fallback ?? model.backend}`);
+  const out = await model.predict({ inputs: [fs.readFileSync(image).toString('base64url')] });
+  const done = performance.now();
+  if (out.outputs.data.length !== 1000) throw new Error('unexpected output');
+  console.log(
+    JSON.stringify({
+      totalMs: done,
+      importMs: imported,
+      loadMs: loaded - imported,
+      translateMs: model.onnx.translateMs,
+      sessionMs: model.onnx.sessionMs,
+      firstPredictMs: done - loaded,
+      threads: os.availableParallelism(),
+      peakRssMB: peakRssMB(),
+    }),
+  );
+}
+
+/** Child process: warm ms/image of engine onnx, engine wasm and ORT alone on `threads` threads. */
+async function warm(dir, threads) {
+  const ort = await import('onnxruntime-node');
+  // Clock on every InferenceSession.run: the engine's share spent inside ONNX Runtime.
+  let ortRunMs = 0;
+  let ortRuns = 0;
+  const run = ort.InferenceSession.prototype.run;
+  ort.InferenceSession.prototype.run = async function timedRun(...args) {
+    const t = performance.now();
+    try {
+      return await run.apply(this, args);
+    } finally {
+      ortRunMs += performance.now() - t;
+      ortRuns++;
+    }
+  };
+
+  const { loadModel, wasmThreads } = await import('@tensorsky/predict-local');
+  // Engine onnx first: its image front starts the wasm backend, with `threads` threads, for both engines.
+  const onnx = await loadModel(dir, { backend: 'onnx', threads });
+  if (onnx.backend !== 'onnx') throw new Error(`engine onnx did not run the model: ${onnx.fallback ?? onnx.backend}`);
+  const wasm = await loadModel(dir, { backend: 'wasm', threads });
+  if (wasm.backend !== 'wasm') throw new Error(`expected engine wasm, got ${wasm.backend}`);
+  if (wasmThreads() !== threads) throw new Error(`the wasm backend runs ${wasmThreads()} threads, not ${threads}`);
+
+  // ORT alone, with the engine's session options (spinning as ORT's default, like loadModel's default).
+  const session = await ort.InferenceSession.create(onnx.onnx.model, {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+  });
+  if (session.inputNames.length !== 1) throw new Error(`the network has inputs ${session.inputNames.join(', ')}; expected one image tensor`);
+  const meta = session.inputMetadata?.[0];
+  const declared = meta?.isTensor && meta.shape.length > 0 ? meta.shape : [-1, 299, 299, 3];
+  if (meta?.isTensor && meta.type !== 'float32') throw new Error(`the network's input is ${meta.type}, not float32`);
+  const ortFeed = (batch) => {
+    const dims = declared.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? batch : NaN));
+    if (dims.some(Number.isNaN) || dims[0] !== batch) throw new Error(`cannot feed batch ${batch} to an input of shape [${declared.join(', ')}]`);
+    // Deterministic values in [-1, 1) (Inception's preprocessing range); the speed does not depend on them.
+    const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+    let x = 12345;
+    for (let i = 0; i < data.length; i++) data[i] = ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 31) - 1;
+    return { [session.inputNames[0]]: new ort.Tensor('float32', data, dims) };
+  };
+
+  // Both engines agree on the scores?
+  const one = base64Photos(1);
+  const a = (await onnx.predict({ inputs: one })).outputs.data;
+  const b = (await wasm.predict({ inputs: one })).outputs.data;
+  let maxAbsDiff = 0;
+  for (let i = 0; i < a.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[i] - b[i]));
+  const argmax = (xs) => xs.reduce((best, v, i) => (v > xs[best] ? i : best), 0);
+
+  const rows = [];
+  for (const batch of [1, 8]) {
+    const inputs = base64Photos(batch);
+    const feed = ortFeed(batch);
+    const sides = {
+      onnx: async () => {
+        const out = await onnx.predict({ inputs });
+        if (out.outputs.shape[0] !== batch) throw new Error('engine onnx: output of the wrong batch size');
+      },
+      wasm: async () => {
+        const out = await wasm.predict({ inputs });
+        if (out.outputs.shape[0] !== batch) throw new Error('engine wasm: output of the wrong batch size');
+      },
+      ortAlone: () => session.run(feed),
+    };
+    const names = Object.keys(sides);
+    for (let i = 0; i < WARMUP[batch]; i++) for (const name of names) await sides[name]();
+    const ms = Object.fromEntries([...names, 'onnxOrtRun'].map((k) => [k, []]));
+    for (let i = 0; i < RUNS[batch]; i++) {
+      for (const name of [...names.slice(i % names.length), ...names.slice(0, i % names.length)]) {
+        ortRunMs = 0;
+        ortRuns = 0;
+        const t = performance.now();
+        await sides[name]();
+        ms[name].push(performance.now() - t);
+        if (name === 'onnx') ms.onnxOrtRun.push(ortRuns === 1 ? ortRunMs : NaN);
+      }
+    }
+    const per = (k) => median(ms[k]) / batch;
+    const engineOnnx = per('onnx');
+    const ortRun = ms.onnxOrtRun.some(Number.isNaN) ? undefined : per('onnxOrtRun');
+    rows.push({
+      threads,
+      batch,
+      onnxMsPerImage: round(engineOnnx),
+      wasmMsPerImage: round(per('wasm')),
+      onnxOverWasm: round(engineOnnx / per('wasm'), 3),
+      ortAloneMsPerImage: round(per('ortAlone')),
+      overhead: round(engineOnnx / per('ortAlone'), 3),
+      // The engine's time inside session.run, and the rest (front: base64 + decode + resize; copies).
+      engineOrtRunMsPerImage: ortRun === undefined ? null : round(ortRun),
+      // The engine's session.run against ORT alone: the cost of sharing the process with the front.
+      engineOrtRunOverAlone: ortRun === undefined ? null : round(ortRun / per('ortAlone'), 3),
+      frontMsPerImage: ortRun === undefined ? round(engineOnnx - per('ortAlone')) : round(engineOnnx - ortRun),
+      frontShare: round(ortRun === undefined ? 1 - per('ortAlone') / engineOnnx : 1 - ortRun / engineOnnx, 3),
+      frontMeasuredBy: ortRun === undefined ? 'subtracting ORT alone' : 'timing the engine\'s session.run',
+      runs: RUNS[batch],
+    });
+  }
+  onnx.dispose();
+  wasm.dispose();
+  await session.release();
+  console.log(
+    JSON.stringify({
+      threads,
+      onnxInput: { name: session.inputNames[0], shape: declared, type: meta?.type ?? 'float32' },
+      sameTop1: argmax(a) === argmax(b),
+      maxAbsDiff: Number(maxAbsDiff.toPrecision(3)),
+      translateMs: round(onnx.onnx.translateMs, 0),
+      sessionMs: round(onnx.onnx.sessionMs, 0),
+      rows,
+      peakRssMB: peakRssMB(),
+    }),
+  );
+}
+
+function child(args) {
+  const started = Date.now();
+  const r = spawnSync(process.execPath, [self, ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`child ${args[0]} ${args.slice(2).join(' ')} failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ''})`);
+  process.stderr.write(`  engines bench: ${args[0]} ${args.slice(2).join(' ')} took ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1));
+}
+
+async function main() {
+  const { exportSavedModel } = await import('@tensorsky/export');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tensorsky-bench-engines-'));
+  try {
+    const dir = path.join(tmp, 'inception_v3');
+    await exportSavedModel({ modelDir: dir, weights: 'random', seed: SEED, backend: 'wasm', foldBatchNorms: true });
+
+    // Cold starts first, while the machine is quiet (this process holds no model).
+    const cold = [];
+    for (let i = 0; i < COLD_STARTS; i++) cold.push(child(['--cold-start', dir, PHOTOS[0]]));
+    cold.sort((x, y) => x.totalMs - y.totalMs);
+    const c = cold[Math.floor(cold.length / 2)];
+    const coldStartMs = c.loadMs + c.firstPredictMs;
+
+    const warmRuns = THREADS.map((threads) => child(['--warm', dir, String(threads)]));
+    const rows = warmRuns.flatMap((w) => w.rows.map((r) => ({ ...r, childPeakRssMB: w.peakRssMB })));
+    const worst = (k) => Math.max(...rows.map((r) => r[k]));
+    const met = {
+      onnxOverWasm: rows.every((r) => r.onnxOverWasm <= TARGETS.onnxOverWasm),
+      overhead: rows.every((r) => r.overhead <= TARGETS.overhead),
+      coldStartMs: coldStartMs <= TARGETS.coldStartMs,
+    };
+    const at = (threads, batch, k) => rows.find((r) => r.threads === threads && r.batch === batch)?.[k];
+    console.log(
+      JSON.stringify({
+        model: `inception_v3, random weights (seed ${SEED}), batch norms folded`,
+        request: 'base64url JPEGs (fixture photos) through model.predict; ORT alone: a prepared float32 tensor',
+        rows,
+        onnxOverWasm: Object.fromEntries(THREADS.flatMap((t) => [1, 8].map((b) => [`t${t}b${b}`, at(t, b, 'onnxOverWasm')]))),
+        overhead: Object.fromEntries(THREADS.flatMap((t) => [1, 8].map((b) => [`t${t}b${b}`, at(t, b, 'overhead')]))),
+        frontMsPerImage: Object.fromEntries(THREADS.flatMap((t) => [1, 8].map((b) => [`t${t}b${b}`, at(t, b, 'frontMsPerImage')]))),
+        engineOrtRunOverAlone: Object.fromEntries(THREADS.flatMap((t) => [1, 8].map((b) => [`t${t}b${b}`, at(t, b, 'engineOrtRunOverAlone')]))),
+        worstOnnxOverWasm: worst('onnxOverWasm'),
+        worstOverhead: worst('overhead'),
+        onnxInput: warmRuns[0].onnxInput,
+        sameTop1: warmRuns.every((w) => w.sameTop1),
+        maxAbsDiffOnnxVsWasm: Math.max(...warmRuns.map((w) => w.maxAbsDiff)),
+        coldStartMs: round(coldStartMs, 0),
+        coldStart: {
+          threads: c.threads,
+          totalFromProcessStartMs: round(c.totalMs, 0),
+          importMs: round(c.importMs, 0),
+          loadMs: round(c.loadMs, 0),
+          translateMs: round(c.translateMs, 0),
+          sessionMs: round(c.sessionMs, 0),
+          loadOtherMs: round(c.loadMs - c.translateMs - c.sessionMs, 0),
+          firstPredictMs: round(c.firstPredictMs, 0),
+          allTotalsMs: cold.map((x) => round(x.totalMs, 0)),
+        },
+        peakRssMB: {
+          coldStartOnnxOnly: c.peakRssMB,
+          ...Object.fromEntries(warmRuns.map((w) => [`warmThreads${w.threads}`, w.peakRssMB])),
+          parentExport: peakRssMB(),
+        },
+        targets: TARGETS,
+        met,
+        withinTargets: Object.values(met).every(Boolean),
+      }),
+    );
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
