@@ -20,36 +20,29 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { DataType, getMetaGraph, readSavedModel, type NodeDef } from '@tensorsky/saved-model';
-import { ASYNC_CUSTOM_OPS } from '../src/custom-ops.js';
-import { freezeSignatureGraph, parseRef, type FrozenGraph } from '../src/graph.js';
-import { asyncBoundary, toTfjsModel } from '../src/tfjs-model.js';
-import { translateToOnnx, type OnnxModel } from '../src/onnx/index.js';
+import { ASYNC_CUSTOM_OPS } from '../../predict-local/src/custom-ops.js';
+import { freezeSignatureGraph, parseRef, type FrozenGraph } from '../../predict-local/src/graph.js';
+import { asyncBoundary, toTfjsModel } from '../../predict-local/src/tfjs-model.js';
+import { translateToOnnx, type OnnxModel } from '../../predict-local/src/onnx/index.js';
 import sharp from 'sharp';
 import { IMAGES_DIR, PHOTOS } from '@tensorsky/fixtures';
-import { maxAbsDiff, onnxOps, ort, uniform } from './onnx-support.js';
+import { maxAbsDiff, onnxOps, ort, uniform } from '../../predict-local/test/onnx-support.js';
+import { exportSavedModel, loadModelSource } from '../src/index.js';
 
 const TOLERANCE = { photos: { default: 1e-4, folded: 2e-4 }, random: 5e-4, mixed0Relative: 2e-5 };
 const BOUNDARY = 'preprocess/map/TensorArrayStack/TensorArrayGatherV3:0';
 
-// @tensorsky/export depends (for its own tests) on this package: a static import here would make a
-// cycle in Nx's project graph, so it is loaded through a computed specifier and typed locally.
-interface ExportApi {
-  loadModelSource(options: { weights: string; seed: number; backend: string }): Promise<{ model: { dispose(): void } }>;
-  exportSavedModel(options: { modelDir: string; source: unknown; foldBatchNorms?: boolean }): Promise<unknown>;
-}
-const EXPORT_PACKAGE = ['@tensorsky', 'export'].join('/');
 
 let tmp: string;
 const dirs: Record<string, string> = {};
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tensorsky-onnx-inception-'));
-  const api = (await import(EXPORT_PACKAGE)) as ExportApi;
-  const source = await api.loadModelSource({ weights: 'random', seed: 1, backend: 'wasm' });
+  const source = await loadModelSource({ weights: 'random', seed: 1, backend: 'wasm' });
   try {
     for (const [key, fold] of [['default', false], ['folded', true]] as const) {
       dirs[key] = path.join(tmp, key);
-      await api.exportSavedModel({ modelDir: dirs[key], source, foldBatchNorms: fold });
+      await exportSavedModel({ modelDir: dirs[key], source, foldBatchNorms: fold });
     }
   } finally {
     source.model.dispose();

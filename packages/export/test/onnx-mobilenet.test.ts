@@ -2,23 +2,17 @@
 // 1 and 2, ReLU6, linear 1x1 projection, residual Add, ZeroPadding2D before a stride-2 VALID depthwise
 // convolution, global average pooling, Dense softmax), converted by the exporter's layer converter with
 // seeded random weights (batch norm statistics included), default and with batch norms folded; the frozen
-// graph translated to ONNX and compared with this package's TF.js executor. Tolerance: max abs diff of
+// graph translated to ONNX and compared with predict-local's TF.js executor. Tolerance: max abs diff of
 // probabilities ≤ 1e-5 on odd-sized (33x33) inputs, batch 1 and 3; one Transpose in the whole graph.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { DataType, GraphBuilder } from '@tensorsky/saved-model';
-import { freezeSignatureGraph } from '../src/graph.js';
-import { compare, opDefs, onnxOps, uniform } from './onnx-support.js';
+import { freezeSignatureGraph } from '../../predict-local/src/graph.js';
+import { compare, opDefs, onnxOps, uniform } from '../../predict-local/test/onnx-support.js';
+import { layersModelToGraph, randomWeights } from '../src/index.js';
 
 const TOLERANCE = 1e-5;
 
-// @tensorsky/export depends (for its own tests) on this package: a static import here would make a
-// cycle in Nx's project graph, so it is loaded through a computed specifier and typed locally.
-interface ExportApi {
-  randomWeights(model: tf.LayersModel, seed: number): Promise<void>;
-  layersModelToGraph(model: tf.LayersModel, g: GraphBuilder, input: ReturnType<GraphBuilder['placeholder']>, options?: { foldBatchNorms?: boolean }): { output: ReturnType<GraphBuilder['placeholder']> };
-}
-const EXPORT_PACKAGE = ['@tensorsky', 'export'].join('/');
 
 function mobileNetLike(): tf.LayersModel {
   const L = tf.layers;
@@ -52,19 +46,17 @@ function mobileNetLike(): tf.LayersModel {
   return tf.model({ inputs: input, outputs: output, name: 'mobilenet_like' });
 }
 
-let api: ExportApi;
 let model: tf.LayersModel;
 beforeAll(async () => {
   await tf.setBackend('cpu');
-  api = (await import(EXPORT_PACKAGE)) as ExportApi;
   model = mobileNetLike();
-  await api.randomWeights(model, 3);
+  await randomWeights(model, 3);
 }, 120_000);
 
 function frozen(foldBatchNorms: boolean) {
   const g = new GraphBuilder(opDefs());
   const x = g.placeholder('x', DataType.DT_FLOAT, [-1, 33, 33, 3]);
-  const { output } = api.layersModelToGraph(model, g, x, { foldBatchNorms });
+  const { output } = layersModelToGraph(model, g, x, { foldBatchNorms });
   const signature = g.signature({ x }, { y: output });
   return freezeSignatureGraph({ meta_info_def: { tags: ['serve'] }, graph_def: g.toGraphDef(), signature_def: { serving_default: signature } }, { signature: 'serving_default', dir: '.' });
 }
