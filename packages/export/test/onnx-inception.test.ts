@@ -2,8 +2,8 @@
 // frozen, cut where the two-phase plan cuts it (the decoded [N, 299, 299, 3] float batch), translated to
 // ONNX from there to the Softmax, and compared with TF.js (wasm backend) running the same subgraph with
 // GraphModel.execute, on the repository's photos (resized to 299x299) and on a seeded random [2, 299,
-// 299, 3] tensor in [0, 255]. Also: at most 2 Transposes in the ONNX graph, translation well under 1 s;
-// translation time and ORT ms/image (batch 1, 1 and 2 threads) are printed.
+// 299, 3] tensor in [0, 255]. Also: at most 2 Transposes in the ONNX graph; the translation time is
+// printed (speed is measured by `npm run bench`, not asserted here).
 //
 // Tolerances. This randomly initialized network amplifies float32 rounding layer by layer (the relative
 // difference between any two engines grows ~2x per Inception block, to ~1e-4 of the activations at
@@ -23,7 +23,7 @@ import { DataType, getMetaGraph, readSavedModel, type NodeDef } from '@tensorsky
 import { ASYNC_CUSTOM_OPS } from '../../predict-local/src/custom-ops.js';
 import { freezeSignatureGraph, parseRef, type FrozenGraph } from '../../predict-local/src/graph.js';
 import { asyncBoundary, toTfjsModel } from '../../predict-local/src/tfjs-model.js';
-import { translateToOnnx, type OnnxModel } from '../../predict-local/src/onnx/index.js';
+import { translateToOnnx } from '../../predict-local/src/onnx/index.js';
 import sharp from 'sharp';
 import { IMAGES_DIR, PHOTOS } from '@tensorsky/fixtures';
 import { maxAbsDiff, onnxOps, ort, uniform } from '../../predict-local/test/onnx-support.js';
@@ -109,24 +109,6 @@ async function photoBatch(): Promise<{ data: Float32Array; shape: number[] }> {
   return { data, shape: [PHOTOS.length, 299, 299, 3] };
 }
 
-async function ortMsPerImage(model: OnnxModel, input: Float32Array, threads: number): Promise<number> {
-  const o = await ort();
-  const s = await o.InferenceSession.create(model.bytes, { graphOptimizationLevel: 'all', intraOpNumThreads: threads });
-  try {
-    const feed = { [model.inputNames[0]]: new o.Tensor('float32', input.subarray(0, 299 * 299 * 3), [1, 299, 299, 3]) };
-    for (let i = 0; i < 2; i++) await s.run(feed);
-    const times: number[] = [];
-    for (let i = 0; i < 7; i++) {
-      const t = performance.now();
-      await s.run(feed);
-      times.push(performance.now() - t);
-    }
-    return times.sort((a, b) => a - b)[3];
-  } finally {
-    await s.release();
-  }
-}
-
 /** Runs the translated model (fetching `extra` tensors too) and the TF.js subgraph; outputs in fetch order. */
 async function both(graph: FrozenGraph, fetches: string[], input: { data: Float32Array; shape: number[] }): Promise<{ onnx: Float32Array[]; tfjs: Float32Array[] }> {
   const model = translateToOnnx(graph, [{ tensor: BOUNDARY, dtype: DataType.DT_FLOAT, shape: [-1, 299, 299, 3] }], fetches.map((tensor) => ({ tensor, dtype: DataType.DT_FLOAT })));
@@ -148,7 +130,7 @@ async function both(graph: FrozenGraph, fetches: string[], input: { data: Float3
 }
 
 describe.each(['default', 'folded'] as const)('InceptionV3 export (%s batch norms)', (variant) => {
-  it('translates the network from the decoded batch to the Softmax: ≤ 2 Transposes, well under 1 s; ORT speed', async () => {
+  it('translates the network from the decoded batch to the Softmax: ≤ 2 Transposes, no BatchNormalization left', async () => {
     const graph = await frozen(dirs[variant]);
     const plan = asyncBoundary(graph.nodes, graph.outputs.map((o) => o.tensor), ASYNC_CUSTOM_OPS);
     expect(plan?.boundary).toEqual([BOUNDARY]);
@@ -162,16 +144,13 @@ describe.each(['default', 'folded'] as const)('InceptionV3 export (%s batch norm
     const againMs = performance.now() - started;
     const ops = await onnxOps(model);
     const transposes = ops.filter((o) => o === 'Transpose').length;
-    const input = uniform([1, 299, 299, 3], 7, 0, 255).data as Float32Array;
-    const [ms1, ms2] = [await ortMsPerImage(model, input, 1), await ortMsPerImage(model, input, 2)];
     console.log(
       `InceptionV3 (${variant}): ${ops.length} ONNX nodes (${ops.filter((o) => o === 'Conv').length} Conv), ${transposes} Transpose, ` +
-        `${(model.bytes.length / 2 ** 20).toFixed(1)} MiB; translated in ${firstMs.toFixed(0)} ms (again: ${againMs.toFixed(0)} ms); ` +
-        `ORT batch 1, median of 7: ${ms1.toFixed(1)} ms/image with 1 thread, ${ms2.toFixed(1)} ms/image with 2 threads`,
+        `${(model.bytes.length / 2 ** 20).toFixed(1)} MiB; translated in ${firstMs.toFixed(0)} ms (again: ${againMs.toFixed(0)} ms)`,
     );
     expect(transposes).toBeLessThanOrEqual(2);
     expect(ops).not.toContain('BatchNormalization');
-    expect(Math.min(firstMs, againMs)).toBeLessThan(1000);
+    // Speed (translation time, ORT ms/image) is measured by `npm run bench` (tools/bench/engines.mjs), not asserted here.
   }, 300_000);
 
   it('same probabilities and top-5 as TF.js on the photos; the first block agrees to float32 rounding', async () => {
