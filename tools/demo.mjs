@@ -157,7 +157,7 @@ async function main() {
       await tensorsky(['predict-cloud', '--url', url, '--model_name', MODEL, '--image', photos[0], photos[1], '--top', '3']);
     } else {
       // predict-cloud is not available in this build: the same request by hand.
-      const { toBase64 } = await import('@tensorsky/preprocess');
+      const { toBase64 } = await import('@tensorsky/saved-model');
       const body = { instances: [toBase64(await fs.readFile(photos[0]), 'web-safe')] };
       say(`  $ curl -X POST ${url}/v1/models/${MODEL}:predict -d '{"instances": ["<web-safe base64 of cat.jpg>"]}'`);
       const res = await fetch(`${url}/v1/models/${MODEL}:predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -167,7 +167,7 @@ async function main() {
     }
 
     step('Publish version 2 while requests keep coming, and watch the answers move to it');
-    const { toBase64 } = await import('@tensorsky/preprocess');
+    const { toBase64 } = await import('@tensorsky/saved-model');
     const traffic = startTraffic(url, toBase64(await fs.readFile(photos[1]), 'web-safe'));
     say('  traffic: 2 clients sending astronaut.jpg continuously to the Vertex AI-style route, which names the answering version');
     say('  version 2: the same model exported with batch norms folded into the convolutions (a smaller graph)');

@@ -43,28 +43,28 @@ async function coldStart(dir, image) {
   console.log(JSON.stringify({ totalMs: done, importMs: imported, loadMs: loaded - imported, firstPredictMs: done - loaded }));
 }
 
-/** The source model (LayersModel) and helpers, on predict-local's wasm backend with `threads`. */
+/** The reference model (the source LayersModel, @tensorsky/verify) and helpers, on predict-local's wasm backend with `threads`. */
 async function setUp(threads) {
-  const { setWasmThreads, wasmThreads } = await import('@tensorsky/predict-local');
-  await setWasmThreads(threads);
-  const tf = await import('@tensorflow/tfjs');
-  const { loadModelSource } = await import('@tensorsky/export');
-  const { decodeImageToRgb, preprocessImagesReference, toBase64 } = await import('@tensorsky/preprocess');
+  const { wasmThreads } = await import('@tensorsky/predict-local');
+  const { loadReferenceModel } = await import('@tensorsky/verify');
+  const { toBase64 } = await import('@tensorsky/saved-model');
   const { decodeTopK, loadLabels } = await import('@tensorsky/decode');
-  const source = await loadModelSource({ weights: 'random', seed: SEED, backend: 'wasm' });
-  if (tf.getBackend() !== 'wasm') throw new Error(`expected the wasm backend, got ${tf.getBackend()}`);
+  const reference = await loadReferenceModel({ weights: 'random', seed: SEED, backend: 'wasm', threads });
+  if (reference.backend !== 'wasm') throw new Error(`expected the wasm backend, got ${reference.backend}`);
+  const { source } = reference;
   const labels = await loadLabels('imagenet');
   const bytes = fs.readFileSync(PHOTOS[0]);
   const b64 = toBase64(bytes, 'web-safe');
-  const input = preprocessImagesReference(tf, [await decodeImageToRgb(bytes)], { height: 299, width: 299, preprocess: 'inception' });
+  const input = reference.input([await reference.decode(bytes)]);
   const predictTop5 = async (m) => decodeTopK((await m.predict({ inputs: [b64] })).outputs.data, labels, 5);
+  // Timed alone: LayersModel.predict on the preprocessed tensor, as the export is timed from its input.
   const layers = () => {
     const y = source.model.predict(input);
     const scores = y.dataSync();
     y.dispose();
     return scores;
   };
-  return { tf, source, input, labels, predictTop5, layers, threads: wasmThreads() };
+  return { reference, source, input, labels, predictTop5, layers, threads: wasmThreads() };
 }
 
 /** Warm latency of each side, measured interleaved so that load from other processes hits all alike. */
@@ -95,9 +95,9 @@ async function singleThread(dir) {
 async function main() {
   const { defaultWasmThreads, loadModel } = await import('@tensorsky/predict-local');
   const { exportSavedModel } = await import('@tensorsky/export');
-  const { toBase64 } = await import('@tensorsky/preprocess');
+  const { toBase64 } = await import('@tensorsky/saved-model');
   const { decodeTopK } = await import('@tensorsky/decode');
-  const { tf, source, input, labels, predictTop5, layers, threads } = await setUp(defaultWasmThreads());
+  const { reference, source, input, labels, predictTop5, layers, threads } = await setUp(defaultWasmThreads());
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tensorsky-bench-predict-'));
   try {
@@ -109,7 +109,7 @@ async function main() {
     await exportSavedModel({ modelDir: unfoldedDir, source });
     const model = await loadModel(dir, { backend: 'wasm' });
     const unfolded = await loadModel(unfoldedDir, { backend: 'wasm' });
-    if (model.backend !== 'wasm' || tf.getBackend() !== 'wasm') throw new Error(`expected the wasm backend, got ${model.backend}`);
+    if (model.backend !== 'wasm' || reference.backend !== 'wasm') throw new Error(`expected the wasm backend, got ${model.backend}`);
     const m = await interleaved({ exported: () => predictTop5(model), layers, unfolded: () => predictTop5(unfolded) }, RUNS);
     const exported = () => predictTop5(model);
     unfolded.dispose();
@@ -127,7 +127,7 @@ async function main() {
     }
     input.dispose();
     model.dispose();
-    source.model.dispose();
+    reference.dispose();
 
     // Cold start in fresh processes (median of 3), after this process has freed its models.
     const cold = [];

@@ -1,11 +1,10 @@
 // The repository's entry point (apps/ci/bin/export-and-verify.js, run by `nx run ci:export-and-verify`):
-// the flags of `tensorsky verify`, parsed with node:util, plus environment variables for the inputs that
-// key the Nx cache (TENSORSKY_MODEL, TENSORSKY_WEIGHTS, TENSORSKY_SEED, TENSORSKY_IMAGES, several paths joined like PATH).
+// @tensorsky/verify with the flags of `tensorsky verify`, parsed with node:util, plus environment variables
+// for the inputs that key the Nx cache (TENSORSKY_MODEL, TENSORSKY_WEIGHTS, TENSORSKY_SEED,
+// TENSORSKY_IMAGES, several paths joined like PATH).
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { optionsFromFlags, VERIFY_FLAGS, type VerifyFlagName } from './options.js';
-import { exportAndVerify, type ExportAndVerifyResult } from './pipeline.js';
-import { reportFailures } from './report.js';
+import { exportAndVerify, optionsFromFlags, summaryLines, VERIFY_FLAGS, type ExportAndVerifyResult, type VerifyFlagName } from '@tensorsky/verify';
 
 /** Flags that may come from the environment instead (a flag wins). */
 export const FLAG_ENV: Partial<Record<VerifyFlagName, string>> = {
@@ -62,19 +61,9 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
     context.err(`export-and-verify: ${(err as Error).message.split('\n')[0]}`);
     return 1;
   }
-  summary(result).forEach((line) => context.out(line));
+  summaryLines(result).forEach((line) => context.out(line));
   for (const warning of result.report.warnings) context.err(`export-and-verify: warning: ${warning}`);
   return result.report.passed ? 0 : 1;
-}
-
-/** What CI logs show at the end: the verdict, each failure, where the report is. */
-export function summary({ report, files }: ExportAndVerifyResult): string[] {
-  const lines = [`export-and-verify ${report.passed ? 'PASSED' : 'FAILED'}: ${report.model.name}, weights ${report.model.weights ?? 'unknown'}, SavedModel ${report.savedModel.dir}`];
-  for (const c of report.checks) lines.push(`  ${c.status === 'passed' ? 'ok  ' : c.status === 'failed' ? 'FAIL' : 'skip'} ${c.name}: ${c.summary}`);
-  const failures = reportFailures(report);
-  if (failures.length > 0) lines.push('Failed because:', ...failures.map((f) => `  - ${f}`));
-  lines.push(`Report: ${files.markdown}, ${files.json}, ${files.chart}`);
-  return lines;
 }
 
 function usage(): string[] {

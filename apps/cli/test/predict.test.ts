@@ -7,8 +7,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { exportSavedModel } from '@tensorsky/export';
-import { buildImageInputGraph, decodeImageToRgb, preprocessImagesReference, type InputFormat } from '@tensorsky/preprocess';
-import { DataType, GraphBuilder, writeSavedModel } from '@tensorsky/saved-model';
+import { buildImageInputGraph } from '@tensorsky/export';
+import { decodeImageToRgb } from '@tensorsky/image';
+import { preprocessImagesReference } from '@tensorsky/preprocess';
+import { DataType, GraphBuilder, writeSavedModel, type ImageEncoding } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGES_DIR, photoPaths, tfServingModel } from '@tensorsky/fixtures';
 import { run } from './support/run-cli.js';
@@ -205,7 +207,7 @@ describe('tensorsky predict feeds the encoding the graph decodes', () => {
   const weights = Float32Array.from({ length: 3 * CLASSES }, (_, i) => ((i * 7) % 11) / 5 - 1);
 
   /** Image input graph → mean over pixels [n, 3] → MatMul [3, 4] → Softmax. */
-  async function tinyClassifier(format: InputFormat): Promise<string> {
+  async function tinyClassifier(format: ImageEncoding): Promise<string> {
     const g = new GraphBuilder();
     const { input, images: pixels } = buildImageInputGraph(g, { inputFormat: format, height: SIZE, width: SIZE, preprocess: 'unit' });
     const mean = g.mean(pixels, [1, 2], { name: 'mean' });

@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { CRC32C } from '@google-cloud/storage';
-import { DataType, dataTypeName, getMetaGraph, readSavedModel, type GraphDef } from '@tensorsky/saved-model';
+import { DEFAULT_SIGNATURE, describeSignature, getMetaGraph, imageInput, readSavedModel, signatureKeys, type ImageEncoding } from '@tensorsky/saved-model';
 
 export class ModelDirError extends Error {
   override name = 'ModelDirError';
@@ -63,11 +63,10 @@ async function checksums(file: string): Promise<{ size: number; md5: string; crc
 }
 
 /**
- * How serving_default takes images: 'b64' when its one DT_STRING input is decoded by DecodeBase64 in the
- * graph (send web-safe base64 text, as in the tutorial), 'bytes' when the string is the image file itself
- * (send {"b64": standard base64}), 'tensor' for other signatures (numbers, several inputs).
+ * How serving_default takes images (saved-model's one rule, ImageEncoding), or 'tensor' for a signature
+ * that does not take one encoded image (numbers, text, several inputs). Recorded on the model version.
  */
-export type InputFormat = 'b64' | 'bytes' | 'tensor';
+export type InputFormat = ImageEncoding | 'tensor';
 
 export interface ServingInput {
   /** Input alias of serving_default ("inputs"); undefined for several inputs. */
@@ -81,21 +80,12 @@ export interface ServingInput {
 export async function describeServingInput(dir: string): Promise<ServingInput> {
   const { savedModel } = await readSavedModel(dir);
   const metaGraph = getMetaGraph(savedModel, ['serve']);
-  const signature = metaGraph.signature_def?.serving_default;
-  if (!signature) {
-    const keys = Object.keys(metaGraph.signature_def ?? {});
-    throw new ModelDirError(`${dir} has no serving_default signature (it has ${keys.join(', ') || 'none'}); TF Serving and Vertex AI call serving_default`);
+  if (!signatureKeys(metaGraph).includes(DEFAULT_SIGNATURE)) {
+    throw new ModelDirError(`${dir} has no serving_default signature (it has ${signatureKeys(metaGraph).join(', ') || 'none'}); TF Serving and Vertex AI call serving_default`);
   }
-  const inputs = Object.entries(signature.inputs ?? {});
-  const outputs = Object.keys(signature.outputs ?? {});
-  if (inputs.length !== 1) return { format: 'tensor', outputs };
-  const [inputName, info] = inputs[0];
-  const dtype = dataTypeName(info.dtype ?? DataType.DT_INVALID);
-  if (info.dtype !== DataType.DT_STRING) return { inputName, dtype, format: 'tensor', outputs };
-  return { inputName, dtype, format: usesOp(metaGraph.graph_def, 'DecodeBase64') ? 'b64' : 'bytes', outputs };
-}
-
-function usesOp(graph: GraphDef | undefined, op: string): boolean {
-  if (graph?.node?.some((n) => n.op === op)) return true;
-  return graph?.library?.function?.some((f) => f.node_def?.some((n) => n.op === op)) ?? false;
+  const { inputs, outputs } = describeSignature(metaGraph, DEFAULT_SIGNATURE);
+  const aliases = outputs.map((o) => o.alias);
+  if (inputs.length !== 1) return { format: 'tensor', outputs: aliases };
+  const [input] = inputs;
+  return { inputName: input.alias, dtype: input.dtype, format: imageInput(inputs)?.encoding ?? 'tensor', outputs: aliases };
 }

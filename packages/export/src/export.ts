@@ -6,11 +6,12 @@ import { readFileSync } from 'node:fs';
 import { access, constants as fsConstants, readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { loadLabels, type Labels } from '@tensorsky/decode';
-import { buildImageInputGraph, INPUT_FORMATS, PREPROCESS_MODES, type InputFormat, type PreprocessMode } from '@tensorsky/preprocess';
+import { PREPROCESS_MODES, type PreprocessMode } from '@tensorsky/preprocess';
 import {
   assertValidGraph,
   DataType,
   GraphBuilder,
+  IMAGE_ENCODINGS,
   PROVENANCE_FILE,
   PROVENANCE_SCHEMA,
   SAVED_MODEL_PB,
@@ -20,12 +21,14 @@ import {
   writeSavedModel,
   type AssetFileDef,
   type GraphDef,
+  type ImageEncoding,
   type OpDef,
   type Provenance,
   type SavedModel,
   type SignatureDef,
 } from '@tensorsky/saved-model';
 import { layersModelToGraph } from './convert/layers.js';
+import { buildImageInputGraph } from './serving-input.js';
 import { loadModelSource, type ModelSource, type ModelSourceOptions } from './source.js';
 
 export const SIGNATURE_KEY = 'serving_default';
@@ -53,7 +56,7 @@ export interface ExportOptions extends Omit<ModelSourceOptions, 'onProgress'> {
   /** An already loaded model to export (the caller keeps and disposes it); otherwise loaded from the source options. */
   source?: ModelSource;
   /** Default 'b64' (web-safe base64 strings, as in the tutorial). */
-  inputFormat?: InputFormat;
+  inputFormat?: ImageEncoding;
   /** Default: what the source says (inception for InceptionV3), else 'inception'. */
   preprocess?: PreprocessMode;
   /** A label preset ('imagenet', 'none', ...) or a labels file; default: ImageNet labels for the 1000-class InceptionV3. */
@@ -79,7 +82,7 @@ export interface ExportResult {
   /** [height, width, channels] the graph resizes images to. */
   inputShape: [number, number, number];
   classes: number;
-  inputFormat: InputFormat;
+  inputFormat: ImageEncoding;
   preprocess: PreprocessMode;
   signature: { key: string; method: string; inputs: Record<string, ExportedTensor>; outputs: Record<string, ExportedTensor> };
   /** assets/labels.txt, or null without labels. */
@@ -167,7 +170,7 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
 }
 
 interface BuildOptions {
-  inputFormat: InputFormat;
+  inputFormat: ImageEncoding;
   preprocess: PreprocessMode;
   labels: Labels | undefined;
   foldBatchNorms: boolean;
@@ -283,8 +286,8 @@ function usedOpDefs(ops: Record<string, number>): OpDef[] {
 /** Option mistakes are reported before any slow work. */
 function checkOptions(options: ExportOptions): void {
   if (!options.modelDir) throw new ExportError('no SavedModel directory given (--model_dir)');
-  if (options.inputFormat !== undefined && !INPUT_FORMATS.includes(options.inputFormat)) {
-    throw new ExportError(`unknown input format '${options.inputFormat}'; use ${INPUT_FORMATS.join(' or ')}`);
+  if (options.inputFormat !== undefined && !IMAGE_ENCODINGS.includes(options.inputFormat)) {
+    throw new ExportError(`unknown input format '${options.inputFormat}'; use ${IMAGE_ENCODINGS.join(' or ')}`);
   }
   if (options.preprocess !== undefined && !(options.preprocess in PREPROCESS_MODES)) {
     throw new ExportError(`unknown preprocessing '${options.preprocess}'; use one of ${Object.keys(PREPROCESS_MODES).join(', ')}`);

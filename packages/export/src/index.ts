@@ -44,4 +44,5 @@ export {
   type ExportResult,
   type ExportStep,
 } from './export.js';
-export { INPUT_FORMATS, PREPROCESS_MODES } from '@tensorsky/preprocess';
+export { PREPROCESS_MODES } from '@tensorsky/preprocess';
+export { buildImageInputGraph, type ImageInputOptions } from './serving-input.js';

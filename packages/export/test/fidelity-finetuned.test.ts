@@ -5,7 +5,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { decodeImageToRgb, preprocessImagesReference } from '@tensorsky/preprocess';
+import { decodeImageToRgb } from '@tensorsky/image';
+import { preprocessImagesReference } from '@tensorsky/preprocess';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportSavedModel, initTfjs, loadModelSource, randomWeights, type ExportResult, type ModelSource } from '../src/index.js';
 import { buildLayerZoo, compareProbabilities, predictExported, saveQuantizedLayersModel } from './fidelity-helpers.js';

@@ -19,9 +19,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { DataType, getMetaGraph, readSavedModel, type NodeDef } from '@tensorsky/saved-model';
-import { ASYNC_CUSTOM_OPS } from '../../predict-local/src/custom-ops.js';
-import { freezeSignatureGraph, parseRef, type FrozenGraph } from '../../predict-local/src/graph.js';
+import { DataType, freezeSignatureGraph, getMetaGraph, parseTensorName, readSavedModel, type FrozenGraph, type NodeDef } from '@tensorsky/saved-model';
+import { ASYNC_CUSTOM_OPS } from '../../predict-local/src/kernels/index.js';
 import { asyncBoundary, toTfjsModel } from '../../predict-local/src/tfjs-model.js';
 import { translateToOnnx } from '../../predict-local/src/onnx/index.js';
 import sharp from 'sharp';
@@ -61,9 +60,9 @@ async function frozen(dir: string): Promise<FrozenGraph> {
 /** The network after the boundary, for TF.js: the boundary's producer becomes a placeholder of the same name. */
 function network(graph: FrozenGraph, boundary: string): FrozenGraph {
   const byName = new Map(graph.nodes.map((n) => [n.name, n]));
-  const cut = parseRef(boundary).node;
+  const cut = parseTensorName(boundary).node;
   const kept = new Map<string, NodeDef>();
-  const stack = graph.outputs.map((o) => parseRef(o.tensor).node);
+  const stack = graph.outputs.map((o) => parseTensorName(o.tensor).node);
   while (stack.length) {
     const name = stack.pop()!;
     if (kept.has(name)) continue;
@@ -73,7 +72,7 @@ function network(graph: FrozenGraph, boundary: string): FrozenGraph {
     }
     const node = byName.get(name)!;
     kept.set(name, node);
-    for (const i of node.input ?? []) stack.push(parseRef(i).node);
+    for (const i of node.input ?? []) stack.push(parseTensorName(i).node);
   }
   return {
     ...graph,
@@ -122,7 +121,7 @@ async function both(graph: FrozenGraph, fetches: string[], input: { data: Float3
   const { artifacts } = toTfjsModel(network(graph, BOUNDARY), new Set(), { split: false });
   const gm = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
   const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
-  const out = [gm.execute({ [parseRef(BOUNDARY).node]: x }, fetches)].flat() as tf.Tensor[];
+  const out = [gm.execute({ [parseTensorName(BOUNDARY).node]: x }, fetches)].flat() as tf.Tensor[];
   const tfjs = out.map((t) => t.dataSync() as Float32Array);
   tf.dispose([x, ...out]);
   gm.dispose();

@@ -6,8 +6,7 @@
 // probabilities ≤ 1e-5 on odd-sized (33x33) inputs, batch 1 and 3; one Transpose in the whole graph.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { DataType, GraphBuilder } from '@tensorsky/saved-model';
-import { freezeSignatureGraph } from '../../predict-local/src/graph.js';
+import { DataType, freezeSignatureGraph, GraphBuilder } from '@tensorsky/saved-model';
 import { compare, opDefs, onnxOps, uniform } from '../../predict-local/test/onnx-support.js';
 import { layersModelToGraph, randomWeights } from '../src/index.js';
 

@@ -17,7 +17,7 @@ import {
   type VertexAuth,
   type VertexEndpoint,
 } from '@tensorsky/deploy';
-import type { ImageInputFormat } from './request.js';
+import { isBinaryAlias, type ImageEncoding } from '@tensorsky/saved-model';
 
 export class PredictTargetError extends Error {
   override name = 'PredictTargetError';
@@ -31,7 +31,7 @@ export interface ModelInput {
   /** False when the signature is known not to take encoded images (numbers, several inputs). */
   takesImages?: boolean;
   /** How the input takes images, when the backend can tell. */
-  inputFormat?: ImageInputFormat;
+  inputFormat?: ImageEncoding;
   /**
    * What the server says to warn about the model (tensorsky serve's metadata: random weights). Other TF
    * Serving servers and Vertex AI cannot tell, and say nothing.
@@ -115,8 +115,7 @@ export class TfServingBackend implements PredictBackend {
     if (inputs.length !== 1) return { takesImages: false, warnings };
     const [inputName, info] = inputs[0];
     const takesImages = info.dtype === 'DT_STRING';
-    // TF Serving's own convention: string inputs whose alias ends in _bytes carry binary data.
-    return { inputName, dtype: info.dtype, takesImages, inputFormat: takesImages && inputName.endsWith('_bytes') ? 'bytes' : undefined, warnings };
+    return { inputName, dtype: info.dtype, takesImages, inputFormat: takesImages && isBinaryAlias(inputName) ? 'bytes' : undefined, warnings };
   }
 
   async predict(instances: unknown[], timeoutMs?: number): Promise<{ predictions: unknown[] }> {

@@ -17,7 +17,6 @@ export {
   PayloadTooLargeError,
   imageInstance,
   splitIntoRequests,
-  type ImageInputFormat,
   type ImageInstance,
 } from './request.js';
 export {

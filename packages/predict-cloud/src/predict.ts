@@ -5,7 +5,8 @@ import { CloudError } from '@tensorsky/deploy';
 import { decodeTopK, loadLabels, type Prediction } from '@tensorsky/decode';
 import { expandImagePaths, readImageFile } from '@tensorsky/preprocess';
 import { createBackend, PredictTargetError, type PredictBackend, type PredictTarget } from './backends.js';
-import { DEFAULT_INPUT_NAME, imageInstance, splitIntoRequests, type ImageInputFormat, type ImageInstance } from './request.js';
+import type { ImageEncoding } from '@tensorsky/saved-model';
+import { DEFAULT_INPUT_NAME, imageInstance, splitIntoRequests, type ImageInstance } from './request.js';
 
 export interface RetryOptions {
   /** Retries after the first attempt; default 4. */
@@ -17,7 +18,7 @@ export interface RetryOptions {
 
 export interface PredictImagesOptions {
   /** 'auto' (default): what the backend knows about the signature, else 'b64' (the tutorial's export). */
-  inputFormat?: ImageInputFormat | 'auto';
+  inputFormat?: ImageEncoding | 'auto';
   /** Input alias; default what the backend knows, else "inputs". */
   inputName?: string;
   maxRequestBytes?: number;
@@ -37,7 +38,7 @@ export interface ImageScores {
 export interface PredictImagesResult {
   results: ImageScores[];
   requests: number;
-  inputFormat: ImageInputFormat;
+  inputFormat: ImageEncoding;
   inputName: string;
   /** The model version that answered, when the service says (Vertex AI's modelVersionId). */
   modelVersion?: string;

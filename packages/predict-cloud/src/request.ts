@@ -1,15 +1,9 @@
 // Request bodies for image models, built from what the serving signature expects, and split into
 // requests that stay under the online prediction payload limit (Vertex AI: 1.5 MB per request).
-import { toBase64 } from '@tensorsky/preprocess';
+import { imageValue, type ImageEncoding } from '@tensorsky/saved-model';
 
 /** Vertex AI's online prediction request limit (and tensorsky serve's default --max_request_bytes). */
 export const MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
-
-/**
- * 'b64': the signature's DT_STRING input takes web-safe base64 text that the graph decodes (the
- * tutorial's export); 'bytes': it takes the image file itself, sent as {"b64": standard base64}.
- */
-export type ImageInputFormat = 'b64' | 'bytes';
 
 /** The exporter's (and the tutorial's) input name. */
 export const DEFAULT_INPUT_NAME = 'inputs';
@@ -25,8 +19,8 @@ export interface ImageInstance {
 }
 
 /** One row-format instance: {"inputs": "<web-safe base64>"} or {"inputs": {"b64": "<base64>"}}. */
-export function imageInstance(bytes: Uint8Array, format: ImageInputFormat, inputName = DEFAULT_INPUT_NAME): Record<string, unknown> {
-  return { [inputName]: format === 'b64' ? toBase64(bytes, 'web-safe') : { b64: toBase64(bytes, 'standard') } };
+export function imageInstance(bytes: Uint8Array, format: ImageEncoding, inputName = DEFAULT_INPUT_NAME): Record<string, unknown> {
+  return { [inputName]: imageValue(bytes, format) };
 }
 
 /** Bytes of `{"instances":[...]}` as JSON.stringify writes it. */

@@ -2,9 +2,10 @@
 // otherwise the network on ONNX Runtime (onnxruntime-node) behind our executor's image front, or our
 // executor alone (the signature's frozen graph on tfjs-converter, wasm or cpu backend).
 export { loadModel, predictLocal, type LoadModelOptions } from './model.js';
-export { PredictLocalError, UnsupportedOpsError, type Backend, type Engine, type LocalModel, type OnnxDetails, type SignatureInfo, type TensorInfoSummary } from './local-model.js';
+export { PredictLocalError, UnsupportedOpsError } from './errors.js';
+export { type Backend, type Engine, type LocalModel, type OnnxDetails, type SignatureInfo, type TensorInfoSummary } from './local-model.js';
 export type { InputValue, OutputTensor } from './io.js';
 export { defaultThreads } from './engines/onnxruntime.js';
-export { GraphPreparationError } from './graph.js';
-export { OpError } from './kernels.js';
+export { GraphPreparationError } from '@tensorsky/saved-model';
+export { OpError } from './kernels/index.js';
 export { defaultWasmThreads, setWasmThreads, wasmThreads } from './wasm-backend.js';

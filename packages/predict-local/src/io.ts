@@ -1,10 +1,8 @@
 // Tensors in and out of a local model: what callers pass (InputValue) and get back (OutputTensor), and
 // their conversions to and from TF.js tensors, shared by the engines.
-import { dataTypeName } from '@tensorsky/saved-model';
-import type { TensorSpec } from './graph.js';
-import { PredictLocalError } from './local-model.js';
+import { dataTypeName, tfjsDtype, type TensorSpec } from '@tensorsky/saved-model';
+import { PredictLocalError } from './errors.js';
 import * as tf from './tf.js';
-import { tfjsDtype } from './tfjs-model.js';
 
 /** A numeric tensor (nested arrays, typed array, tf.Tensor), or for DT_STRING inputs strings/bytes. */
 export type InputValue = tf.Tensor | tf.TensorLike | Uint8Array | (string | Uint8Array)[];

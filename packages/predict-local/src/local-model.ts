@@ -1,19 +1,6 @@
 // What loadModel gives back, whichever engine runs it: the signature's description and predict().
+import type { ImageEncoding } from '@tensorsky/saved-model';
 import type { InputValue, OutputTensor } from './io.js';
-
-export class PredictLocalError extends Error {
-  override name = 'PredictLocalError';
-}
-
-/** The signature uses ops neither tfjs-converter nor our kernels implement. */
-export class UnsupportedOpsError extends PredictLocalError {
-  override name = 'UnsupportedOpsError';
-  constructor(readonly ops: string[]) {
-    super(
-      `the local executor cannot run ops ${ops.join(', ')}; install @tensorflow/tfjs-node to run this model with TensorFlow itself (backend 'tensorflow')`,
-    );
-  }
-}
 
 /**
  * 'tensorflow' = @tensorflow/tfjs-node; 'onnx' = the network on ONNX Runtime (onnxruntime-node), the
@@ -32,12 +19,8 @@ export interface TensorInfoSummary {
   dtype: string;
   /** -1 for unknown dimensions; null for unknown rank. */
   shape: number[] | null;
-  /**
-   * For DT_STRING inputs, what the graph does with the string first: 'base64' when it reaches a
-   * DecodeBase64 (feed web-safe base64 text), 'bytes' when it reaches an image decoder directly (feed
-   * the file's bytes); absent when neither is found.
-   */
-  encoding?: 'base64' | 'bytes';
+  /** For DT_STRING inputs that reach a decoder, how they want the image's bytes (saved-model's imageInputEncoding). */
+  encoding?: ImageEncoding;
 }
 
 export interface SignatureInfo {

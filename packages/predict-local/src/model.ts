@@ -4,25 +4,25 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  DataType,
-  dataTypeName,
+  describeSignature,
+  freezeSignatureGraph,
   getMetaGraph,
   readSavedModel,
   readTensorBundle,
-  shapeFromProto,
+  SignatureError,
   type BundleTensor,
   type MetaGraphDef,
-  type NodeDef,
-  type TensorInfo,
+  type SignatureSummary,
+  type TensorSummary,
 } from '@tensorsky/saved-model';
-import { CUSTOM_OPS } from './custom-ops.js';
+import { CUSTOM_OPS } from './kernels/index.js';
 import { loadWithExecutor, startExecutorBackend } from './engines/executor.js';
 import { loadWithOnnx } from './engines/onnx.js';
 import { defaultThreads, importOnnxRuntime } from './engines/onnxruntime.js';
 import { importTfjsNode, loadWithTfjsNode } from './engines/tfjs-node.js';
-import { freezeSignatureGraph, signatureKeys } from './graph.js';
 import type { InputValue, OutputTensor } from './io.js';
-import { PredictLocalError, UnsupportedOpsError, type Backend, type LocalModel, type SignatureInfo, type TensorInfoSummary } from './local-model.js';
+import { PredictLocalError, UnsupportedOpsError } from './errors.js';
+import type { Backend, LocalModel, SignatureInfo, TensorInfoSummary } from './local-model.js';
 import { unsupportedOps } from './tfjs-model.js';
 import { defaultWasmThreads } from './wasm-backend.js';
 
@@ -44,70 +44,16 @@ export interface LoadModelOptions {
 
 const DEFAULT_SIGNATURE = 'serving_default';
 
+/** The signature as loadModel's callers see it: tensors by their signature key. */
 function summarize(metaGraph: MetaGraphDef, key: string): SignatureInfo {
-  const sig = metaGraph.signature_def?.[key];
-  if (!sig || !signatureKeys(metaGraph).includes(key)) {
-    throw new PredictLocalError(`no signature "${key}" in this SavedModel; available: ${signatureKeys(metaGraph).join(', ') || 'none'}`);
+  let sig: SignatureSummary;
+  try {
+    sig = describeSignature(metaGraph, key);
+  } catch (e) {
+    throw e instanceof SignatureError ? new PredictLocalError(e.message) : e;
   }
-  const info = (entries: Record<string, TensorInfo>, isInput: boolean): TensorInfoSummary[] =>
-    Object.entries(entries).map(([name, t]) => {
-      const encoding = isInput && t.dtype === DataType.DT_STRING && t.name ? stringInputEncoding(metaGraph, t.name) : undefined;
-      return {
-        name,
-        dtype: dataTypeName(t.dtype ?? DataType.DT_INVALID).replace(/_REF$/, ''),
-        shape: shapeFromProto(t.tensor_shape) ?? null,
-        ...(encoding ? { encoding } : {}),
-      };
-    });
-  return { key, methodName: sig.method_name ?? '', inputs: info(sig.inputs ?? {}, true), outputs: info(sig.outputs ?? {}, false) };
-}
-
-const IMAGE_DECODE_OPS = new Set(['DecodeJpeg', 'DecodeAndCropJpeg', 'DecodePng', 'DecodeGif', 'DecodeBmp', 'DecodeImage']);
-const CALL_OPS = new Set(['StatefulPartitionedCall', 'PartitionedCall']);
-
-/**
- * Follows the string tensor `tensor` forward through the graph (and into the bodies of the functions
- * it is passed to) to the first decoding op on each path: DecodeBase64 → 'base64', an image decoder → 'bytes'.
- */
-function stringInputEncoding(metaGraph: MetaGraphDef, tensor: string): 'base64' | 'bytes' | undefined {
-  const library = new Map((metaGraph.graph_def?.library?.function ?? []).map((f) => [f.signature?.name ?? '', f]));
-  // A node is "<scope>\0<name>" (NUL-separated), scope '' for the graph, else the function name. Inputs name nodes
-  // ("node", "node:1", "^node") or, in function bodies, arguments and "node:output:index".
-  const consumers = new Map<string, { node: NodeDef; scope: string; index: number }[]>();
-  const index = (scope: string, nodes: NodeDef[]) => {
-    for (const node of nodes) {
-      (node.input ?? []).forEach((input, i) => {
-        if (input.startsWith('^')) return;
-        const key = `${scope}\0${input.split(':')[0]}`;
-        const list = consumers.get(key) ?? [];
-        list.push({ node, scope, index: i });
-        consumers.set(key, list);
-      });
-    }
-  };
-  index('', metaGraph.graph_def?.node ?? []);
-  for (const [name, f] of library) index(name, f.node_def ?? []);
-
-  let found: 'base64' | 'bytes' | undefined;
-  const seen = new Set<string>();
-  const queue = [`\0${tensor.split(':')[0]}`];
-  while (queue.length > 0) {
-    for (const { node, scope, index: i } of consumers.get(queue.shift()!) ?? []) {
-      if (node.op === 'DecodeBase64') return 'base64';
-      if (IMAGE_DECODE_OPS.has(node.op)) {
-        found = 'bytes';
-        continue;
-      }
-      const key = `${scope}\0${node.name}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      queue.push(key);
-      const callee = library.get(CALL_OPS.has(node.op) ? (node.attr?.f?.func?.name ?? '') : node.op);
-      const arg = callee?.signature?.input_arg?.[i]?.name;
-      if (arg !== undefined) queue.push(`${callee!.signature!.name}\0${arg}`);
-    }
-  }
-  return found;
+  const info = (ts: TensorSummary[]): TensorInfoSummary[] => ts.map(({ alias, name: _, ...rest }) => ({ name: alias, ...rest }));
+  return { key, methodName: sig.methodName, inputs: info(sig.inputs), outputs: info(sig.outputs) };
 }
 
 function readVariables(dir: string): Map<string, BundleTensor> | undefined {

@@ -1,13 +1,20 @@
 // Converts a frozen TensorFlow graph into the artifacts tfjs-converter's GraphModel loads: the GraphDef
 // in protobuf-JSON form (camelCase, bytes as base64, Const values only in weightSpecs/weightData,
 // matched by node name) — and lists the ops tfjs-converter cannot execute.
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
 import type * as tfTypes from './tf.js';
 import {
+  attrValueCase,
+  canonicalTensorName,
   DataType,
   dataTypeName,
+  GraphPreparationError,
+  parseTensorName,
+  tfjsDtype,
+  tensorName,
+  type ConstValue,
+  type FrozenGraph,
+  type TfjsDtype,
   int64ToNumber,
   shapeFromProto,
   tensorProtoToArray,
@@ -16,24 +23,14 @@ import {
   type NodeDef,
   type TensorShapeProto,
 } from '@tensorsky/saved-model';
-import { attrValueCase } from '@tensorsky/saved-model';
-import { GraphPreparationError, parseRef, type ConstValue, type FrozenGraph } from './graph.js';
 
-type TfjsDtype = tfTypes.io.WeightsManifestEntry['dtype'];
-
-/** Names of the TensorFlow ops the installed tfjs-converter maps (read from its op_list tables). */
+/**
+ * Names of the TensorFlow ops the installed tfjs-converter executes: the keys of metadata/kernel2op.json,
+ * the TF op → tfjs kernels table tfjs-converter ships (and tfjs's custom-bundle tooling reads).
+ */
 let converterOps: Set<string> | undefined;
 function tfjsConverterOps(): Set<string> {
-  if (!converterOps) {
-    const dist = path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-converter'));
-    const dir = path.join(dist, 'operations', 'op_list');
-    const ops = new Set<string>();
-    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.js'))) {
-      for (const m of fs.readFileSync(path.join(dir, file), 'utf8').matchAll(/'tfOpName':\s*'(\w+)'/g)) ops.add(m[1]);
-    }
-    if (ops.size === 0) throw new GraphPreparationError(`cannot read tfjs-converter's op tables in ${dir}`);
-    converterOps = ops;
-  }
+  converterOps ??= new Set(Object.keys(createRequire(import.meta.url)('@tensorflow/tfjs-converter/metadata/kernel2op.json') as Record<string, string[]>));
   return converterOps;
 }
 
@@ -43,34 +40,6 @@ export function unsupportedOps(graph: FrozenGraph, customOps: ReadonlySet<string
   const ops = new Set<string>();
   for (const n of [...graph.nodes, ...graph.functions.flatMap((f) => f.node_def ?? [])]) ops.add(n.op);
   return [...ops].filter((op) => !known.has(op) && !customOps.has(op)).sort();
-}
-
-/** TF dtype → the tfjs dtype that carries it (tfjs computes every integer type as int32). */
-export function tfjsDtype(dtype: DataType): TfjsDtype | undefined {
-  switch (dtype) {
-    case DataType.DT_FLOAT:
-    case DataType.DT_DOUBLE:
-    case DataType.DT_HALF:
-    case DataType.DT_BFLOAT16:
-      return 'float32';
-    case DataType.DT_INT32:
-    case DataType.DT_INT64:
-    case DataType.DT_INT16:
-    case DataType.DT_INT8:
-    case DataType.DT_UINT8:
-    case DataType.DT_UINT16:
-    case DataType.DT_UINT32:
-    case DataType.DT_UINT64:
-      return 'int32';
-    case DataType.DT_BOOL:
-      return 'bool';
-    case DataType.DT_STRING:
-      return 'string';
-    case DataType.DT_COMPLEX64:
-      return 'complex64';
-    default:
-      return undefined;
-  }
 }
 
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -271,7 +240,7 @@ export function fuseBiasActivations(nodes: readonly NodeDef[], fetched: Readonly
   const consumers = new Map<string, NodeDef[]>();
   for (const node of nodes) {
     for (const input of node.input ?? []) {
-      const source = parseRef(input).node;
+      const source = parseTensorName(input).node;
       const readers = consumers.get(source) ?? [];
       readers.push(node);
       consumers.set(source, readers);
@@ -283,7 +252,7 @@ export function fuseBiasActivations(nodes: readonly NodeDef[], fetched: Readonly
     if (fetched.has(node.name) || readers.length !== 1) return undefined;
     const [reader] = readers;
     const first = reader.input?.[0];
-    return ops(reader.op) && first !== undefined && canonicalRef(first) === `${node.name}:0` && isFloat(reader) ? reader : undefined;
+    return ops(reader.op) && first !== undefined && canonicalTensorName(first) === tensorName(node.name) && isFloat(reader) ? reader : undefined;
   };
 
   const replaced = new Map<string, NodeDef>();
@@ -313,11 +282,6 @@ export function fuseBiasActivations(nodes: readonly NodeDef[], fetched: Readonly
     if (activation) removed.add(biasAdd.name);
   }
   return nodes.filter((n) => !removed.has(n.name)).map((n) => replaced.get(n.name) ?? n);
-}
-
-function canonicalRef(input: string): string {
-  const r = parseRef(input);
-  return `${r.node}:${r.index}`;
 }
 
 export interface TfjsModel {
@@ -370,26 +334,26 @@ export function asyncBoundary(nodes: readonly NodeDef[], outputs: readonly strin
       const name = stack.pop()!;
       if (seen.has(name) || !byName.has(name)) continue;
       seen.add(name);
-      for (const input of byName.get(name)!.input ?? []) stack.push(parseRef(input).node);
+      for (const input of byName.get(name)!.input ?? []) stack.push(parseTensorName(input).node);
     }
     return seen;
   };
   const first = closure(nodes.filter((n) => syncUnsafe(n.op, asyncOps)).map((n) => n.name));
-  const outputNodes = outputs.map((o) => parseRef(o).node);
+  const outputNodes = outputs.map((o) => parseTensorName(o).node);
   if (outputNodes.some((n) => first.has(n))) return undefined;
   const boundary = new Set<string>();
   const inputs = new Set<string>();
   for (const name of closure(outputNodes)) {
     if (first.has(name)) continue;
-    if (byName.get(name)!.op === 'Placeholder') inputs.add(`${name}:0`);
+    if (byName.get(name)!.op === 'Placeholder') inputs.add(tensorName(name));
     for (const input of byName.get(name)!.input ?? []) {
-      const ref = parseRef(input);
+      const ref = parseTensorName(input);
       if (!first.has(ref.node)) continue;
       if (ref.control) return undefined;
-      (byName.get(ref.node)!.op === 'Placeholder' ? inputs : boundary).add(`${ref.node}:${ref.index}`);
+      (byName.get(ref.node)!.op === 'Placeholder' ? inputs : boundary).add(tensorName(ref.node, ref.index));
     }
   }
-  return { boundary: [...boundary], inputs: [...inputs], outputs: outputs.map((o) => { const r = parseRef(o); return `${r.node}:${r.index}`; }) };
+  return { boundary: [...boundary], inputs: [...inputs], outputs: outputs.map(canonicalTensorName) };
 }
 
 /**
@@ -404,7 +368,7 @@ export function toTfjsModel(
   options: { fuse?: boolean; split?: boolean; asyncOps?: ReadonlySet<string> } = {},
 ): TfjsModel {
   const weights = new WeightWriter();
-  const fetched = new Set(graph.outputs.map((o) => parseRef(o.tensor).node));
+  const fetched = new Set(graph.outputs.map((o) => parseTensorName(o.tensor).node));
   const nodes = options.fuse === false ? graph.nodes : fuseBiasActivations(graph.nodes, fetched);
   const node = nodes.map((n) => {
     if (n.op === 'Const') weights.addConstNode(n, n.name, graph.constants);

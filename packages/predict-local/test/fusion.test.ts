@@ -4,8 +4,7 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { DataType, GraphBuilder, type GraphTensor, type MetaGraphDef } from '@tensorsky/saved-model';
-import { freezeSignatureGraph } from '../src/graph.js';
+import { DataType, freezeSignatureGraph, GraphBuilder, type GraphTensor, type MetaGraphDef } from '@tensorsky/saved-model';
 import { toTfjsModel } from '../src/tfjs-model.js';
 import { size, values } from './support/values.js';
 

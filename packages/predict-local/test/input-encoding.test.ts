@@ -30,7 +30,7 @@ describe('input encoding', () => {
     const direct = b.decodePng(bytes, { channels: 3 });
     const graph = b.toGraphDef();
     expect(await encodings(graph, b.signature({ b64, bytes, text }, { decoded, direct, echo: text }))).toEqual({
-      b64: 'base64',
+      b64: 'b64',
       bytes: 'bytes',
       text: undefined,
     });
@@ -71,6 +71,6 @@ describe('input encoding', () => {
       method_name: 'tensorflow/serving/predict',
     };
     const graph: GraphDef = { node: nodes, library: { function: [decode] }, versions: { producer: 1286, min_consumer: 12 } };
-    expect(await encodings(graph, signature)).toEqual({ image_b64: 'base64', scale: undefined });
+    expect(await encodings(graph, signature)).toEqual({ image_b64: 'b64', scale: undefined });
   });
 });

@@ -144,7 +144,7 @@ describe('binary ops: NCHW-held tensor against each kind of operand, both operan
       const i = b.placeholder('i', DataType.DT_INT32, [-1]);
       const j = b.placeholder('j', DataType.DT_INT32, [-1]);
       const three = b.constant('three', 3, [], DataType.DT_INT32);
-      return { inputs: { i, j }, outputs: { y: b.sub(b.mul(b.add(i, j), three), b.maximum(i, j)), z: b.minimum(i, three) } };
+      return { inputs: { i, j }, outputs: { y: b.sub(b.mul(b.add(i, j), three), b.apply('Maximum', [i, j])), z: b.apply('Minimum', [i, three]) } };
     });
     const ints = (seed: number) => ({ data: Int32Array.from(uniform([9], seed).data as Float32Array, (v) => Math.round(v * 1000)), shape: [9] });
     const { diffs } = await compare(graph, { i: ints(3), j: ints(4) });

@@ -5,8 +5,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { savedModelDirs, SAVED_MODELS_DIR } from '@tensorsky/fixtures';
-import { DataType, getMetaGraph, readSavedModel, readTensorBundle } from '@tensorsky/saved-model';
-import { freezeSignatureGraph, signatureKeys } from '../src/graph.js';
+import { DataType, freezeSignatureGraph, getMetaGraph, readSavedModel, readTensorBundle, signatureKeys } from '@tensorsky/saved-model';
 import { UntranslatableGraphError } from '../src/onnx/index.js';
 import { maxAbsDiff, runOrt, runTfjs, translate, type HostTensor } from './onnx-support.js';
 

@@ -102,7 +102,7 @@ describe('ops on TensorFlow layout', () => {
       const x = input(b);
       const shape = b.shape(x, { name: 'shape' });
       const batch = b.stridedSlice(shape, [0], [1], [1], { shrinkAxisMask: 1, name: 'batch' });
-      const target = b.pack([batch, b.constant('minus_one', -1, [], DataType.DT_INT32)], { name: 'target' });
+      const target = b.apply('Pack', [[batch, b.constant('minus_one', -1, [], DataType.DT_INT32)]], {}, { name: 'target' });
       return { inputs: { x }, outputs: { y: b.reshape(x, target, { name: 'flatten' }) } };
     });
     const dynamic = await check(graph, { x: uniform(SHAPE, 8) });
@@ -130,7 +130,7 @@ describe('ops on TensorFlow layout', () => {
       const m = b.placeholder('m', DataType.DT_FLOAT, [-1, 6]);
       const e0 = b.expandDims(m, 0, { name: 'e0' });
       const e1 = b.expandDims(m, -1, { name: 'e1' });
-      const packed = b.pack([m, b.relu(m), m], { axis: 1, name: 'packed' });
+      const packed = b.apply('Pack', [[m, b.relu(m), m]], { axis: 1 }, { name: 'packed' });
       const parts = b.op('Unpack', [packed], { num: 3, axis: 1 }, { name: 'unpack' }).outputs;
       return { inputs: { m }, outputs: { e0, e1, packed, p0: parts[0], p2: parts[2] } };
     });

@@ -1,8 +1,22 @@
 // Shared by the onnx-*.test.ts files: small frozen graphs, run (a) translated to ONNX on ONNX Runtime
 // and (b) on this package's TF.js executor (toTfjsModel + GraphModel, cpu backend unless set), compared.
 import * as tf from '@tensorflow/tfjs';
-import { DataType, GraphBuilder, parseOpDefs, shapeProto, tfOpDefs, type GraphTensor, type MetaGraphDef, type NodeDef, type OpDefs, type SignatureDef } from '@tensorsky/saved-model';
-import { freezeSignatureGraph, parseRef, type FrozenGraph } from '../src/graph.js';
+import {
+  DataType,
+  freezeSignatureGraph,
+  GraphBuilder,
+  parseOpDefs,
+  parseTensorName,
+  shapeProto,
+  tfjsDtype,
+  tfOpDefs,
+  type FrozenGraph,
+  type GraphTensor,
+  type MetaGraphDef,
+  type NodeDef,
+  type OpDefs,
+  type SignatureDef,
+} from '@tensorsky/saved-model';
 import { toTfjsModel } from '../src/tfjs-model.js';
 import { translateToOnnx, type OnnxModel } from '../src/onnx/index.js';
 import { size, values } from './support/values.js';
@@ -112,14 +126,6 @@ export const T = (type: DataType) => ({ type });
 export const ints = (...i: number[]) => ({ list: { i } });
 export const str = (s: string) => ({ s: new TextEncoder().encode(s) });
 
-const TFJS_DTYPES: Partial<Record<DataType, 'float32' | 'int32' | 'bool'>> = {
-  [DataType.DT_FLOAT]: 'float32',
-  [DataType.DT_UINT8]: 'int32',
-  [DataType.DT_INT32]: 'int32',
-  [DataType.DT_INT64]: 'int32',
-  [DataType.DT_BOOL]: 'bool',
-};
-
 /** Runs the graph on this package's TF.js executor (bias/activation fusion as loadModel does). */
 export async function runTfjs(graph: FrozenGraph, feeds: Record<string, HostTensor>, backend = 'cpu'): Promise<Record<string, Data>> {
   if (tf.getBackend() !== backend) await tf.setBackend(backend);
@@ -129,7 +135,7 @@ export async function runTfjs(graph: FrozenGraph, feeds: Record<string, HostTens
   for (const spec of graph.inputs) {
     const feed = feeds[spec.alias];
     const data = feed.data instanceof BigInt64Array || (feed.data instanceof Uint8Array && spec.dtype !== DataType.DT_BOOL) ? Int32Array.from(feed.data, Number) : feed.data;
-    inputs[parseRef(spec.tensor).node] = tf.tensor(data, feed.shape, TFJS_DTYPES[spec.dtype]);
+    inputs[parseTensorName(spec.tensor).node] = tf.tensor(data, feed.shape, tfjsDtype(spec.dtype));
   }
   try {
     const results = [await model.executeAsync(inputs, outputNames)].flat();

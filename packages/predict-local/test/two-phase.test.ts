@@ -2,7 +2,7 @@
 // they read) and which with the synchronous executor, and the tensors that cross between them.
 import type { NodeDef } from '@tensorsky/saved-model';
 import { describe, expect, it } from 'vitest';
-import { ASYNC_CUSTOM_OPS } from '../src/custom-ops.js';
+import { ASYNC_CUSTOM_OPS } from '../src/kernels/index.js';
 import { asyncBoundary } from '../src/tfjs-model.js';
 
 const node = (name: string, op: string, ...input: string[]): NodeDef => ({ name, op, input });

@@ -1,6 +1,6 @@
 import { open, readFile, readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { ImageInputError, detectImageFormat, notAnImageMessage, type ImageFormat } from './image-header.js';
+import { ImageInputError, detectImageFormat, notAnImageMessage, type ImageFormat } from '@tensorsky/image';
 
 export interface ImageFile {
   readonly path: string;

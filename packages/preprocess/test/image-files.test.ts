@@ -2,8 +2,9 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImageInputError, expandImagePaths, readImageFile } from '../src/index.js';
-import { bmpFile, gifHeader, imagesDir } from './fixtures.js';
+import { ImageInputError } from '@tensorsky/image';
+import { expandImagePaths, readImageFile } from '../src/index.js';
+import { bmpFile, gifHeader, imagesDir } from '../../image/test/fixtures.js';
 
 let root: string;
 const at = (...parts: string[]) => join(root, ...parts);

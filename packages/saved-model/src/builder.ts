@@ -2,6 +2,7 @@
 // goes through the OpDef: type attrs (T, Tidx, ...) and list lengths (N) are inferred from the inputs,
 // every attr with a default is written explicitly, inputs whose dtype conflicts with the OpDef are
 // rejected when the op is added, and outputs carry their dtype so downstream ops infer correctly.
+import { baseType, dtypeOfArray } from './dtypes.js';
 import { encodeMessage, DataType, REF_OFFSET, dataTypeName } from './proto.js';
 import type {
   AttrDef,
@@ -16,6 +17,7 @@ import type {
   TensorShapeProto,
 } from './proto.js';
 import { attrValueProblem, dtypeFits, formatAttrValue, inputDtypes, outputDtypes, tfOpDefs, type OpDefs } from './opdefs.js';
+import { inputName, tensorName } from './tensor-name.js';
 import { shapeFromProto, shapeProto, tensorProto, type Shape, type TensorValues } from './tensor.js';
 
 /**
@@ -42,12 +44,12 @@ export class GraphTensor {
 
   /** TensorFlow's tensor name, e.g. "conv2d/Conv2D:0" (signatures, feeds, fetches). */
   get name(): string {
-    return `${this.node}:${this.index}`;
+    return tensorName(this.node, this.index);
   }
 
   /** How a NodeDef input refers to this tensor: "node" for output 0, "node:index" otherwise. */
   get inputName(): string {
-    return this.index === 0 ? this.node : `${this.node}:${this.index}`;
+    return inputName(this.node, this.index);
   }
 }
 
@@ -58,8 +60,14 @@ export interface GraphOperation {
   readonly outputs: readonly GraphTensor[];
 }
 
-/** One entry per OpDef input arg: a tensor, or an array for list args (number_attr / type_list_attr). */
-export type OpInput = GraphTensor | readonly GraphTensor[];
+/** Literal values for an integer input: a scalar, a vector, or a rectangular matrix (rows). */
+export type IntLiteral = number | readonly number[] | readonly (readonly number[])[];
+
+/**
+ * One entry per OpDef input arg: a tensor, an array of tensors for list args (number_attr /
+ * type_list_attr), or literal values, which become a Const named "<node>/<arg>" of the arg's dtype.
+ */
+export type OpInput = GraphTensor | readonly GraphTensor[] | IntLiteral;
 
 /** Something a control input can name: a node's tensor, an operation, or a node name. */
 export type ControlInput = GraphTensor | GraphOperation | string;
@@ -235,11 +243,55 @@ export class GraphBuilder {
   op(
     opType: string,
     inputs: readonly OpInput[] = [],
-    attrs: Readonly<Record<string, AttrInput>> = {},
+    attrs: Readonly<Record<string, AttrInput | undefined>> = {},
     options: OpOptions = {},
   ): GraphOperation {
     const opDef = this.opDef(opType);
-    return this.addNode(opDef, this.uniqueName(options.name ?? opType), inputs, attrs, options.controlInputs ?? []);
+    const name = this.uniqueName(options.name ?? opType);
+    return this.addNode(opDef, name, this.literalInputs(opDef, name, inputs, attrs), attrs, options.controlInputs ?? []);
+  }
+
+  /** op() for the usual case of one output (or only the first one wanted): returns output 0. */
+  apply(
+    opType: string,
+    inputs: readonly OpInput[] = [],
+    attrs: Readonly<Record<string, AttrInput | undefined>> = {},
+    options: OpOptions = {},
+  ): GraphTensor {
+    const outputs = this.op(opType, inputs, attrs, options).outputs;
+    if (outputs.length === 0) throw new GraphBuildError(`${opType} has no outputs`);
+    return outputs[0]!;
+  }
+
+  /**
+   * Turns literal inputs into Consts named "<node>/<arg>", created before the node. Their dtype is the
+   * arg's: its fixed type, else its type attr as given or defaulted in the OpDef (Tidx = DT_INT32), else DT_INT32.
+   */
+  private literalInputs(
+    opDef: OpDef,
+    name: string,
+    inputs: readonly OpInput[],
+    attrs: Readonly<Record<string, AttrInput | undefined>>,
+  ): (GraphTensor | readonly GraphTensor[])[] {
+    return inputs.map((input, i) => {
+      const arg = opDef.input_arg?.[i];
+      const isList = Boolean(arg?.number_attr || arg?.type_list_attr);
+      const tensors = input instanceof GraphTensor || (Array.isArray(input) && (isList || input.some((t) => t instanceof GraphTensor)));
+      if (tensors || !arg) return input as GraphTensor | readonly GraphTensor[];
+      const typeAttr = arg.type_attr ? (attrs[arg.type_attr] ?? opDef.attr?.find((a) => a.name === arg.type_attr)?.default_value?.type) : undefined;
+      const dtype = arg.type || (typeof typeAttr === 'number' ? typeAttr : DataType.DT_INT32);
+      const constName = this.claimName(`${name}/${arg.name}`);
+      const rows = input as IntLiteral;
+      if (typeof rows === 'number') return this.addConst(constName, [rows], [], dtype);
+      if (rows.every((r) => typeof r === 'number')) return this.addConst(constName, rows as readonly number[], [rows.length], dtype);
+      const matrix = rows as readonly (readonly number[])[];
+      const cols = matrix[0]?.length ?? 0;
+      if (matrix.some((r) => !Array.isArray(r) || r.length !== cols)) {
+        const expected = 'a tensor, a number, a list of numbers or a rectangular list of lists';
+        throw new GraphBuildError(`node "${name}" (${opDef.name}): input "${arg.name}" must be ${expected}`);
+      }
+      return this.addConst(constName, matrix.flat(), [matrix.length, cols], dtype);
+    });
   }
 
   private opDef(opType: string): OpDef {
@@ -251,8 +303,8 @@ export class GraphBuilder {
   private addNode(
     opDef: OpDef,
     name: string,
-    inputs: readonly OpInput[],
-    attrInputs: Readonly<Record<string, AttrInput>>,
+    inputs: readonly (GraphTensor | readonly GraphTensor[])[],
+    attrInputs: Readonly<Record<string, AttrInput | undefined>>,
     controlInputs: readonly ControlInput[],
   ): GraphOperation {
     const fail = (problem: string): never => {
@@ -436,7 +488,7 @@ export class GraphBuilder {
 
   /** A Placeholder; shape undefined means unknown rank, -1 an unknown dimension. */
   placeholder(name: string, dtype: DataType, shape?: Shape): GraphTensor {
-    return this.op('Placeholder', [], { dtype, shape: shape ?? null }, { name }).outputs[0]!;
+    return this.apply('Placeholder', [], { dtype, shape: shape ?? null }, { name });
   }
 
   /**
@@ -461,43 +513,12 @@ export class GraphBuilder {
     return this.addNode(this.opDef('Const'), fullName, [], { value: tensor, dtype: dt }, []).outputs[0]!;
   }
 
-  /** Adds opType under a reserved name, turning literal int inputs into Consts named "<name>/<arg>". */
-  private opWithLiterals(
-    opType: string,
-    name: string | undefined,
-    inputs: readonly (OpInput | { literal: IntInput | readonly (readonly number[])[] })[],
-    attrs: Readonly<Record<string, AttrInput | undefined>> = {},
-  ): GraphOperation {
-    const opDef = this.opDef(opType);
-    const full = this.uniqueName(name ?? opType);
-    const resolved = inputs.map((input, i) => {
-      if (input instanceof GraphTensor || Array.isArray(input)) return input as OpInput;
-      const literal = (input as { literal: IntInput | readonly (readonly number[])[] }).literal;
-      if (literal instanceof GraphTensor) return literal;
-      const argName = opDef.input_arg?.[i]?.name ?? `input_${i}`;
-      const constName = this.claimName(`${full}/${argName}`);
-      if (typeof literal === 'number') return this.addConst(constName, new Int32Array([literal]), []);
-      const rows = literal as readonly (number | readonly number[])[];
-      if (rows.every((r) => typeof r === 'number')) {
-        return this.addConst(constName, Int32Array.from(rows as readonly number[]), [rows.length]);
-      }
-      const matrix = rows as readonly (readonly number[])[];
-      const cols = matrix[0]?.length ?? 0;
-      if (matrix.some((r) => !Array.isArray(r) || r.length !== cols)) {
-        const expected = 'a number, a list of numbers or a rectangular list of lists';
-        throw new GraphBuildError(`node "${full}" (${opType}): input "${argName}" must be ${expected}`);
-      }
-      return this.addConst(constName, Int32Array.from(matrix.flat()), [matrix.length, cols]);
-    });
-    return this.addNode(opDef, full, resolved, definedAttrs(attrs), []);
-  }
-
   private unary(opType: string, x: GraphTensor, opts: NameOption = {}): GraphTensor {
-    return this.op(opType, [x], {}, opts).outputs[0]!;
+    return this.apply(opType, [x], {}, opts);
   }
 
   private binary(opType: string, x: GraphTensor, y: GraphTensor, opts: NameOption = {}): GraphTensor {
-    return this.op(opType, [x, y], {}, opts).outputs[0]!;
+    return this.apply(opType, [x, y], {}, opts);
   }
 
   identity(x: GraphTensor, opts?: NameOption): GraphTensor {
@@ -513,18 +534,18 @@ export class GraphBuilder {
   }
 
   private convolution(opType: string, input: GraphTensor, filter: GraphTensor, opts: ConvOptions): GraphTensor {
-    const attrs = definedAttrs({
+    const attrs = {
       strides: opts.strides ?? [1, 1, 1, 1],
       padding: opts.padding,
       explicit_paddings: opts.explicitPaddings,
       data_format: opts.dataFormat,
       dilations: opts.dilations,
-    });
-    return this.op(opType, [input, filter], attrs, { name: opts.name }).outputs[0]!;
+    };
+    return this.apply(opType, [input, filter], attrs, { name: opts.name });
   }
 
   biasAdd(value: GraphTensor, bias: GraphTensor, opts: NameOption & { dataFormat?: 'NHWC' | 'NCHW' } = {}): GraphTensor {
-    return this.op('BiasAdd', [value, bias], definedAttrs({ data_format: opts.dataFormat }), { name: opts.name }).outputs[0]!;
+    return this.apply('BiasAdd', [value, bias], { data_format: opts.dataFormat }, { name: opts.name });
   }
 
   relu(x: GraphTensor, opts?: NameOption): GraphTensor {
@@ -535,29 +556,13 @@ export class GraphBuilder {
     return this.unary('Relu6', x, opts);
   }
 
-  elu(x: GraphTensor, opts?: NameOption): GraphTensor {
-    return this.unary('Elu', x, opts);
-  }
-
-  selu(x: GraphTensor, opts?: NameOption): GraphTensor {
-    return this.unary('Selu', x, opts);
-  }
-
-  sigmoid(x: GraphTensor, opts?: NameOption): GraphTensor {
-    return this.unary('Sigmoid', x, opts);
-  }
-
-  tanh(x: GraphTensor, opts?: NameOption): GraphTensor {
-    return this.unary('Tanh', x, opts);
-  }
-
   softmax(logits: GraphTensor, opts?: NameOption): GraphTensor {
     return this.unary('Softmax', logits, opts);
   }
 
   matMul(a: GraphTensor, b: GraphTensor, opts: NameOption & { transposeA?: boolean; transposeB?: boolean } = {}): GraphTensor {
-    const attrs = definedAttrs({ transpose_a: opts.transposeA, transpose_b: opts.transposeB });
-    return this.op('MatMul', [a, b], attrs, { name: opts.name }).outputs[0]!;
+    const attrs = { transpose_a: opts.transposeA, transpose_b: opts.transposeB };
+    return this.apply('MatMul', [a, b], attrs, { name: opts.name });
   }
 
   /** x + y (AddV2). */
@@ -573,18 +578,6 @@ export class GraphBuilder {
     return this.binary('Mul', x, y, opts);
   }
 
-  realDiv(x: GraphTensor, y: GraphTensor, opts?: NameOption): GraphTensor {
-    return this.binary('RealDiv', x, y, opts);
-  }
-
-  maximum(x: GraphTensor, y: GraphTensor, opts?: NameOption): GraphTensor {
-    return this.binary('Maximum', x, y, opts);
-  }
-
-  minimum(x: GraphTensor, y: GraphTensor, opts?: NameOption): GraphTensor {
-    return this.binary('Minimum', x, y, opts);
-  }
-
   less(x: GraphTensor, y: GraphTensor, opts?: NameOption): GraphTensor {
     return this.binary('Less', x, y, opts);
   }
@@ -598,41 +591,37 @@ export class GraphBuilder {
   }
 
   private pool(opType: string, input: GraphTensor, opts: PoolOptions): GraphTensor {
-    const attrs = definedAttrs({ ksize: opts.ksize, strides: opts.strides, padding: opts.padding, data_format: opts.dataFormat });
-    return this.op(opType, [input], attrs, { name: opts.name }).outputs[0]!;
+    const attrs = { ksize: opts.ksize, strides: opts.strides, padding: opts.padding, data_format: opts.dataFormat };
+    return this.apply(opType, [input], attrs, { name: opts.name });
   }
 
   mean(input: GraphTensor, axis: IntInput, opts: NameOption & { keepDims?: boolean } = {}): GraphTensor {
-    return this.opWithLiterals('Mean', opts.name, [input, { literal: axis }], { keep_dims: opts.keepDims }).outputs[0]!;
-  }
-
-  max(input: GraphTensor, axis: IntInput, opts: NameOption & { keepDims?: boolean } = {}): GraphTensor {
-    return this.opWithLiterals('Max', opts.name, [input, { literal: axis }], { keep_dims: opts.keepDims }).outputs[0]!;
+    return this.apply('Mean', [input, axis], { keep_dims: opts.keepDims }, { name: opts.name });
   }
 
   concatV2(values: readonly GraphTensor[], axis: IntInput, opts: NameOption = {}): GraphTensor {
-    return this.opWithLiterals('ConcatV2', opts.name, [values, { literal: axis }]).outputs[0]!;
+    return this.apply('ConcatV2', [values, axis], {}, { name: opts.name });
   }
 
   reshape(tensor: GraphTensor, shape: IntInput, opts: NameOption = {}): GraphTensor {
-    return this.opWithLiterals('Reshape', opts.name, [tensor, { literal: shape }]).outputs[0]!;
+    return this.apply('Reshape', [tensor, shape], {}, { name: opts.name });
   }
 
   /** paddings: a [rank, 2] int32 tensor or literal rows [[before, after], ...]. */
   pad(input: GraphTensor, paddings: GraphTensor | readonly (readonly number[])[], opts: NameOption = {}): GraphTensor {
-    return this.opWithLiterals('Pad', opts.name, [input, { literal: paddings }]).outputs[0]!;
+    return this.apply('Pad', [input, paddings], {}, { name: opts.name });
   }
 
   squeeze(input: GraphTensor, opts: NameOption & { axis?: readonly number[] } = {}): GraphTensor {
-    return this.op('Squeeze', [input], definedAttrs({ squeeze_dims: opts.axis }), { name: opts.name }).outputs[0]!;
+    return this.apply('Squeeze', [input], { squeeze_dims: opts.axis }, { name: opts.name });
   }
 
   expandDims(input: GraphTensor, axis: IntInput, opts: NameOption = {}): GraphTensor {
-    return this.opWithLiterals('ExpandDims', opts.name, [input, { literal: axis }]).outputs[0]!;
+    return this.apply('ExpandDims', [input, axis], {}, { name: opts.name });
   }
 
   cast(x: GraphTensor, dtype: DataType, opts: NameOption & { truncate?: boolean } = {}): GraphTensor {
-    return this.op('Cast', [x], definedAttrs({ DstT: dtype, Truncate: opts.truncate }), { name: opts.name }).outputs[0]!;
+    return this.apply('Cast', [x], { DstT: dtype, Truncate: opts.truncate }, { name: opts.name });
   }
 
   /** Inference-mode batch norm (is_training=false); returns y. The op's other outputs are training-only. */
@@ -644,8 +633,8 @@ export class GraphBuilder {
     variance: GraphTensor,
     opts: NameOption & { epsilon?: number; dataFormat?: 'NHWC' | 'NCHW' } = {},
   ): GraphTensor {
-    const attrs = definedAttrs({ epsilon: opts.epsilon, data_format: opts.dataFormat, is_training: false });
-    return this.op('FusedBatchNormV3', [x, scale, offset, mean, variance], attrs, { name: opts.name }).outputs[0]!;
+    const attrs = { epsilon: opts.epsilon, data_format: opts.dataFormat, is_training: false };
+    return this.apply('FusedBatchNormV3', [x, scale, offset, mean, variance], attrs, { name: opts.name });
   }
 
   /** Output is DT_FLOAT whatever the input type (TensorFlow's ResizeBilinear). size: [height, width]. */
@@ -655,7 +644,7 @@ export class GraphBuilder {
     opts: NameOption & { alignCorners?: boolean; halfPixelCenters?: boolean } = {},
   ): GraphTensor {
     const attrs = { align_corners: opts.alignCorners, half_pixel_centers: opts.halfPixelCenters };
-    return this.opWithLiterals('ResizeBilinear', opts.name, [images, { literal: size }], attrs).outputs[0]!;
+    return this.apply('ResizeBilinear', [images, size], attrs, { name: opts.name });
   }
 
   /** Decodes web-safe base64 (TensorFlow's DecodeBase64 alphabet uses - and _). */
@@ -667,8 +656,8 @@ export class GraphBuilder {
     contents: GraphTensor,
     opts: NameOption & { channels?: number; dtype?: DataType; expandAnimations?: boolean } = {},
   ): GraphTensor {
-    const attrs = definedAttrs({ channels: opts.channels, dtype: opts.dtype, expand_animations: opts.expandAnimations });
-    return this.op('DecodeImage', [contents], attrs, { name: opts.name }).outputs[0]!;
+    const attrs = { channels: opts.channels, dtype: opts.dtype, expand_animations: opts.expandAnimations };
+    return this.apply('DecodeImage', [contents], attrs, { name: opts.name });
   }
 
   decodeJpeg(
@@ -682,23 +671,23 @@ export class GraphBuilder {
       dctMethod?: string;
     } = {},
   ): GraphTensor {
-    const attrs = definedAttrs({
+    const attrs = {
       channels: opts.channels,
       ratio: opts.ratio,
       fancy_upscaling: opts.fancyUpscaling,
       try_recover_truncated: opts.tryRecoverTruncated,
       acceptable_fraction: opts.acceptableFraction,
       dct_method: opts.dctMethod,
-    });
-    return this.op('DecodeJpeg', [contents], attrs, { name: opts.name }).outputs[0]!;
+    };
+    return this.apply('DecodeJpeg', [contents], attrs, { name: opts.name });
   }
 
   decodePng(contents: GraphTensor, opts: NameOption & { channels?: number; dtype?: DataType } = {}): GraphTensor {
-    return this.op('DecodePng', [contents], definedAttrs({ channels: opts.channels, dtype: opts.dtype }), { name: opts.name }).outputs[0]!;
+    return this.apply('DecodePng', [contents], { channels: opts.channels, dtype: opts.dtype }, { name: opts.name });
   }
 
   shape(input: GraphTensor, opts: NameOption & { outType?: DataType } = {}): GraphTensor {
-    return this.op('Shape', [input], definedAttrs({ out_type: opts.outType }), { name: opts.name }).outputs[0]!;
+    return this.apply('Shape', [input], { out_type: opts.outType }, { name: opts.name });
   }
 
   stridedSlice(
@@ -715,24 +704,20 @@ export class GraphBuilder {
       new_axis_mask: opts.newAxisMask,
       shrink_axis_mask: opts.shrinkAxisMask,
     };
-    const inputs = [input, { literal: begin }, { literal: end }, { literal: strides }];
-    return this.opWithLiterals('StridedSlice', opts.name, inputs, attrs).outputs[0]!;
-  }
-
-  pack(values: readonly GraphTensor[], opts: NameOption & { axis?: number } = {}): GraphTensor {
-    return this.op('Pack', [values], definedAttrs({ axis: opts.axis }), { name: opts.name }).outputs[0]!;
+    const inputs = [input, begin, end, strides];
+    return this.apply('StridedSlice', inputs, attrs, { name: opts.name });
   }
 
   gatherV2(params: GraphTensor, indices: IntInput, axis: IntInput, opts: NameOption & { batchDims?: number } = {}): GraphTensor {
-    const inputs = [params, { literal: indices }, { literal: axis }];
-    return this.opWithLiterals('GatherV2', opts.name, inputs, { batch_dims: opts.batchDims }).outputs[0]!;
+    const inputs = [params, indices, axis];
+    return this.apply('GatherV2', inputs, { batch_dims: opts.batchDims }, { name: opts.name });
   }
 
   // TF1 control flow (while loops as Enter/Merge/Switch/NextIteration/Exit frames).
 
   enter(data: GraphTensor, frameName: string, opts: NameOption & { isConstant?: boolean; parallelIterations?: number } = {}): GraphTensor {
-    const attrs = definedAttrs({ frame_name: frameName, is_constant: opts.isConstant, parallel_iterations: opts.parallelIterations });
-    return this.op('Enter', [data], attrs, { name: opts.name }).outputs[0]!;
+    const attrs = { frame_name: frameName, is_constant: opts.isConstant, parallel_iterations: opts.parallelIterations };
+    return this.apply('Enter', [data], attrs, { name: opts.name });
   }
 
   exit(data: GraphTensor, opts?: NameOption): GraphTensor {
@@ -781,7 +766,7 @@ export class GraphBuilder {
       identical_element_shapes: opts.identicalElementShapes,
       tensor_array_name: opts.tensorArrayName,
     };
-    const [handle, flow] = this.opWithLiterals('TensorArrayV3', opts.name, [{ literal: size }], attrs).outputs;
+    const [handle, flow] = this.op('TensorArrayV3', [size], attrs, { name: opts.name }).outputs;
     return [handle!, flow!];
   }
 
@@ -793,16 +778,16 @@ export class GraphBuilder {
     flowIn: GraphTensor,
     opts: NameOption = {},
   ): GraphTensor {
-    return this.opWithLiterals('TensorArrayScatterV3', opts.name, [handle, { literal: indices }, value, flowIn]).outputs[0]!;
+    return this.apply('TensorArrayScatterV3', [handle, indices, value, flowIn], {}, { name: opts.name });
   }
 
   tensorArrayReadV3(handle: GraphTensor, index: IntInput, flowIn: GraphTensor, dtype: DataType, opts: NameOption = {}): GraphTensor {
-    return this.opWithLiterals('TensorArrayReadV3', opts.name, [handle, { literal: index }, flowIn], { dtype }).outputs[0]!;
+    return this.apply('TensorArrayReadV3', [handle, index, flowIn], { dtype }, { name: opts.name });
   }
 
   /** Returns flow_out. */
   tensorArrayWriteV3(handle: GraphTensor, index: IntInput, value: GraphTensor, flowIn: GraphTensor, opts: NameOption = {}): GraphTensor {
-    return this.opWithLiterals('TensorArrayWriteV3', opts.name, [handle, { literal: index }, value, flowIn]).outputs[0]!;
+    return this.apply('TensorArrayWriteV3', [handle, index, value, flowIn], {}, { name: opts.name });
   }
 
   tensorArrayGatherV3(
@@ -813,23 +798,15 @@ export class GraphBuilder {
     opts: NameOption & { elementShape?: Shape } = {},
   ): GraphTensor {
     const attrs = { dtype, element_shape: opts.elementShape };
-    return this.opWithLiterals('TensorArrayGatherV3', opts.name, [handle, { literal: indices }, flowIn], attrs).outputs[0]!;
+    return this.apply('TensorArrayGatherV3', [handle, indices, flowIn], attrs, { name: opts.name });
   }
 
   tensorArraySizeV3(handle: GraphTensor, flowIn: GraphTensor, opts?: NameOption): GraphTensor {
-    return this.op('TensorArraySizeV3', [handle, flowIn], {}, opts).outputs[0]!;
+    return this.apply('TensorArraySizeV3', [handle, flowIn], {}, opts);
   }
 }
 
 // -----------------------------------------------------------------------------------------------
-
-function baseType(t: DataType): DataType {
-  return t > REF_OFFSET ? t - REF_OFFSET : t;
-}
-
-function definedAttrs(attrs: Readonly<Record<string, AttrInput | undefined>>): Record<string, AttrInput> {
-  return Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined)) as Record<string, AttrInput>;
-}
 
 function sameAttrValue(a: AttrValue, b: AttrValue): boolean {
   const x = encodeMessage('AttrValue', a);
@@ -837,17 +814,9 @@ function sameAttrValue(a: AttrValue, b: AttrValue): boolean {
   return x.length === y.length && x.every((byte, i) => byte === y[i]);
 }
 
+/** A constant's dtype when none is given: the typed array's, else from the JS type of its (first) value. */
 function inferDtype(value: ConstantValue): DataType {
-  if (value instanceof Float32Array) return DataType.DT_FLOAT;
-  if (value instanceof Float64Array) return DataType.DT_DOUBLE;
-  if (value instanceof Int32Array) return DataType.DT_INT32;
-  if (value instanceof Int16Array) return DataType.DT_INT16;
-  if (value instanceof Int8Array) return DataType.DT_INT8;
-  if (value instanceof Uint8Array) return DataType.DT_UINT8;
-  if (value instanceof Uint16Array) return DataType.DT_UINT16;
-  if (value instanceof Uint32Array) return DataType.DT_UINT32;
-  if (value instanceof BigInt64Array) return DataType.DT_INT64;
-  if (value instanceof BigUint64Array) return DataType.DT_UINT64;
+  if (ArrayBuffer.isView(value)) return dtypeOfArray(value) ?? DataType.DT_FLOAT;
   const first = Array.isArray(value) ? value[0] : value;
   if (typeof first === 'bigint') return DataType.DT_INT64;
   if (typeof first === 'boolean') return DataType.DT_BOOL;
@@ -863,75 +832,40 @@ function staticShapes(op: string, attrs: Record<string, AttrValue>, firstInputSh
   return undefined;
 }
 
+type AttrItem = string | number | boolean | Uint8Array | TensorShapeProto | TensorProto | NameAttrList;
+
+/** Per OpDef attr kind: the AttrValue field it is written to and how one JavaScript value converts (undefined: it cannot). */
+const ATTR_KINDS: Readonly<Record<string, { field: 's' | 'i' | 'f' | 'b' | 'type' | 'shape' | 'tensor' | 'func'; convert: (v: unknown) => AttrItem | undefined }>> = {
+  string: { field: 's', convert: (v) => (typeof v === 'string' ? utf8.encode(v) : v instanceof Uint8Array ? v : undefined) },
+  int: { field: 'i', convert: (v) => (Number.isInteger(v) ? (v as number) : undefined) },
+  float: { field: 'f', convert: (v) => (typeof v === 'number' ? v : undefined) },
+  bool: { field: 'b', convert: (v) => (typeof v === 'boolean' ? v : undefined) },
+  type: { field: 'type', convert: (v) => (Number.isInteger(v) ? (v as DataType) : undefined) },
+  shape: { field: 'shape', convert: toShapeProto },
+  tensor: { field: 'tensor', convert: (v) => (isMessage(v) ? (v as TensorProto) : undefined) },
+  func: { field: 'func', convert: (v) => (typeof v === 'string' ? { name: v } : isMessage(v) ? (v as NameAttrList) : undefined) },
+};
+
+function isMessage(v: unknown): boolean {
+  return Boolean(v) && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+/** An attr value in JavaScript form (see AttrInput) as the AttrValue its OpDef kind ("int", "list(shape)", ...) takes. */
 function toAttrValue(def: AttrDef, value: AttrInput, fail: (problem: string) => never): AttrValue {
   const wrong = (): never => fail(`attr "${def.name}" (${def.type}) cannot be set from ${JSON.stringify(value) ?? String(value)}`);
   const isList = def.type.startsWith('list(');
-  const itemType = isList ? def.type.slice(5, -1) : def.type;
-  if (isList) {
-    if (!Array.isArray(value)) wrong();
-    const items = value as readonly unknown[];
-    const list: NonNullable<AttrValue['list']> = {};
-    switch (itemType) {
-      case 'int':
-        list.i = items.map((v) => (Number.isInteger(v) ? (v as number) : wrong()));
-        break;
-      case 'float':
-        list.f = items.map((v) => (typeof v === 'number' ? v : wrong()));
-        break;
-      case 'bool':
-        list.b = items.map((v) => (typeof v === 'boolean' ? v : wrong()));
-        break;
-      case 'type':
-        list.type = items.map((v) => (Number.isInteger(v) ? (v as DataType) : wrong()));
-        break;
-      case 'string':
-        list.s = items.map((v) => (typeof v === 'string' ? utf8.encode(v) : v instanceof Uint8Array ? v : wrong()));
-        break;
-      case 'shape':
-        list.shape = items.map((v) => toShapeProto(v, wrong));
-        break;
-      case 'tensor':
-        list.tensor = items as TensorProto[];
-        break;
-      case 'func':
-        list.func = items.map((v) => (typeof v === 'string' ? { name: v } : (v as NameAttrList)));
-        break;
-      default:
-        wrong();
-    }
-    return { list };
-  }
-  switch (itemType) {
-    case 'string':
-      if (typeof value === 'string') return { s: utf8.encode(value) };
-      if (value instanceof Uint8Array) return { s: value };
-      return wrong();
-    case 'int':
-      return Number.isInteger(value) ? { i: value as number } : wrong();
-    case 'float':
-      return typeof value === 'number' ? { f: value } : wrong();
-    case 'bool':
-      return typeof value === 'boolean' ? { b: value } : wrong();
-    case 'type':
-      return Number.isInteger(value) ? { type: value as DataType } : wrong();
-    case 'shape':
-      return { shape: toShapeProto(value, wrong) };
-    case 'tensor':
-      return value && typeof value === 'object' && !Array.isArray(value) ? { tensor: value as TensorProto } : wrong();
-    case 'func':
-      if (typeof value === 'string') return { func: { name: value } };
-      return value && typeof value === 'object' && !Array.isArray(value) ? { func: value as NameAttrList } : wrong();
-    default:
-      return wrong();
-  }
+  const kind = ATTR_KINDS[isList ? def.type.slice(5, -1) : def.type] ?? wrong();
+  const convert = (v: unknown): AttrItem => kind.convert(v) ?? wrong();
+  if (!isList) return { [kind.field]: convert(value) } as AttrValue;
+  if (!Array.isArray(value)) wrong();
+  return { list: { [kind.field]: (value as readonly unknown[]).map(convert) } } as AttrValue;
 }
 
-function toShapeProto(v: unknown, wrong: () => never): TensorShapeProto {
+/** A shape attr: number[] (-1 unknown), null (unknown rank) or a TensorShapeProto. */
+function toShapeProto(v: unknown): TensorShapeProto | undefined {
   if (v === null) return shapeProto(undefined);
   if (Array.isArray(v)) {
-    if (!v.every((d) => Number.isInteger(d) && d >= -1)) wrong();
-    return shapeProto(v as number[]);
+    return v.every((d) => Number.isInteger(d) && d >= -1) ? shapeProto(v as number[]) : undefined;
   }
-  if (v && typeof v === 'object' && !(v instanceof Uint8Array)) return v as TensorShapeProto;
-  return wrong();
+  return isMessage(v) ? (v as TensorShapeProto) : undefined;
 }

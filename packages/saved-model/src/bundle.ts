@@ -2,6 +2,7 @@
 // mapping tensor names to BundleEntryProto; the bytes live in `PREFIX.data-0000S-of-0000N`.
 // Follows tensorflow/core/util/tensor_bundle/tensor_bundle.cc and tensorflow/core/lib/io/{format,block}.cc.
 import fs from 'node:fs';
+import { dtypeInfo, type TypedArray } from './dtypes.js';
 import {
   type BundleEntryProto,
   type BundleHeaderProto,
@@ -16,18 +17,7 @@ export class TensorBundleError extends Error {
 }
 
 /** Values of one tensor: a typed array for numeric dtypes (DT_HALF/DT_BFLOAT16 widened to float32), bytes per element for DT_STRING. */
-export type BundleValues =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | BigInt64Array
-  | Uint8Array
-  | Uint16Array
-  | Uint32Array
-  | BigUint64Array
-  | Uint8Array[];
+export type BundleValues = TypedArray | Uint8Array[];
 
 export interface BundleTensor {
   name: string;
@@ -245,29 +235,6 @@ export function bundleDataFilename(prefix: string, shard: number, numShards: num
   return `${prefix}.data-${pad(shard)}-of-${pad(numShards)}`;
 }
 
-const FIXED_WIDTH: Partial<Record<DataType, number>> = {
-  [DataType.DT_FLOAT]: 4,
-  [DataType.DT_DOUBLE]: 8,
-  [DataType.DT_INT32]: 4,
-  [DataType.DT_UINT8]: 1,
-  [DataType.DT_INT16]: 2,
-  [DataType.DT_INT8]: 1,
-  [DataType.DT_INT64]: 8,
-  [DataType.DT_BOOL]: 1,
-  [DataType.DT_UINT16]: 2,
-  [DataType.DT_UINT32]: 4,
-  [DataType.DT_UINT64]: 8,
-  [DataType.DT_HALF]: 2,
-  [DataType.DT_BFLOAT16]: 2,
-  [DataType.DT_COMPLEX64]: 8,
-  [DataType.DT_COMPLEX128]: 16,
-  [DataType.DT_QINT8]: 1,
-  [DataType.DT_QUINT8]: 1,
-  [DataType.DT_QINT32]: 4,
-  [DataType.DT_QINT16]: 2,
-  [DataType.DT_QUINT16]: 2,
-};
-
 function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >>> 10) & 0x1f;
@@ -277,45 +244,17 @@ function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-/** Little-endian bytes → typed array of the dtype (copied, so the result is aligned). */
+/** Little-endian bytes → typed array of the dtype (copied, so the result is aligned); 16-bit floats widen to float32. */
 function fixedWidthValues(dtype: DataType, bytes: Uint8Array): Exclude<BundleValues, Uint8Array[]> {
   const buf = bytes.slice().buffer;
-  switch (dtype) {
-    case DataType.DT_FLOAT:
-    case DataType.DT_COMPLEX64:
-      return new Float32Array(buf);
-    case DataType.DT_DOUBLE:
-    case DataType.DT_COMPLEX128:
-      return new Float64Array(buf);
-    case DataType.DT_INT32:
-    case DataType.DT_QINT32:
-      return new Int32Array(buf);
-    case DataType.DT_INT16:
-    case DataType.DT_QINT16:
-      return new Int16Array(buf);
-    case DataType.DT_INT8:
-    case DataType.DT_QINT8:
-      return new Int8Array(buf);
-    case DataType.DT_INT64:
-      return new BigInt64Array(buf);
-    case DataType.DT_UINT64:
-      return new BigUint64Array(buf);
-    case DataType.DT_UINT32:
-      return new Uint32Array(buf);
-    case DataType.DT_UINT16:
-    case DataType.DT_QUINT16:
-      return new Uint16Array(buf);
-    case DataType.DT_HALF:
-      return Float32Array.from(new Uint16Array(buf), halfToFloat);
-    case DataType.DT_BFLOAT16: {
-      const bits = new Uint16Array(buf);
-      const wide = new Uint32Array(bits.length);
-      for (let i = 0; i < bits.length; i++) wide[i] = bits[i] << 16;
-      return new Float32Array(wide.buffer);
-    }
-    default: // DT_UINT8, DT_BOOL, DT_QUINT8
-      return new Uint8Array(buf);
+  if (dtype === DataType.DT_HALF) return Float32Array.from(new Uint16Array(buf), halfToFloat);
+  if (dtype === DataType.DT_BFLOAT16) {
+    const bits = new Uint16Array(buf);
+    const wide = new Uint32Array(bits.length);
+    for (let i = 0; i < bits.length; i++) wide[i] = bits[i] << 16;
+    return new Float32Array(wide.buffer);
   }
+  return new (dtypeInfo(dtype).array ?? Uint8Array)(buf);
 }
 
 /** DT_STRING layout: varint64 lengths, masked crc32c of the lengths (as uint32), then the bytes. */
@@ -381,7 +320,7 @@ function entryTensor(name: string, entry: BundleEntryProto, prefix: string, numS
     if (dtype === DataType.DT_STRING) {
       ({ values, crc } = size > 0 ? stringValues(bytes, count, where) : { values: [], crc: 0 });
     } else {
-      const width = FIXED_WIDTH[dtype];
+      const width = dtypeInfo(dtype).size;
       if (width === undefined) {
         throw new TensorBundleError(`checkpoint tensor "${name}" has dtype ${dataTypeName(dtype)}, which cannot be read`);
       }

@@ -7,3 +7,8 @@ export { tfOpDefs, parseOpDefs, attrValueCase, attrsWithDefaults, argDtypes, out
 export * from './tensor.js';
 export * from './builder.js';
 export * from './validate.js';
+export * from './base64.js';
+export * from './signature.js';
+export * from './tensor-name.js';
+export * from './dtypes.js';
+export * from './passes/index.js';

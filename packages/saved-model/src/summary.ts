@@ -4,33 +4,14 @@ import path from 'node:path';
 import { getMetaGraph, VARIABLES_DIR, type LoadedSavedModel } from './io.js';
 import {
   DataType,
-  dataTypeName,
   int64ToNumber,
   type MetaGraphDef,
   type NodeDef,
   type SignatureDef,
   type TensorInfo,
   type TensorProto,
-  type TensorShapeProto,
 } from './proto.js';
-
-export interface TensorSummary {
-  /** The signature's key for the tensor (inputs['x']). */
-  alias: string;
-  /** Graph tensor name, e.g. "x:0". */
-  name: string;
-  /** e.g. "DT_FLOAT". */
-  dtype: string;
-  /** -1 for unknown dimensions; null when even the rank is unknown. */
-  shape: number[] | null;
-}
-
-export interface SignatureSummary {
-  key: string;
-  methodName: string;
-  inputs: TensorSummary[];
-  outputs: TensorSummary[];
-}
+import { summarizeTensor, type SignatureSummary, type TensorSummary } from './signature.js';
 
 export interface MetaGraphSummary {
   tags: string[];
@@ -121,18 +102,7 @@ function summarizeSignature(key: string, signature: SignatureDef): SignatureSumm
 function summarizeTensors(tensors: Record<string, TensorInfo> | undefined): TensorSummary[] {
   return Object.entries(tensors ?? {})
     .sort(([a], [b]) => compare(a, b))
-    .map(([alias, info]) => ({
-      alias,
-      name: info.name ?? '',
-      dtype: dataTypeName(info.dtype ?? DataType.DT_INVALID),
-      shape: shapeDims(info.tensor_shape),
-    }));
-}
-
-/** An unset TensorShapeProto is a scalar, as in TensorFlow's PartialTensorShape. */
-function shapeDims(shape: TensorShapeProto | null | undefined): number[] | null {
-  if (shape?.unknown_rank) return null;
-  return (shape?.dim ?? []).map((d) => int64ToNumber(d.size));
+    .map(([alias, info]) => summarizeTensor(alias, info));
 }
 
 function opHistogram(nodes: NodeDef[]): { op: string; count: number }[] {

@@ -1,6 +1,7 @@
 // TensorProto and TensorShapeProto to and from JavaScript arrays, following TensorFlow's conventions:
 // numeric values as little-endian bytes in tensor_content, strings in string_val, and when reading, the
 // repeated *_val fields with TensorFlow's fill rule (fewer values than elements repeat the last one).
+import { dtypeInfo, type TensorProtoField, type TypedArray, type TypedArrayConstructor } from './dtypes.js';
 import { DataType, dataTypeName, int64ToNumber, type Int64, type TensorProto, type TensorShapeProto } from './proto.js';
 
 /** Static shape: one entry per dimension, -1 for a dimension of unknown size. */
@@ -8,71 +9,32 @@ export type Shape = readonly number[];
 
 /** Values accepted for a tensor; which ones fit depends on the dtype (see tensorProto). */
 export type TensorValues =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array
-  | Uint16Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array
+  | TypedArray
   | readonly number[]
   | readonly bigint[]
   | readonly boolean[]
   | readonly (string | Uint8Array)[];
 
 /** What tensorProtoToArray returns for each dtype. */
-export type TensorArray =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array
-  | Uint16Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array
-  | boolean[]
-  | Uint8Array[];
+export type TensorArray = TypedArray | boolean[] | Uint8Array[];
 
 export class TensorConversionError extends Error {
   override name = 'TensorConversionError';
 }
 
-type NumericArrayCtor =
-  | Float32ArrayConstructor
-  | Float64ArrayConstructor
-  | Int32ArrayConstructor
-  | Int16ArrayConstructor
-  | Int8ArrayConstructor
-  | Uint8ArrayConstructor
-  | Uint16ArrayConstructor
-  | Uint32ArrayConstructor
-  | BigInt64ArrayConstructor
-  | BigUint64ArrayConstructor;
-
 interface NumericLayout {
-  ctor: NumericArrayCtor;
+  ctor: TypedArrayConstructor;
   /** Repeated field TensorFlow uses for this dtype when tensor_content is empty. */
-  field: 'float_val' | 'double_val' | 'int_val' | 'int64_val' | 'uint32_val' | 'uint64_val';
-  integer?: { min: number | bigint; max: number | bigint };
+  field: TensorProtoField;
+  integer?: { min: bigint; max: bigint };
 }
 
-const numericLayouts: Partial<Record<DataType, NumericLayout>> = {
-  [DataType.DT_FLOAT]: { ctor: Float32Array, field: 'float_val' },
-  [DataType.DT_DOUBLE]: { ctor: Float64Array, field: 'double_val' },
-  [DataType.DT_INT32]: { ctor: Int32Array, field: 'int_val', integer: { min: -(2 ** 31), max: 2 ** 31 - 1 } },
-  [DataType.DT_INT16]: { ctor: Int16Array, field: 'int_val', integer: { min: -(2 ** 15), max: 2 ** 15 - 1 } },
-  [DataType.DT_INT8]: { ctor: Int8Array, field: 'int_val', integer: { min: -128, max: 127 } },
-  [DataType.DT_UINT8]: { ctor: Uint8Array, field: 'int_val', integer: { min: 0, max: 255 } },
-  [DataType.DT_UINT16]: { ctor: Uint16Array, field: 'int_val', integer: { min: 0, max: 65535 } },
-  [DataType.DT_UINT32]: { ctor: Uint32Array, field: 'uint32_val', integer: { min: 0, max: 2 ** 32 - 1 } },
-  [DataType.DT_INT64]: { ctor: BigInt64Array, field: 'int64_val', integer: { min: -(2n ** 63n), max: 2n ** 63n - 1n } },
-  [DataType.DT_UINT64]: { ctor: BigUint64Array, field: 'uint64_val', integer: { min: 0n, max: 2n ** 64n - 1n } },
-};
+/** How a numeric dtype's values are held and written (see dtypes.ts); undefined for other dtypes. */
+function numericLayout(dtype: DataType): NumericLayout | undefined {
+  const { array, protoField, range } = dtypeInfo(dtype);
+  if (!array || !protoField) return undefined;
+  return { ctor: array, field: protoField, ...(range ? { integer: { min: range[0], max: range[1] } } : {}) };
+}
 
 const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -118,7 +80,7 @@ export function tensorProto(dtype: DataType, shape: Shape, values: TensorValues)
     });
     return { ...base, bool_val: bools };
   }
-  const layout = numericLayouts[dtype];
+  const layout = numericLayout(dtype);
   if (!layout) throw new TensorConversionError(`cannot build a tensor of ${dataTypeName(dtype)}; supported: numeric, DT_BOOL, DT_STRING`);
   const typed = toTypedArray(layout, dtype, values);
   return { ...base, tensor_content: littleEndianBytes(typed) };
@@ -181,7 +143,7 @@ export function tensorProtoToArray(proto: TensorProto): TensorArray {
     }
     return fillFromVals(proto.bool_val ?? [], count, () => false);
   }
-  const layout = numericLayouts[dtype];
+  const layout = numericLayout(dtype);
   if (!layout) throw new TensorConversionError(`cannot read a tensor of ${dataTypeName(dtype)}; supported: numeric, DT_BOOL, DT_STRING`);
 
   const content = proto.tensor_content;

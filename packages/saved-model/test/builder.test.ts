@@ -160,7 +160,7 @@ describe('GraphBuilder op construction', () => {
     const graph = b.toGraphDef();
     expect(nodeOf(graph, concat.node).input).toEqual(['x', 'x', 'x', 'ConcatV2/axis']);
     expect(nodeOf(graph, concat.node).attr).toMatchObject({ N: { i: 3 }, T: { type: DT_FLOAT }, Tidx: { type: DT_INT32 } });
-    const pack = b.pack([x, x], { axis: 1 });
+    const pack = b.apply('Pack', [[x, x]], { axis: 1 });
     expect(nodeOf(b.toGraphDef(), pack.node).attr).toEqual({ N: { i: 2 }, T: { type: DT_FLOAT }, axis: { i: 1 } });
     // ConcatV2 requires N >= 2.
     expect(() => b.concatV2([x], 0)).toThrow(/node "ConcatV2_1" \(ConcatV2\): attr "N" = 1 is less than the minimum 2/);

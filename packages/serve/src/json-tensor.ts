@@ -1,6 +1,7 @@
 // TF Serving's REST encoding of tensors (its json_tensor.cc rules): request bodies in row ("instances")
 // or columnar ("inputs") form become typed tensors for a signature, and outputs become "predictions" or
 // "outputs" shaped the way TF Serving shapes them.
+import { Base64Error, fromStandardBase64, isBinaryAlias, toBase64 } from '@tensorsky/saved-model';
 import type { SignatureMetadata } from './engine.js';
 import { invalidArgument } from './errors.js';
 import {
@@ -154,24 +155,18 @@ function typeError(where: string, dtype: DType, leaf: unknown, wanted: string) {
   return invalidArgument(`${where} has dtype ${dtype} and needs ${wanted}, got ${got}${hint}`);
 }
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
 function stringBytes(leaf: unknown, where: string, index: number): Uint8Array {
   if (typeof leaf === 'string') return new TextEncoder().encode(leaf);
   if (!isB64Object(leaf)) {
     throw invalidArgument(`${where} has dtype DT_STRING and needs strings or {"b64": "..."} objects, got ${leaf === null ? 'null' : typeof leaf}`);
   }
-  const text = leaf.b64;
-  const unpadded = typeof text === 'string' ? text.replace(/=+$/, '') : '';
-  const valid =
-    typeof text === 'string' &&
-    BASE64.test(text) &&
-    unpadded.length % 4 !== 1 &&
-    (unpadded.length === text.length || text.length % 4 === 0);
-  if (!valid) {
+  try {
+    if (typeof leaf.b64 !== 'string') throw new Base64Error('not a string');
+    return fromStandardBase64(leaf.b64);
+  } catch (err) {
+    if (!(err instanceof Base64Error)) throw err;
     throw invalidArgument(`${where}: element ${index} is not valid base64 ("b64" takes the standard alphabet A-Z a-z 0-9 + / with optional = padding)`);
   }
-  return Uint8Array.from(Buffer.from(text, 'base64'));
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -230,7 +225,7 @@ export function tensorToJson(t: Tensor, alias: string): unknown {
 function leafWriter(t: Tensor, alias: string): (i: number) => unknown {
   if (t.dtype === 'DT_STRING') {
     const values = t.values as Uint8Array[];
-    if (alias.endsWith('_bytes')) return (i) => ({ b64: Buffer.from(values[i]).toString('base64') });
+    if (isBinaryAlias(alias)) return (i) => ({ b64: toBase64(values[i], 'standard') });
     const decoder = new TextDecoder();
     return (i) => decoder.decode(values[i]);
   }

@@ -1,5 +1,6 @@
 // The tensors that travel between the HTTP front, the batching queue and the engine workers.
 // Plain data (typed arrays, byte arrays) so they cross worker_threads by structured clone or transfer.
+import { DataType, dtypeInfo, parseDataType, type NumberArrayConstructor } from '@tensorsky/saved-model';
 
 /** TensorFlow dtype names the REST API can carry. */
 export type DType =
@@ -39,38 +40,26 @@ export interface Tensor {
   values: NumericValues | Uint8Array[];
 }
 
-type NumericArrayConstructor = { new (length: number): NumericValues };
+/** The REST API's numeric dtypes' facts, from saved-model's DataType table (see numericArrayFor). */
+function numeric(dtype: string): { array: NumberArrayConstructor; range?: readonly [bigint, bigint] } | undefined {
+  const t = dtype.startsWith('DT_') ? parseDataType(dtype) : undefined;
+  const info = t === undefined ? undefined : dtypeInfo(t);
+  return info?.numberArray ? { array: info.numberArray, range: info.range } : undefined;
+}
 
-const NUMERIC_ARRAYS: Record<Exclude<DType, 'DT_STRING'>, NumericArrayConstructor> = {
-  DT_FLOAT: Float32Array,
-  DT_DOUBLE: Float64Array,
-  DT_HALF: Float32Array,
-  DT_BFLOAT16: Float32Array,
-  DT_INT8: Int8Array,
-  DT_INT16: Int16Array,
-  DT_INT32: Int32Array,
-  DT_INT64: Float64Array,
-  DT_UINT8: Uint8Array,
-  DT_UINT16: Uint16Array,
-  DT_UINT32: Uint32Array,
-  DT_UINT64: Float64Array,
-  DT_BOOL: Uint8Array,
-};
+const clampToDouble = (v: bigint) => Number(v < -MAX_EXACT ? -MAX_EXACT : v > MAX_EXACT ? MAX_EXACT : v);
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Integer ranges the JSON parser enforces (64-bit types are limited to exact doubles). */
-export const INTEGER_RANGES: Partial<Record<DType, [number, number]>> = {
-  DT_INT8: [-128, 127],
-  DT_INT16: [-32768, 32767],
-  DT_INT32: [-2147483648, 2147483647],
-  DT_INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
-  DT_UINT8: [0, 255],
-  DT_UINT16: [0, 65535],
-  DT_UINT32: [0, 4294967295],
-  DT_UINT64: [0, Number.MAX_SAFE_INTEGER],
-};
+export const INTEGER_RANGES: Partial<Record<DType, [number, number]>> = Object.fromEntries(
+  Object.keys(DataType).flatMap((name) => {
+    const range = numeric(name)?.range;
+    return range ? [[name, [clampToDouble(range[0]), clampToDouble(range[1])]]] : [];
+  }),
+);
 
 export function isDType(name: string): name is DType {
-  return name === 'DT_STRING' || name in NUMERIC_ARRAYS;
+  return name === 'DT_STRING' || numeric(name) !== undefined;
 }
 
 export function isStringTensor(t: Tensor): t is Tensor & { values: Uint8Array[] } {
@@ -78,7 +67,7 @@ export function isStringTensor(t: Tensor): t is Tensor & { values: Uint8Array[] 
 }
 
 export function numericArrayFor(dtype: Exclude<DType, 'DT_STRING'>, length: number): NumericValues {
-  return new NUMERIC_ARRAYS[dtype](length);
+  return new (numeric(dtype)!.array)(length);
 }
 
 export function shapeSize(shape: readonly number[]): number {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { decodeTopKBatch, loadLabels, type Labels } from '@tensorsky/decode';
 import { exportSavedModel } from '@tensorsky/export';
 import { loadModel } from '@tensorsky/predict-local';
-import { toBase64 } from '@tensorsky/preprocess';
+import { toBase64 } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type ModelServer } from '../src/index.js';
 import { HALF_PLUS_TWO, model, post, tempDir } from './support/harness.js';

@@ -1,11 +1,11 @@
 import {
   exportSavedModel,
-  INPUT_FORMATS,
   PREPROCESS_MODES,
   type ExportOptions,
   type ExportProgress,
   type ExportResult,
 } from '@tensorsky/export';
+import { IMAGE_ENCODINGS } from '@tensorsky/saved-model';
 import type { CommandModule } from 'yargs';
 import { withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
@@ -28,7 +28,7 @@ const options = withSnakeAliases({
   seed: { type: 'number', default: 0, describe: 'Seed for --weights random' },
   'input-format': {
     type: 'string',
-    choices: INPUT_FORMATS,
+    choices: IMAGE_ENCODINGS,
     default: 'b64',
     describe: 'b64: web-safe base64 strings of image files; bytes: the raw files (TF Serving / Vertex AI {"b64": ...})',
   },

@@ -1,6 +1,7 @@
 // `tensorsky predict`: the tutorial's local prediction. With --model_path it runs a SavedModel (fed the
-// image files as the graph expects: web-safe base64 or raw bytes); without it, the reference path: the
-// in-memory source model (built-in InceptionV3) on the same decoding and preprocessing, in TF.js.
+// image files as the graph expects: web-safe base64 or raw bytes; its image input and scores output
+// chosen by saved-model's rules, as verify chooses them); without it, @tensorsky/verify's reference model:
+// the in-memory source model (built-in InceptionV3) on the reference decoding and preprocessing, in TF.js.
 // Images go through in small batches, and a bad image is reported on its own while the others are
 // still predicted. A model with random weights is said to be one (stderr, or "warnings" in --json).
 import { existsSync } from 'node:fs';
@@ -15,19 +16,11 @@ import {
   type Prediction,
   type PredictionJson,
 } from '@tensorsky/decode';
-import type { LocalModel, TensorInfoSummary } from '@tensorsky/predict-local';
-import {
-  DEFAULT_MAX_PIXELS,
-  checkImageSize,
-  decodeImageToRgb,
-  expandImagePaths,
-  preprocessImagesReference,
-  probeImageSize,
-  readImageFile,
-  toBase64,
-  type RgbImage,
-} from '@tensorsky/preprocess';
-import { checkProvenance, weightsWarning } from '@tensorsky/saved-model';
+import type { TensorInfoSummary } from '@tensorsky/predict-local';
+import { DEFAULT_MAX_PIXELS, checkImageSize, probeImageSize, type RgbImage } from '@tensorsky/image';
+import { expandImagePaths, readImageFile } from '@tensorsky/preprocess';
+import { checkProvenance, imageFeed, imageInput, scoresOutput, weightsWarning, type ImageEncoding } from '@tensorsky/saved-model';
+import { loadReferenceModel, scoreRows } from '@tensorsky/verify';
 import type { CommandModule } from 'yargs';
 import { IMAGE_OPTION, withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
@@ -204,8 +197,8 @@ async function savedModelPredictor(dir: string, backend: BackendChoice, threads:
   const { loadModel } = await import('@tensorsky/predict-local');
   const model = await loadModel(dir, { backend, threads });
   try {
-    const input = imageInput(model, dir);
-    const outputName = scoresOutput(model, dir);
+    const input = imageTensor(model.signature.inputs, dir);
+    const outputName = scoresTensor(model.signature.outputs, dir);
     const labelsFile = path.join(dir, 'assets', 'labels.txt');
     const scalar = input.shape !== null && input.shape.length === 0;
     return {
@@ -217,9 +210,9 @@ async function savedModelPredictor(dir: string, backend: BackendChoice, threads:
       warnings: (await checkProvenance(dir)).warnings,
       prepare: readCheckedImage,
       async score(batch) {
-        const files = batch.map((r) => (input.encoding === 'base64' ? toBase64(r.bytes, 'web-safe') : r.bytes));
+        const files = batch.map((r) => imageFeed(r.bytes, input.encoding));
         const out = (await model.predict({ [input.name]: scalar ? files[0] : files }))[outputName];
-        return splitRows(out.data as Float32Array, out.shape, batch.length, dir);
+        return scoreRows(out.data as Float32Array, out.shape, batch.length, dir);
       },
       dispose: () => model.dispose(),
     };
@@ -229,24 +222,21 @@ async function savedModelPredictor(dir: string, backend: BackendChoice, threads:
   }
 }
 
-/** The signature input that takes encoded images: the model's only input, of DT_STRING. */
-function imageInput(model: LocalModel, dir: string): TensorInfoSummary {
-  const { inputs } = model.signature;
-  if (inputs.length !== 1 || inputs[0].dtype !== 'DT_STRING') {
+/** The signature input that takes encoded images (saved-model's imageInput), or why the model has none. */
+function imageTensor(inputs: TensorInfoSummary[], dir: string): TensorInfoSummary & { encoding: ImageEncoding } {
+  const input = imageInput(inputs);
+  if (!input) {
     const list = inputs.map((i) => `${i.name} (${i.dtype})`).join(', ') || 'none';
     throw new PredictCommandError(
       `${dir}: predict needs a model whose serving signature takes encoded images as one DT_STRING input; its inputs are ${list}`,
     );
   }
-  return inputs[0];
+  return input;
 }
 
-/** The class-scores output: the only output, else the float [batch, classes] one (preferring common names). */
-function scoresOutput(model: LocalModel, dir: string): string {
-  const { outputs } = model.signature;
-  const scores = outputs.filter((o) => o.dtype === 'DT_FLOAT' && (o.shape === null || o.shape.length <= 2));
-  const preferred = ['outputs', 'scores', 'probabilities', 'predictions'];
-  const chosen = outputs.length === 1 ? outputs[0] : (scores.find((o) => preferred.includes(o.name)) ?? (scores.length === 1 ? scores[0] : undefined));
+/** The class-scores output's name (saved-model's scoresOutput, the rule verify uses too), or why there is none. */
+function scoresTensor(outputs: TensorInfoSummary[], dir: string): string {
+  const chosen = scoresOutput(outputs);
   if (!chosen || chosen.dtype !== 'DT_FLOAT') {
     const list = outputs.map((o) => `${o.name} (${o.dtype})`).join(', ') || 'none';
     throw new PredictCommandError(`${dir}: cannot tell which output holds the class scores; its outputs are ${list}`);
@@ -258,63 +248,37 @@ function scoresOutput(model: LocalModel, dir: string): string {
 // Reference model.
 
 async function referencePredictor(args: PredictArgs): Promise<Predictor<{ path: string; image: RgbImage }>> {
-  const tf = await import('@tensorflow/tfjs');
-  const { initTfjs, loadModelSource } = await import('@tensorsky/export');
-  const { defaultWasmThreads, setWasmThreads } = await import('@tensorsky/predict-local');
   // The reference is a TF.js layers model: engine onnx does not apply to it, it runs on wasm.
-  const backend = args.backend === 'wasm' || args.backend === 'cpu' ? args.backend : undefined;
-  // The source model runs on the same wasm backend as exports do: with one thread per core.
-  await setWasmThreads(args.threads ?? defaultWasmThreads());
-  const active = await initTfjs(backend);
-  if (args.backend === 'tensorflow' && active !== 'tensorflow') {
-    throw new PredictCommandError(
-      "backend 'tensorflow' needs @tensorflow/tfjs-node, which is not installed or cannot load; install it, or use --backend wasm or cpu",
-    );
+  const reference = await loadReferenceModel({
+    weights: args.weights ?? 'imagenet',
+    seed: args.seed,
+    backend: args.backend === 'onnx' || args.backend === 'auto' ? undefined : args.backend,
+    threads: args.threads,
+  });
+  const { source } = reference;
+  const channels = source.inputShape[2];
+  if (channels !== 3) {
+    reference.dispose();
+    throw new PredictCommandError(`${source.name} takes ${channels}-channel images; the reference path decodes RGB`);
   }
-  const source = await loadModelSource({ weights: args.weights ?? 'imagenet', seed: args.seed, backend });
-  const [height, width, channels] = source.inputShape;
-  if (channels !== 3) throw new PredictCommandError(`${source.name} takes ${channels}-channel images; the reference path decodes RGB`);
   const warning = weightsWarning(source.provenance.weights);
   return {
     model: source.name,
-    backend: tf.getBackend(),
+    backend: reference.backend,
     defaultLabels: source.labels ?? 'none',
     maxBatch: MAX_BATCH_SIZE,
     warnings: warning ? [warning] : [],
     async prepare(file) {
       const { bytes } = await readCheckedImage(file);
-      return { path: file, image: await decodeImageToRgb(bytes, { name: file }) };
+      return { path: file, image: await reference.decode(bytes, file) };
     },
-    async score(batch) {
-      const images = batch.map((b) => b.image);
-      const x = preprocessImagesReference(tf, images, { height, width, preprocess: source.preprocess ?? 'inception' });
-      try {
-        const y = source.model.predict(x) as import('@tensorflow/tfjs').Tensor;
-        try {
-          return splitRows((await y.data()) as Float32Array, y.shape, batch.length, source.name);
-        } finally {
-          y.dispose();
-        }
-      } finally {
-        x.dispose();
-      }
-    },
-    dispose: () => source.model.dispose(),
+    score: (batch) => reference.scores(batch.map((b) => b.image)),
+    dispose: () => reference.dispose(),
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
-
-/** Rows of a [batch, classes] output ([classes] for a single image). */
-function splitRows(data: Float32Array, shape: number[], batch: number, model: string): Float32Array[] {
-  const classes = shape.at(-1) ?? 0;
-  const rows = shape.length === 1 ? 1 : shape[0];
-  if (shape.length > 2 || rows !== batch || data.length !== rows * classes) {
-    throw new PredictCommandError(`${model}: expected class scores of shape [${batch}, classes], got [${shape.join(', ')}]`);
-  }
-  return Array.from({ length: rows }, (_, i) => data.subarray(i * classes, (i + 1) * classes));
-}
 
 /** The best classes of one image; a label count that does not match the model fails the whole command. */
 function topK(image: string, scores: Float32Array, labels: Labels, k: number): { predictions: Prediction[] } | { error: string } {

@@ -1,8 +1,8 @@
-// `tensorsky verify`: the export-and-verify pipeline of @tensorsky/ci for users' own CI. Exports the
+// `tensorsky verify`: the export-and-verify pipeline of @tensorsky/verify for users' own CI. Exports the
 // model (or takes --saved_model), checks the graph against TensorFlow's op definitions, compares the
 // SavedModel with the source model on golden images, checks latency, optionally deploys and runs a
 // smoke prediction, and writes a JSON + Markdown + SVG report. Exits non-zero when a check fails.
-import { exportAndVerify, optionsFromFlags, reportFailures, summary, VERIFY_FLAGS, VerifyOptionsError, type ExportAndVerifyOptions } from '@tensorsky/ci';
+import { exportAndVerify, optionsFromFlags, reportFailures, summaryLines, VERIFY_FLAGS, VerifyOptionsError, type ExportAndVerifyOptions } from '@tensorsky/verify';
 import type { CommandModule, Options } from 'yargs';
 import { withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
@@ -28,7 +28,7 @@ export function verifyCommand(output: Output): CommandModule {
       const result = await exportAndVerify({ ...verifyOptions, onProgress: (line) => output.err(`tensorsky verify: ${line}`) });
       if (argv.json) output.json(result.report);
       else {
-        summary(result).forEach((line) => output.out(line));
+        summaryLines(result).forEach((line) => output.out(line));
         for (const warning of result.report.warnings) output.err(`tensorsky verify: warning: ${warning}`);
       }
       if (!result.report.passed) {

@@ -3,12 +3,12 @@
 // and returns `outputs` (DT_FLOAT [-1, 1000], softmax over ImageNet's classes). The network is a fixed
 // linear layer over each image's mean colour, behind the real serving input graph (DecodeBase64,
 // DecodeImage, ResizeBilinear in a while loop), so predictions depend on the image and are cheap to run.
-import { buildImageInputGraph, type InputFormat } from '@tensorsky/preprocess';
-import { GraphBuilder, validateGraph, writeSavedModel } from '@tensorsky/saved-model';
+import { buildImageInputGraph } from '@tensorsky/export';
+import { GraphBuilder, validateGraph, writeSavedModel, type ImageEncoding } from '@tensorsky/saved-model';
 
 export const IMAGE_MODEL_CLASSES = 1000;
 
-export async function writeImageClassifier(dir: string, inputFormat: InputFormat = 'b64', seed = 1): Promise<void> {
+export async function writeImageClassifier(dir: string, inputFormat: ImageEncoding = 'b64', seed = 1): Promise<void> {
   const g = new GraphBuilder();
   const { input, images } = buildImageInputGraph(g, { inputFormat, height: 24, width: 24, preprocess: 'inception' });
   const meanColour = g.mean(images, [1, 2], { name: 'head/mean_colour' });

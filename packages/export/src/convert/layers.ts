@@ -107,13 +107,13 @@ const EMITTERS: Readonly<Record<string, Emitter>> = {
     const maxValue = ctx.config.maxValue as number | null | undefined;
     if (maxValue === null || maxValue === undefined) return ctx.g.relu(ctx.inputs[0]);
     if (maxValue === 6) return ctx.g.relu6(ctx.inputs[0]);
-    return ctx.g.minimum(ctx.g.relu(ctx.inputs[0]), ctx.g.constant('max_value', maxValue), { name: 'clip' });
+    return ctx.g.apply('Minimum', [ctx.g.relu(ctx.inputs[0]), ctx.g.constant('max_value', maxValue)], {}, { name: 'clip' });
   },
   MaxPooling2D: (ctx) => ctx.g.maxPool(ctx.inputs[0], poolOptions(ctx)),
   AveragePooling2D: (ctx) => ctx.g.avgPool(ctx.inputs[0], poolOptions(ctx)),
   // TF.js decides whether the pooled dimensions are kept; the output rank says what it did.
   GlobalAveragePooling2D: (ctx) => ctx.g.mean(ctx.inputs[0], [1, 2], { keepDims: ctx.outputShape.length === 4 }),
-  GlobalMaxPooling2D: (ctx) => ctx.g.max(ctx.inputs[0], [1, 2], { keepDims: ctx.outputShape.length === 4 }),
+  GlobalMaxPooling2D: (ctx) => ctx.g.apply('Max', [ctx.inputs[0], [1, 2]], { keep_dims: ctx.outputShape.length === 4 }),
   Concatenate: (ctx) => {
     const axis = (ctx.config.axis as number | undefined) ?? -1;
     const rank = ctx.inputShapes[0].length;
@@ -365,29 +365,28 @@ function knownSize(ctx: LayerContext, dims: Shape): number {
   return (dims as number[]).reduce((a, b) => a * b, 1);
 }
 
+/** Keras activations that are one TensorFlow op. */
+const ACTIVATION_OPS: Readonly<Record<string, string>> = {
+  relu: 'Relu',
+  relu6: 'Relu6',
+  elu: 'Elu',
+  selu: 'Selu',
+  sigmoid: 'Sigmoid',
+  tanh: 'Tanh',
+  softmax: 'Softmax',
+};
+
 /** The layer's activation (its own config's, or an Activation layer's), e.g. 'relu' → "<layer>/Relu". */
 function activate(ctx: LayerContext, x: GraphTensor): GraphTensor {
   const activation = ctx.config.activation;
   const { g } = ctx;
+  const op = typeof activation === 'string' ? ACTIVATION_OPS[activation] : undefined;
+  if (op) return g.apply(op, [x]);
   switch (activation) {
     case 'linear':
       return x;
-    case 'relu':
-      return g.relu(x);
-    case 'relu6':
-      return g.relu6(x);
-    case 'elu':
-      return g.elu(x);
-    case 'selu':
-      return g.selu(x);
-    case 'sigmoid':
-      return g.sigmoid(x);
-    case 'tanh':
-      return g.tanh(x);
-    case 'softmax':
-      return g.softmax(x);
     case 'swish':
-      return g.mul(x, g.sigmoid(x), { name: 'swish' });
+      return g.mul(x, g.apply('Sigmoid', [x]), { name: 'swish' });
     default:
       return fail(ctx, `uses activation '${String(activation)}', which tensorsky export cannot convert; supported: linear, relu, relu6, elu, selu, sigmoid, tanh, softmax, swish`);
   }

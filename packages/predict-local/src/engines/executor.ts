@@ -1,7 +1,7 @@
 // Engines 'wasm' and 'cpu': our executor, the signature's frozen graph on tfjs-converter's GraphModel
 // with our kernels for the ops it lacks, on that TF.js backend.
-import { ASYNC_CUSTOM_OPS, CUSTOM_OPS, registerCustomOps } from '../custom-ops.js';
-import { parseRef, type FrozenGraph } from '../graph.js';
+import { ASYNC_CUSTOM_OPS, CUSTOM_OPS, registerCustomOps } from '../kernels/index.js';
+import { parseTensorName, type FrozenGraph } from '@tensorsky/saved-model';
 import { checkInputNames, feedTensors, readOutput, type OutputTensor } from '../io.js';
 import type { LocalModel, SignatureInfo } from '../local-model.js';
 import * as tf from '../tf.js';
@@ -66,7 +66,7 @@ export async function loadExecutorGraph(graph: FrozenGraph): Promise<ExecutorGra
       try {
         const second: Record<string, tf.Tensor> = {};
         current.boundary.forEach((t, i) => (second[t] = crossing[i]));
-        for (const t of current.inputs) second[t] = feeds[parseRef(t).node];
+        for (const t of current.inputs) second[t] = feeds[parseTensorName(t).node];
         return [model.execute(second, current.outputs)].flat();
       } catch (err) {
         // An op the plan took for synchronous is not (tfjs asks for executeAsync): run as a whole from now on.
@@ -88,7 +88,7 @@ export async function loadWithExecutor(graph: FrozenGraph, backend: ExecutorBack
     signature,
     async predict(inputs) {
       checkInputNames(inputs, graph.inputs);
-      const feeds = feedTensors(inputs, graph.inputs, (t) => parseRef(t).node);
+      const feeds = feedTensors(inputs, graph.inputs, (t) => parseTensorName(t).node);
       try {
         const results = await executor.run(feeds);
         try {

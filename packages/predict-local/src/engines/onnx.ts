@@ -2,9 +2,21 @@
 // executor already splits it (see asyncBoundary): the string and image front (DecodeBase64, image
 // decoding, resize, the TensorArray loop) keeps running on our executor, and everything after the
 // boundary is translated once, at load, into an in-memory ONNX model run by an InferenceSession.
-import { DataType, attrsWithDefaults, dataTypeName, outputDtypes, shapeFromProto, tfOpDefs, type NodeDef } from '@tensorsky/saved-model';
-import { ASYNC_CUSTOM_OPS } from '../custom-ops.js';
-import { parseRef, type FrozenGraph, type TensorSpec } from '../graph.js';
+import {
+  attrsWithDefaults,
+  canonicalTensorName,
+  DataType,
+  dataTypeName,
+  dtypeInfo,
+  outputDtypes,
+  parseTensorName,
+  shapeFromProto,
+  tfOpDefs,
+  type FrozenGraph,
+  type NodeDef,
+  type TensorSpec,
+} from '@tensorsky/saved-model';
+import { ASYNC_CUSTOM_OPS } from '../kernels/index.js';
 import { checkInputNames, feedTensors, type OutputTensor } from '../io.js';
 import type { LocalModel, SignatureInfo } from '../local-model.js';
 import { translateToOnnx, type OnnxFeed } from '../onnx/index.js';
@@ -18,20 +30,6 @@ export class OnnxUnavailableError extends Error {
   override name = 'OnnxUnavailableError';
 }
 
-type OrtType = 'float32' | 'float64' | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'bool';
-
-const ORT_TYPES: Partial<Record<DataType, OrtType>> = {
-  [DataType.DT_FLOAT]: 'float32',
-  [DataType.DT_DOUBLE]: 'float64',
-  [DataType.DT_INT8]: 'int8',
-  [DataType.DT_INT16]: 'int16',
-  [DataType.DT_INT32]: 'int32',
-  [DataType.DT_INT64]: 'int64',
-  [DataType.DT_UINT8]: 'uint8',
-  [DataType.DT_UINT16]: 'uint16',
-  [DataType.DT_BOOL]: 'bool',
-};
-
 /**
  * Loads the signature with the network on ORT. Throws OnnxUnavailableError (with one line saying why)
  * when the graph cannot be split or translated. The image front runs on TF.js's current backend.
@@ -40,14 +38,14 @@ export async function loadWithOnnx(ort: OnnxRuntime, graph: FrozenGraph, signatu
   const plan = graph.functions.length > 0 ? undefined : asyncBoundary(graph.nodes, graph.outputs.map((o) => o.tensor), ASYNC_CUSTOM_OPS);
   if (!plan) throw new OnnxUnavailableError('its outputs cannot be computed apart from the graph\'s control flow (no network to hand to ONNX Runtime)');
   const byName = new Map(graph.nodes.map((n) => [n.name, n]));
-  const placeholders = new Map(graph.inputs.map((s) => [`${parseRef(s.tensor).node}:${parseRef(s.tensor).index}`, s]));
+  const placeholders = new Map(graph.inputs.map((s) => [canonicalTensorName(s.tensor), s]));
   // ONNX inputs: the boundary tensors the front computes, then graph inputs the network reads directly.
   const crossing = [...plan.boundary, ...plan.inputs];
   const feeds: OnnxFeed[] = crossing.map((tensor) => {
     const spec = placeholders.get(tensor);
     return spec ? { tensor, dtype: spec.dtype, shape: spec.shape } : boundaryFeed(tensor, byName);
   });
-  const unsupported = feeds.filter((f) => !ORT_TYPES[f.dtype]).map((f) => `${f.tensor} (${dataTypeName(f.dtype)})`);
+  const unsupported = feeds.filter((f) => !dtypeInfo(f.dtype).ort).map((f) => `${f.tensor} (${dataTypeName(f.dtype)})`);
   if (unsupported.length > 0) throw new OnnxUnavailableError(`tensors ${unsupported.join(', ')} cannot be handed to ONNX Runtime`);
 
   let started = performance.now();
@@ -63,8 +61,8 @@ export async function loadWithOnnx(ort: OnnxRuntime, graph: FrozenGraph, signatu
   const session = await ort.InferenceSession.create(translated.bytes, sessionOptions(settings));
   const sessionMs = performance.now() - started;
 
-  const front = plan.boundary.length > 0 ? await loadFront(graph, plan.boundary, byName) : undefined;
-  const frontInputs = front ? graph.inputs.filter((s) => front.reads.has(parseRef(s.tensor).node)) : [];
+  const front = plan.boundary.length > 0 ? await loadFront(graph, feeds.slice(0, plan.boundary.length), byName) : undefined;
+  const frontInputs = front ? graph.inputs.filter((s) => front.reads.has(parseTensorName(s.tensor).node)) : [];
   // TensorFlow does not hold a fed tensor to its placeholder's shape (TF Serving's half_plus_two, [-1, 1],
   // answers [1, 2, 5]); ONNX Runtime does. Such a call runs on the executor, loaded the first time.
   let lenient: Promise<LocalModel> | undefined;
@@ -75,14 +73,14 @@ export async function loadWithOnnx(ort: OnnxRuntime, graph: FrozenGraph, signatu
     onnx: { model: translated.bytes, inputNames: translated.inputNames, outputNames: translated.outputNames, translateMs, sessionMs },
     async predict(inputs) {
       checkInputNames(inputs, graph.inputs);
-      const tensors = feedTensors(inputs, graph.inputs, (t) => parseRef(t).node);
+      const tensors = feedTensors(inputs, graph.inputs, (t) => parseTensorName(t).node);
       const computed: tf.Tensor[] = [];
       try {
         if (front) {
-          const frontFeeds = Object.fromEntries(frontInputs.map((s) => [parseRef(s.tensor).node, tensors[parseRef(s.tensor).node]]));
+          const frontFeeds = Object.fromEntries(frontInputs.map((s) => [parseTensorName(s.tensor).node, tensors[parseTensorName(s.tensor).node]]));
           computed.push(...(await front.graph.run(frontFeeds)));
         }
-        const values = [...computed, ...plan.inputs.map((t) => tensors[parseRef(t).node])];
+        const values = [...computed, ...plan.inputs.map((t) => tensors[parseTensorName(t).node])];
         if (values.some((t, i) => !fitsShape(t.shape, feeds[i].shape))) return await (await executor()).predict(inputs);
         const ortFeeds: Record<string, InstanceType<OnnxRuntime['Tensor']>> = {};
         for (const [i, t] of values.entries()) ortFeeds[translated.inputNames[i]] = await toOrtTensor(ort, t, feeds[i].dtype);
@@ -109,7 +107,7 @@ function fitsShape(shape: readonly number[], declared: readonly number[] | undef
 
 /** The dtype (from the producing op's definition) and static shape of a boundary tensor. */
 function boundaryFeed(tensor: string, byName: ReadonlyMap<string, NodeDef>): OnnxFeed {
-  const { node: name, index } = parseRef(tensor);
+  const { node: name, index } = parseTensorName(tensor);
   const node = byName.get(name)!;
   const def = tfOpDefs().get(node.op);
   const dtype = def ? outputDtypes(def, attrsWithDefaults(def, node))?.[index] : undefined;
@@ -128,45 +126,27 @@ function staticShape(node: NodeDef, index: number): number[] | undefined {
 }
 
 /** The image front: the nodes the boundary tensors need, as an executor graph fetching them. */
-async function loadFront(graph: FrozenGraph, boundary: string[], byName: ReadonlyMap<string, NodeDef>): Promise<{ graph: ExecutorGraph; reads: Set<string> }> {
+async function loadFront(graph: FrozenGraph, boundary: readonly OnnxFeed[], byName: ReadonlyMap<string, NodeDef>): Promise<{ graph: ExecutorGraph; reads: Set<string> }> {
   const keep = new Set<string>();
-  const stack = boundary.map((t) => parseRef(t).node);
+  const stack = boundary.map((f) => parseTensorName(f.tensor).node);
   while (stack.length > 0) {
     const name = stack.pop()!;
     if (keep.has(name) || !byName.has(name)) continue;
     keep.add(name);
-    for (const input of byName.get(name)!.input ?? []) stack.push(parseRef(input).node);
+    for (const input of byName.get(name)!.input ?? []) stack.push(parseTensorName(input).node);
   }
-  const outputs: TensorSpec[] = boundary.map((tensor) => ({ alias: tensor, tensor, dtype: boundaryFeed(tensor, byName).dtype, shape: undefined }));
+  const outputs: TensorSpec[] = boundary.map(({ tensor, dtype }) => ({ alias: tensor, tensor, dtype, shape: undefined }));
   const nodes = graph.nodes.filter((n) => keep.has(n.name));
-  const front: FrozenGraph = { ...graph, nodes, outputs, inputs: graph.inputs.filter((s) => keep.has(parseRef(s.tensor).node)) };
+  const front: FrozenGraph = { ...graph, nodes, outputs, inputs: graph.inputs.filter((s) => keep.has(parseTensorName(s.tensor).node)) };
   return { graph: await loadExecutorGraph(front), reads: new Set(nodes.filter((n) => n.op === 'Placeholder').map((n) => n.name)) };
 }
 
+/** A tfjs tensor as an ORT tensor of the feed's dtype (the dtype's own typed array; int64 as BigInt64Array). */
 async function toOrtTensor(ort: OnnxRuntime, t: tf.Tensor, dtype: DataType): Promise<InstanceType<OnnxRuntime['Tensor']>> {
-  const type = ORT_TYPES[dtype]!;
+  const { ort: type, array } = dtypeInfo(dtype);
   const data = (await t.data()) as ArrayLike<number>;
-  const dims = t.shape;
-  switch (type) {
-    case 'float32':
-      return new ort.Tensor('float32', data instanceof Float32Array ? data : Float32Array.from(data), dims);
-    case 'float64':
-      return new ort.Tensor('float64', Float64Array.from(data), dims);
-    case 'int64':
-      return new ort.Tensor('int64', BigInt64Array.from(Array.from(data, (v) => BigInt(v))), dims);
-    case 'int32':
-      return new ort.Tensor('int32', data instanceof Int32Array ? data : Int32Array.from(data), dims);
-    case 'int8':
-      return new ort.Tensor('int8', Int8Array.from(data), dims);
-    case 'int16':
-      return new ort.Tensor('int16', Int16Array.from(data), dims);
-    case 'uint16':
-      return new ort.Tensor('uint16', Uint16Array.from(data), dims);
-    case 'uint8':
-      return new ort.Tensor('uint8', Uint8Array.from(data), dims);
-    case 'bool':
-      return new ort.Tensor('bool', Uint8Array.from(data), dims);
-  }
+  const values = data instanceof array! ? data : array === BigInt64Array ? BigInt64Array.from(data, (v) => BigInt(v)) : (array as Exclude<typeof array, BigInt64ArrayConstructor | BigUint64ArrayConstructor | undefined>)!.from(data);
+  return new ort.Tensor(type!, values as never, t.shape);
 }
 
 /** ORT's result in the executor's output form: Float32Array for floats, Int32Array for integers, Uint8Array for bools. */

@@ -1,6 +1,5 @@
 // Engine 'tensorflow': TensorFlow itself through @tensorflow/tfjs-node, when it is installed.
-import { DataType } from '@tensorsky/saved-model';
-import type { TensorSpec } from '../graph.js';
+import { DataType, type TensorSpec } from '@tensorsky/saved-model';
 import { checkInputNames, readOutput, toTensor, type MakeTensor, type OutputTensor } from '../io.js';
 import type { LocalModel, SignatureInfo, TensorInfoSummary } from '../local-model.js';
 import * as tf from '../tf.js';

@@ -1,24 +1,13 @@
 // An ONNX graph under construction: unique value names, initializers (kept as typed arrays, so a
 // translator may still rewrite them, e.g. fold a batch norm into convolution weights, until the model is
 // encoded), nodes in topological order, graph inputs and outputs; encoded once into one buffer.
+import type { TypedArray } from '@tensorsky/saved-model';
 import { AttributeType, onnxMessageType, OnnxDataType, type AttributeProto, type DimensionProto, type ModelProto, type NodeProto, type ValueInfoProto } from './proto.js';
 
 /** Opset of the default ONNX domain the translators target (ORT 1.30 runs up to 23). */
 export const OPSET = 17;
 /** IR version 8 is the one that came with opset 17. */
 const IR_VERSION = 8;
-
-export type TypedArray =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array
-  | Uint16Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array;
 
 /** An attribute value, tagged with its ONNX type. */
 export type Attr =

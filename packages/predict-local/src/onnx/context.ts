@@ -1,7 +1,7 @@
 // What translators see: TensorFlow tensors translated so far (Value), the node being translated with its
 // attrs (OpContext), and the errors that say an op cannot be translated exactly.
-import { DataType, dataTypeName, int64ToNumber, shapeSize, type AttrValue, type NodeDef } from '@tensorsky/saved-model';
-import type { Attr, OnnxGraphBuilder, TypedArray } from './builder.js';
+import { DataType, dataTypeName, dtypeInfo, int64ToNumber, shapeSize, typedArrayFor, type AttrValue, type NodeDef, type TypedArray } from '@tensorsky/saved-model';
+import type { Attr, OnnxGraphBuilder } from './builder.js';
 import { OnnxDataType } from './proto.js';
 
 /** Thrown when some op (or attr value) has no translator; `ops` lists them, e.g. ['Cumsum', 'Conv2D(data_format=NCHW)']. */
@@ -155,24 +155,9 @@ export function requireNhwc(node: NodeDef): void {
 // ---------------------------------------------------------------------------------------------
 // Types.
 
-const ONNX_TYPES: Partial<Record<DataType, OnnxDataType>> = {
-  [DataType.DT_FLOAT]: OnnxDataType.FLOAT,
-  [DataType.DT_DOUBLE]: OnnxDataType.DOUBLE,
-  [DataType.DT_HALF]: OnnxDataType.FLOAT16,
-  [DataType.DT_INT32]: OnnxDataType.INT32,
-  [DataType.DT_INT64]: OnnxDataType.INT64,
-  [DataType.DT_INT16]: OnnxDataType.INT16,
-  [DataType.DT_INT8]: OnnxDataType.INT8,
-  [DataType.DT_UINT8]: OnnxDataType.UINT8,
-  [DataType.DT_UINT16]: OnnxDataType.UINT16,
-  [DataType.DT_UINT32]: OnnxDataType.UINT32,
-  [DataType.DT_UINT64]: OnnxDataType.UINT64,
-  [DataType.DT_BOOL]: OnnxDataType.BOOL,
-};
-
 /** The ONNX element type for a TF dtype; undefined when ONNX Runtime has no such tensors here. */
 export function onnxType(dtype: DataType): OnnxDataType | undefined {
-  return ONNX_TYPES[dtype];
+  return dtypeInfo(dtype).onnx as OnnxDataType | undefined;
 }
 
 export function requireOnnxType(dtype: DataType): OnnxDataType {
@@ -216,31 +201,7 @@ export function isStatic(shape: readonly number[] | undefined): boolean {
   return shape !== undefined && shape.every((d) => d >= 0);
 }
 
-/** Typed array constructor for a TF dtype's values. */
+/** A zero-filled typed array for a TF dtype's values (DT_BOOL as 0/1 bytes); fails for dtypes ONNX values cannot hold. */
 export function arrayFor(dtype: DataType, length: number): TypedArray {
-  switch (dtype) {
-    case DataType.DT_FLOAT:
-      return new Float32Array(length);
-    case DataType.DT_DOUBLE:
-      return new Float64Array(length);
-    case DataType.DT_INT32:
-      return new Int32Array(length);
-    case DataType.DT_INT64:
-      return new BigInt64Array(length);
-    case DataType.DT_INT16:
-      return new Int16Array(length);
-    case DataType.DT_INT8:
-      return new Int8Array(length);
-    case DataType.DT_UINT8:
-    case DataType.DT_BOOL:
-      return new Uint8Array(length);
-    case DataType.DT_UINT16:
-      return new Uint16Array(length);
-    case DataType.DT_UINT32:
-      return new Uint32Array(length);
-    case DataType.DT_UINT64:
-      return new BigUint64Array(length);
-    default:
-      return fail(`dtype=${dataTypeName(dtype)}`);
-  }
+  return (onnxType(dtype) !== undefined ? typedArrayFor(dtype, length) : undefined) ?? fail(`dtype=${dataTypeName(dtype)}`);
 }

@@ -1,6 +1,6 @@
 // Layouts: TensorFlow computes images as NHWC with HWIO filters, ONNX as NCHW with OIHW weights.
 // Constants are permuted here once, at translation; image tensors stay NCHW inside the ONNX graph.
-import type { TypedArray } from './builder.js';
+import type { TypedArray } from '@tensorsky/saved-model';
 import { fail } from './context.js';
 
 /** NHWC → NCHW: held axis k is TF axis TO_NCHW[k]. */

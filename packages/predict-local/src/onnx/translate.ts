@@ -4,9 +4,20 @@
 // model's edges; inside, image tensors are held NCHW (see context.ts and layout.ts). Every op that
 // cannot be translated exactly is collected, and then none of the model is: UntranslatableGraphError.
 import { readFileSync } from 'node:fs';
-import { DataType, dataTypeName, shapeFromProto, tensorProtoToArray, type NodeDef } from '@tensorsky/saved-model';
-import { parseRef, type ConstValue, type FrozenGraph } from '../graph.js';
-import { attr, OnnxGraphBuilder, type Attr, type TypedArray } from './builder.js';
+import {
+  canonicalTensorName,
+  DataType,
+  dataInputs as dataInputNames,
+  dataTypeName,
+  parseTensorName,
+  shapeFromProto,
+  tensorProtoToArray,
+  type ConstValue,
+  type FrozenGraph,
+  type NodeDef,
+  type TypedArray,
+} from '@tensorsky/saved-model';
+import { attr, OnnxGraphBuilder, type Attr } from './builder.js';
 import {
   attrType,
   fail,
@@ -73,13 +84,9 @@ const PRODUCER_VERSION = (() => {
   }
 })();
 
-function canonical(tensor: string): string {
-  const r = parseRef(tensor);
-  return `${r.node}:${r.index}`;
-}
-
+/** Data inputs as full tensor names ("node:0"). */
 function dataInputs(node: NodeDef): string[] {
-  return (node.input ?? []).filter((i) => !i.startsWith('^')).map(canonical);
+  return dataInputNames(node).map(canonicalTensorName);
 }
 
 /** A Const node's value: the checkpoint's (frozen variables) or the TensorProto in its value attr. */
@@ -141,7 +148,7 @@ function onnxDims(shape: number[] | undefined, unknown: () => string): (number |
 
 export function translateToOnnx(graph: Pick<FrozenGraph, 'nodes' | 'constants'>, feeds: OnnxFeed[], fetches: OnnxFetch[]): OnnxModel {
   const byName = new Map(graph.nodes.map((n) => [n.name, n]));
-  const fed = new Map(feeds.map((f) => [canonical(f.tensor), f]));
+  const fed = new Map(feeds.map((f) => [canonicalTensorName(f.tensor), f]));
 
   // The nodes the fetches need, in topological order (iterative DFS; a feed stops the walk).
   const order: NodeDef[] = [];
@@ -152,7 +159,7 @@ export function translateToOnnx(graph: Pick<FrozenGraph, 'nodes' | 'constants'>,
     readers.set(tensor, (readers.get(tensor) ?? 0) + 1);
     // A fed output of a node translated for another output is the feed, not what the node computes.
     if (fed.has(tensor)) return;
-    const r = parseRef(tensor);
+    const r = parseTensorName(tensor);
     if (!usedOutputs.has(r.node)) usedOutputs.set(r.node, new Set());
     usedOutputs.get(r.node)!.add(r.index);
   };
@@ -161,13 +168,13 @@ export function translateToOnnx(graph: Pick<FrozenGraph, 'nodes' | 'constants'>,
   const stack: { node: NodeDef; expanded: boolean }[] = [];
   const push = (tensor: string) => {
     if (fed.has(tensor)) return;
-    const name = parseRef(tensor).node;
+    const name = parseTensorName(tensor).node;
     if (state.has(name)) return;
     const node = byName.get(name);
     if (!node) throw new Error(`the graph has no node "${name}" (needed for ${tensor})`);
     stack.push({ node, expanded: false });
   };
-  for (const f of [...fetches].reverse()) push(canonical(f.tensor));
+  for (const f of [...fetches].reverse()) push(canonicalTensorName(f.tensor));
   while (stack.length > 0) {
     const top = stack.pop()!;
     const name = top.node.name;
@@ -183,10 +190,10 @@ export function translateToOnnx(graph: Pick<FrozenGraph, 'nodes' | 'constants'>,
     for (const input of inputs) use(input);
     for (let i = inputs.length - 1; i >= 0; i--) push(inputs[i]);
   }
-  for (const f of fetches) readers.set(canonical(f.tensor), (readers.get(canonical(f.tensor)) ?? 0) + 1);
+  for (const f of fetches) readers.set(canonicalTensorName(f.tensor), (readers.get(canonicalTensorName(f.tensor)) ?? 0) + 1);
   for (const f of fetches) {
-    if (fed.has(canonical(f.tensor))) continue;
-    const r = parseRef(canonical(f.tensor));
+    if (fed.has(canonicalTensorName(f.tensor))) continue;
+    const r = parseTensorName(canonicalTensorName(f.tensor));
     if (!usedOutputs.has(r.node)) usedOutputs.set(r.node, new Set());
     usedOutputs.get(r.node)!.add(r.index);
   }
@@ -202,8 +209,8 @@ export function translateToOnnx(graph: Pick<FrozenGraph, 'nodes' | 'constants'>,
   const inputNames = feeds.map((f) => {
     const type = onnxType(f.dtype);
     if (type === undefined) report(`feed ${f.tensor} (${dataTypeName(f.dtype)})`);
-    const name = b.input(canonical(f.tensor), type ?? 0, onnxDims(f.shape, unknown));
-    values.set(canonical(f.tensor), { name, dtype: f.dtype, shape: f.shape && [...f.shape], nchw: false, label: canonical(f.tensor), poisoned: type === undefined });
+    const name = b.input(canonicalTensorName(f.tensor), type ?? 0, onnxDims(f.shape, unknown));
+    values.set(canonicalTensorName(f.tensor), { name, dtype: f.dtype, shape: f.shape && [...f.shape], nchw: false, label: canonicalTensorName(f.tensor), poisoned: type === undefined });
     return name;
   });
 
@@ -283,7 +290,7 @@ export function translateToOnnx(graph: Pick<FrozenGraph, 'nodes' | 'constants'>,
           inputTensors,
           b,
           usedOutputs: outputs,
-          readers: (t) => readers.get(canonical(t)) ?? 0,
+          readers: (t) => readers.get(canonicalTensorName(t)) ?? 0,
           outName: (i = 0) => `${node.name}:${i}`,
           name: materialize,
           tf: toTf,
@@ -310,13 +317,13 @@ export function translateToOnnx(graph: Pick<FrozenGraph, 'nodes' | 'constants'>,
   const outputNames: string[] = [];
   const taken = new Set<string>();
   for (const f of fetches) {
-    const v = values.get(canonical(f.tensor));
+    const v = values.get(canonicalTensorName(f.tensor));
     if (!v) throw new Error(`no value for fetch ${f.tensor}`);
     if (v.poisoned) continue;
     try {
       if (v.dtype !== f.dtype) fail(`fetch ${f.tensor} is ${dataTypeName(v.dtype)}, not ${dataTypeName(f.dtype)}`);
       let name = toTf(v);
-      if (taken.has(name) || b.isGraphInput(name) || b.isInitializer(name)) [name] = emit('Identity', [name], [canonical(f.tensor)]);
+      if (taken.has(name) || b.isGraphInput(name) || b.isInitializer(name)) [name] = emit('Identity', [name], [canonicalTensorName(f.tensor)]);
       taken.add(name);
       b.output(name, requireOnnxType(v.dtype), onnxDims(v.shape, unknown));
       outputNames.push(name);

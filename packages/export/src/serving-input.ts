@@ -1,0 +1,136 @@
+// The serving input of an exported model, as TensorFlow ops: a batch of encoded images (base64 or raw
+// bytes) is decoded, resized and normalized inside the graph, so clients send image files, not tensors.
+// The normalization steps are @tensorsky/preprocess's table, which its TF.js reference also runs.
+import {
+  checkPreprocessOptions,
+  ImageInputGraphError,
+  PREPROCESS_STEPS,
+  type PreprocessMode,
+  type PreprocessOptions,
+} from '@tensorsky/preprocess';
+import { DataType, IMAGE_ENCODINGS, type GraphBuilder, type GraphTensor, type ImageEncoding } from '@tensorsky/saved-model';
+
+export interface ImageInputOptions extends PreprocessOptions {
+  inputFormat: ImageEncoding;
+}
+
+/**
+ * Adds the serving input to `g`: Placeholder "inputs" (DT_STRING [-1], one encoded JPEG/PNG/GIF/BMP
+ * per element, any sizes) → float32 [-1, height, width, channels] images, normalized.
+ *
+ * Images of different sizes cannot be decoded as one tensor, so each is decoded and resized in a loop,
+ * built the way TensorFlow 1's tf.map_fn builds it (only ops TensorFlow Serving has without function
+ * libraries): a TensorArray scattered from the input, a while loop (Enter/Merge/Switch/LoopCond/
+ * NextIteration/Exit) that reads one string, decodes it (DecodeBase64 for 'b64', DecodeImage with
+ * channels and expand_animations=false, so a GIF gives its first frame), casts to float, resizes with
+ * ResizeBilinear(half_pixel_centers=true) and writes it to a second TensorArray, gathered at the end.
+ * Normalization then runs once on the whole batch.
+ */
+export function buildImageInputGraph(g: GraphBuilder, options: ImageInputOptions): { input: GraphTensor; images: GraphTensor } {
+  const channels = checkPreprocessOptions(options);
+  if (!IMAGE_ENCODINGS.includes(options.inputFormat)) {
+    throw new ImageInputGraphError(`unknown input format '${options.inputFormat}'; use b64 or bytes`);
+  }
+  const { height, width } = options;
+  const input = g.placeholder('inputs', DataType.DT_STRING, [-1]);
+  const images = g.withScope('preprocess', () => {
+    const decoded = g.withScope('map', () =>
+      mapImages(g, input, [height, width, channels], (encoded) => {
+        const bytes = options.inputFormat === 'b64' ? g.decodeBase64(encoded) : encoded;
+        return g.decodeImage(bytes, { channels, expandAnimations: false });
+      }),
+    );
+    return g.identity(normalize(g, decoded, options.preprocess), { name: 'images' });
+  });
+  return { input, images };
+}
+
+/**
+ * tf.map_fn over a DT_STRING vector in TF1 control flow: decode(element) → Cast → ExpandDims →
+ * ResizeBilinear → Squeeze per element, results stacked to [n, ...elementShape].
+ */
+function mapImages(
+  g: GraphBuilder,
+  elements: GraphTensor,
+  elementShape: [number, number, number],
+  decode: (encoded: GraphTensor) => GraphTensor,
+): GraphTensor {
+  const frame = `${g.currentScope}/while/while_context`;
+  const n = g.stridedSlice(g.shape(elements), [0], [1], [1], { shrinkAxisMask: 1, name: 'strided_slice' });
+  const [inArray, inFlow] = g.tensorArrayV3(n, DataType.DT_STRING, { elementShape: [], identicalElementShapes: true, name: 'TensorArray' });
+  // 0, 1, ..., limit - 1 under the current scope.
+  const range = (limit: GraphTensor) => {
+    const start = g.constant('range/start', new Int32Array([0]), []);
+    const delta = g.constant('range/delta', new Int32Array([1]), []);
+    return g.op('Range', [start, limit, delta], {}, { name: 'range' }).outputs[0]!;
+  };
+  const scattered = g.withScope('TensorArrayUnstack', () =>
+    g.tensorArrayScatterV3(inArray, range(n), elements, inFlow, { name: 'TensorArrayScatter/TensorArrayScatterV3' }),
+  );
+  const start = g.constant('Const', new Int32Array([0]), []);
+  const [outArray, outFlow] = g.tensorArrayV3(n, DataType.DT_FLOAT, { elementShape, identicalElementShapes: true, name: 'TensorArray_1' });
+
+  const flowExit = g.withScope('while', () => {
+    // parallel_iterations 10 is tf.while_loop's default. Loop variables enter with is_constant=false,
+    // loop invariants with is_constant=true.
+    const enter = (t: GraphTensor, name: string, isConstant: boolean) => g.enter(t, frame, { isConstant, parallelIterations: 10, name });
+    const iEnter = enter(start, 'Enter', false);
+    const flowEnter = enter(outFlow, 'Enter_1', false);
+    // Merge's second input becomes the NextIteration back-edge once the body exists.
+    const [iMerge] = g.merge([iEnter, iEnter], { name: 'Merge' });
+    const [flowMerge] = g.merge([flowEnter, flowEnter], { name: 'Merge_1' });
+    const cond = g.loopCond(g.less(iMerge, enter(n, 'Less/Enter', true), { name: 'Less' }), { name: 'LoopCond' });
+    const [iDone, iBody] = g.switch(iMerge, cond, { name: 'Switch' });
+    const [flowDone, flowBody] = g.switch(flowMerge, cond, { name: 'Switch_1' });
+    const i = g.identity(iBody, { name: 'Identity' });
+    const flow = g.identity(flowBody, { name: 'Identity_1' });
+    // Nodes without inputs inside the body must depend on the loop pivot (the first loop variable's
+    // Identity), or TensorFlow would run them outside the frame.
+    const bodyConst = (name: string, values: number[], shape: number[]) =>
+      g.withControlDependencies([i], () => g.constant(name, new Int32Array(values), shape));
+
+    const encoded = g.tensorArrayReadV3(
+      enter(inArray, 'TensorArrayReadV3/Enter', true),
+      i,
+      enter(scattered, 'TensorArrayReadV3/Enter_1', true),
+      DataType.DT_STRING,
+      { name: 'TensorArrayReadV3' },
+    );
+    const pixels = g.cast(decode(encoded), DataType.DT_FLOAT);
+    const batchOfOne = g.expandDims(pixels, bodyConst('ExpandDims/dim', [0], []));
+    const resized = g.resizeBilinear(batchOfOne, bodyConst('ResizeBilinear/size', elementShape.slice(0, 2), [2]), {
+      alignCorners: false,
+      halfPixelCenters: true,
+    });
+    const image = g.squeeze(resized, { axis: [0] });
+    const written = g.tensorArrayWriteV3(enter(outArray, 'TensorArrayWrite/TensorArrayWriteV3/Enter', true), i, image, flow, {
+      name: 'TensorArrayWrite/TensorArrayWriteV3',
+    });
+    const next = g.add(i, bodyConst('add/y', [1], []), { name: 'add' });
+    g.setInput(iMerge, 1, g.nextIteration(next, { name: 'NextIteration' }));
+    g.setInput(flowMerge, 1, g.nextIteration(written, { name: 'NextIteration_1' }));
+    // Every loop variable leaves through an Exit, as in TensorFlow's graphs, though only the flow is used.
+    g.exit(iDone, { name: 'Exit' });
+    return g.exit(flowDone, { name: 'Exit_1' });
+  });
+
+  return g.withScope('TensorArrayStack', () => {
+    const size = g.tensorArraySizeV3(outArray, flowExit, { name: 'TensorArraySizeV3' });
+    return g.tensorArrayGatherV3(outArray, range(size), flowExit, DataType.DT_FLOAT, { elementShape, name: 'TensorArrayGatherV3' });
+  });
+}
+
+function normalize(g: GraphBuilder, images: GraphTensor, mode: PreprocessMode): GraphTensor {
+  let x = images;
+  for (const step of PREPROCESS_STEPS[mode]) {
+    if (step.kind === 'rgbToBgr') {
+      x = g.gatherV2(x, [2, 1, 0], 3, { name: 'rgb_to_bgr' });
+      continue;
+    }
+    const value = typeof step.value === 'number' ? new Float32Array([step.value]) : Float32Array.from(step.value);
+    const name = step.kind === 'div' ? 'truediv' : 'sub';
+    const operand = g.constant(`${name}/y`, value, typeof step.value === 'number' ? [] : [value.length]);
+    x = step.kind === 'div' ? g.apply('RealDiv', [x, operand], {}, { name }) : g.sub(x, operand, { name });
+  }
+  return x;
+}

@@ -1,0 +1,40 @@
+// One decoder per format, looked up in a table, each with the channel rules of TensorFlow's decoder
+// for that format (decode_image_op.cc). A TF-exact decoder for a format replaces its entry here.
+import { decodeBmp } from './bmp.js';
+import { ImageInputError, type ImageFormat } from './format.js';
+import { convertChannels, type Pixels } from './pixels.js';
+import { decodeWithSharp, type SharpDecodeOptions } from './sharp.js';
+
+export interface DecodeOptions extends SharpDecodeOptions {
+  /** 0 (default): the image's own channel count; otherwise 1, 3 or 4. */
+  readonly channels?: number;
+}
+
+export type ImageDecoder = (bytes: Uint8Array, options: DecodeOptions) => Promise<Pixels>;
+
+/** Converts to the requested channel count, unless it is 0 (keep the image's own). */
+function withChannels(pixels: Pixels, channels: number): Pixels {
+  return channels === 0 ? pixels : convertChannels(pixels, channels);
+}
+
+export const DECODERS: Readonly<Record<ImageFormat, ImageDecoder>> = {
+  async jpeg(bytes, { channels = 0, ...options }) {
+    if (channels === 4) throw new ImageInputError('JPEG does not support 4 channels');
+    return withChannels(await decodeWithSharp(bytes, 'jpeg', { ...options, allFrames: false }), channels);
+  },
+  async png(bytes, { channels = 0, ...options }) {
+    return withChannels(await decodeWithSharp(bytes, 'png', { ...options, allFrames: false }), channels);
+  },
+  async gif(bytes, { channels = 0, ...options }) {
+    if (channels !== 0 && channels !== 3) throw new ImageInputError(`channels must be 0 or 3 for GIF, got ${channels}`);
+    return withChannels(await decodeWithSharp(bytes, 'gif', options), channels);
+  },
+  async bmp(bytes, { channels = 0 }) {
+    return decodeBmp(bytes, channels);
+  },
+};
+
+/** Decodes `bytes`, whose format the caller has classified, with that format's decoder. */
+export function decodePixels(bytes: Uint8Array, format: ImageFormat, options: DecodeOptions = {}): Promise<Pixels> {
+  return DECODERS[format](bytes, options);
+}

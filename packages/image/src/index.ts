@@ -1,0 +1,13 @@
+export {
+  ImageInputError,
+  classifyImageFormat,
+  describeStart,
+  detectImageFormat,
+  formatName,
+  notAnImageMessage,
+  type ImageFormat,
+} from './format.js';
+export { DEFAULT_MAX_PIXELS, checkImageSize, probeImageSize, type ImageSize } from './header.js';
+export { convertChannels, toDtype, type DecodedImage, type ImageDtype, type Pixels } from './pixels.js';
+export { DECODERS, decodePixels, type DecodeOptions, type ImageDecoder } from './decoders.js';
+export { decodeImageToRgb, type DecodeImageOptions, type RgbImage } from './rgb.js';

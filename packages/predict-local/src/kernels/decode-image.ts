@@ -1,0 +1,126 @@
+// TensorFlow's image decode ops (tensorflow/core/kernels/image/decode_image_op.cc): which op reads which
+// format, output rank and dtype. The pixels come from @tensorsky/image's decoder for the format.
+import {
+  ImageInputError,
+  classifyImageFormat,
+  decodePixels,
+  toDtype,
+  type DecodedImage,
+  type ImageDtype,
+  type Pixels,
+} from '@tensorsky/image';
+import { DataType, dataTypeName, dtypeInfo } from '@tensorsky/saved-model';
+import * as tf from '../tf.js';
+import { OpError, boolAttr, numberAttr, type GraphNode, type Kernel } from './kernel.js';
+
+export type DecodeOp = 'DecodeJpeg' | 'DecodeAndCropJpeg' | 'DecodePng' | 'DecodeGif' | 'DecodeBmp' | 'DecodeImage';
+
+const DECODE_OPS: readonly DecodeOp[] = ['DecodeJpeg', 'DecodeAndCropJpeg', 'DecodePng', 'DecodeGif', 'DecodeBmp', 'DecodeImage'];
+
+export interface DecodeAttrs {
+  /** 0 = the image's own channel count; 1, 3 or 4 (DecodeGif: always 3). */
+  channels?: number;
+  /** DecodeJpeg/DecodeAndCropJpeg downscaling; only 1 is supported. */
+  ratio?: number;
+  try_recover_truncated?: boolean;
+  /** DecodePng / DecodeImage output dtype. */
+  dtype?: ImageDtype;
+  /** DecodeImage: GIF gives [frames, h, w, 3] when true, the first frame [h, w, 3] when false. */
+  expand_animations?: boolean;
+  /** DecodeAndCropJpeg: [y, x, height, width]. */
+  crop_window?: [number, number, number, number];
+}
+
+function cropPixels(p: Pixels, [y, x, h, w]: [number, number, number, number]): Pixels {
+  if (h <= 0 || w <= 0 || y < 0 || x < 0 || y + h > p.height || x + w > p.width) {
+    throw new OpError(`DecodeAndCropJpeg: crop window [${y}, ${x}, ${h}, ${w}] is not inside the ${p.height}x${p.width} image`);
+  }
+  const out = new Uint8Array(h * w * p.channels);
+  for (let r = 0; r < h; r++) {
+    const from = ((y + r) * p.width + x) * p.channels;
+    out.set(p.data.subarray(from, from + w * p.channels), r * w * p.channels);
+  }
+  return { ...p, height: h, width: w, data: out };
+}
+
+/**
+ * Runs one of TensorFlow's image decode ops on encoded bytes, with the op's rules on which formats it
+ * accepts (DecodeJpeg/DecodePng/DecodeGif read JPEG, PNG and GIF; DecodeBmp only BMP), channel
+ * conversion, output rank (DecodeGif 4-D; DecodeImage 4-D for GIF unless expand_animations is false)
+ * and dtype. Differences from TensorFlow: JPEG pixels come from libjpeg-turbo's accurate integer IDCT
+ * (TensorFlow's default dct_method is the fast one, so values may differ by a few levels), and ratio
+ * other than 1 is not supported.
+ */
+export async function decodeImage(op: DecodeOp, bytes: Uint8Array, attrs: DecodeAttrs = {}): Promise<DecodedImage> {
+  const channels = op === 'DecodeGif' ? 3 : (attrs.channels ?? 0);
+  if (![0, 1, 3, 4].includes(channels)) throw new OpError(`\`channels\` must be 0, 1, 3 or 4 but got ${channels}`);
+  const dtype: ImageDtype = op === 'DecodePng' || op === 'DecodeImage' ? (attrs.dtype ?? 'uint8') : 'uint8';
+  if (bytes.length === 0) throw new OpError('Input is empty.');
+  const format = classifyImageFormat(bytes);
+  if (!format) throw new OpError('Unknown image file format. One of JPEG, PNG, GIF, BMP required.');
+  if (op === 'DecodeBmp' && format !== 'bmp') {
+    throw new OpError(`Trying to decode ${format.toUpperCase()} format using DecodeBmp op. Use \`decode_${format}\` or \`decode_image\` instead.`);
+  }
+  if (format === 'bmp' && op !== 'DecodeBmp' && op !== 'DecodeImage') {
+    throw new OpError(`Trying to decode BMP format using a wrong op. Use \`decode_bmp\` or \`decode_image\` instead. Op used: ${op}`);
+  }
+  if (op === 'DecodeAndCropJpeg' && format !== 'jpeg') {
+    throw new OpError(`DecodeAndCropJpeg operation can run on JPEG only, but detected ${format.toUpperCase()}.`);
+  }
+  if ((op === 'DecodeJpeg' || op === 'DecodeAndCropJpeg') && (attrs.ratio ?? 1) !== 1) {
+    throw new OpError(`${op} with ratio=${attrs.ratio} is not supported by the local executor (only ratio=1); use @tensorflow/tfjs-node`);
+  }
+  // DecodeJpeg/DecodePng read every GIF frame, to refuse an animation rather than return its first frame.
+  const expand = op === 'DecodeGif' || (op === 'DecodeImage' && attrs.expand_animations !== false);
+  const allFrames = format === 'gif' && (expand || op === 'DecodeJpeg' || op === 'DecodePng');
+  let pixels: Pixels;
+  try {
+    pixels = await decodePixels(bytes, format, {
+      channels,
+      allFrames,
+      failOn: attrs.try_recover_truncated ? 'none' : 'truncated',
+    });
+  } catch (err) {
+    if (err instanceof ImageInputError) throw new OpError(err.message);
+    throw err;
+  }
+  if (op === 'DecodeAndCropJpeg') {
+    if (!attrs.crop_window) throw new OpError('DecodeAndCropJpeg needs a crop_window of 4 int32 values');
+    pixels = cropPixels(pixels, attrs.crop_window);
+  }
+  if ((op === 'DecodeJpeg' || op === 'DecodePng') && pixels.frames > 1) {
+    throw new OpError(`Got ${pixels.frames} frames, but animated gifs can only be decoded by tf.io.decode_gif or tf.io.decode_image`);
+  }
+
+  const hwc = [pixels.height, pixels.width, pixels.channels];
+  const fourD = op === 'DecodeGif' || (format === 'gif' && op === 'DecodeImage' && attrs.expand_animations !== false);
+  return toDtype(pixels, dtype, fourD ? [pixels.frames, ...hwc] : hwc);
+}
+
+/** The dtypes an image decoder can output (the `dtype` attr of DecodeImage and DecodePng). */
+const IMAGE_DTYPES: ReadonlySet<DataType> = new Set([DataType.DT_UINT8, DataType.DT_UINT16, DataType.DT_FLOAT]);
+
+async function runDecode(op: DecodeOp, node: GraphNode): Promise<tf.Tensor> {
+  const [contents, cropWindow] = node.inputs;
+  if (contents.rank !== 0) throw new OpError(`${op}: contents must be a scalar, got shape [${contents.shape.join(', ')}]`);
+  const dtypeEnum = numberAttr(node, 'dtype');
+  const dtype = dtypeEnum !== undefined && IMAGE_DTYPES.has(dtypeEnum) ? (dtypeInfo(dtypeEnum).name as ImageDtype) : undefined;
+  if (dtypeEnum !== undefined && !dtype) throw new OpError(`${op}: dtype ${dataTypeName(dtypeEnum)} is not supported`);
+  const attrs: DecodeAttrs = {
+    channels: numberAttr(node, 'channels'),
+    ratio: numberAttr(node, 'ratio'),
+    try_recover_truncated: boolAttr(node, 'try_recover_truncated'),
+    dtype,
+    expand_animations: boolAttr(node, 'expand_animations'),
+  };
+  if (op === 'DecodeAndCropJpeg') {
+    const window = Array.from(await cropWindow.data());
+    if (window.length !== 4) throw new OpError(`DecodeAndCropJpeg: crop_window must have 4 elements, got ${window.length}`);
+    attrs.crop_window = window as [number, number, number, number];
+  }
+  const [bytes] = (await contents.bytes()) as Uint8Array[];
+  const image = await decodeImage(op, bytes, attrs);
+  return image.dtype === 'float32' ? tf.tensor(image.data, image.shape, 'float32') : tf.tensor(Int32Array.from(image.data), image.shape, 'int32');
+}
+
+export const DECODE_IMAGE_KERNELS: readonly Kernel[] = DECODE_OPS.map((op) => ({ op, async: true, run: (node) => runDecode(op, node) }));

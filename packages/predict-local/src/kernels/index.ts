@@ -1,0 +1,26 @@
+// Kernels for the TensorFlow ops tfjs-converter lacks (and for Cast, whose narrowing differs), one
+// family per file, registered with tfjs-converter from this list.
+import * as tf from '../tf.js';
+import { BASE64_KERNELS } from './base64.js';
+import { CAST_KERNEL } from './cast.js';
+import { DECODE_IMAGE_KERNELS } from './decode-image.js';
+import type { Kernel } from './kernel.js';
+
+export { OpError } from './kernel.js';
+
+const KERNELS: readonly Kernel[] = [...BASE64_KERNELS, CAST_KERNEL, ...DECODE_IMAGE_KERNELS];
+
+/** Ops executed by our kernels. */
+export const CUSTOM_OPS: ReadonlySet<string> = new Set(KERNELS.map((k) => k.op));
+
+/** Those of them whose kernels are async (they read string bytes, or decode with sharp). */
+export const ASYNC_CUSTOM_OPS: ReadonlySet<string> = new Set(KERNELS.filter((k) => k.async).map((k) => k.op));
+
+let registered = false;
+
+/** Registers the kernels with tfjs-converter; must run before a graph using them is loaded. */
+export function registerCustomOps(): void {
+  if (registered) return;
+  registered = true;
+  for (const kernel of KERNELS) tf.registerOp(kernel.op, kernel.run);
+}
