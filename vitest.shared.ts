@@ -8,8 +8,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['@tensorsky/source'] } },
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    testTimeout: 180_000,
+    hookTimeout: 300_000,
     pool: 'forks',
     reporters: ['default', 'json'],
     outputFile: { json: 'test-results/vitest.json' },

@@ -38,7 +38,7 @@ beforeAll(async () => {
     latencyBudgetMs: 120_000,
     onProgress: (line) => progress.push(line),
   });
-}, 180_000);
+}, 420_000);
 
 afterAll(async () => {
   if (work) await fs.rm(work, { recursive: true, force: true });
