@@ -6,6 +6,7 @@ import { exportCommand } from './commands/export.js';
 import { inspectCommand } from './commands/inspect.js';
 import { predictCommand } from './commands/predict.js';
 import { predictCloudCommand } from './commands/predict-cloud.js';
+import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import { verifyCommand } from './commands/verify.js';
 import { processOutput, type Output } from './output.js';
@@ -21,6 +22,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
   const commands: CommandModule<any, any>[] = [
     exportCommand(output),
     inspectCommand(output),
+    runCommand(output),
     predictCommand(output),
     serveCommand(output),
     verifyCommand(output),
