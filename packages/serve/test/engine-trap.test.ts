@@ -5,12 +5,12 @@
 // takes another request, and the next requests succeed.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { buildImageInputGraph } from '@tensorsky/export';
 import { GraphBuilder, writeSavedModel } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type ModelServer } from '../src/index.js';
 import { get, model, post, tempDir, waitFor } from './support/harness.js';
+import { rgbPng } from './support/png.js';
 
 const PREDICT = '/v1/models/images:predict';
 
@@ -24,25 +24,8 @@ async function writeResizingModel(dir: string, side: number): Promise<void> {
   await writeSavedModel(dir, { savedModel: { saved_model_schema_version: 1, meta_graphs: [meta] } });
 }
 
-/** A 1x1 RGB PNG of one grey level. */
-function onePixelPng(level: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(zlib.crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(1, 0);
-  header.writeUInt32BE(1, 4);
-  header[8] = 8; // bit depth
-  header[9] = 2; // RGB
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  const pixels = zlib.deflateSync(Buffer.from([0, level, level, level]));
-  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', pixels), chunk('IEND', Buffer.alloc(0))]);
-}
+/** A 1x1 PNG of one grey level. */
+const onePixelPng = (level: number) => rgbPng(1, 1, Buffer.from([0, level, level, level]));
 
 describe('a wasm out-of-memory trap on 12,000 images', () => {
   let base: string;
