@@ -103,7 +103,7 @@ function isEngineFailure(err: unknown): boolean {
   if (typeof (err as { status?: unknown }).status === 'number') return false;
   // WebAssembly.RuntimeError (a trap) is known by its name: this package compiles without the DOM types.
   if (err.name === 'RuntimeError' || err instanceof RangeError || err instanceof TypeError || err instanceof ReferenceError) return true;
-  return /memory access out of bounds|unreachable|out of memory|Cannot enlarge memory|allocation failed|Aborted\(/i.test(err.message);
+  return /memory access out of bounds|unreachable|out of memory|Cannot enlarge memory|allocation failed|failed to allocate|Aborted\(/i.test(err.message);
 }
 
 function reply(id: number, value: unknown, transfer: ArrayBuffer[] = []): void {

@@ -53,16 +53,25 @@ describe('an engine failure', () => {
     }
   });
 
-  it('leaves the other requests unaffected', async () => {
+  it('leaves the other requests unaffected, and /healthz warns while fewer workers serve', async () => {
     const log: string[] = [];
-    const server = await startTestServer({ models: [model('hp', HALF_PLUS_TWO)], workers: 2, log: (line) => log.push(line) }, { trapOn: 666 });
+    // No batching: the failing request runs alone (a failed batch is retried request by request).
+    const server = await startTestServer(
+      { models: [model('hp', HALF_PLUS_TWO)], workers: 2, maxBatchSize: 1, maxQueuedRequests: 100, log: (line) => log.push(line) },
+      { trapOn: 666, loadSteps: 1000 },
+    );
     try {
       const good = Array.from({ length: 20 }, (_, i) => post(server, PREDICT, { instances: [i] }));
       const trapped = await post(server, PREDICT, { instances: [666] });
       expect(trapped.status).toBe(500);
       expect(trapped.body.error).toMatch(/^the engine failed on this request \(memory access out of bounds\)/);
+      expect(await get(server, '/healthz')).toEqual({
+        status: 200,
+        body: { status: 'ok', warnings: ['1 engine worker is being replaced; serving with fewer workers meanwhile'] },
+      });
       expect((await Promise.all(good)).map((r) => `${r.status} ${r.body.predictions}`)).toEqual(Array.from({ length: 20 }, (_, i) => `200 ${0.5 * i + 2}`));
-      await waitFor('both workers serving again', async () => (await metric(server, /tensorsky_serve_workers/)) === 2);
+      await waitFor('both workers serving again', async () => (await get(server, '/healthz')).body.warnings === undefined);
+      expect(await metric(server, /tensorsky_serve_workers/)).toBe(2);
       for (let i = 0; i < 10; i++) expect(await post(server, PREDICT, { instances: [i] })).toEqual({ status: 200, body: { predictions: [0.5 * i + 2] } });
       expect(log.some((line) => /failed \(memory access out of bounds\); replacing it/.test(line))).toBe(true);
     } finally {
