@@ -156,7 +156,7 @@ export class WorkerPool implements VersionLoader {
     if (failed || !loaded) {
       this.wanted.delete(key);
       await Promise.allSettled(this.workers.filter((w) => w.loaded.has(key)).map((w) => this.unloadFrom(w, key)));
-      throw (failed ?? (results[0] as PromiseRejectedResult)).reason;
+      throw failed ? failed.reason : unavailable('no engine worker could load the version: every one was being replaced; it is retried on the next scan');
     }
     return loaded.value;
   }
