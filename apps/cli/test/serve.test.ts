@@ -69,7 +69,10 @@ async function post(url: string, body: unknown): Promise<{ status: number; body:
 describe('tensorsky serve (built binary)', () => {
   it('serves half_plus_two over TF Serving REST and stops cleanly on SIGTERM', async () => {
     // Two compute threads: the wasm backend's pool runs inside the worker thread and must not hold up the stop.
-    const served = await serve('--model_base_path', path.join(tfServing, 'saved_model_half_plus_two_cpu'), '--model_name', 'half_plus_two', '--threads', '2');
+    const served = await serve(
+      ...['--model_base_path', path.join(tfServing, 'saved_model_half_plus_two_cpu'), '--model_name', 'half_plus_two', '--threads', '2'],
+      ...['--rest_api_timeout_in_ms', '60000'],
+    );
     try {
       expect(await post(`${served.url}/v1/models/half_plus_two:predict`, { instances: [2.0, 3.0, 4.0] })).toEqual({
         status: 200,
@@ -175,6 +178,8 @@ describe('tensorsky serve argument errors', () => {
     [['serve', '--model_base_path', tfServing, '--max_batch_size', '0'], 2, /--max_batch_size must be an integer >= 1, got 0/],
     [['serve', '--model_base_path', tfServing, '--threads', '0'], 2, /--threads must be an integer >= 1, got 0/],
     [['serve', '--model_base_path', tfServing, '--rest_api_port', '-1'], 2, /--rest_api_port must be an integer >= 0, got -1/],
+    [['serve', '--model_base_path', tfServing, '--rest_api_timeout_in_ms', '-5'], 2, /--rest_api_timeout_in_ms must be an integer >= 0, got -5/],
+    [['serve', '--model_base_path', tfServing, '--rest-api-timeout-in-ms', '1.5'], 2, /--rest-api-timeout-in-ms must be an integer >= 0, got 1.5/],
   ])('%j fails with a one-line message', async (argv, exitCode, message) => {
     const { code, err } = await run(...argv);
     expect(code).toBe(exitCode);

@@ -1,9 +1,12 @@
 // Dynamic batching, after TF Serving's basic batch scheduler: requests for the same model version,
 // signature and per-example input shapes are concatenated along dimension 0 until the batch holds
 // max_batch_size examples or batch_timeout_micros have passed, then run as one job. Outputs are split
-// back per request. The queue is bounded: beyond max_queued_requests a request is refused with 503.
-// Unlike TF Serving, a closing batch is split across the workers that are idle at that moment: on CPU a
-// batch of n costs about n single predictions, so one worker with the whole batch would leave cores idle.
+// back per request. A request larger than max_batch_size runs as several jobs (TF Serving's large batch
+// splitting). The queue is bounded: beyond max_queued_requests a request is refused with 503. A request
+// whose signal aborts (client gone, deadline passed) is rejected at once, and its jobs not yet taken by
+// a worker are dropped. Unlike TF Serving, a closing batch is split across the workers that are idle at
+// that moment: on CPU a batch of n costs about n single predictions, so one worker with the whole batch
+// would leave cores idle.
 import { ServeError, unavailable } from './errors.js';
 import { batchDim, concatTensors, sliceRows, type Tensor } from './tensor.js';
 import type { PoolJob } from './workers.js';
@@ -34,6 +37,7 @@ interface Item {
   /** Examples in the request (dimension 0 of every input). */
   size: number;
   started: boolean;
+  signal?: AbortSignal;
   resolve: (outputs: Outputs) => void;
   reject: (err: Error) => void;
 }
@@ -61,16 +65,22 @@ export class BatchingQueue {
     return this.waiting;
   }
 
-  submit(task: BatchTask): Promise<Outputs> {
+  submit(task: BatchTask, signal?: AbortSignal): Promise<Outputs> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.waiting >= this.options.maxQueuedRequests) {
       return Promise.reject(unavailable(`the server is overloaded (${this.waiting} requests queued); retry later`));
     }
     this.waiting++;
     return new Promise<Outputs>((resolve, reject) => {
       const size = requestBatchSize(task.inputs);
-      const item: Item = { task, size: size ?? 0, started: false, resolve, reject };
+      const item: Item = { task, size: size ?? 0, started: false, resolve, reject, signal };
+      signal?.addEventListener('abort', () => this.cancel(item), { once: true });
       const { maxBatchSize, batchTimeoutMicros } = this.options;
-      if (size === undefined || size === 0 || size >= maxBatchSize || batchTimeoutMicros <= 0) {
+      if (size !== undefined && size > maxBatchSize) {
+        void this.executeSplit(item);
+        return;
+      }
+      if (size === undefined || size === 0 || size === maxBatchSize || batchTimeoutMicros <= 0) {
         this.execute([item]);
         return;
       }
@@ -98,21 +108,37 @@ export class BatchingQueue {
     for (const part of splitItems(batch.items, batch.size, Math.min(idle, batch.items.length))) this.execute(part);
   }
 
-  /** Marks items as no longer waiting; `ran` when a worker took them (counted as a batch). */
-  private start(items: Item[], ran = true): void {
+  /** Marks items as no longer waiting; `examples` when a worker took a job of that many (counted as a batch). */
+  private start(items: Item[], examples?: number): void {
     for (const item of items) {
       if (item.started) continue;
       item.started = true;
       this.waiting--;
     }
-    if (ran) this.onBatch(items[0].task.key, items.reduce((n, item) => n + item.size, 0) || 1);
+    if (examples !== undefined) this.onBatch(items[0].task.key, examples || 1);
+  }
+
+  /** A request nobody waits for any more: out of its open batch, no longer waiting, rejected with the reason. */
+  private cancel(item: Item): void {
+    for (const batch of this.open.values()) {
+      const index = batch.items.indexOf(item);
+      if (index < 0) continue;
+      batch.items.splice(index, 1);
+      batch.size -= item.size;
+      if (batch.items.length === 0) {
+        clearTimeout(batch.timer);
+        this.open.delete(batch.group);
+      }
+    }
+    this.start([item]);
+    item.reject(item.signal!.reason);
   }
 
   private execute(items: Item[]): void {
     const [first] = items;
     if (items.length === 1) {
-      this.run({ ...first.task, onStart: () => this.start(items) }).then(first.resolve, (err) => {
-        this.start(items, false); // the job may fail before a worker took it (shutdown)
+      this.run({ ...first.task, signal: first.signal, onStart: () => this.start(items, first.size) }).then(first.resolve, (err) => {
+        this.start(items); // the job may fail before a worker took it (shutdown, cancelled)
         first.reject(err);
       });
       return;
@@ -120,7 +146,9 @@ export class BatchingQueue {
     const inputs: Record<string, Tensor> = {};
     for (const name of Object.keys(first.task.inputs)) inputs[name] = concatTensors(items.map((item) => item.task.inputs[name]));
     const total = items.reduce((n, item) => n + item.size, 0);
-    this.run({ key: first.task.key, signature: first.task.signature, inputs, onStart: () => this.start(items) }).then(
+    // No signal: the batch runs for whichever of its requests still wait (a request that went away is
+    // rejected already, and a batch holds at most max_batch_size examples).
+    this.run({ key: first.task.key, signature: first.task.signature, inputs, onStart: () => this.start(items, total) }).then(
       (outputs) => {
         const splittable = Object.values(outputs).every((t) => batchDim(t) === total);
         if (!splittable) {
@@ -137,7 +165,7 @@ export class BatchingQueue {
         }
       },
       (err) => {
-        this.start(items, false);
+        this.start(items);
         if (err instanceof ServeError && err.status === 503) {
           for (const item of items) item.reject(err);
           return;
@@ -147,7 +175,53 @@ export class BatchingQueue {
       },
     );
   }
+
+  /**
+   * Runs a request larger than max_batch_size as jobs of at most that many examples, as many at a time
+   * as workers are idle when it starts: it shares the workers with other requests, and once its signal
+   * aborts, no further job starts. A model whose outputs do not follow the inputs' dimension 0 gets the
+   * whole request in one job.
+   */
+  private async executeSplit(item: Item): Promise<void> {
+    const { maxBatchSize } = this.options;
+    const count = Math.ceil(item.size / maxBatchSize);
+    const parts: Outputs[] = [];
+    let next = 0;
+    let stopped = false;
+    const lane = async () => {
+      while (next < count && !stopped) {
+        item.signal?.throwIfAborted();
+        const start = next++ * maxBatchSize;
+        const end = Math.min(item.size, start + maxBatchSize);
+        const inputs = Object.fromEntries(Object.entries(item.task.inputs).map(([name, t]) => [name, sliceRows(t, start, end)]));
+        const outputs = await this.run({ ...item.task, inputs, signal: item.signal, onStart: () => this.start([item], end - start) });
+        if (!Object.values(outputs).every((t) => batchDim(t) === end - start)) throw NOT_SPLITTABLE;
+        parts[start / maxBatchSize] = outputs;
+      }
+    };
+    const lanes = Math.min(count, Math.max(1, this.options.idleWorkers?.(item.task.key) ?? 1));
+    try {
+      await Promise.all(
+        Array.from({ length: lanes }, () =>
+          lane().catch((err) => {
+            stopped = true;
+            throw err;
+          }),
+        ),
+      );
+      item.resolve(Object.fromEntries(Object.keys(parts[0]).map((name) => [name, concatTensors(parts.map((p) => p[name]))])));
+    } catch (err) {
+      if (err === NOT_SPLITTABLE) this.execute([item]);
+      else {
+        this.start([item]);
+        item.reject(err as Error);
+      }
+    }
+  }
 }
+
+/** Thrown when a part of a split request has outputs that are not one row per example. */
+const NOT_SPLITTABLE = new Error('the outputs do not follow the inputs along dimension 0');
 
 /** `items` in order as `parts` runs of about equal example counts (one run when parts <= 1). */
 function splitItems(items: Item[], examples: number, parts: number): Item[][] {

@@ -1,9 +1,11 @@
 // The HTTP front: a small router for TF Serving's REST paths (plus Vertex AI's predict, health and
-// metrics), request bodies read under a size limit and a deadline, JSON errors with TF Serving's status
-// codes, and draining for graceful shutdown. It never runs a model; it hands work to the service.
+// metrics), request bodies read under a size limit and a deadline, a compute budget per request
+// (--rest_api_timeout_in_ms), JSON errors with TF Serving's status codes, and draining for graceful
+// shutdown. It never runs a model; it hands work to the service, with a signal that aborts when the
+// client goes away or the budget runs out.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ServeError, errorMessage, invalidArgument, notFound, unavailable } from './errors.js';
+import { ServeError, cancelled, deadlineExceeded, errorMessage, invalidArgument, notFound, unavailable } from './errors.js';
 import type { VersionSpec } from './manager.js';
 import type { MetricsSnapshot, ServeMetrics } from './metrics.js';
 import { modelNameProblem } from './model-config.js';
@@ -17,6 +19,8 @@ export interface HttpFrontOptions {
   maxRequestBytes: number;
   /** Deadline for a client to send its whole request (headers and body); slower ones get 408. */
   requestTimeoutMs: number;
+  /** Budget for computing the answer once the request is in; beyond it, 504 and its work is dropped. 0: none. */
+  restApiTimeoutMs: number;
   log?: (line: string) => void;
 }
 
@@ -25,7 +29,7 @@ interface Route {
   model: string;
   api: string;
   methods: string[];
-  handle(body: () => Promise<unknown>): Promise<Reply> | Reply;
+  handle(body: () => Promise<unknown>, signal: AbortSignal): Promise<Reply> | Reply;
 }
 
 /** A 200 answer: JSON, or plain text (metrics). */
@@ -81,8 +85,14 @@ export class HttpFront {
     const started = process.hrtime.bigint();
     this.inFlight++;
     let route: Route | undefined;
+    const cancel = new AbortController();
+    let budget: NodeJS.Timeout | undefined;
     res.on('close', () => {
-      this.metrics.recordRequest(route?.model ?? '', route?.api ?? 'unknown', res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
+      clearTimeout(budget);
+      const answered = res.writableFinished;
+      if (!answered) cancel.abort(cancelled('the client closed the connection before its answer'));
+      const status = answered ? res.statusCode : 499;
+      this.metrics.recordRequest(route?.model ?? '', route?.api ?? 'unknown', status, Number(process.hrtime.bigint() - started) / 1e9);
       if (--this.inFlight === 0 && this.idle) this.idle();
     });
     if (this.draining) res.setHeader('Connection', 'close');
@@ -94,7 +104,18 @@ export class HttpFront {
         throw new ServeError(405, `${req.method} is not allowed on ${pathOf(req)}; use ${route.methods.join(' or ')}`);
       }
       const deadline = Date.now() + this.options.requestTimeoutMs;
-      const reply = await route.handle(() => this.readJson(req, deadline));
+      const { restApiTimeoutMs } = this.options;
+      const reply = await route.handle(async () => {
+        const json = await this.readJson(req, deadline);
+        if (restApiTimeoutMs > 0) {
+          const expired = deadlineExceeded(
+            `Deadline exceeded: the answer was not ready within ${restApiTimeoutMs} ms (--rest_api_timeout_in_ms); send fewer instances per request or raise the limit`,
+          );
+          budget = setTimeout(() => cancel.abort(expired), restApiTimeoutMs);
+        }
+        return json;
+      }, cancel.signal);
+      clearTimeout(budget);
       if (reply.text !== undefined) send(res, 200, reply.text, 'text/plain; version=0.0.4; charset=utf-8');
       else send(res, 200, JSON.stringify(reply.json), 'application/json');
     } catch (err) {
@@ -117,7 +138,7 @@ export class HttpFront {
         model: this.service.endpointModel(endpoint) ?? '',
         api: 'vertex_predict',
         methods: ['POST'],
-        handle: async (body) => ({ json: (await this.service.vertexPredict(endpoint, await body())).body }),
+        handle: async (body, signal) => ({ json: (await this.service.vertexPredict(endpoint, await body(), signal)).body }),
       };
     }
     if (path === HEALTH_PATH) {
@@ -126,7 +147,8 @@ export class HttpFront {
         api: 'health',
         methods: ['GET'],
         handle: () => {
-          if (!this.service.healthy()) throw unavailable('not every model has an AVAILABLE version yet');
+          const problem = this.service.healthProblem();
+          if (problem) throw unavailable(problem);
           const warnings = this.service.warnings();
           return { json: warnings.length > 0 ? { status: 'ok', warnings } : { status: 'ok' } };
         },
@@ -161,7 +183,7 @@ export class HttpFront {
         model: known,
         api: 'predict',
         methods: ['POST'],
-        handle: async (body) => ({ json: (await this.service.predict(name, spec, await body())).body }),
+        handle: async (body, signal) => ({ json: (await this.service.predict(name, spec, await body(), signal)).body }),
       };
     }
     if (suffix === ':classify' || suffix === ':regress') {

@@ -19,6 +19,8 @@ export type VersionSpec = { kind: 'latest' } | { kind: 'version'; version: numbe
 export interface VersionLoader {
   load(model: string, version: number, dir: string): Promise<SignatureMap>;
   unload(model: string, version: number): Promise<void>;
+  /** False while no engine can run a loaded version (its workers are being replaced); default true. */
+  isServing?(model: string, version: number): boolean;
 }
 
 /** One entry of GET /v1/models/{m}, exactly as TF Serving prints it. */
@@ -140,7 +142,7 @@ export class ModelManager {
     }
     return entries.map((e) => ({
       version: String(e.version),
-      state: e.state,
+      state: this.servedState(name, e),
       status: e.error === undefined ? { error_code: 'OK', error_message: '' } : { error_code: 'UNKNOWN', error_message: e.error },
     }));
   }
@@ -160,7 +162,7 @@ export class ModelManager {
   availableCounts(): Record<string, number> {
     const counts: Record<string, number> = {};
     for (const [name, model] of this.models) {
-      counts[name] = [...model.versions.values()].filter((e) => e.state === 'AVAILABLE').length;
+      counts[name] = [...model.versions.values()].filter((e) => this.servedState(name, e) === 'AVAILABLE').length;
     }
     return counts;
   }
@@ -168,6 +170,11 @@ export class ModelManager {
   /** Resolves once no load or unload is under way. */
   async settled(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  /** An AVAILABLE version no engine can run now is LOADING again: its replacement workers load it. */
+  private servedState(name: string, entry: VersionEntry): VersionState {
+    return entry.state === 'AVAILABLE' && this.loader.isServing?.(name, entry.version) === false ? 'LOADING' : entry.state;
   }
 
   private model(name: string): ModelEntry {

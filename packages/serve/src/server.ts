@@ -30,6 +30,11 @@ export interface ServeOptions {
   maxRequestBytes?: number;
   /** Deadline for receiving a whole request; default 30000. */
   requestTimeoutMs?: number;
+  /**
+   * Budget for computing a request's answer once received (TF Serving's --rest_api_timeout_in_ms):
+   * beyond it the request gets 504 and its work not yet started is dropped; default 30000, 0 for none.
+   */
+  restApiTimeoutMs?: number;
   /** How often base paths are scanned for new and removed versions; default 1000, 0 scans only at start. */
   pollIntervalMs?: number;
   /**
@@ -89,12 +94,17 @@ export async function startServer(options: ServeOptions): Promise<ModelServer> {
       (job) => pool.run(job),
       (key, examples) => metrics.batchSize.observe({ model: key.slice(0, key.lastIndexOf('@')) }, examples),
     );
-    const service = new PredictionService(manager, batching);
+    const service = new PredictionService(manager, batching, () => pool.replacements);
     const front = new HttpFront(
       service,
       metrics,
       () => ({ availableVersions: manager.availableCounts(), queuedRequests: batching.queuedRequests, workers: pool.size }),
-      { maxRequestBytes: options.maxRequestBytes ?? 1572864, requestTimeoutMs: options.requestTimeoutMs ?? 30000, log },
+      {
+        maxRequestBytes: options.maxRequestBytes ?? 1572864,
+        requestTimeoutMs: options.requestTimeoutMs ?? 30000,
+        restApiTimeoutMs: options.restApiTimeoutMs ?? 30000,
+        log,
+      },
     );
     const host = options.host ?? '0.0.0.0';
     const port = options.port ?? 8501;

@@ -18,6 +18,8 @@ export class PredictionService {
   constructor(
     private readonly manager: ModelManager,
     private readonly batching: BatchingQueue,
+    /** Engine workers being started in place of ones that died or failed. */
+    private readonly replacements: () => number = () => 0,
   ) {}
 
   /** GET /v1/models/{m}[/versions/{v}|/labels/{l}] */
@@ -47,8 +49,11 @@ export class PredictionService {
     }
   }
 
-  /** POST ...:predict with a TF Serving body (row "instances" or columnar "inputs"). */
-  async predict(model: string, spec: VersionSpec, body: unknown): Promise<PredictResult> {
+  /**
+   * POST ...:predict with a TF Serving body (row "instances" or columnar "inputs"). When `signal` aborts
+   * (client gone, deadline passed), the request fails with its reason and its work not yet started is dropped.
+   */
+  async predict(model: string, spec: VersionSpec, body: unknown, signal?: AbortSignal): Promise<PredictResult> {
     const request = readPredictRequest(body);
     const lease = this.manager.acquire(model, spec);
     try {
@@ -58,7 +63,7 @@ export class PredictionService {
         throw notFound(`Serving signature name: "${signatureName}" not found in signature def of model ${model} version ${lease.version}`);
       }
       const inputs = requestTensors(request, signature, signatureName);
-      const outputs = await this.batching.submit({ key: versionKey(model, lease.version), signature: signatureName, inputs });
+      const outputs = await this.batching.submit({ key: versionKey(model, lease.version), signature: signatureName, inputs }, signal);
       const ordered: Record<string, Tensor> = {};
       for (const alias of Object.keys(signature.outputs)) {
         if (!outputs[alias]) throw new Error(`the engine returned no output '${alias}' for signature '${signatureName}'`);
@@ -74,14 +79,14 @@ export class PredictionService {
    * POST /v1/projects/{p}/locations/{l}/endpoints/{e}:predict, as Vertex AI answers it. The endpoint
    * maps to the model of the same name, or to the only model served.
    */
-  async vertexPredict(endpoint: string, body: unknown): Promise<PredictResult> {
+  async vertexPredict(endpoint: string, body: unknown, signal?: AbortSignal): Promise<PredictResult> {
     const model = this.endpointModel(endpoint);
     if (!model) throw notFound(`endpoint ${endpoint} is not served here; serve a model named ${endpoint} or only one model`);
     if (typeof body !== 'object' || body === null || !Array.isArray((body as { instances?: unknown }).instances)) {
       throw invalidArgument('a Vertex AI predict request needs "instances": a list, one entry per example');
     }
     const { instances } = body as { instances: unknown[] };
-    const result = await this.predict(model, { kind: 'latest' }, { instances });
+    const result = await this.predict(model, { kind: 'latest' }, { instances }, signal);
     return { body: { predictions: result.body.predictions, deployedModelId: String(result.version) }, version: result.version };
   }
 
@@ -95,13 +100,19 @@ export class PredictionService {
     return this.manager.modelNames().includes(name);
   }
 
-  /** True when every model has an AVAILABLE version. */
-  healthy(): boolean {
-    return Object.values(this.manager.availableCounts()).every((n) => n > 0);
+  /** Why /healthz is not ok: models without an AVAILABLE version that an engine worker can run now. */
+  healthProblem(): string | undefined {
+    const missing = Object.entries(this.manager.availableCounts()).filter(([, n]) => n === 0);
+    if (missing.length === 0) return undefined;
+    const replacing = this.replacements();
+    const why = replacing > 0 ? ` (engine workers being replaced: ${replacing})` : '';
+    return `no AVAILABLE version of model ${missing.map(([name]) => name).join(', ')} yet${why}; retry shortly`;
   }
 
-  /** What /healthz adds to "ok": versions served whose labels mean nothing (random weights). */
+  /** What /healthz adds to "ok": versions served whose labels mean nothing (random weights), workers being replaced. */
   warnings(): string[] {
-    return this.manager.availableWarnings();
+    const replacing = this.replacements();
+    const workers = replacing > 0 ? [`${replacing} engine worker${replacing > 1 ? 's are' : ' is'} being replaced; serving with fewer workers meanwhile`] : [];
+    return [...this.manager.availableWarnings(), ...workers];
   }
 }

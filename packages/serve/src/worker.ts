@@ -16,7 +16,8 @@ export type WorkerRequest =
 export type WorkerReply =
   | { type: 'ready' }
   | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; message: string; status?: number };
+  /** `fatal`: the engine failed in a way that may have left broken state behind; retire this worker. */
+  | { id: number; ok: false; message: string; status?: number; fatal?: boolean };
 
 export interface WorkerData {
   engineModule: string;
@@ -38,6 +39,8 @@ let loads: Promise<unknown> = Promise.resolve();
 // Requests being handled. A thread terminated while a native engine (ONNX Runtime) computes aborts the
 // whole process, so 'close' waits for them and frees the models first.
 const running = new Set<Promise<void>>();
+// Set by an engine failure: the pool retires this worker, and nothing more runs on its broken engine.
+let failure: string | undefined;
 
 port.on('message', (request: WorkerRequest) => {
   const handled = request.type === 'close' ? close(request.id, [...running]) : handle(request);
@@ -68,6 +71,7 @@ async function handle(request: Exclude<WorkerRequest, { type: 'close' }>): Promi
       await model?.dispose?.();
       reply(request.id, null);
     } else {
+      if (failure !== undefined) throw new Error(`this worker's engine failed earlier (${failure})`);
       const model = models.get(request.key);
       if (!model) throw new Error(`model version ${request.key} is not loaded in this worker`);
       const outputs = await model.predict(request.signature, request.inputs);
@@ -75,13 +79,31 @@ async function handle(request: Exclude<WorkerRequest, { type: 'close' }>): Promi
     }
   } catch (err) {
     const status = (err as { status?: unknown }).status;
+    const message = err instanceof Error ? err.message : String(err);
+    const fatal = request.type === 'predict' && (failure !== undefined || isEngineFailure(err));
+    if (fatal) failure ??= message;
     port.postMessage({
       id: request.id,
       ok: false,
-      message: err instanceof Error ? err.message : String(err),
+      message,
       ...(typeof status === 'number' ? { status } : {}),
+      ...(fatal ? { fatal } : {}),
     } satisfies WorkerReply);
   }
+}
+
+/**
+ * Whether an engine error may have left broken state behind, so that this worker must run nothing
+ * more: a WebAssembly trap (out-of-bounds access, unreachable, memory exhausted), a failed allocation,
+ * a programming error. Input errors (an undecodable image, a wrong shape: plain Errors, or errors
+ * carrying a status) leave the engine as it was.
+ */
+function isEngineFailure(err: unknown): boolean {
+  if (!(err instanceof Error)) return true;
+  if (typeof (err as { status?: unknown }).status === 'number') return false;
+  // WebAssembly.RuntimeError (a trap) is known by its name: this package compiles without the DOM types.
+  if (err.name === 'RuntimeError' || err instanceof RangeError || err instanceof TypeError || err instanceof ReferenceError) return true;
+  return /memory access out of bounds|unreachable|out of memory|Cannot enlarge memory|allocation failed|failed to allocate|Aborted\(/i.test(err.message);
 }
 
 function reply(id: number, value: unknown, transfer: ArrayBuffer[] = []): void {

@@ -1,6 +1,7 @@
 // The engine worker pool: one worker_thread per core, each with its own engine and its own copy of every
-// loaded model version, running one batch at a time. A worker that dies fails only the batch it was
-// running; a replacement is started and reloads the versions being served.
+// loaded model version, running one batch at a time. A worker that dies, or whose engine failed in a
+// way that may have left broken state behind (a WebAssembly trap), fails only the batch it was running
+// and takes no other; a replacement is started and reloads the versions being served.
 import { Worker } from 'node:worker_threads';
 import type { SignatureMap } from './engine.js';
 import { ServeError, errorMessage, unavailable } from './errors.js';
@@ -23,6 +24,8 @@ export interface PoolJob {
   inputs: Record<string, Tensor>;
   /** Called when a worker takes the job off the queue. */
   onStart?: () => void;
+  /** Aborted when nobody waits for the result any more: a job still queued is dropped (rejected with the reason). */
+  signal?: AbortSignal;
 }
 
 type Outputs = Record<string, Tensor>;
@@ -34,6 +37,8 @@ interface PoolWorker {
   busy: boolean;
   /** Loads in progress: the worker takes no new predictions meanwhile (see load()). */
   loading: number;
+  /** Out of the pool (died, or its engine failed): its results no longer count. */
+  retired: boolean;
   calls: Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>;
 }
 
@@ -90,6 +95,7 @@ export class WorkerPool implements VersionLoader {
   private readonly wanted = new Map<string, string>();
   private nextCallId = 1;
   private nextWorkerId = 1;
+  private replacing = 0;
   private closing = false;
   private readonly log: (line: string) => void;
 
@@ -115,6 +121,17 @@ export class WorkerPool implements VersionLoader {
     return this.workers.length;
   }
 
+  /** Workers being started (or loading versions) in place of ones that died or failed. */
+  get replacements(): number {
+    return this.replacing;
+  }
+
+  /** Whether some worker holds the version and can run it (none, while its only holders are replaced). */
+  isServing(model: string, version: number): boolean {
+    const key = versionKey(model, version);
+    return this.workers.some((w) => w.loaded.has(key));
+  }
+
   /**
    * Loads a version into every worker; resolves with its signatures once all have it. A worker runs one
    * thing at a time, so predictions sent to it while it loads would stretch a one-second load over
@@ -133,13 +150,15 @@ export class WorkerPool implements VersionLoader {
     } else {
       results = await Promise.allSettled(workers.map((w) => this.loadInto(w, key, dir)));
     }
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) {
+    // A worker retired meanwhile does not fail the load: its replacement loads the version.
+    const failed = results.find((r, i): r is PromiseRejectedResult => r.status === 'rejected' && !workers[i].retired);
+    const loaded = results.find((r): r is PromiseFulfilledResult<SignatureMap> => r.status === 'fulfilled');
+    if (failed || !loaded) {
       this.wanted.delete(key);
-      await Promise.allSettled(workers.filter((w) => w.loaded.has(key)).map((w) => this.unloadFrom(w, key)));
-      throw failed.reason;
+      await Promise.allSettled(this.workers.filter((w) => w.loaded.has(key)).map((w) => this.unloadFrom(w, key)));
+      throw failed ? failed.reason : unavailable('no engine worker could load the version: every one was being replaced; it is retried on the next scan');
     }
-    return (results[0] as PromiseFulfilledResult<SignatureMap>).value;
+    return loaded.value;
   }
 
   async unload(model: string, version: number): Promise<void> {
@@ -156,10 +175,21 @@ export class WorkerPool implements VersionLoader {
   /** Queues a batch; it runs on the first idle worker that holds its version. */
   run(job: PoolJob): Promise<Outputs> {
     if (this.closing) return Promise.reject(unavailable('the server is shutting down'));
+    if (job.signal?.aborted) return Promise.reject(job.signal.reason);
     return new Promise((resolve, reject) => {
-      this.queue.push({ ...job, resolve, reject });
+      const queued: QueuedJob = { ...job, resolve, reject };
+      this.queue.push(queued);
+      job.signal?.addEventListener('abort', () => this.drop(queued), { once: true });
       this.dispatch();
     });
+  }
+
+  /** Removes a job nobody waits for from the queue; once a worker has it, it runs to the end. */
+  private drop(job: QueuedJob): void {
+    const index = this.queue.indexOf(job);
+    if (index < 0) return;
+    this.queue.splice(index, 1);
+    job.reject(job.signal!.reason);
   }
 
   async close(): Promise<void> {
@@ -180,6 +210,7 @@ export class WorkerPool implements VersionLoader {
     await Promise.race([this.call(worker, { id: 0, type: 'close' }).catch(() => {}), grace]);
     clearTimeout(timer);
     await worker.thread.terminate();
+    for (const call of worker.calls.values()) call.reject(unavailable('the engine worker was stopped before it answered'));
   }
 
   private dispatch(): void {
@@ -230,7 +261,7 @@ export class WorkerPool implements VersionLoader {
   private spawn(): Promise<PoolWorker> {
     const workerData: WorkerData = { engineModule: this.options.engineModule, engineOptions: this.options.engineOptions ?? {} };
     const thread = new Worker(compiledModuleUrl('worker.js'), { workerData, execArgv: workerExecArgv() });
-    const worker: PoolWorker = { id: this.nextWorkerId++, thread, loaded: new Set(), busy: false, loading: 0, calls: new Map() };
+    const worker: PoolWorker = { id: this.nextWorkerId++, thread, loaded: new Set(), busy: false, loading: 0, retired: false, calls: new Map() };
     return new Promise((resolve, reject) => {
       let ready = false;
       thread.on('message', (reply: WorkerReply) => {
@@ -242,7 +273,13 @@ export class WorkerPool implements VersionLoader {
         const call = worker.calls.get(reply.id);
         worker.calls.delete(reply.id);
         if (reply.ok) call?.resolve(reply.value);
-        else call?.reject(new ServeError(reply.status ?? 400, reply.message));
+        else if (reply.fatal) {
+          // Retired before this call settles, so that the worker takes no other job.
+          this.retire(worker, reply.message);
+          call?.reject(
+            new ServeError(500, `the engine failed on this request (${errorMessage(reply.message)}) and its worker is being replaced; if the request was large, send fewer or smaller instances`),
+          );
+        } else call?.reject(new ServeError(reply.status ?? 400, reply.message));
       });
       let failure: Error | undefined;
       thread.on('error', (err) => {
@@ -259,10 +296,22 @@ export class WorkerPool implements VersionLoader {
     });
   }
 
+  /** Takes a worker whose engine failed out of the pool, stops it once its other calls are done, and replaces it. */
+  private retire(worker: PoolWorker, why: string): void {
+    const index = this.workers.indexOf(worker);
+    if (index < 0) return;
+    this.workers.splice(index, 1);
+    worker.retired = true;
+    this.log(`engine worker ${worker.id} failed (${errorMessage(why)}); replacing it`);
+    void this.stopWorker(worker);
+    void this.replace();
+  }
+
   private onWorkerExit(worker: PoolWorker, why: string): void {
     const index = this.workers.indexOf(worker);
-    if (index < 0) return; // terminated by close()
+    if (index < 0) return; // terminated by close() or retire()
     this.workers.splice(index, 1);
+    worker.retired = true;
     for (const call of worker.calls.values()) {
       call.reject(new ServeError(500, `the engine worker stopped while running this request (${why}); the server goes on with a new worker`));
     }
@@ -271,6 +320,15 @@ export class WorkerPool implements VersionLoader {
   }
 
   private async replace(): Promise<void> {
+    this.replacing++;
+    try {
+      await this.startReplacement();
+    } finally {
+      this.replacing--;
+    }
+  }
+
+  private async startReplacement(): Promise<void> {
     while (!this.closing) {
       try {
         const worker = await this.spawn();

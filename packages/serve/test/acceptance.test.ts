@@ -2,11 +2,11 @@
 // (@tensorsky/predict-local in every worker thread), plus images and a version switch under load.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseModelConfig, startServer, type ModelServer, type ServeOptions } from '../src/index.js';
 import { HALF_PLUS_THREE, HALF_PLUS_TWO, TWO_VERSIONS, addVersion, get, model, post, tempDir, waitFor } from './support/harness.js';
 import { writeImageShapeModel } from './support/image-model.js';
+import { rgbPng } from './support/png.js';
 
 const IMAGES = path.resolve(HALF_PLUS_TWO, '../../../images');
 
@@ -173,20 +173,5 @@ describe('version switch under load through the real engine', () => {
 
 /** A valid PNG header claiming side x side RGB pixels, followed by only a few rows of data. */
 function pngBomb(side: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(zlib.crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(side, 0);
-  header.writeUInt32BE(side, 4);
-  header[8] = 8; // bit depth
-  header[9] = 2; // RGB
-  const rows = zlib.deflateSync(Buffer.alloc((side * 3 + 1) * 64));
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', rows), chunk('IEND', Buffer.alloc(0))]);
+  return rgbPng(side, side, Buffer.alloc((side * 3 + 1) * 64));
 }

@@ -66,11 +66,26 @@ describe('BatchingQueue', () => {
     const results = await Promise.all([queue.submit(task(1, 2)), queue.submit(task(3, 4)), queue.submit(task(5)), queue.submit(task(6, 7, 8, 9))]);
     expect(Date.now() - started).toBeLessThan(5_000); // did not wait for the minute-long timeout
     expect(results.map(ys)).toEqual([[2, 4], [6, 8], [10], [12, 14, 16, 18]]);
-    // [1,2] cannot take [3,4] (4 > 3) so it goes alone; [3,4]+[5] fill a batch; the oversize request runs alone.
+    // [1,2] cannot take [3,4] (4 > 3) so it goes alone; [3,4]+[5] fill a batch; the oversize request is split.
     expect(jobs).toContainEqual([1, 2]);
     expect(jobs).toContainEqual([3, 4, 5]);
-    expect(jobs).toContainEqual([6, 7, 8, 9]);
-    expect(jobs).toHaveLength(3);
+    expect(jobs).toContainEqual([6, 7, 8]);
+    expect(jobs).toContainEqual([9]);
+    expect(jobs).toHaveLength(4);
+  });
+
+  it('runs an oversize request whole when its outputs are not one row per example', async () => {
+    const jobs: number[][] = [];
+    const queue = new BatchingQueue({ maxBatchSize: 2, batchTimeoutMicros: 0, maxQueuedRequests: 100 }, async (job) => {
+      job.onStart?.();
+      const values = Array.from(job.inputs.x.values as Float32Array);
+      jobs.push(values);
+      return { sum: { dtype: 'DT_FLOAT', shape: [], values: new Float32Array([values.reduce((a, b) => a + b, 0)]) } };
+    });
+    const { sum } = await queue.submit(task(1, 2, 3, 4, 5));
+    expect(Array.from(sum.values as Float32Array)).toEqual([15]);
+    expect(jobs.at(-1)).toEqual([1, 2, 3, 4, 5]);
+    expect(queue.queuedRequests).toBe(0);
   });
 
   it('keeps different per-example shapes and signatures apart', async () => {

@@ -28,6 +28,11 @@ const options = withSnakeAliases({
   'batch-timeout-micros': { type: 'number', default: 2000, describe: 'How long a batch waits to fill up' },
   'max-request-bytes': { type: 'number', default: 1572864, describe: 'Largest request body (413 above it)' },
   'max-queued-requests': { type: 'number', describe: 'Requests waiting for a worker before 503 (default: workers x batch size x 8)' },
+  'rest-api-timeout-in-ms': {
+    type: 'number',
+    default: 30000,
+    describe: "Compute budget of a request once received: beyond it, 504 (TF Serving's DEADLINE_EXCEEDED) and its work not yet started is dropped; 0 for none",
+  },
   'file-system-poll-wait-seconds': { type: 'number', default: 1, describe: 'How often to look for new and removed versions; 0 only at start' },
   backend: {
     type: 'string',
@@ -54,6 +59,7 @@ export function serveCommand(output: Output): CommandModule {
         batchTimeoutMicros: count(argv['batch-timeout-micros'], 'batch-timeout-micros', 0),
         maxRequestBytes: count(argv['max-request-bytes'], 'max-request-bytes', 1),
         maxQueuedRequests: argv['max-queued-requests'] === undefined ? undefined : count(argv['max-queued-requests'], 'max-queued-requests', 1),
+        restApiTimeoutMs: count(argv['rest-api-timeout-in-ms'], 'rest-api-timeout-in-ms', 0),
         pollIntervalMs: count(argv['file-system-poll-wait-seconds'], 'file-system-poll-wait-seconds', 0) * 1000,
         engine: { options: { backend: argv.backend, ...(argv.threads === undefined ? {} : { threads: count(argv.threads, 'threads', 1) }) } },
         log,
