@@ -12,7 +12,7 @@ import path from 'node:path';
 /** incoming: the new directory being assembled; retired: the one it replaces, on its way out. */
 export type StagingKind = 'incoming' | 'retired';
 
-const STAGING_NAME = /^\.tensorsky-(?:incoming|retired)-(.+)-(\d+)-[0-9a-f]{8}$/;
+const STAGING_NAME = /^\.tensorsky-(incoming|retired)-(.+)-(\d+)-[0-9a-f]{8}$/;
 const LOCK_PREFIX = '.tensorsky-lock-';
 /** When this process started: anything older was left by an earlier process. */
 const PROCESS_START_MS = performance.timeOrigin;
@@ -93,15 +93,20 @@ export async function withTargetLock<T>(target: string, use: (lock: TargetLock) 
   }
 }
 
-/** Removes the staging folders of `name` in `parent` that an earlier, dead process left; returns their paths. */
+/**
+ * Removes the staging folders of `name` in `parent` that an earlier, dead process left; returns their
+ * paths. A retired folder is kept while the target is missing: its writer died between moving the old
+ * directory aside and the new one in, and it is then the only copy.
+ */
 async function sweepStaleStaging(parent: string, name: string): Promise<string[]> {
+  const targetExists = await fs.stat(path.join(parent, name)).then(() => true, () => false);
   const swept: string[] = [];
   for (const entry of await fs.readdir(parent)) {
     const match = STAGING_NAME.exec(entry);
-    if (!match || match[1] !== name) continue;
+    if (!match || match[2] !== name || (match[1] === 'retired' && !targetExists)) continue;
     const full = path.join(parent, entry);
     const stat = await fs.lstat(full).catch(() => undefined);
-    if (!stat?.isDirectory() || !leftByDeadProcess(Number(match[2]), stat.mtimeMs)) continue;
+    if (!stat?.isDirectory() || !leftByDeadProcess(Number(match[3]), stat.mtimeMs)) continue;
     await fs.rm(full, { recursive: true, force: true });
     swept.push(full);
   }

@@ -86,6 +86,7 @@ describe('sweeping what a killed writer left', () => {
       `.tensorsky-incoming-model-${deadPid}-0123abcdef`, // nor this
       'tensorsky-incoming-model-1-0123abcd',
     ];
+    mkdirSync(target); // a retired folder is removed only once its target is back
     for (const name of [...stale, ...kept]) make(name);
     make(`.tensorsky-incoming-model-${deadPid}-fedcba98`, false); // newer than this process
     kept.push(`.tensorsky-incoming-model-${deadPid}-fedcba98`);
@@ -95,7 +96,22 @@ describe('sweeping what a killed writer left', () => {
     const lock = await lockTarget(target);
     await lock.release();
     expect(lock.swept.sort()).toEqual(stale.map((name) => path.join(parent, name)).sort());
-    expect(readdirSync(parent).sort()).toEqual(kept.sort());
+    expect(readdirSync(parent).sort()).toEqual([...kept, 'model'].sort());
+  });
+
+  it('keeps a retired folder while the target is missing: it is then the only copy of the model', async () => {
+    const target = freshTarget();
+    const retired = path.join(path.dirname(target), `.tensorsky-retired-model-${deadPid}-0123abcd`);
+    mkdirSync(retired);
+    utimesSync(retired, anHourAgo, anHourAgo);
+    await (await lockTarget(target)).release();
+    expect(readdirSync(path.dirname(target))).toEqual([path.basename(retired)]);
+    await writeSavedModel(target, { savedModel: tinyModel });
+    expect(readdirSync(path.dirname(target)).sort()).toEqual([path.basename(retired), 'model']);
+    // Once the target is back, the next writer removes it.
+    const lock = await lockTarget(target);
+    await lock.release();
+    expect(lock.swept).toEqual([retired]);
   });
 
   it('names staging folders after the target and this process', () => {
