@@ -2,7 +2,7 @@
 // server), Vertex AI is the REST double checked against the aiplatform v1 reference, whose :predict
 // forwards to `tensorsky serve`. The model is an image classifier written at test time; the truth for
 // the remote predictions is `tensorsky predict` on the same SavedModel.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -144,5 +144,18 @@ describe('tensorsky deploy --target local', () => {
     expect(readdirSync(path.join(base, '1'))).toEqual(['saved_model.pb']);
     const again = await run('deploy', '--model_dir', modelDir, '--model_name', 'jean_inception', '--model_version', '1', '--model_base_path', base, '--json');
     expect(again.json[0]).toMatchObject({ action: 'unchanged', version: 1 });
+  });
+
+  it('refuses a SavedModel whose saved_model.pb is truncated: exit 1, one line, nothing published', async () => {
+    const corrupt = path.join(scratch, 'corrupt');
+    cpSync(modelDir, corrupt, { recursive: true });
+    const pb = path.join(corrupt, 'saved_model.pb');
+    truncateSync(pb, statSync(pb).size >> 1);
+    const base = path.join(scratch, 'repository', 'refused');
+    const refused = await run('deploy', '--model_dir', corrupt, '--model_name', 'jean_inception', '--model_version', '4', '--model_base_path', base);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toHaveLength(1);
+    expect(refused.err[0]).toMatch(/^tensorsky: refusing to publish .*corrupt: .*saved_model\.pb is not a SavedModel \(.*\); export the model again$/);
+    expect(existsSync(base)).toBe(false);
   });
 });

@@ -6,6 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { readProvenance } from '@tensorsky/saved-model';
 import { afterAll, describe, expect, it } from 'vitest';
+import { smallClassifierConfig, smallClassifierWeights } from '../../../packages/export/test/helpers/keras-models.js';
+import { writeTfjsLayersModel } from '../../../packages/export/test/helpers/tfjs-layers-writer.js';
 import { run } from './support/run-cli.js';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-export-cli-'));
@@ -102,5 +104,24 @@ describe('tensorsky export', () => {
     expect(result.code).toBe(1);
     expect(result.err.filter((l) => l.startsWith('tensorsky: '))).toEqual([`tensorsky: ${missing} does not exist`]);
     expect(readdirSync(scratch)).not.toContain('never');
+  });
+});
+
+describe('tensorsky export --model with weight paths outside the model folder', () => {
+  it('refuses ../ paths and devices: exit 1, one line naming the path, nothing written', async () => {
+    const modelFolder = path.join(scratch, 'tfjs', 'classifier');
+    await writeTfjsLayersModel(modelFolder, smallClassifierConfig(), smallClassifierWeights());
+    const modelJson = path.join(modelFolder, 'model.json');
+    const json = JSON.parse(readFileSync(modelJson, 'utf8'));
+    for (const weightPath of ['../../../../etc/passwd', '/dev/zero']) {
+      writeFileSync(modelJson, JSON.stringify({ ...json, weightsManifest: [{ ...json.weightsManifest[0], paths: [weightPath] }] }));
+      const target = path.join(scratch, 'escaped', '1');
+      const result = await run('export', '--model_dir', target, '--model', modelFolder);
+      expect(result.code).toBe(1);
+      expect(result.err.filter((l) => l.startsWith('tensorsky: '))).toEqual([
+        `tensorsky: ${modelJson} lists weight file ${weightPath}, which is outside the model's folder ${modelFolder}; a model's files must sit in its folder`,
+      ]);
+      expect(readdirSync(scratch)).not.toContain('escaped');
+    }
   });
 });

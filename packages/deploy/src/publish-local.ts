@@ -1,11 +1,12 @@
 // Deployment without a cloud: the SavedModel becomes version N of a TF Serving model repository
 // (BASE/<N>/saved_model.pb), which `tensorsky serve --model_base_path BASE` (or TF Serving itself) picks
 // up on its next scan. The copy is written under a hidden name and renamed into place, so a server never
-// sees a half-copied version.
-import { randomBytes } from 'node:crypto';
+// sees a half-copied version; a SavedModel that cannot be read or has no serving_default is refused, as
+// a server could not load it.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { listModelFiles, type LocalFile } from './model-files.js';
+import { stagingPath, withTargetLock } from '@tensorsky/saved-model';
+import { describeServingInput, listModelFiles, ModelDirError, type LocalFile } from './model-files.js';
 import { DeployNameError, parseModelVersion } from './names.js';
 
 export class PublishConflictError extends Error {
@@ -46,47 +47,69 @@ export async function publishLocal(options: LocalPublishOptions): Promise<LocalP
     throw new DeployNameError(`--model_dir ${options.modelDir} and the target ${dir} overlap; publish into another --model_base_path`);
   }
   const files = await listModelFiles(source);
-  const existing = await listModelFiles(dir).catch(() => undefined);
+  await checkServable(options.modelDir);
   const dryRun = options.dryRun ?? false;
   const result = { dir, version, files: files.length, dryRun };
 
-  if (existing && sameFiles(files, existing)) {
-    log(`${dir} already holds this model; nothing to do`);
-    return { ...result, action: 'unchanged' };
-  }
-  const dirExists = await fs.stat(dir).then(() => true, () => false);
-  if (dirExists && !options.force) {
-    throw new PublishConflictError(`${dir} already holds a different model version ${version}; publish under a new --model_version, or pass --force to replace it`);
-  }
-  const action = dirExists ? 'replaced' : 'copied';
+  /** What publishing would do to `dir` as it is now; refuses to replace a different model without force. */
+  const plan = async (): Promise<LocalPublishResult['action']> => {
+    const existing = await listModelFiles(dir).catch(() => undefined);
+    if (existing && sameFiles(files, existing)) return 'unchanged';
+    const dirExists = await fs.stat(dir).then(() => true, () => false);
+    if (dirExists && !options.force) {
+      throw new PublishConflictError(`${dir} already holds a different model version ${version}; publish under a new --model_version, or pass --force to replace it`);
+    }
+    return dirExists ? 'replaced' : 'copied';
+  };
+
   if (dryRun) {
-    log(`would ${dirExists ? 'replace' : 'create'} ${dir} with ${files.length} files from ${source}`);
+    const action = await plan();
+    if (action === 'unchanged') log(`${dir} already holds this model; nothing to do`);
+    else log(`would ${action === 'replaced' ? 'replace' : 'create'} ${dir} with ${files.length} files from ${source}`);
     return { ...result, action };
   }
 
-  await fs.mkdir(base, { recursive: true });
-  const suffix = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  const staging = path.join(base, `.tensorsky-incoming-${version}-${suffix}`);
-  try {
-    for (const file of files) {
-      const target = path.join(staging, ...file.relativePath.split('/'));
-      await fs.mkdir(path.dirname(target), { recursive: true });
-      await fs.copyFile(file.absolutePath, target);
+  // Under the version's lock, shared with writeSavedModel, which also sweeps what a killed publish left.
+  const action = await withTargetLock(dir, async (lock) => {
+    for (const swept of lock.swept) log(`removed ${swept}, left by an interrupted publish`);
+    const planned = await plan();
+    if (planned === 'unchanged') {
+      log(`${dir} already holds this model; nothing to do`);
+      return planned;
     }
-    if (dirExists) {
-      const retired = path.join(base, `.tensorsky-retired-${version}-${suffix}`);
-      await fs.rename(dir, retired);
-      await fs.rename(staging, dir);
-      await fs.rm(retired, { recursive: true, force: true });
-    } else {
-      await fs.rename(staging, dir);
+    const staging = stagingPath(dir, 'incoming');
+    try {
+      for (const file of files) {
+        const target = path.join(staging, ...file.relativePath.split('/'));
+        await fs.mkdir(path.dirname(target), { recursive: true });
+        await fs.copyFile(file.absolutePath, target);
+      }
+      if (planned === 'replaced') {
+        const retired = stagingPath(dir, 'retired');
+        await fs.rename(dir, retired);
+        await fs.rename(staging, dir);
+        await fs.rm(retired, { recursive: true, force: true });
+      } else {
+        await fs.rename(staging, dir);
+      }
+    } catch (err) {
+      await fs.rm(staging, { recursive: true, force: true });
+      throw err;
     }
-  } catch (err) {
-    await fs.rm(staging, { recursive: true, force: true });
-    throw err;
-  }
-  log(`${action === 'replaced' ? 'replaced' : 'published'} version ${version} at ${dir} (${files.length} files)`);
+    log(`${planned === 'replaced' ? 'replaced' : 'published'} version ${version} at ${dir} (${files.length} files)`);
+    return planned;
+  });
   return { ...result, action };
+}
+
+/** A server would fail to load what it cannot read or call: refuse it before it reaches the repository. */
+async function checkServable(modelDir: string): Promise<void> {
+  try {
+    await describeServingInput(modelDir);
+  } catch (err) {
+    if (err instanceof ModelDirError) throw err;
+    throw new ModelDirError(`refusing to publish ${modelDir}: ${(err as Error).message}; export the model again`);
+  }
 }
 
 function sameFiles(a: LocalFile[], b: LocalFile[]): boolean {

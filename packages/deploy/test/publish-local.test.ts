@@ -1,6 +1,7 @@
 // `deploy --target local`: versions published into a TF Serving repository while `tensorsky serve`
 // watches it; TF Serving's half_plus_two (y = 0.5x + 2) and half_plus_three (y = 0.5x + 3) tell versions apart.
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +79,34 @@ describe('publishLocal into a repository that tensorsky serve watches', () => {
     writeFileSync(path.join(modified, 'assets', 'foo.txt'), 'another asset\n');
     expect((await publishLocal({ modelDir: modified, modelBasePath: base, modelVersion: '2', force: true })).action).toBe('replaced');
     expect(readdirSync(base).sort()).toEqual(['1', '2']);
+  });
+
+  it('refuses a SavedModel the server could not load, before touching the repository', async () => {
+    const truncated = path.join(scratch, 'truncated');
+    cpSync(HALF_PLUS_THREE, truncated, { recursive: true });
+    const pb = path.join(truncated, 'saved_model.pb');
+    truncateSync(pb, statSync(pb).size >> 1);
+    const before = readdirSync(base).sort();
+    await expect(publishLocal({ modelDir: truncated, modelBasePath: base, modelVersion: '3' })).rejects.toThrow(
+      new RegExp(`^refusing to publish ${truncated}: ${pb} is not a SavedModel \\(.*\\); export the model again$`),
+    );
+    expect(readdirSync(base).sort()).toEqual(before);
+  });
+
+  it('removes what an interrupted publish of the same version left, and only that', async () => {
+    // A publish killed by kill -9: its staging folder and lock stay; its process is gone.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const leftover = path.join(base, `.tensorsky-incoming-3-${dead}-0badc0de`);
+    mkdirSync(path.join(leftover, 'variables'), { recursive: true });
+    const anHourAgo = new Date(Date.now() - 3600_000);
+    utimesSync(leftover, anHourAgo, anHourAgo);
+    writeFileSync(path.join(base, '.tensorsky-lock-3'), JSON.stringify({ pid: dead, host: os.hostname() }));
+    mkdirSync(path.join(base, '.not-ours-3'));
+    const lines: string[] = [];
+    expect((await publishLocal({ modelDir: HALF_PLUS_THREE, modelBasePath: base, modelVersion: '3', log: (l) => lines.push(l) })).action).toBe('copied');
+    expect(lines[0]).toBe(`removed ${leftover}, left by an interrupted publish`);
+    expect(readdirSync(base).sort()).toEqual(['.not-ours-3', '1', '2', '3']);
+    rmSync(path.join(base, '.not-ours-3'), { recursive: true });
   });
 
   it('needs a numbered version', async () => {

@@ -12,6 +12,7 @@ import {
   DataType,
   GraphBuilder,
   IMAGE_ENCODINGS,
+  lockTarget,
   PROVENANCE_FILE,
   PROVENANCE_SCHEMA,
   SAVED_MODEL_PB,
@@ -26,6 +27,7 @@ import {
   type Provenance,
   type SavedModel,
   type SignatureDef,
+  type TargetLock,
 } from '@tensorsky/saved-model';
 import { layersModelToGraph } from './convert/layers.js';
 import { buildImageInputGraph } from './serving-input.js';
@@ -130,8 +132,11 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
   }
   const loaded = performance.now();
 
+  let lock: TargetLock | undefined;
   let built: ReturnType<typeof buildSavedModel>;
   try {
+    // From here on a second export into modelDir is refused; taking the lock also clears what a killed export left.
+    lock = await lockTarget(modelDir);
     progress({ step: 'convert', message: `converting ${source.name} (${source.model.layers.length} layers) to TensorFlow ops` });
     built = buildSavedModel(source, {
       inputFormat: options.inputFormat ?? 'b64',
@@ -140,6 +145,9 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
       foldBatchNorms: options.foldBatchNorms ?? false,
       progress,
     });
+  } catch (err) {
+    await lock?.release();
+    throw err;
   } finally {
     if (!options.source) source.model.dispose();
   }
@@ -147,11 +155,15 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
 
   progress({ step: 'write', message: `writing ${modelDir}` });
   const provenance: Provenance = { schema: PROVENANCE_SCHEMA, exporter: EXPORTER, exportedAt: new Date().toISOString(), ...source.provenance };
-  await writeSavedModel(
-    modelDir,
-    { savedModel: built.savedModel, assets: built.assets, assetsExtra: { [PROVENANCE_FILE]: serializeProvenance(provenance) } },
-    { overwrite: options.force },
-  );
+  try {
+    await writeSavedModel(
+      modelDir,
+      { savedModel: built.savedModel, assets: built.assets, assetsExtra: { [PROVENANCE_FILE]: serializeProvenance(provenance) } },
+      { overwrite: options.force, lock },
+    );
+  } finally {
+    await lock.release();
+  }
   const savedModelBytes = (await stat(join(modelDir, SAVED_MODEL_PB))).size;
   const written = performance.now();
 

@@ -134,16 +134,15 @@ export async function loadKerasModel(path: string): Promise<tf.LayersModel> {
 export async function loadKerasWeights(model: tf.LayersModel, path: string): Promise<void> {
   const file = await openH5(path);
   try {
-    const root = readStringListAttr(file, 'layer_names') === undefined && file.get('model_weights')
-      ? (file.get('model_weights') as Group)
-      : file;
+    const modelWeights = readStringListAttr(file, 'layer_names') === undefined ? getInFile(file, 'model_weights', path) : null;
+    const root = modelWeights instanceof h5wasm.Group ? modelWeights : file;
     const layerNames = readStringListAttr(root, 'layer_names');
     if (layerNames === undefined) {
       throw new KerasH5Error(`${path} is not a Keras weights file (no layer_names attribute)`);
     }
     const fileLayers = layerNames
       .map((name) => {
-        const group = root.get(name);
+        const group = getInFile(root, name, path);
         if (!(group instanceof h5wasm.Group)) {
           throw new KerasH5Error(`${path}: layer ${name} is listed in layer_names but has no group in the file`);
         }
@@ -167,7 +166,7 @@ export async function loadKerasWeights(model: tf.LayersModel, path: string): Pro
         );
       }
       const values = source.weightNames.map((weightName, w) => {
-        const dataset = source.group.get(weightName);
+        const dataset = getInFile(source.group, weightName, path);
         if (!(dataset instanceof h5wasm.Dataset)) {
           throw new KerasH5Error(`${label}: weight ${weightName} is listed in weight_names but missing from the file`);
         }
@@ -194,6 +193,24 @@ export async function loadKerasWeights(model: tf.LayersModel, path: string): Pro
   } finally {
     file.close();
   }
+}
+
+/**
+ * `group.get(name)`, refusing an external link on the way: HDF5 follows one into any file of this
+ * machine (h5wasm reports it as an ordinary group or dataset), and its data would become weights.
+ */
+function getInFile(group: Group, name: string, path: string): ReturnType<Group['get']> {
+  let node: ReturnType<Group['get']> = group;
+  for (const component of name.split('/').filter(Boolean)) {
+    // Listing names follows no link; get_external_link throws on a missing name.
+    if (!(node instanceof h5wasm.Group) || !node.keys().includes(component)) return null;
+    const link = node.get_external_link(`${node.path.replace(/\/$/, '')}/${component}`) as { filename?: string; obj_path?: string };
+    if (link.filename !== undefined) {
+      throw new KerasH5Error(`${path} links ${name} to ${link.filename}:${link.obj_path}, outside this file; save the weights into the .h5 file itself`);
+    }
+    node = node.get(component);
+  }
+  return node;
 }
 
 function readFloatData(dataset: Dataset, label: string): Float32Array {

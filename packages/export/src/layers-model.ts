@@ -6,6 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { readModelFile } from '@tensorsky/saved-model';
 
 /** Layer classes the graph converter of `tensorsky export` handles. */
 export const SUPPORTED_LAYER_CLASSES = [
@@ -191,21 +192,17 @@ export async function loadTfjsLayersModel(path: string): Promise<tf.LayersModel>
   checkSupportedLayers(json.modelTopology, modelJsonPath);
   normalizeKerasConfig(json.modelTopology);
 
-  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
+  const weightSpecs = (json.weightsManifest ?? []).flatMap((group) => group.weights);
+  const expectedBytes = weightSpecs.reduce((sum, spec) => sum + specByteLength(spec, modelJsonPath), 0);
+  // Shards are read only from the model's folder and only up to the bytes the manifest describes.
   const shards: Buffer[] = [];
-  for (const group of json.weightsManifest ?? []) {
-    for (const shardPath of group.paths) {
-      const file = join(dirname(modelJsonPath), shardPath);
-      try {
-        shards.push(await readFile(file));
-      } catch (err) {
-        throw new LayersModelError(`${modelJsonPath} lists weight file ${shardPath}, which cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-      }
-    }
-    weightSpecs.push(...group.weights);
+  let readBytes = 0;
+  for (const shardPath of (json.weightsManifest ?? []).flatMap((group) => group.paths)) {
+    const shard = await readModelFile(dirname(modelJsonPath), shardPath, { source: modelJsonPath, what: 'weight file', maxBytes: expectedBytes - readBytes });
+    shards.push(shard);
+    readBytes += shard.length;
   }
   const weightData = Buffer.concat(shards);
-  const expectedBytes = weightSpecs.reduce((sum, spec) => sum + specByteLength(spec, modelJsonPath), 0);
   if (expectedBytes !== weightData.length) {
     throw new LayersModelError(
       `${modelJsonPath}: weight files hold ${weightData.length} bytes, the weightsManifest describes ${expectedBytes}; the shards are incomplete or do not belong to this model.json`,

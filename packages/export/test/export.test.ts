@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { decodeImageToRgb } from '@tensorsky/image';
 import { preprocessImagesReference } from '@tensorsky/preprocess';
-import { DataType, readSavedModel, tensorProtoToArray, validateGraph, type MetaGraphDef } from '@tensorsky/saved-model';
+import { DataType, lockTarget, readSavedModel, TargetLockError, tensorProtoToArray, validateGraph, type MetaGraphDef } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExportError, exportSavedModel, initTfjs, loadKerasModel, type ExportOptions, type ExportProgress } from '../src/index.js';
 import { compareProbabilities, predictExported } from './fidelity-helpers.js';
@@ -168,6 +168,20 @@ describe('exportSavedModel refusals', () => {
 
     await exportSavedModel({ modelDir, model: h5, force: true });
     expect((await readdir(modelDir)).sort()).toEqual(['assets.extra', 'saved_model.pb', 'variables']);
+    expect(await readdir(parent)).toEqual(['model']);
+  });
+
+  it('refuses to export into a target another export is writing, then exports once it is done', async () => {
+    const parent = join(temp.dir, 'locked');
+    const modelDir = join(parent, 'model');
+    const other = await lockTarget(modelDir);
+    const error = await failedExport(parent, { model: h5 });
+    expect(error).toBeInstanceOf(TargetLockError);
+    expect(error.message).toBe(
+      `${modelDir} is being written by process ${process.pid} (lock ${other.file}); wait for it to finish, or remove the lock if that process is gone`,
+    );
+    await other.release();
+    await exportSavedModel({ modelDir, model: h5 });
     expect(await readdir(parent)).toEqual(['model']);
   });
 

@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import h5wasm, { type Group } from 'h5wasm/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildInceptionV3,
@@ -64,6 +65,31 @@ describe('loadKerasWeights', () => {
     await writeKerasWeightsFile(path, h5LayersFor(configLayerNames(config).slice(0, -1), weights));
     await expect(loadKerasWeights(model, path)).rejects.toThrow(
       `${path} has weights for 5 layers, the model has 6 layers with weights; the file does not belong to this architecture`,
+    );
+    model.dispose();
+  });
+
+  it('refuses weights reached through an external link to another file', async () => {
+    const config = smallClassifierConfig();
+    const model = await tf.models.modelFromJSON({ modelTopology: config as never });
+    const layers = h5LayersFor(configLayerNames(config), smallClassifierWeights());
+    const elsewhere = join(temp.dir, 'elsewhere.h5');
+    await writeKerasWeightsFile(elsewhere, layers);
+    // conv2d_2's weights are listed, but its group conv2d_2/conv2d_2 links into elsewhere.h5.
+    const linking = join(temp.dir, 'linking.h5');
+    await writeKerasWeightsFile(linking, layers.map((l) => (l.name === 'conv2d_2' ? { ...l, weights: [] } : l)));
+    const file = new h5wasm.File(linking, 'a');
+    try {
+      const group = file.get('conv2d_2') as Group;
+      const names = layers.find((l) => l.name === 'conv2d_2')!.weights.map((w) => w.name);
+      group.delete_attribute('weight_names');
+      group.create_attribute('weight_names', names, [names.length], `A${Math.max(...names.map((n) => n.length))}`);
+      group.create_external_link(elsewhere, '/conv2d_2/conv2d_2', 'conv2d_2');
+    } finally {
+      file.close();
+    }
+    await expect(loadKerasWeights(model, linking)).rejects.toThrow(
+      `${linking} links conv2d_2/kernel:0 to ${elsewhere}:/conv2d_2/conv2d_2, outside this file; save the weights into the .h5 file itself`,
     );
     model.dispose();
   });

@@ -1,6 +1,8 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { ModelFileError } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   checkSupportedLayers,
@@ -100,7 +102,7 @@ describe('loadTfjsLayersModel', () => {
     await writeTfjsLayersModel(missing, smallClassifierConfig(), smallClassifierWeights(), { shardBytes: 400 });
     await rm(join(missing, 'group1-shard2of5.bin'));
     const missingError = await loadTfjsLayersModel(missing).catch((e) => e);
-    expect(missingError).toBeInstanceOf(LayersModelError);
+    expect(missingError).toBeInstanceOf(ModelFileError);
     expect(missingError.message).toBe(
       `${join(missing, 'model.json')} lists weight file group1-shard2of5.bin, which cannot be read (ENOENT)`,
     );
@@ -112,6 +114,38 @@ describe('loadTfjsLayersModel', () => {
     await writeFile(shard, (await readFile(shard)).subarray(0, 100));
     await expect(loadTfjsLayersModel(short)).rejects.toThrow(
       `${join(short, 'model.json')}: weight files hold 100 bytes, the weightsManifest describes ${451 * 4}`,
+    );
+  });
+
+  it('reads weight files only from inside the model folder, as regular files of the expected size', async () => {
+    const dir = join(temp.dir, 'escaping', 'model');
+    await writeTfjsLayersModel(dir, smallClassifierConfig(), smallClassifierWeights());
+    const modelJson = join(dir, 'model.json');
+    const json = JSON.parse(await readFile(modelJson, 'utf8'));
+    const withPath = async (shardPath: string) => {
+      await writeFile(modelJson, JSON.stringify({ ...json, weightsManifest: [{ ...json.weightsManifest[0], paths: [shardPath] }] }));
+      return loadTfjsLayersModel(dir).catch((e) => e);
+    };
+    const outside = `, which is outside the model's folder ${dir}; a model's files must sit in its folder`;
+    await writeFile(join(temp.dir, 'escaping', 'secret.bin'), Buffer.alloc(451 * 4));
+    for (const shardPath of ['../secret.bin', '../../../../etc/passwd', '/dev/zero', '/etc/passwd']) {
+      const err = await withPath(shardPath);
+      expect(err).toBeInstanceOf(ModelFileError);
+      expect(err.message).toBe(`${modelJson} lists weight file ${shardPath}${outside}`);
+    }
+    // A link inside the folder to a file outside it is outside too; a device is not a regular file.
+    await symlink(join(temp.dir, 'escaping', 'secret.bin'), join(dir, 'linked.bin'));
+    expect((await withPath('linked.bin')).message).toBe(`${modelJson} lists weight file linked.bin${outside}`);
+    await mkdir(join(dir, 'dev'));
+    await symlink('/dev/zero', join(dir, 'dev', 'zero'));
+    expect((await withPath('dev/zero')).message).toMatch(/lists weight file dev\/zero, which is outside/);
+    execFileSync('mkfifo', [join(dir, 'pipe.bin')]);
+    expect((await withPath('pipe.bin')).message).toBe(
+      `${modelJson} lists weight file pipe.bin, which is not a regular file; a model's files must be plain files in its folder`,
+    );
+    await writeFile(join(dir, 'big.bin'), Buffer.alloc(451 * 4 + 1));
+    expect((await withPath('big.bin')).message).toBe(
+      `${modelJson} lists weight file big.bin, which holds ${451 * 4 + 1} bytes, more than the ${451 * 4} expected; it does not belong to this model`,
     );
   });
 });

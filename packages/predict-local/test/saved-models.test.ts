@@ -155,6 +155,20 @@ describe('variables the init op sets (run after restoring, as the TensorFlow loa
   });
 });
 
+describe('assets', () => {
+  it('refuses an asset named outside the SavedModel\'s assets/ folder', async () => {
+    const source = servingModel('saved_model_half_plus_two_tf2_cpu', '00000123');
+    const { savedModel } = await readSavedModel(source);
+    const [asset] = savedModel.meta_graphs![0].asset_file_def!;
+    asset.filename = '../../../../etc/passwd';
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'predict-local-')), 'model');
+    await writeSavedModel(dir, { savedModel });
+    await expect(loadModel(dir, { backend: 'cpu' })).rejects.toThrow(
+      `asset ../../../../etc/passwd of tensor ${asset.tensor_info!.name} is outside the SavedModel's assets/ folder; a model's assets must sit in it`,
+    );
+  });
+});
+
 describe('loadModel options and input checks', () => {
   it("backend 'auto' picks onnx when tfjs-node is not installed (wasm when ONNX Runtime cannot load: onnx-engine.test.ts)", async () => {
     const model = await loadModel(halfPlusTwo);

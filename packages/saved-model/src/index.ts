@@ -1,6 +1,8 @@
 export * from './proto.js';
 export * from './bundle.js';
 export * from './io.js';
+export * from './staging.js';
+export * from './model-file.js';
 export * from './provenance.js';
 export * from './summary.js';
 export { tfOpDefs, parseOpDefs, attrValueCase, attrsWithDefaults, argDtypes, outputDtypes, type OpDefs } from './opdefs.js';

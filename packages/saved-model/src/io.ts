@@ -1,11 +1,12 @@
 // Reading and writing SavedModel directories: saved_model.pb, variables/, assets/ and assets.extra/.
-// Writes are atomic: everything goes into a temp directory next to the target, which is renamed into place.
-import { randomBytes } from 'node:crypto';
+// Writes are atomic: everything goes into a staging directory next to the target, which is renamed into
+// place under the target's lock (staging.ts).
 import type { Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { decodeMessage, messageType, type MetaGraphDef, type SavedModel } from './proto.js';
+import { lockTarget, stagingPath, TargetLockError, type TargetLock } from './staging.js';
 
 export const SAVED_MODEL_PB = 'saved_model.pb';
 export const VARIABLES_DIR = 'variables';
@@ -43,6 +44,8 @@ export interface SavedModelContents {
 export interface WriteSavedModelOptions {
   /** Replace an existing non-empty directory. */
   overwrite?: boolean;
+  /** The target's lock, when the caller took it (lockTarget) before its own work; otherwise taken here. */
+  lock?: TargetLock;
 }
 
 /**
@@ -154,13 +157,13 @@ export async function writeSavedModel(
   if (problem) throw new SavedModelError(`refusing to write ${dir}: not a SavedModel (${problem})`);
 
   let temp: string | undefined;
+  let ownLock: TargetLock | undefined;
   try {
     // Refuse before doing any work; moveIntoPlace checks again, as the directory may change meanwhile.
     await targetState(target, options);
     const pb = encodeSavedModel(contents.savedModel);
-    const parent = path.dirname(target);
-    await fs.mkdir(parent, { recursive: true });
-    temp = path.join(parent, `.${path.basename(target)}.tmp-${randomBytes(6).toString('hex')}`);
+    if (!options.lock) ownLock = await lockTarget(target);
+    temp = stagingPath(target, 'incoming');
     await fs.mkdir(temp);
     await writeSynced(path.join(temp, SAVED_MODEL_PB), pb);
     await fs.mkdir(path.join(temp, VARIABLES_DIR));
@@ -176,8 +179,10 @@ export async function writeSavedModel(
     await moveIntoPlace(temp, target, options);
   } catch (err) {
     if (temp) await fs.rm(temp, { recursive: true, force: true });
-    if (err instanceof SavedModelError) throw err;
+    if (err instanceof SavedModelError || err instanceof TargetLockError) throw err;
     throw new SavedModelError(`cannot write SavedModel to ${dir}: ${errorMessage(err)}`, { cause: err });
+  } finally {
+    await ownLock?.release();
   }
 }
 
@@ -213,7 +218,7 @@ async function moveIntoPlace(temp: string, target: string, options: WriteSavedMo
     await fs.rename(temp, target);
     return;
   }
-  const aside = path.join(path.dirname(target), `.${path.basename(target)}.old-${randomBytes(6).toString('hex')}`);
+  const aside = stagingPath(target, 'retired');
   await fs.rename(target, aside);
   try {
     await fs.rename(temp, target);

@@ -1,7 +1,8 @@
 // The version manager, after TF Serving's AspiredVersionsManager with its availability-preserving
 // policy: aspired versions are loaded and become AVAILABLE; versions no longer aspired are retired only
-// once another aspired version is AVAILABLE (or none is still coming), and are unloaded only after the
-// last request holding them has finished (reference counting). A switch therefore never drops a request.
+// once an aspired version is AVAILABLE (the newest of them keeps serving while a new version loads or
+// after it failed to), and are unloaded only after the last request holding them has finished (reference
+// counting). A switch therefore never drops a request, and a corrupt new version does not take the model down.
 // Each version's provenance (where its weights came from) is read as it loads, so that a model with
 // random weights is said to be one in the log, in its metadata and in /healthz.
 import { checkProvenance, type ProvenanceCheck } from '@tensorsky/saved-model';
@@ -213,14 +214,17 @@ export class ModelManager {
     );
   }
 
-  /** Retires AVAILABLE versions that are no longer aspired, unless that would leave a gap in service. */
+  /**
+   * Retires AVAILABLE versions that are no longer aspired, as TF Serving's AvailabilityPreservingPolicy
+   * does: all of them once an aspired version is AVAILABLE (or none is aspired at all); otherwise all but
+   * the newest, which keeps serving while aspired versions load, and when they fail to.
+   */
   private reconcile(name: string, model: ModelEntry): void {
-    const aspired = [...model.aspired].map((v) => model.versions.get(v));
-    const aspiredAvailable = aspired.some((e) => e?.state === 'AVAILABLE');
-    const aspiredComing = aspired.some((e) => e?.state === 'START' || e?.state === 'LOADING');
-    if (!aspiredAvailable && aspiredComing) return;
-    for (const entry of model.versions.values()) {
-      if (entry.state !== 'AVAILABLE' || model.aspired.has(entry.version)) continue;
+    const entries = [...model.versions.values()];
+    const aspiredAvailable = entries.some((e) => e.state === 'AVAILABLE' && model.aspired.has(e.version));
+    let retiring = entries.filter((e) => e.state === 'AVAILABLE' && !model.aspired.has(e.version)).sort((a, b) => a.version - b.version);
+    if (model.aspired.size > 0 && !aspiredAvailable) retiring = retiring.slice(0, -1);
+    for (const entry of retiring) {
       entry.state = 'UNLOADING';
       this.log(`model ${name} version ${entry.version} is UNLOADING (${entry.refs} requests in flight)`);
       if (entry.refs === 0) this.finishUnload(name, entry);

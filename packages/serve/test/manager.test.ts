@@ -79,6 +79,36 @@ describe('ModelManager', () => {
     expect(loader.loads.has(7)).toBe(false); // two attempts were allowed
   });
 
+  it('keeps the serving version when a new one fails to load, until a good one is AVAILABLE', async () => {
+    const loader = new ManualLoader();
+    const manager = new ModelManager(loader, { maxLoadAttempts: 2 });
+    manager.addModel('m', {});
+    manager.setAspiredVersions('m', dirs(3));
+    loader.finish(3);
+    await manager.settled();
+    // The latest policy now aspires to version 4 alone, which is corrupt.
+    manager.setAspiredVersions('m', dirs(4));
+    loader.loads.get(4)!.reject(new Error('saved_model.pb is truncated'));
+    await manager.settled();
+    expect(manager.status('m', { kind: 'latest' })).toEqual([
+      { version: '4', state: 'END', status: { error_code: 'UNKNOWN', error_message: 'saved_model.pb is truncated' } },
+      { version: '3', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } },
+    ]);
+    const lease = manager.acquire('m', { kind: 'latest' });
+    expect(lease.version).toBe(3);
+    lease.release();
+    // Retries that fail change nothing either; version 5 then takes over and 3 is retired.
+    manager.setAspiredVersions('m', dirs(4));
+    loader.loads.get(4)!.reject(new Error('still truncated'));
+    await manager.settled();
+    expect(states(manager)).toEqual(['4:END', '3:AVAILABLE']);
+    manager.setAspiredVersions('m', dirs(5));
+    loader.finish(5);
+    await until(() => states(manager).includes('3:END'));
+    expect(states(manager)).toEqual(['5:AVAILABLE', '4:END', '3:END']);
+    expect(loader.unloaded).toEqual([3]);
+  });
+
   it('retires versions nobody aspires to when nothing new is coming', async () => {
     const loader = new ManualLoader();
     const manager = new ModelManager(loader);

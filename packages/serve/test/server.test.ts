@@ -247,6 +247,55 @@ describe('model repository', () => {
     }
   });
 
+  it('keeps serving version 3 under load when a corrupt version 4 is published, and reports 4 failed', async () => {
+    const base = await tempDir('serve-corrupt-');
+    onTestFinished(() => fs.rm(base, { recursive: true, force: true }));
+    await addVersion(base, path.join(HALF_PLUS_TWO, '00000123'), 3);
+    const server = await startTestServer({ models: [model('hp', base)], pollIntervalMs: 50 }, { delayMs: 1 });
+    const answers: number[][] = [[], [], [], []];
+    const failures: string[] = [];
+    let stop = false;
+    const client = async (answersOfClient: number[]) => {
+      for (let i = 0; i < 5000 && !stop; i++) {
+        try {
+          const reply = await post(server, '/v1/models/hp:predict', { instances: [2.0] });
+          if (reply.status === 200) answersOfClient.push(reply.body.predictions[0]);
+          else failures.push(`${reply.status} ${JSON.stringify(reply.body)}`);
+        } catch (err) {
+          failures.push(String(err));
+        }
+      }
+    };
+    const load = Promise.all(answers.map(client));
+    let status: unknown;
+    try {
+      await waitFor('traffic on version 3', () => answers[0].length >= 10);
+      // Version 4 arrives complete (renamed into place) but with its saved_model.pb cut in half.
+      const staging = path.join(base, '.incoming-4');
+      await fs.cp(path.join(HALF_PLUS_THREE, '00000123'), staging, { recursive: true });
+      const pb = path.join(staging, 'saved_model.pb');
+      await fs.truncate(pb, (await fs.stat(pb)).size >> 1);
+      await fs.rename(staging, path.join(base, '4'));
+      await waitFor('version 4 to fail', async () => (await get(server, '/v1/models/hp/versions/4')).body.model_version_status?.[0]?.state === 'END');
+      // Several more scans (each retries version 4) under traffic.
+      const served = answers.map((a) => a.length);
+      await waitFor('more traffic on version 3', () => answers.every((a, i) => a.length >= served[i] + 50));
+      status = (await get(server, '/v1/models/hp')).body;
+    } finally {
+      stop = true;
+      await load;
+      await server.close();
+    }
+    expect(failures).toEqual([]);
+    for (const a of answers) expect(a.every((v) => v === 3.0)).toBe(true);
+    expect(status).toEqual({
+      model_version_status: [
+        { version: '4', state: 'END', status: { error_code: 'UNKNOWN', error_message: expect.stringMatching(/saved_model\.pb/) } },
+        { version: '3', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } },
+      ],
+    });
+  });
+
   it('says which address is taken when it cannot listen', async () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));

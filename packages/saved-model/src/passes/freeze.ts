@@ -6,7 +6,7 @@ import type { BundleTensor } from '../bundle.js';
 import { baseType } from '../dtypes.js';
 import { DataType, dataTypeName, type MetaGraphDef, type NodeDef } from '../proto.js';
 import { dataInputs, parseTensorName } from '../tensor-name.js';
-import { constNode, GraphIndex, protoValue, type ConstValue, type Pass } from './graph.js';
+import { constNode, GraphIndex, GraphPreparationError, protoValue, type ConstValue, type Pass } from './graph.js';
 
 const REF_VARIABLE_OPS = new Set(['VariableV2', 'Variable']);
 const ASSIGN_OPS = new Set(['Assign', 'AssignVariableOp']);
@@ -80,7 +80,15 @@ export const freezeAssets: Pass = (state) => {
   const assets = new Map<string, string>();
   for (const asset of state.metaGraph.asset_file_def ?? []) {
     const name = asset.tensor_info?.name;
-    if (name && asset.filename) assets.set(parseTensorName(name).node, path.join(state.options.dir, 'assets', asset.filename));
+    if (!name || !asset.filename) continue;
+    const assetsDir = path.join(state.options.dir, 'assets');
+    const file = path.join(assetsDir, asset.filename);
+    const inside = path.relative(assetsDir, file);
+    // A model names its own assets; a path out of assets/ would hand its graph any file of this machine.
+    if (inside === '' || inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(asset.filename)) {
+      throw new GraphPreparationError(`asset ${asset.filename} of tensor ${name} is outside the SavedModel's assets/ folder; a model's assets must sit in it`);
+    }
+    assets.set(parseTensorName(name).node, file);
   }
   if (assets.size === 0) return;
   state.nodes = state.nodes.map((n) =>
