@@ -2,7 +2,7 @@
 // server), Vertex AI is the REST double checked against the aiplatform v1 reference, whose :predict
 // forwards to `tensorsky serve`. The model is an image classifier written at test time; the truth for
 // the remote predictions is `tensorsky predict` on the same SavedModel.
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,11 @@ const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-cli-deploy-'));
 const modelDir = path.join(scratch, 'export', 'jean_inception');
 let cloud: FakeCloud;
 const savedToken = process.env.TENSORSKY_ACCESS_TOKEN;
+// gcloud's configuration, as `gcloud config set project/compute/region` writes it, in a folder of the test's own:
+// the machine's gcloud set-up and cloud variables must not leak in.
+const gcloudConfig = path.join(scratch, 'gcloud');
+process.env.CLOUDSDK_CONFIG = gcloudConfig;
+for (const name of ['GOOGLE_CLOUD_PROJECT', 'CLOUDSDK_CORE_PROJECT', 'GCLOUD_PROJECT', 'CLOUDSDK_AI_REGION', 'GOOGLE_CLOUD_REGION', 'CLOUDSDK_COMPUTE_REGION', 'CLOUDSDK_ACTIVE_CONFIG_NAME']) delete process.env[name];
 
 beforeAll(async () => {
   cloud = await startFakeCloud({ pollsBeforeDone: 0 });
@@ -63,6 +68,14 @@ describe('tensorsky deploy --target vertex', () => {
       expect(p.top.map((t: any) => [t.index, t.id, t.label])).toEqual(localPredictions[i].top.map((t: any) => [t.index, t.id, t.label]));
       p.top.forEach((t: any, k: number) => expect(t.score).toBeCloseTo(localPredictions[i].top[k].score, 6));
     });
+
+    // Project and region from gcloud's configuration file when no flag gives them.
+    mkdirSync(path.join(gcloudConfig, 'configurations'), { recursive: true });
+    writeFileSync(path.join(gcloudConfig, 'configurations', 'config_default'), `[core]\nproject = ${TEST_PROJECT}\n\n[compute]\nregion = ${TEST_REGION}\n`);
+    const fromGcloud = await run('predict-cloud', ...images, '--api_root', cloud.vertex.url, '--model_name', 'jean_inception', '--model_version', 'v1', '--decode_preds_fn', 'inception', '--top', '6', '--json');
+    rmSync(gcloudConfig, { recursive: true });
+    expect(fromGcloud.err).toEqual([]);
+    expect(fromGcloud.json[0].predictions).toEqual(remotePredictions);
 
     const text = await run('predict-cloud', '--image', path.join(IMAGES, 'cat.jpg'), ...cloudFlags(), '--model_name', 'jean_inception', '--model_version', 'v1', '--top', '2');
     expect(text.out).toEqual([
@@ -121,7 +134,7 @@ describe('tensorsky deploy --target vertex', () => {
 
   it('checks its flags', async () => {
     expect((await run('deploy', '--model_dir', modelDir, '--bucket', BUCKET, '--model_name', 'm', '--model_version', 'v1')).err).toEqual([
-      'tensorsky: a Vertex AI deployment needs --bucket and --project_id (or use --target local with --model_base_path)',
+      `tensorsky: no Google Cloud project: give --project_id, set GOOGLE_CLOUD_PROJECT or CLOUDSDK_CORE_PROJECT, or run \`gcloud config set project PROJECT_ID\` (tensorsky reads ${path.join(gcloudConfig, 'configurations', 'config_default')})`,
     ]);
     expect((await run('deploy', '--model_dir', modelDir, '--model_name', 'm', '--model_version', 'v1')).err).toEqual([
       'tensorsky: nowhere to deploy: give --model_base_path DIR (a TF Serving repository) for a local deployment, or --bucket and --project_id for Vertex AI',

@@ -77,10 +77,21 @@ describe('tensorsky predict-cloud --url', () => {
 
   it('says where to send the images when no target is given', async () => {
     const cat = path.join(IMAGES, 'cat.jpg');
-    expect((await run('predict-cloud', '--image', cat)).err).toEqual(['tensorsky: say where the model runs: --project_id (Vertex AI) or --url (TF Serving)']);
-    expect((await run('predict-cloud', '--image', cat, '--project_id', 'my-project')).err).toEqual([
-      'tensorsky: name the model: --model_name and --model_version as given to tensorsky deploy, or --endpoint ID',
-    ]);
+    const nameTheModel = 'tensorsky: name the model: --model_name and --model_version as given to tensorsky deploy, or --endpoint ID (or call a TF Serving server with --url)';
+    expect((await run('predict-cloud', '--image', cat)).err).toEqual([nameTheModel]);
+    expect((await run('predict-cloud', '--image', cat, '--project_id', 'my-project')).err).toEqual([nameTheModel]);
+    // No project in the flags, the environment or gcloud's (here absent) configuration.
+    const gcloud = path.join(scratch, 'no-gcloud');
+    const saved = { ...process.env };
+    process.env.CLOUDSDK_CONFIG = gcloud;
+    for (const name of ['GOOGLE_CLOUD_PROJECT', 'CLOUDSDK_CORE_PROJECT', 'GCLOUD_PROJECT', 'CLOUDSDK_ACTIVE_CONFIG_NAME']) delete process.env[name];
+    try {
+      expect((await run('predict-cloud', '--image', cat, '--model_name', 'm', '--model_version', 'v1')).err).toEqual([
+        `tensorsky: no Google Cloud project: give --project_id, set GOOGLE_CLOUD_PROJECT or CLOUDSDK_CORE_PROJECT, or run \`gcloud config set project PROJECT_ID\` (tensorsky reads ${path.join(gcloud, 'configurations', 'config_default')}); or call a TF Serving server with --url`,
+      ]);
+    } finally {
+      process.env = saved;
+    }
     expect((await run('predict-cloud', '--image', cat, '--url', url)).err).toEqual(['tensorsky: --url needs --model_name: the name the server serves the model under']);
   });
 });

@@ -25,3 +25,4 @@ export {
   type VertexDeployResult,
 } from './deploy-vertex.js';
 export { PublishConflictError, publishLocal, type LocalPublishOptions, type LocalPublishResult } from './publish-local.js';
+export { CloudSettingsError, DEFAULT_REGION, resolveCloudSettings, type CloudSetting, type CloudSettings, type CloudSettingsOptions } from './cloud-settings.js';

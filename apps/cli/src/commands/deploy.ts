@@ -18,8 +18,8 @@ const options = withSnakeAliases({
     describe: 'vertex (Cloud Storage + Vertex AI) or local (TF Serving repository); default: vertex when --bucket or --project_id is given',
   },
   bucket: { type: 'string', describe: 'Cloud Storage bucket the SavedModel is uploaded to (vertex)' },
-  'project-id': { type: 'string', describe: 'Google Cloud project ID (vertex)' },
-  region: { type: 'string', default: 'europe-west1', describe: 'Vertex AI region (vertex)' },
+  'project-id': { type: 'string', describe: 'Google Cloud project ID (vertex; default: GOOGLE_CLOUD_PROJECT, CLOUDSDK_CORE_PROJECT, then gcloud config)' },
+  region: { type: 'string', describe: 'Vertex AI region (vertex; default: CLOUDSDK_AI_REGION, GOOGLE_CLOUD_REGION, CLOUDSDK_COMPUTE_REGION, then gcloud config, then europe-west1)' },
   endpoint: { type: 'string', describe: 'Endpoint display name, created when missing (vertex; default: the model name)' },
   'machine-type': { type: 'string', default: 'n1-standard-2', describe: 'Machine type of the serving replicas (vertex)' },
   'min-replicas': { type: 'number', default: 1, describe: 'Replicas always running (vertex)' },
@@ -76,8 +76,9 @@ export function deployCommand(output: Output): CommandModule {
       }
 
       const bucket = str('bucket');
-      const projectId = str('project-id');
-      if (!bucket || !projectId) throw new DeployCommandError('a Vertex AI deployment needs --bucket and --project_id (or use --target local with --model_base_path)');
+      if (!bucket) throw new DeployCommandError('a Vertex AI deployment needs --bucket (or use --target local with --model_base_path)');
+      const { project, region } = deploy.resolveCloudSettings({ projectId: str('project-id'), region: str('region') });
+      const projectId = project.value;
       if (str('model-base-path') !== undefined) throw new DeployCommandError('--model_base_path is for --target local; Vertex AI deployments go through --bucket');
       const minReplicas = positiveInteger(args['min-replicas'], 'min-replicas');
       const maxReplicas = args['max-replicas'] === undefined ? minReplicas : positiveInteger(args['max-replicas'], 'max-replicas');
@@ -85,6 +86,7 @@ export function deployCommand(output: Output): CommandModule {
       const timeout = args.timeout as number;
       if (!(timeout > 0)) throw new FlagError('timeout', `must be a positive number of minutes, got ${timeout}`);
 
+      log(`project ${projectId} (${project.source}), region ${region.value} (${region.source})`);
       const calls: string[] = [];
       const progress = progressPrinter(log);
       const result = await deploy.deployToVertex({
@@ -93,7 +95,7 @@ export function deployCommand(output: Output): CommandModule {
         modelVersion: str('model-version')!,
         projectId,
         bucket,
-        region: str('region'),
+        region: region.value,
         endpointName: str('endpoint'),
         servingImage: str('container-image'),
         machineType: str('machine-type'),
@@ -118,7 +120,7 @@ export function deployCommand(output: Output): CommandModule {
       output.out(`Deployed ${str('model-name')} ${version} (model ${result.model}, version ID ${result.modelVersionId})`);
       output.out(`Endpoint: ${result.endpoint} (deployed model ${result.deployedModelId})`);
       output.out(
-        `Predict: tensorsky predict-cloud --image IMAGE --project_id ${projectId} --region ${str('region')} --model_name ${str('model-name')} --model_version ${str('model-version')}`,
+        `Predict: tensorsky predict-cloud --image IMAGE --project_id ${projectId} --region ${region.value} --model_name ${str('model-name')} --model_version ${str('model-version')}`,
       );
     },
   };

@@ -12,8 +12,8 @@ import { FlagError } from '../usage.js';
 const options = withSnakeAliases({
   image: IMAGE_OPTION,
   url: { type: 'string', describe: 'TF Serving REST API root, e.g. http://localhost:8501 (instead of Vertex AI)' },
-  'project-id': { type: 'string', describe: 'Google Cloud project ID (Vertex AI)' },
-  region: { type: 'string', default: 'europe-west1', describe: 'Vertex AI region' },
+  'project-id': { type: 'string', describe: 'Google Cloud project ID (Vertex AI; default: GOOGLE_CLOUD_PROJECT, CLOUDSDK_CORE_PROJECT, then gcloud config)' },
+  region: { type: 'string', describe: 'Vertex AI region (default: CLOUDSDK_AI_REGION, GOOGLE_CLOUD_REGION, CLOUDSDK_COMPUTE_REGION, then gcloud config, then europe-west1)' },
   'model-name': { type: 'string', describe: 'Model name as deployed' },
   'model-version': { type: 'string', describe: 'Version as deployed (v1, ...); with --url: a version number or label, default the latest' },
   endpoint: { type: 'string', describe: 'Vertex AI endpoint ID or resource name (default: where the model version is deployed)' },
@@ -56,15 +56,21 @@ export function predictCloudCommand(output: Output): CommandModule {
         if (!str('model-name')) throw new PredictCloudCommandError('--url needs --model_name: the name the server serves the model under');
         target = { kind: 'tf-serving', url, modelName: str('model-name')!, modelVersion: str('model-version') };
       } else {
-        const projectId = str('project-id');
-        if (!projectId) throw new PredictCloudCommandError('say where the model runs: --project_id (Vertex AI) or --url (TF Serving)');
         if (!str('endpoint') && !(str('model-name') && str('model-version'))) {
-          throw new PredictCloudCommandError('name the model: --model_name and --model_version as given to tensorsky deploy, or --endpoint ID');
+          throw new PredictCloudCommandError('name the model: --model_name and --model_version as given to tensorsky deploy, or --endpoint ID (or call a TF Serving server with --url)');
         }
+        const { CloudSettingsError, resolveCloudSettings } = await import('@tensorsky/deploy');
+        let settings: ReturnType<typeof resolveCloudSettings>;
+        try {
+          settings = resolveCloudSettings({ projectId: str('project-id'), region: str('region') });
+        } catch (err) {
+          throw err instanceof CloudSettingsError ? new PredictCloudCommandError(`${err.message}; or call a TF Serving server with --url`) : err;
+        }
+        const { project, region } = settings;
         target = {
           kind: 'vertex',
-          projectId,
-          region: str('region')!,
+          projectId: project.value,
+          region: region.value,
           endpoint: str('endpoint'),
           modelName: str('model-name'),
           modelVersion: str('model-version'),
