@@ -76,16 +76,3 @@ export function bmpFile(
   return new Uint8Array([...fileHeader, ...infoHeader, ...masks, ...pixels]);
 }
 
-/**
- * An animated GIF89a: a `width`x`height` logical screen and `frames` 1x1 frames, each behind a graphic
- * control extension, with a 2-colour local table and the LZW codes clear, 0, end.
- */
-export function gifFrames(width: number, height: number, frames: number): Uint8Array {
-  const frame = [
-    0x21, 0xf9, 4, 0, 10, 0, 0, 0, // graphic control extension: 10 cs delay
-    0x2c, ...u16le(0), ...u16le(0), ...u16le(1), ...u16le(1), 0x80, // descriptor, local table of 2 colours
-    0, 0, 0, 0xff, 0xff, 0xff,
-    2, 2, 0x44, 0x01, 0, // LZW minimum code size 2, one sub-block of codes, terminator
-  ];
-  return new Uint8Array([...ascii('GIF89a'), ...u16le(width), ...u16le(height), 0, 0, 0, ...Array(frames).fill(frame).flat(), 0x3b]);
-}

@@ -13,7 +13,8 @@ import {
   detectImageFormat,
   probeImageSize,
 } from '../src/index.js';
-import { bmpFile, gifFrames, gifHeader, imagesDir, jpegHeader, pngHeader } from './fixtures.js';
+import { gifFrames } from '@tensorsky/fixtures';
+import { bmpFile, gifHeader, imagesDir, jpegHeader, pngHeader } from './fixtures.js';
 
 // Sizes and JPEG process of the fixture photos, as reported by file(1).
 const FIXTURES: [string, string, number, number][] = [
