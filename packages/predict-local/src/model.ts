@@ -71,8 +71,8 @@ function readVariables(dir: string): Map<string, BundleTensor> | undefined {
  * onnxruntime-node loads and every op of the network translates; otherwise our executor on wasm (cpu if
  * wasm cannot start). When it falls back from onnx, the model's `fallback` says why in one line. predict()
  * checks the images of its inputs against `imageLimits` before any engine runs, and the decode kernels
- * check each image they decode. The
- * executor (also the image front of the onnx engine) sets TF.js's global backend.
+ * check each image they decode. The executor (also the image front of the onnx engine) sets TF.js's
+ * global backend.
  */
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<LocalModel> {
   const limits = imageLimits(options.imageLimits);

@@ -17,6 +17,11 @@ export const notFound = (message: string) => new ServeError(404, message);
 /** 503: overloaded or shutting down (TF Serving's UNAVAILABLE); the client may retry. */
 export const unavailable = (message: string) => new ServeError(503, message);
 
+/** Text from a request (a name, a label) as it may appear in a one-line message: control characters escaped. */
+export function shown(text: string): string {
+  return text.replace(/\p{Cc}/gu, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 /** The one-line message of anything thrown. */
 export function errorMessage(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);

@@ -97,6 +97,13 @@ export function requestTensors(request: PredictRequest, signature: SignatureMeta
     return tensors;
   }
   const inputs = request.payload;
+  // An empty batch would reach the graph and fail there with an index error the client cannot place.
+  const empty = (value: unknown) => Array.isArray(value) && value.length === 0;
+  if (empty(inputs)) throw invalidArgument('"inputs" is an empty list; send at least one example');
+  if (isPlainObject(inputs) && !isB64Object(inputs)) {
+    const name = Object.keys(inputs).find((n) => empty(inputs[n]));
+    if (name !== undefined) throw invalidArgument(`input '${name}' is an empty list; send at least one example`);
+  }
   if (!isPlainObject(inputs) || isB64Object(inputs)) {
     const name = single();
     tensors[name] = jsonToTensor(inputs, dtypeOf(name), '"inputs"');

@@ -28,6 +28,10 @@ const options = withSnakeAliases({
   'batch-timeout-micros': { type: 'number', default: 2000, describe: 'How long a batch waits to fill up' },
   'max-request-bytes': { type: 'number', default: 1572864, describe: 'Largest request body (413 above it)' },
   'max-queued-requests': { type: 'number', describe: 'Requests waiting for a worker before 503 (default: workers x batch size x 8)' },
+  'max-image-pixels': { type: 'number', default: 50_000_000, describe: 'Pixels one image may have, from its header (400 above it; GIF: all frames decoded)' },
+  'max-request-pixels': { type: 'number', default: 200_000_000, describe: 'Pixels all images of one request may have together' },
+  'max-images-per-request': { type: 'number', default: 256, describe: 'Images one request may hold' },
+  'max-gif-frames': { type: 'number', default: 256, describe: 'Frames of an animated GIF decoded whole' },
   'file-system-poll-wait-seconds': { type: 'number', default: 1, describe: 'How often to look for new and removed versions; 0 only at start' },
   backend: {
     type: 'string',
@@ -54,6 +58,12 @@ export function serveCommand(output: Output): CommandModule {
         batchTimeoutMicros: count(argv['batch-timeout-micros'], 'batch-timeout-micros', 0),
         maxRequestBytes: count(argv['max-request-bytes'], 'max-request-bytes', 1),
         maxQueuedRequests: argv['max-queued-requests'] === undefined ? undefined : count(argv['max-queued-requests'], 'max-queued-requests', 1),
+        imageLimits: {
+          maxImagePixels: count(argv['max-image-pixels'], 'max-image-pixels', 1),
+          maxRequestPixels: count(argv['max-request-pixels'], 'max-request-pixels', 1),
+          maxImages: count(argv['max-images-per-request'], 'max-images-per-request', 1),
+          maxGifFrames: count(argv['max-gif-frames'], 'max-gif-frames', 1),
+        },
         pollIntervalMs: count(argv['file-system-poll-wait-seconds'], 'file-system-poll-wait-seconds', 0) * 1000,
         engine: { options: { backend: argv.backend, ...(argv.threads === undefined ? {} : { threads: count(argv.threads, 'threads', 1) }) } },
         log,
