@@ -62,7 +62,7 @@ describe('loadModel with image limits', () => {
   });
 
   it('names the instance of a batch that breaks a limit', async () => {
-    const images = Array.from({ length: 64 }, () => PNG_2X2);
+    const images: Uint8Array[] = Array.from({ length: 64 }, () => PNG_2X2);
     expect(Array.from((await batch.predict({ images })).shape.data as Int32Array)).toEqual([2, 2, 3]);
     images[37] = await pngBomb();
     await expect(batch.predict({ images })).rejects.toThrow(/^instance 37 is 16383x16383 = 268,402,689 pixels, more than the limit of 50,000,000 per image \(--max_image_pixels\)/);
