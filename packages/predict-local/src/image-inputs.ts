@@ -1,20 +1,29 @@
-// The image limits of a request, checked before any engine runs: the inputs that reach an image decoder
-// are read as the signature wants them (web-safe base64 or the file's bytes) and their headers checked
-// together (count, pixels per image and in total), so a refusal names the instance, whatever the engine.
-import { ImageInputError, checkRequestImages, type ImageLimits } from '@tensorsky/image';
+// The images of a request, for what the engines cannot say: the inputs that reach an image decoder are
+// read as the signature wants them (web-safe base64 or the file's bytes); their headers are checked
+// against the limits before any engine runs (count, pixels per image and in total), and when a decoder
+// fails inside a batch, the instance that fails alone is named. Whatever the engine.
+import { ImageInputError, checkRequestImages, classifyImageFormat, decodePixels, type ImageLimits } from '@tensorsky/image';
 import { Base64Error, decodeBase64WebSafe } from '@tensorsky/saved-model';
 import { PredictLocalError } from './errors.js';
 import type { InputValue } from './io.js';
+import { OpError } from './kernels/index.js';
 import type { TensorInfoSummary } from './local-model.js';
 import * as tf from './tf.js';
 
-/** Throws PredictLocalError naming the instance when the images of `inputs` exceed `limits`. */
-export async function checkImageInputs(inputs: Record<string, InputValue>, specs: readonly TensorInfoSummary[], limits: ImageLimits): Promise<void> {
+/** The images of one input, as its decoder gets them, and how a message names image i. */
+export interface InputImages {
+  bytes: Uint8Array[];
+  name: (index: number) => string;
+}
+
+/** The images of the inputs that reach a decoder; PredictLocalError names an instance that is not base64. */
+export async function readImageInputs(inputs: Record<string, InputValue>, specs: readonly TensorInfoSummary[]): Promise<InputImages[]> {
+  const found: InputImages[] = [];
   for (const spec of specs) {
     if (!spec.encoding || !Object.hasOwn(inputs, spec.name)) continue;
     const { values, batched } = await stringElements(inputs[spec.name]);
     const name = (i: number) => (batched ? `instance ${i}` : 'the image') + (specs.length > 1 ? ` of input '${spec.name}'` : '');
-    const images = values.map((value, i) => {
+    const bytes = values.map((value, i) => {
       if (spec.encoding !== 'b64') return value;
       try {
         return decodeBase64WebSafe(value);
@@ -23,13 +32,42 @@ export async function checkImageInputs(inputs: Record<string, InputValue>, specs
         throw err;
       }
     });
+    found.push({ bytes, name });
+  }
+  return found;
+}
+
+/** Throws PredictLocalError naming the instance when the images exceed `limits`. */
+export function checkImageLimits(images: readonly InputImages[], limits: ImageLimits): void {
+  for (const { bytes, name } of images) {
     try {
-      checkRequestImages(images, limits, name);
+      checkRequestImages(bytes, limits, name);
     } catch (err) {
       if (err instanceof ImageInputError) throw new PredictLocalError(err.message);
       throw err;
     }
   }
+}
+
+/**
+ * A decode op's error (OpError) for a batch says nothing of which image it was: decodes the images one
+ * by one (their headers passed the limits) and returns the error naming the first that fails, else `err`.
+ */
+export async function blameInstance(images: readonly InputImages[], limits: ImageLimits, err: unknown): Promise<unknown> {
+  if (!(err instanceof OpError) || images.every((input) => input.bytes.length < 2)) return err;
+  for (const { bytes, name } of images) {
+    for (const [i, image] of bytes.entries()) {
+      const format = classifyImageFormat(image);
+      if (!format) continue;
+      try {
+        await decodePixels(image, format, { maxPixels: limits.maxImagePixels });
+      } catch (cause) {
+        if (cause instanceof ImageInputError) return new OpError(`${name(i)}: ${err.message}`);
+        throw cause;
+      }
+    }
+  }
+  return err;
 }
 
 /** The elements of a string input in order, and whether it is a batch (not a scalar). */

@@ -16,7 +16,7 @@ import {
   type TensorSummary,
 } from '@tensorsky/saved-model';
 import { imageLimits, type ImageLimits } from '@tensorsky/image';
-import { checkImageInputs } from './image-inputs.js';
+import { blameInstance, checkImageLimits, readImageInputs } from './image-inputs.js';
 import { CUSTOM_OPS, withDecodeLimits } from './kernels/index.js';
 import { loadWithExecutor, startExecutorBackend } from './engines/executor.js';
 import { loadWithOnnx } from './engines/onnx.js';
@@ -70,8 +70,8 @@ function readVariables(dir: string): Map<string, BundleTensor> | undefined {
  * through @tensorflow/tfjs-node when that is installed; otherwise the network on ONNX Runtime when
  * onnxruntime-node loads and every op of the network translates; otherwise our executor on wasm (cpu if
  * wasm cannot start). When it falls back from onnx, the model's `fallback` says why in one line. predict()
- * checks the images of its inputs against `imageLimits` before any engine runs, and the decode kernels
- * check each image they decode. The executor (also the image front of the onnx engine) sets TF.js's
+ * checks the images of its inputs against `imageLimits` before any engine runs (the decode kernels check
+ * each image they decode too), and names the instance of a batch whose image fails to decode. The executor (also the image front of the onnx engine) sets TF.js's
  * global backend.
  */
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<LocalModel> {
@@ -81,8 +81,13 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   return {
     ...model,
     async predict(inputs) {
-      await checkImageInputs(inputs, model.signature.inputs, limits);
-      return predict(inputs);
+      const images = await readImageInputs(inputs, model.signature.inputs);
+      checkImageLimits(images, limits);
+      try {
+        return await predict(inputs);
+      } catch (err) {
+        throw await blameInstance(images, limits, err);
+      }
     },
   };
 }

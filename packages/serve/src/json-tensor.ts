@@ -81,7 +81,7 @@ export function requestTensors(request: PredictRequest, signature: SignatureMeta
     const first = instances[0];
     if (!isPlainObject(first) || isB64Object(first)) {
       const name = single();
-      tensors[name] = jsonToTensor(instances, dtypeOf(name), '"instances"');
+      tensors[name] = checkStringRank(jsonToTensor(instances, dtypeOf(name), '"instances"'), signature.inputs[name], '"instances"');
       return tensors;
     }
     const names = Object.keys(first);
@@ -92,7 +92,8 @@ export function requestTensors(request: PredictRequest, signature: SignatureMeta
       }
     });
     for (const name of names) {
-      tensors[name] = jsonToTensor(instances.map((instance) => (instance as Record<string, unknown>)[name]), dtypeOf(name), `input '${name}'`);
+      const where = `input '${name}'`;
+      tensors[name] = checkStringRank(jsonToTensor(instances.map((instance) => (instance as Record<string, unknown>)[name]), dtypeOf(name), where), signature.inputs[name], where);
     }
     return tensors;
   }
@@ -106,12 +107,29 @@ export function requestTensors(request: PredictRequest, signature: SignatureMeta
   }
   if (!isPlainObject(inputs) || isB64Object(inputs)) {
     const name = single();
-    tensors[name] = jsonToTensor(inputs, dtypeOf(name), '"inputs"');
+    tensors[name] = checkStringRank(jsonToTensor(inputs, dtypeOf(name), '"inputs"'), signature.inputs[name], '"inputs"');
     return tensors;
   }
   checkNames(Object.keys(inputs));
-  for (const [name, value] of Object.entries(inputs)) tensors[name] = jsonToTensor(value, dtypeOf(name), `input '${name}'`);
+  for (const [name, value] of Object.entries(inputs)) {
+    const where = `input '${name}'`;
+    tensors[name] = checkStringRank(jsonToTensor(value, dtypeOf(name), where), signature.inputs[name], where);
+  }
   return tensors;
+}
+
+/**
+ * A DT_STRING input must have the rank its signature declares: TensorFlow holds numeric inputs to no
+ * shape (TF Serving's half_plus_two takes [3] for [-1, 1]), but strings of the wrong rank reach
+ * decoders and slices whose errors ("slice index 0 of dimension 0 out of bounds") say nothing to a client.
+ */
+function checkStringRank(tensor: Tensor, info: SignatureMetadata['inputs'][string], where: string): Tensor {
+  const declared = info.tensor_shape.dim.map((d) => Number(d.size));
+  if (tensor.dtype !== 'DT_STRING' || info.tensor_shape.unknown_rank || declared.length === tensor.shape.length) return tensor;
+  const shape = `[${declared.join(', ')}]`;
+  const got = tensor.shape.length === 0 ? 'a single value' : `shape [${tensor.shape.join(', ')}]`;
+  const hint = declared.length === 1 && tensor.shape.length === 0 ? ': send a list, one element per example' : '';
+  throw invalidArgument(`${where} takes shape ${shape}, got ${got}${hint}`);
 }
 
 /** A (possibly nested) JSON list of scalars, strings or {"b64": ...} objects as a dense tensor. */

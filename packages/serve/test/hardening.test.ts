@@ -70,11 +70,22 @@ describe('image limits through the real engine', () => {
     expect(reply.body.error).toMatch(/^instance 37 is 16383x16383 = 268,402,689 pixels/);
     instances[37] = b64(Buffer.from('not an image'));
     expect((await post(server, PREDICT, { instances })).body.error).toMatch(/^instance 37 is not a JPEG, PNG, GIF or BMP image/);
+    instances[37] = b64((await fs.readFile(imagePath('cat.jpg'))).subarray(0, 3000));
+    expect((await post(server, PREDICT, { instances })).body.error).toMatch(/^instance 37: invalid JPEG data: .*premature end/);
     const tooMany = await post(server, PREDICT, { instances: Array.from({ length: 65 }, () => b64(good)) });
     expect(tooMany).toEqual({
       status: 400,
       body: { error: 'the request has 65 images, more than the limit of 64 per request (--max_images_per_request); send them in several requests' },
     });
+  });
+
+  it('says which shape an image input takes instead of failing inside the graph', async () => {
+    expect(await post(server, PREDICT, { inputs: b64(good) })).toEqual({
+      status: 400,
+      body: { error: '"inputs" takes shape [-1], got a single value: send a list, one element per example' },
+    });
+    expect(await post(server, PREDICT, { instances: [[b64(good)]] })).toEqual({ status: 400, body: { error: '"instances" takes shape [-1], got shape [1, 1]' } });
+    expect(await post(server, PREDICT, { inputs: [b64(good)] })).toEqual({ status: 200, body: { outputs: [expect.any(Array)] } });
   });
 });
 
