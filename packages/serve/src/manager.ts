@@ -159,7 +159,7 @@ export class ModelManager {
 
   /** Number of AVAILABLE versions per model. */
   availableCounts(): Record<string, number> {
-    const counts: Record<string, number> = {};
+    const counts: Record<string, number> = Object.create(null); // a model may be named "__proto__"
     for (const [name, model] of this.models) {
       counts[name] = [...model.versions.values()].filter((e) => e.state === 'AVAILABLE').length;
     }
