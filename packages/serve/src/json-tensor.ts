@@ -3,7 +3,7 @@
 // "outputs" shaped the way TF Serving shapes them.
 import { Base64Error, fromStandardBase64, isBinaryAlias, toBase64 } from '@tensorsky/saved-model';
 import type { SignatureMetadata } from './engine.js';
-import { invalidArgument } from './errors.js';
+import { invalidArgument, shown } from './errors.js';
 import {
   INTEGER_RANGES,
   isDType,
@@ -68,7 +68,7 @@ export function requestTensors(request: PredictRequest, signature: SignatureMeta
   const checkNames = (names: string[]): void => {
     for (const name of names) {
       if (!(name in signature.inputs)) {
-        throw invalidArgument(`signature '${signatureName}' has no input '${name}'; its inputs are: ${inputNames.join(', ')}`);
+        throw invalidArgument(`signature '${signatureName}' has no input '${shown(name)}'; its inputs are: ${inputNames.join(', ')}`);
       }
     }
     const missing = inputNames.filter((name) => !names.includes(name));
@@ -101,10 +101,6 @@ export function requestTensors(request: PredictRequest, signature: SignatureMeta
   // An empty batch would reach the graph and fail there with an index error the client cannot place.
   const empty = (value: unknown) => Array.isArray(value) && value.length === 0;
   if (empty(inputs)) throw invalidArgument('"inputs" is an empty list; send at least one example');
-  if (isPlainObject(inputs) && !isB64Object(inputs)) {
-    const name = Object.keys(inputs).find((n) => empty(inputs[n]));
-    if (name !== undefined) throw invalidArgument(`input '${name}' is an empty list; send at least one example`);
-  }
   if (!isPlainObject(inputs) || isB64Object(inputs)) {
     const name = single();
     tensors[name] = checkStringRank(jsonToTensor(inputs, dtypeOf(name), '"inputs"'), signature.inputs[name], '"inputs"');
@@ -113,6 +109,7 @@ export function requestTensors(request: PredictRequest, signature: SignatureMeta
   checkNames(Object.keys(inputs));
   for (const [name, value] of Object.entries(inputs)) {
     const where = `input '${name}'`;
+    if (empty(value)) throw invalidArgument(`${where} is an empty list; send at least one example`);
     tensors[name] = checkStringRank(jsonToTensor(value, dtypeOf(name), where), signature.inputs[name], where);
   }
   return tensors;

@@ -118,6 +118,13 @@ describe('names from requests that are Object.prototype members', () => {
       status: 400,
       body: { error: '"inputs" is an empty list; send at least one example' },
     });
+    expect(await post(server, '/v1/models/half_plus_two:predict', { inputs: { x: [] } })).toEqual({
+      status: 400,
+      body: { error: "input 'x' is an empty list; send at least one example" },
+    });
+    expect((await post(server, '/v1/models/half_plus_two:predict', { instances: [{ 'a\rb': [1] }] })).body.error).toBe(
+      "signature 'serving_default' has no input 'a\\rb'; its inputs are: x",
+    );
   });
 });
 
