@@ -180,6 +180,10 @@ describe('tensorsky serve argument errors', () => {
     [['serve', '--model_base_path', tfServing, '--rest_api_port', '-1'], 2, /--rest_api_port must be an integer >= 0, got -1/],
     [['serve', '--model_base_path', tfServing, '--rest_api_timeout_in_ms', '-5'], 2, /--rest_api_timeout_in_ms must be an integer >= 0, got -5/],
     [['serve', '--model_base_path', tfServing, '--rest-api-timeout-in-ms', '1.5'], 2, /--rest-api-timeout-in-ms must be an integer >= 0, got 1.5/],
+    [['serve', '--model_base_path', tfServing, '--max_image_pixels', '0'], 2, /--max_image_pixels must be an integer >= 1, got 0/],
+    [['serve', '--model_base_path', tfServing, '--max-request-pixels', '1.5'], 2, /--max-request-pixels must be an integer >= 1, got 1.5/],
+    [['serve', '--model_base_path', tfServing, '--max_images_per_request', '-3'], 2, /--max_images_per_request must be an integer >= 1, got -3/],
+    [['serve', '--model_base_path', tfServing, '--max_gif_frames', '0'], 2, /--max_gif_frames must be an integer >= 1, got 0/],
   ])('%j fails with a one-line message', async (argv, exitCode, message) => {
     const { code, err } = await run(...argv);
     expect(code).toBe(exitCode);

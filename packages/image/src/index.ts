@@ -7,7 +7,18 @@ export {
   notAnImageMessage,
   type ImageFormat,
 } from './format.js';
-export { DEFAULT_MAX_PIXELS, checkImageSize, probeImageSize, type ImageSize } from './header.js';
+export {
+  DEFAULT_IMAGE_LIMITS,
+  DEFAULT_MAX_PIXELS,
+  IMAGE_LIMIT_FLAGS,
+  checkImageHeader,
+  checkImageSize,
+  checkRequestImages,
+  imageLimits,
+  probeImageSize,
+  type ImageLimits,
+  type ImageSize,
+} from './header.js';
 export { convertChannels, toDtype, type DecodedImage, type ImageDtype, type Pixels } from './pixels.js';
 export { DECODERS, decodePixels, type DecodeOptions, type ImageDecoder } from './decoders.js';
 export { decodeImageToRgb, type DecodeImageOptions, type RgbImage } from './rgb.js';

@@ -75,3 +75,4 @@ export function bmpFile(
   const fileHeader = [...ascii('BM'), ...u32le(dataOffset + pixels.length), ...u32le(0), ...u32le(dataOffset)];
   return new Uint8Array([...fileHeader, ...infoHeader, ...masks, ...pixels]);
 }
+

@@ -2,13 +2,18 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  DEFAULT_IMAGE_LIMITS,
   DEFAULT_MAX_PIXELS,
   ImageInputError,
+  checkImageHeader,
   checkImageSize,
+  checkRequestImages,
+  imageLimits,
   decodeImageToRgb,
   detectImageFormat,
   probeImageSize,
 } from '../src/index.js';
+import { gifFrames } from '@tensorsky/fixtures';
 import { bmpFile, gifHeader, imagesDir, jpegHeader, pngHeader } from './fixtures.js';
 
 // Sizes and JPEG process of the fixture photos, as reported by file(1).
@@ -118,5 +123,49 @@ describe('checkImageSize', () => {
     await expect(decodeImageToRgb(gifHeader(1000, 1000), { maxPixels: 999_999 })).rejects.toThrow(
       'image is 1000x1000 = 1,000,000 pixels, more than the limit of 999,999',
     );
+  });
+});
+
+describe('image limits from headers', () => {
+  const limits = imageLimits({ maxImagePixels: 1_000_000, maxRequestPixels: 2_500_000, maxImages: 4, maxGifFrames: 10 });
+
+  it('defaults to 50 MP per image, 200 MP per request, 256 images and 256 GIF frames', () => {
+    expect(imageLimits()).toEqual(DEFAULT_IMAGE_LIMITS);
+    expect(DEFAULT_IMAGE_LIMITS).toEqual({ maxImagePixels: 50_000_000, maxRequestPixels: 200_000_000, maxImages: 256, maxGifFrames: 256 });
+    expect(() => imageLimits({ maxImages: 0 })).toThrow('--max_images_per_request must be a positive integer, got 0');
+  });
+
+  it('names the image, the limit and its flag', () => {
+    expect(checkImageHeader(pngHeader(1000, 1000), limits)).toBe(1_000_000);
+    expect(() => checkImageHeader(pngHeader(16383, 16383), DEFAULT_IMAGE_LIMITS, 'instance 3')).toThrow(
+      'instance 3 is 16383x16383 = 268,402,689 pixels, more than the limit of 50,000,000 per image (--max_image_pixels); send a smaller image',
+    );
+    expect(() => checkImageHeader(jpegHeader(16000, 16000), DEFAULT_IMAGE_LIMITS)).toThrow('image is 16000x16000 = 256,000,000 pixels');
+    expect(() => checkImageHeader(pngHeader(0, 5), limits)).toThrow('image has no pixels (its header says 0x5)');
+  });
+
+  it('counts GIF frames without decoding them, when all are decoded', () => {
+    expect(checkImageHeader(gifFrames(100, 100, 10), limits, 'anim.gif', true)).toBe(100_000);
+    expect(checkImageHeader(gifFrames(100, 100, 11), limits, 'anim.gif', false)).toBe(10_000);
+    expect(() => checkImageHeader(gifFrames(100, 100, 11), limits, 'anim.gif', true)).toThrow(
+      'anim.gif is a GIF of more than 10 frames, the limit (--max_gif_frames); send fewer frames',
+    );
+    expect(() => checkImageHeader(gifFrames(500, 500, 5), limits, 'anim.gif', true)).toThrow(
+      'anim.gif is 500x500 x 5 frames = 1,250,000 pixels, more than the limit of 1,000,000 per image (--max_image_pixels)',
+    );
+  });
+
+  it('checks a request: image count, each image by index, pixels together', () => {
+    const name = (i: number) => `instance ${i}`;
+    const small = pngHeader(1000, 1000);
+    expect(() => checkRequestImages([small, small], limits, name)).not.toThrow();
+    expect(() => checkRequestImages(Array(5).fill(small), limits, name)).toThrow(
+      'the request has 5 images, more than the limit of 4 per request (--max_images_per_request); send them in several requests',
+    );
+    expect(() => checkRequestImages([small, pngHeader(2000, 2000)], limits, name)).toThrow(/^instance 1 is 2000x2000/);
+    expect(() => checkRequestImages([small, small, small], limits, name)).toThrow(
+      'the images of the request up to instance 2 have 3,000,000 pixels, more than the limit of 2,500,000 per request (--max_request_pixels)',
+    );
+    expect(() => checkRequestImages([small, Buffer.from('hello')], limits, name)).toThrow(/^instance 1 is not a JPEG, PNG, GIF or BMP image/);
   });
 });

@@ -45,7 +45,8 @@ export function defaultTensor(spec: TensorSpec): tf.Tensor {
 export function checkInputNames(inputs: Record<string, InputValue>, specs: TensorSpec[]): void {
   const expected = specs.map((s) => s.alias);
   const unknown = Object.keys(inputs).filter((k) => !expected.includes(k));
-  const missing = specs.filter((s) => !(s.alias in inputs) && !s.defaultValue).map((s) => s.alias);
+  // Own keys only: an input named "constructor" must not be found on Object.prototype.
+  const missing = specs.filter((s) => !Object.hasOwn(inputs, s.alias) && !s.defaultValue).map((s) => s.alias);
   if (unknown.length || missing.length) {
     const parts = [missing.length ? `missing ${missing.join(', ')}` : '', unknown.length ? `unknown ${unknown.join(', ')}` : ''].filter(Boolean);
     throw new PredictLocalError(`inputs do not match the signature (${parts.join('; ')}); expected: ${expected.join(', ')}`);
@@ -56,7 +57,7 @@ export function checkInputNames(inputs: Record<string, InputValue>, specs: Tenso
 export function feedTensors(inputs: Record<string, InputValue>, specs: TensorSpec[], nodeOf: (tensor: string) => string): Record<string, tf.Tensor> {
   const feeds: Record<string, tf.Tensor> = {};
   try {
-    for (const s of specs) feeds[nodeOf(s.tensor)] = s.alias in inputs ? toTensor(inputs[s.alias], s, tf.tensor) : defaultTensor(s);
+    for (const s of specs) feeds[nodeOf(s.tensor)] = Object.hasOwn(inputs, s.alias) ? toTensor(inputs[s.alias], s, tf.tensor) : defaultTensor(s);
   } catch (err) {
     tf.dispose(Object.values(feeds));
     throw err;

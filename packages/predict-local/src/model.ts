@@ -15,7 +15,9 @@ import {
   type SignatureSummary,
   type TensorSummary,
 } from '@tensorsky/saved-model';
-import { CUSTOM_OPS } from './kernels/index.js';
+import { imageLimits, type ImageLimits } from '@tensorsky/image';
+import { blameInstance, checkImageLimits, readImageInputs } from './image-inputs.js';
+import { CUSTOM_OPS, withDecodeLimits } from './kernels/index.js';
 import { loadWithExecutor, startExecutorBackend } from './engines/executor.js';
 import { loadWithOnnx } from './engines/onnx.js';
 import { defaultThreads, importOnnxRuntime } from './engines/onnxruntime.js';
@@ -40,6 +42,8 @@ export interface LoadModelOptions {
   threads?: number;
   /** Let ONNX Runtime's idle threads spin between ops; default true. Turn off when sharing the cores. */
   spinning?: boolean;
+  /** What the images of one predict() may decode to; the rest from DEFAULT_IMAGE_LIMITS. */
+  imageLimits?: Partial<ImageLimits>;
 }
 
 const DEFAULT_SIGNATURE = 'serving_default';
@@ -65,10 +69,31 @@ function readVariables(dir: string): Map<string, BundleTensor> | undefined {
  * Loads one signature of the SavedModel in `dir` for prediction. With backend 'auto' (default): TensorFlow
  * through @tensorflow/tfjs-node when that is installed; otherwise the network on ONNX Runtime when
  * onnxruntime-node loads and every op of the network translates; otherwise our executor on wasm (cpu if
- * wasm cannot start). When it falls back from onnx, the model's `fallback` says why in one line. The
- * executor (also the image front of the onnx engine) sets TF.js's global backend.
+ * wasm cannot start). When it falls back from onnx, the model's `fallback` says why in one line. predict()
+ * checks the images of its inputs against `imageLimits` before any engine runs (the decode kernels check
+ * each image they decode too), and names the instance of a batch whose image fails to decode. The executor (also the image front of the onnx engine) sets TF.js's
+ * global backend.
  */
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<LocalModel> {
+  const limits = imageLimits(options.imageLimits);
+  const model = await loadOnEngine(dir, options, limits);
+  const predict = model.predict.bind(model);
+  return {
+    ...model,
+    async predict(inputs) {
+      const images = await readImageInputs(inputs, model.signature.inputs);
+      checkImageLimits(images, limits);
+      try {
+        return await predict(inputs);
+      } catch (err) {
+        throw await blameInstance(images, limits, err);
+      }
+    },
+  };
+}
+
+/** loadModel on the first engine that can, its decode kernels held to `limits`. */
+async function loadOnEngine(dir: string, options: LoadModelOptions, limits: ImageLimits): Promise<LocalModel> {
   const backend = options.backend ?? 'auto';
   const tags = options.tags ?? ['serve'];
   const key = options.signature ?? DEFAULT_SIGNATURE;
@@ -89,7 +114,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const signature = summarize(metaGraph, key);
   if (withTfjsNode) return loadWithTfjsNode(tfnode, loaded.dir, tags, signature);
 
-  const graph = freezeSignatureGraph(metaGraph, { signature: key, variables: readVariables(loaded.dir), dir: loaded.dir });
+  const graph = withDecodeLimits(freezeSignatureGraph(metaGraph, { signature: key, variables: readVariables(loaded.dir), dir: loaded.dir }), limits);
   const name = await executorBackend;
   if (!name) throw new PredictLocalError(`the TF.js ${backend === 'cpu' ? 'cpu' : 'wasm'} backend could not be initialized`);
   let fallback: string | undefined;

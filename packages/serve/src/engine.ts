@@ -37,6 +37,18 @@ export interface Engine {
 /** What an engine module exports; it runs inside a worker thread, once per worker. */
 export type CreateEngine = (options: Record<string, unknown>) => Engine | Promise<Engine>;
 
+/**
+ * The map with null-prototype objects at every level: requests look signatures and inputs up by name,
+ * and "constructor" or "__proto__" must not find Object.prototype's members. A map that crossed from a
+ * worker thread (structured clone) has ordinary objects again.
+ */
+export function withoutPrototypes(map: SignatureMap): SignatureMap {
+  const bare = <T>(record: Record<string, T>): Record<string, T> => Object.assign(Object.create(null) as Record<string, T>, record);
+  const out = bare<SignatureMetadata>({});
+  for (const [key, sig] of Object.entries(map)) out[key] = { ...sig, inputs: bare(sig.inputs), outputs: bare(sig.outputs) };
+  return out;
+}
+
 /** The serving signatures of the SavedModel in `dir` ("serve" meta graph), shaped as TF Serving prints them. */
 export async function readSignatureMetadata(dir: string): Promise<SignatureMap> {
   const { savedModel } = await readSavedModel(dir);

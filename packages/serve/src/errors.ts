@@ -16,10 +16,16 @@ export const invalidArgument = (message: string) => new ServeError(400, message)
 export const notFound = (message: string) => new ServeError(404, message);
 /** 504: the request's compute budget ran out (TF Serving's DEADLINE_EXCEEDED, --rest_api_timeout_in_ms). */
 export const deadlineExceeded = (message: string) => new ServeError(504, message);
-/** 499: the client went away before its answer (TF Serving's CANCELLED, nginx's "client closed request"). */
-export const cancelled = (message: string) => new ServeError(499, message);
+/** nginx's "client closed request": the client went away before its answer (TF Serving's CANCELLED); never sent. */
+export const CLIENT_CLOSED = 499;
+export const cancelled = (message: string) => new ServeError(CLIENT_CLOSED, message);
 /** 503: overloaded or shutting down (TF Serving's UNAVAILABLE); the client may retry. */
 export const unavailable = (message: string) => new ServeError(503, message);
+
+/** Text from a request (a name, a label) as it may appear in a one-line message: control characters escaped. */
+export function shown(text: string): string {
+  return text.replace(/\p{Cc}/gu, (c) => JSON.stringify(c).slice(1, -1));
+}
 
 /** The one-line message of anything thrown. */
 export function errorMessage(err: unknown): string {

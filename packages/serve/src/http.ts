@@ -5,7 +5,7 @@
 // client goes away or the budget runs out.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ServeError, cancelled, deadlineExceeded, errorMessage, invalidArgument, notFound, unavailable } from './errors.js';
+import { CLIENT_CLOSED, ServeError, cancelled, deadlineExceeded, errorMessage, invalidArgument, notFound, shown, unavailable } from './errors.js';
 import type { VersionSpec } from './manager.js';
 import type { MetricsSnapshot, ServeMetrics } from './metrics.js';
 import { modelNameProblem } from './model-config.js';
@@ -34,6 +34,11 @@ interface Route {
 
 /** A 200 answer: JSON, or plain text (metrics). */
 type Reply = { json: unknown; text?: undefined } | { text: string };
+
+/** What a 503 (overloaded, shutting down, not ready) asks clients to wait before retrying. */
+const RETRY_AFTER_SECONDS = 1;
+/** A deadline timer this late means the main thread was too busy to read the body, not that the client was slow. */
+const OVERLOAD_LATENESS_MS = 200;
 
 const MODEL_PATH = /^\/v1\/models\/([^/]+?)(?:\/versions\/([^/]+?)|\/labels\/([^/]+?))?(\/metadata|:[A-Za-z]+)?$/;
 const VERTEX_PATH = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/endpoints\/([^/:]+):predict$/;
@@ -91,8 +96,9 @@ export class HttpFront {
       clearTimeout(budget);
       const answered = res.writableFinished;
       if (!answered) cancel.abort(cancelled('the client closed the connection before its answer'));
-      const status = answered ? res.statusCode : 499;
-      this.metrics.recordRequest(route?.model ?? '', route?.api ?? 'unknown', status, Number(process.hrtime.bigint() - started) / 1e9);
+      // A response that did not go out whole went to a client that left: an abort, whatever its status.
+      const code = answered ? String(res.statusCode) : 'aborted';
+      this.metrics.recordRequest(route?.model ?? '', route?.api ?? 'unknown', code, Number(process.hrtime.bigint() - started) / 1e9);
       if (--this.inFlight === 0 && this.idle) this.idle();
     });
     if (this.draining) res.setHeader('Connection', 'close');
@@ -121,6 +127,8 @@ export class HttpFront {
     } catch (err) {
       const status = err instanceof ServeError ? err.status : 500;
       if (status === 500) this.log(`internal error on ${req.method} ${pathOf(req)}: ${errorMessage(err)}`);
+      if (status === CLIENT_CLOSED) return;
+      if (status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
       // A body we did not read to the end leaves the connection unusable: close it after answering.
       if (!req.complete) res.setHeader('Connection', 'close');
       if (!res.headersSent && !res.destroyed) send(res, status, JSON.stringify({ error: errorMessage(err) }), 'application/json');
@@ -164,11 +172,11 @@ export class HttpFront {
     const [, rawName, rawVersion, rawLabel, suffix] = match;
     const name = decode(rawName, 'model name');
     const problem = modelNameProblem(name);
-    if (problem) throw invalidArgument(`invalid model name '${name}': ${problem}`);
+    if (problem) throw invalidArgument(`invalid model name '${shown(name)}': ${problem}`);
     let spec: VersionSpec = { kind: 'latest' };
     if (rawVersion !== undefined) {
       const version = decode(rawVersion, 'version');
-      if (!/^\d{1,15}$/.test(version)) throw invalidArgument(`invalid version '${version}': versions are non-negative integers`);
+      if (!/^\d{1,15}$/.test(version)) throw invalidArgument(`invalid version '${shown(version)}': versions are non-negative integers`);
       spec = { kind: 'version', version: Number(version) };
     } else if (rawLabel !== undefined) {
       spec = { kind: 'label', label: decode(rawLabel, 'label') };
@@ -226,12 +234,20 @@ function readBody(req: http.IncomingMessage, limit: number, deadline: number): P
       else chunks.push(chunk);
     };
     const onEnd = () => finish();
-    const onError = (err: Error) => finish(err);
-    const onClose = () => finish(new ServeError(400, 'the client closed the connection before sending the whole body'));
-    const timer = setTimeout(
-      () => finish(new ServeError(408, 'the request did not arrive in time; the client is too slow (send the whole body at once)')),
-      Math.max(0, deadline - Date.now()),
-    );
+    // A stream error on a request ("aborted", ECONNRESET) is the client going away.
+    const closed = () => finish(cancelled('the client closed the connection before sending the whole body'));
+    const onError = closed;
+    const onClose = closed;
+    const onDeadline = () => {
+      const late = Date.now() - deadline;
+      // Data that arrived while this thread was busy is read in this turn's I/O phase: look after it.
+      setImmediate(() => {
+        if (req.complete) return;
+        if (late > OVERLOAD_LATENESS_MS) finish(unavailable('the server is overloaded and could not read the request in time; retry later'));
+        else finish(new ServeError(408, 'the request did not arrive in time; the client is too slow (send the whole body at once)'));
+      });
+    };
+    const timer = setTimeout(onDeadline, Math.max(0, deadline - Date.now()));
     req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
   });
 }

@@ -3,7 +3,7 @@
 // "outputs" shaped the way TF Serving shapes them.
 import { Base64Error, fromStandardBase64, isBinaryAlias, toBase64 } from '@tensorsky/saved-model';
 import type { SignatureMetadata } from './engine.js';
-import { invalidArgument } from './errors.js';
+import { invalidArgument, shown } from './errors.js';
 import {
   INTEGER_RANGES,
   isDType,
@@ -68,7 +68,7 @@ export function requestTensors(request: PredictRequest, signature: SignatureMeta
   const checkNames = (names: string[]): void => {
     for (const name of names) {
       if (!(name in signature.inputs)) {
-        throw invalidArgument(`signature '${signatureName}' has no input '${name}'; its inputs are: ${inputNames.join(', ')}`);
+        throw invalidArgument(`signature '${signatureName}' has no input '${shown(name)}'; its inputs are: ${inputNames.join(', ')}`);
       }
     }
     const missing = inputNames.filter((name) => !names.includes(name));
@@ -81,7 +81,7 @@ export function requestTensors(request: PredictRequest, signature: SignatureMeta
     const first = instances[0];
     if (!isPlainObject(first) || isB64Object(first)) {
       const name = single();
-      tensors[name] = jsonToTensor(instances, dtypeOf(name), '"instances"');
+      tensors[name] = checkStringRank(jsonToTensor(instances, dtypeOf(name), '"instances"'), signature.inputs[name], '"instances"');
       return tensors;
     }
     const names = Object.keys(first);
@@ -92,19 +92,41 @@ export function requestTensors(request: PredictRequest, signature: SignatureMeta
       }
     });
     for (const name of names) {
-      tensors[name] = jsonToTensor(instances.map((instance) => (instance as Record<string, unknown>)[name]), dtypeOf(name), `input '${name}'`);
+      const where = `input '${name}'`;
+      tensors[name] = checkStringRank(jsonToTensor(instances.map((instance) => (instance as Record<string, unknown>)[name]), dtypeOf(name), where), signature.inputs[name], where);
     }
     return tensors;
   }
   const inputs = request.payload;
+  // An empty batch would reach the graph and fail there with an index error the client cannot place.
+  const empty = (value: unknown) => Array.isArray(value) && value.length === 0;
+  if (empty(inputs)) throw invalidArgument('"inputs" is an empty list; send at least one example');
   if (!isPlainObject(inputs) || isB64Object(inputs)) {
     const name = single();
-    tensors[name] = jsonToTensor(inputs, dtypeOf(name), '"inputs"');
+    tensors[name] = checkStringRank(jsonToTensor(inputs, dtypeOf(name), '"inputs"'), signature.inputs[name], '"inputs"');
     return tensors;
   }
   checkNames(Object.keys(inputs));
-  for (const [name, value] of Object.entries(inputs)) tensors[name] = jsonToTensor(value, dtypeOf(name), `input '${name}'`);
+  for (const [name, value] of Object.entries(inputs)) {
+    const where = `input '${name}'`;
+    if (empty(value)) throw invalidArgument(`${where} is an empty list; send at least one example`);
+    tensors[name] = checkStringRank(jsonToTensor(value, dtypeOf(name), where), signature.inputs[name], where);
+  }
   return tensors;
+}
+
+/**
+ * A DT_STRING input must have the rank its signature declares: TensorFlow holds numeric inputs to no
+ * shape (TF Serving's half_plus_two takes [3] for [-1, 1]), but strings of the wrong rank reach
+ * decoders and slices whose errors ("slice index 0 of dimension 0 out of bounds") say nothing to a client.
+ */
+function checkStringRank(tensor: Tensor, info: SignatureMetadata['inputs'][string], where: string): Tensor {
+  const declared = info.tensor_shape.dim.map((d) => Number(d.size));
+  if (tensor.dtype !== 'DT_STRING' || info.tensor_shape.unknown_rank || declared.length === tensor.shape.length) return tensor;
+  const shape = `[${declared.join(', ')}]`;
+  const got = tensor.shape.length === 0 ? 'a single value' : `shape [${tensor.shape.join(', ')}]`;
+  const hint = declared.length === 1 && tensor.shape.length === 0 ? ': send a list, one element per example' : '';
+  throw invalidArgument(`${where} takes shape ${shape}, got ${got}${hint}`);
 }
 
 /** A (possibly nested) JSON list of scalars, strings or {"b64": ...} objects as a dense tensor. */

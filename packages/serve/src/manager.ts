@@ -6,8 +6,8 @@
 // Each version's provenance (where its weights came from) is read as it loads, so that a model with
 // random weights is said to be one in the log, in its metadata and in /healthz.
 import { checkProvenance, type ProvenanceCheck } from '@tensorsky/saved-model';
-import type { SignatureMap } from './engine.js';
-import { errorMessage, notFound } from './errors.js';
+import { withoutPrototypes, type SignatureMap } from './engine.js';
+import { errorMessage, notFound, shown } from './errors.js';
 import type { VersionDir } from './repository.js';
 
 /** TF Serving's ModelVersionStatus.State names. */
@@ -52,7 +52,8 @@ interface VersionEntry {
 }
 
 interface ModelEntry {
-  labels: Record<string, number>;
+  /** A Map: labels come from request URLs ("constructor" must not be found). */
+  labels: Map<string, number>;
   aspired: Set<number>;
   versions: Map<number, VersionEntry>;
 }
@@ -78,7 +79,7 @@ export class ModelManager {
   }
 
   addModel(name: string, labels: Record<string, number>): void {
-    this.models.set(name, { labels, aspired: new Set(), versions: new Map() });
+    this.models.set(name, { labels: new Map(Object.entries(labels)), aspired: new Set(), versions: new Map() });
   }
 
   modelNames(): string[] {
@@ -161,7 +162,7 @@ export class ModelManager {
 
   /** Number of AVAILABLE versions per model. */
   availableCounts(): Record<string, number> {
-    const counts: Record<string, number> = {};
+    const counts: Record<string, number> = Object.create(null); // a model may be named "__proto__"
     for (const [name, model] of this.models) {
       counts[name] = [...model.versions.values()].filter((e) => this.servedState(name, e) === 'AVAILABLE').length;
     }
@@ -185,8 +186,8 @@ export class ModelManager {
   }
 
   private labelVersion(name: string, model: ModelEntry, label: string): number {
-    const version = model.labels[label];
-    if (version === undefined) throw notFound(`Unrecognized servable version label: ${label} (model ${name})`);
+    const version = model.labels.get(label);
+    if (version === undefined) throw notFound(`Unrecognized servable version label: ${shown(label)} (model ${name})`);
     return version;
   }
 
@@ -198,7 +199,7 @@ export class ModelManager {
       // Read while the version is on disk: its files may be removed once it is loaded.
       Promise.all([this.loader.load(name, version, dir), checkProvenance(dir)]).then(
         ([signatures, provenance]) => {
-          entry.signatures = signatures;
+          entry.signatures = withoutPrototypes(signatures);
           entry.provenance = provenance;
           entry.state = 'AVAILABLE';
           this.log(`model ${name} version ${version} is AVAILABLE (${dir})`);
@@ -254,5 +255,5 @@ export class ModelManager {
 function describeSpec(name: string, spec: VersionSpec): string {
   if (spec.kind === 'latest') return `Latest(${name})`;
   if (spec.kind === 'version') return `Specific(${name}, ${spec.version})`;
-  return `Label(${name}, ${spec.label})`;
+  return `Label(${name}, ${shown(spec.label)})`;
 }

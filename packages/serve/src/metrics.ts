@@ -69,16 +69,19 @@ export interface MetricsSnapshot {
 }
 
 export class ServeMetrics {
-  readonly requests = new Counter('tensorsky_serve_requests_total', 'HTTP requests by model, API and status code.');
+  readonly requests = new Counter('tensorsky_serve_requests_total', 'HTTP requests by model, API and status code ("aborted": the client left first).');
   readonly errors = new Counter('tensorsky_serve_request_errors_total', 'HTTP requests answered with an error status (4xx, 5xx).');
   readonly latency = new Histogram('tensorsky_serve_request_latency_seconds', 'Time from request start to response end.', LATENCY_BUCKETS_SECONDS);
   readonly batchSize = new Histogram('tensorsky_serve_batch_size', 'Examples per job run by an engine worker.', BATCH_SIZE_BUCKETS);
 
-  /** Records one answered request; `model` is "" for routes without a (known) model. */
-  recordRequest(model: string, api: string, status: number, seconds: number): void {
+  /**
+   * Records one request; `model` is "" for routes without a (known) model, `code` the HTTP status sent,
+   * or "aborted" when the client left before the whole answer was sent.
+   */
+  recordRequest(model: string, api: string, code: string, seconds: number): void {
     const labels = { model, api };
-    this.requests.inc({ ...labels, code: String(status) });
-    if (status >= 400) this.errors.inc({ ...labels, code: String(status) });
+    this.requests.inc({ ...labels, code });
+    if (Number(code) >= 400) this.errors.inc({ ...labels, code });
     this.latency.observe(labels, seconds);
   }
 

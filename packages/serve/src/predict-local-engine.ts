@@ -1,6 +1,7 @@
 // The default engine: @tensorsky/predict-local, loaded inside each worker thread. predict-local loads one
 // signature at a time, so a version loads every signature up front (its files may disappear later);
 // a signature predict-local cannot run is reported when a request asks for it.
+import type { ImageLimits } from '@tensorsky/image';
 import { loadModel, type Backend, type InputValue, type LocalModel, type OutputTensor } from '@tensorsky/predict-local';
 import { readSignatureMetadata, type CreateEngine, type LoadedModel } from './engine.js';
 import { ServeError, errorMessage, notFound } from './errors.js';
@@ -15,6 +16,7 @@ export const createEngine: CreateEngine = (options) => {
   const threads = typeof options.threads === 'number' ? options.threads : 1;
   // Workers share the cores: ONNX Runtime's idle threads must not spin while a neighbour computes.
   const spinning = false;
+  const imageLimits = options.imageLimits as Partial<ImageLimits> | undefined;
   return {
     async load(dir: string): Promise<LoadedModel> {
       const signatures = await readSignatureMetadata(dir);
@@ -22,7 +24,7 @@ export const createEngine: CreateEngine = (options) => {
       const failures = new Map<string, string>();
       for (const key of Object.keys(signatures)) {
         try {
-          models.set(key, await loadModel(dir, { backend, signature: key, threads, spinning }));
+          models.set(key, await loadModel(dir, { backend, signature: key, threads, spinning, imageLimits }));
         } catch (err) {
           failures.set(key, errorMessage(err));
         }

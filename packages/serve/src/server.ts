@@ -2,6 +2,7 @@
 // HTTP front -> prediction service -> batching queue -> worker pool.
 import fs from 'node:fs/promises';
 import os from 'node:os';
+import { imageLimits, type ImageLimits } from '@tensorsky/image';
 import { BatchingQueue } from './batching.js';
 import { errorMessage } from './errors.js';
 import { HttpFront } from './http.js';
@@ -28,6 +29,12 @@ export interface ServeOptions {
   maxQueuedRequests?: number;
   /** Default 1572864 (1.5 MiB, Vertex AI's online prediction limit). */
   maxRequestBytes?: number;
+  /**
+   * What the images of one request may decode to, checked from their headers before any pixel is
+   * allocated (default DEFAULT_IMAGE_LIMITS: 50 MP per image, 200 MP per request, 256 images, 256 GIF
+   * frames). Passed to the engine as its `imageLimits` option.
+   */
+  imageLimits?: Partial<ImageLimits>;
   /** Deadline for receiving a whole request; default 30000. */
   requestTimeoutMs?: number;
   /**
@@ -64,11 +71,17 @@ export async function startServer(options: ServeOptions): Promise<ModelServer> {
   await checkModels(options.models);
   const workers = options.workers ?? os.availableParallelism();
   const maxBatchSize = options.maxBatchSize ?? 8;
+  let limits: ImageLimits;
+  try {
+    limits = imageLimits(options.imageLimits);
+  } catch (err) {
+    throw new ServeStartError(errorMessage(err));
+  }
   const engineModule = options.engine?.module ?? compiledModuleUrl('predict-local-engine.js');
   const pool = await WorkerPool.start({
     size: workers,
     engineModule: String(engineModule),
-    engineOptions: options.engine?.options,
+    engineOptions: { ...options.engine?.options, imageLimits: limits },
     log,
   });
   try {

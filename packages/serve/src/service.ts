@@ -1,7 +1,7 @@
 // The TF Serving REST API's meaning, free of HTTP details: model status, metadata and predict (plus the
 // Vertex AI predict shape), on top of the version manager and the batching queue.
 import type { BatchingQueue } from './batching.js';
-import { invalidArgument, notFound } from './errors.js';
+import { invalidArgument, notFound, shown } from './errors.js';
 import { predictResponse, readPredictRequest, requestTensors } from './json-tensor.js';
 import type { ModelManager, VersionSpec } from './manager.js';
 import type { Tensor } from './tensor.js';
@@ -60,7 +60,8 @@ export class PredictionService {
       const signatureName = request.signatureName || DEFAULT_SIGNATURE;
       const signature = lease.signatures[signatureName];
       if (!signature) {
-        throw notFound(`Serving signature name: "${signatureName}" not found in signature def of model ${model} version ${lease.version}`);
+        const known = Object.keys(lease.signatures).join(', ');
+        throw notFound(`Serving signature name: "${shown(signatureName)}" not found in signature def of model ${model} version ${lease.version}; it has: ${known}`);
       }
       const inputs = requestTensors(request, signature, signatureName);
       const outputs = await this.batching.submit({ key: versionKey(model, lease.version), signature: signatureName, inputs }, signal);

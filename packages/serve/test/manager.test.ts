@@ -143,3 +143,20 @@ describe('ModelManager', () => {
     expect(() => manager.status('m', { kind: 'version', version: 3 })).toThrow('Could not find version 3 of model m');
   });
 });
+
+describe('ModelManager with names that are Object.prototype members', () => {
+  it('counts a model named __proto__, and finds no label "constructor" nor signature "toString"', async () => {
+    const loader = new ManualLoader();
+    const manager = new ModelManager(loader);
+    manager.addModel('__proto__', { stable: 1 });
+    manager.setAspiredVersions('__proto__', dirs(1));
+    loader.finish(1);
+    await manager.settled();
+    expect(Object.entries(manager.availableCounts())).toEqual([['__proto__', 1]]);
+    expect(() => manager.acquire('__proto__', { kind: 'label', label: 'constructor' })).toThrow('Unrecognized servable version label: constructor');
+    const lease = manager.acquire('__proto__', { kind: 'label', label: 'stable' });
+    expect(lease.signatures.toString).toBeUndefined();
+    expect(Object.keys(lease.signatures)).toEqual(['serving_default']);
+    lease.release();
+  });
+});

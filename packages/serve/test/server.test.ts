@@ -333,16 +333,21 @@ describe('throughput and robustness', () => {
     }
   });
 
-  it('refuses work beyond the queue bound with 503 and recovers', async () => {
+  it('refuses work beyond the queue bound with 503 and Retry-After, and recovers', async () => {
     const server = await startTestServer(
       { models: [model('hp', HALF_PLUS_TWO)], workers: 1, maxBatchSize: 1, maxQueuedRequests: 2 },
       { delayMs: 300 },
     );
     try {
-      const replies = await Promise.all(Array.from({ length: 6 }, () => post(server, '/v1/models/hp:predict', { instances: [2.0] })));
+      const predict = async () => {
+        const res = await fetch(`${server.url}/v1/models/hp:predict`, { method: 'POST', body: JSON.stringify({ instances: [2.0] }) });
+        return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as any };
+      };
+      const replies = await Promise.all(Array.from({ length: 6 }, predict));
       const refused = replies.filter((r) => r.status === 503);
       expect(refused.length).toBeGreaterThan(0);
       expect(refused[0].body.error).toMatch(/overloaded/);
+      expect(refused.every((r) => r.retryAfter === '1')).toBe(true);
       expect(replies.filter((r) => r.status === 200).every((r) => r.body.predictions[0] === 3)).toBe(true);
       expect(replies.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(2);
       expect(await post(server, '/v1/models/hp:predict', { instances: [2.0] })).toEqual({ status: 200, body: { predictions: [3.0] } });

@@ -33,6 +33,10 @@ const options = withSnakeAliases({
     default: 30000,
     describe: "Compute budget of a request once received: beyond it, 504 (TF Serving's DEADLINE_EXCEEDED) and its work not yet started is dropped; 0 for none",
   },
+  'max-image-pixels': { type: 'number', default: 50_000_000, describe: 'Pixels one image may have, from its header (400 above it; GIF: all frames decoded)' },
+  'max-request-pixels': { type: 'number', default: 200_000_000, describe: 'Pixels all images of one request may have together' },
+  'max-images-per-request': { type: 'number', default: 256, describe: 'Images one request may hold' },
+  'max-gif-frames': { type: 'number', default: 256, describe: 'Frames of an animated GIF decoded whole' },
   'file-system-poll-wait-seconds': { type: 'number', default: 1, describe: 'How often to look for new and removed versions; 0 only at start' },
   backend: {
     type: 'string',
@@ -60,6 +64,12 @@ export function serveCommand(output: Output): CommandModule {
         maxRequestBytes: count(argv['max-request-bytes'], 'max-request-bytes', 1),
         maxQueuedRequests: argv['max-queued-requests'] === undefined ? undefined : count(argv['max-queued-requests'], 'max-queued-requests', 1),
         restApiTimeoutMs: count(argv['rest-api-timeout-in-ms'], 'rest-api-timeout-in-ms', 0),
+        imageLimits: {
+          maxImagePixels: count(argv['max-image-pixels'], 'max-image-pixels', 1),
+          maxRequestPixels: count(argv['max-request-pixels'], 'max-request-pixels', 1),
+          maxImages: count(argv['max-images-per-request'], 'max-images-per-request', 1),
+          maxGifFrames: count(argv['max-gif-frames'], 'max-gif-frames', 1),
+        },
         pollIntervalMs: count(argv['file-system-poll-wait-seconds'], 'file-system-poll-wait-seconds', 0) * 1000,
         engine: { options: { backend: argv.backend, ...(argv.threads === undefined ? {} : { threads: count(argv.threads, 'threads', 1) }) } },
         log,

@@ -1,15 +1,19 @@
 // TensorFlow's image decode ops (tensorflow/core/kernels/image/decode_image_op.cc): which op reads which
-// format, output rank and dtype. The pixels come from @tensorsky/image's decoder for the format.
+// format, output rank and dtype. The pixels come from @tensorsky/image's decoder for the format, after
+// the header has been checked against the model's image limits (carried by the decode nodes' attrs).
 import {
+  DEFAULT_IMAGE_LIMITS,
   ImageInputError,
+  checkImageHeader,
   classifyImageFormat,
   decodePixels,
   toDtype,
   type DecodedImage,
   type ImageDtype,
+  type ImageLimits,
   type Pixels,
 } from '@tensorsky/image';
-import { DataType, dataTypeName, dtypeInfo } from '@tensorsky/saved-model';
+import { DataType, dataTypeName, dtypeInfo, type FrozenGraph, type NodeDef } from '@tensorsky/saved-model';
 import * as tf from '../tf.js';
 import { OpError, boolAttr, numberAttr, type GraphNode, type Kernel } from './kernel.js';
 
@@ -29,6 +33,20 @@ export interface DecodeAttrs {
   expand_animations?: boolean;
   /** DecodeAndCropJpeg: [y, x, height, width]. */
   crop_window?: [number, number, number, number];
+  /** Default DEFAULT_IMAGE_LIMITS; only the per-image ones apply to one decode. */
+  limits?: ImageLimits;
+}
+
+/** Attrs (internal, "_" names) through which a model's per-image limits reach its decode nodes. */
+const LIMIT_ATTRS = { maxImagePixels: '_tensorsky_max_image_pixels', maxGifFrames: '_tensorsky_max_gif_frames' } as const;
+
+/** The graph with `limits` set on every decode node (the kernels are shared by all models of the thread). */
+export function withDecodeLimits(graph: FrozenGraph, limits: ImageLimits): FrozenGraph {
+  const set = (node: NodeDef): NodeDef =>
+    (DECODE_OPS as readonly string[]).includes(node.op)
+      ? { ...node, attr: { ...node.attr, [LIMIT_ATTRS.maxImagePixels]: { i: limits.maxImagePixels }, [LIMIT_ATTRS.maxGifFrames]: { i: limits.maxGifFrames } } }
+      : node;
+  return { ...graph, nodes: graph.nodes.map(set), functions: graph.functions.map((f) => ({ ...f, node_def: f.node_def?.map(set) })) };
 }
 
 function cropPixels(p: Pixels, [y, x, h, w]: [number, number, number, number]): Pixels {
@@ -73,12 +91,15 @@ export async function decodeImage(op: DecodeOp, bytes: Uint8Array, attrs: Decode
   // DecodeJpeg/DecodePng read every GIF frame, to refuse an animation rather than return its first frame.
   const expand = op === 'DecodeGif' || (op === 'DecodeImage' && attrs.expand_animations !== false);
   const allFrames = format === 'gif' && (expand || op === 'DecodeJpeg' || op === 'DecodePng');
+  const limits = attrs.limits ?? DEFAULT_IMAGE_LIMITS;
   let pixels: Pixels;
   try {
+    checkImageHeader(bytes, limits, 'the image', allFrames);
     pixels = await decodePixels(bytes, format, {
       channels,
       allFrames,
       failOn: attrs.try_recover_truncated ? 'none' : 'truncated',
+      maxPixels: limits.maxImagePixels,
     });
   } catch (err) {
     if (err instanceof ImageInputError) throw new OpError(err.message);
@@ -112,6 +133,11 @@ async function runDecode(op: DecodeOp, node: GraphNode): Promise<tf.Tensor> {
     try_recover_truncated: boolAttr(node, 'try_recover_truncated'),
     dtype,
     expand_animations: boolAttr(node, 'expand_animations'),
+    limits: {
+      ...DEFAULT_IMAGE_LIMITS,
+      maxImagePixels: numberAttr(node, LIMIT_ATTRS.maxImagePixels) ?? DEFAULT_IMAGE_LIMITS.maxImagePixels,
+      maxGifFrames: numberAttr(node, LIMIT_ATTRS.maxGifFrames) ?? DEFAULT_IMAGE_LIMITS.maxGifFrames,
+    },
   };
   if (op === 'DecodeAndCropJpeg') {
     const window = Array.from(await cropWindow.data());

@@ -7,6 +7,7 @@ import { DECODE_IMAGE_KERNELS } from './decode-image.js';
 import type { Kernel } from './kernel.js';
 
 export { OpError } from './kernel.js';
+export { withDecodeLimits } from './decode-image.js';
 
 const KERNELS: readonly Kernel[] = [...BASE64_KERNELS, CAST_KERNEL, ...DECODE_IMAGE_KERNELS];
 

@@ -1,7 +1,8 @@
-// A small image SavedModel written at test time: serving_default takes one encoded image (a DT_STRING
-// scalar, the bytes a {"b64": ...} carries) and returns the shape DecodeImage gives it, [height, width, 3].
-// Its nodes follow TensorFlow's OpDefs for Placeholder, DecodeImage and Shape.
-import { DataType, writeSavedModel, type NodeDef } from '@tensorsky/saved-model';
+// Small image SavedModels written at test time. writeImageShapeModel: serving_default takes one encoded
+// image (a DT_STRING scalar, the bytes a {"b64": ...} carries) and returns the shape DecodeImage gives
+// it, [height, width, 3]; its nodes follow TensorFlow's OpDefs for Placeholder, DecodeImage and Shape.
+import { buildImageInputGraph } from '@tensorsky/export';
+import { DataType, GraphBuilder, writeSavedModel, type NodeDef } from '@tensorsky/saved-model';
 
 export async function writeImageShapeModel(dir: string): Promise<void> {
   const node: NodeDef[] = [
@@ -35,6 +36,24 @@ export async function writeImageShapeModel(dir: string): Promise<void> {
           },
         },
       ],
+    },
+  });
+}
+
+/**
+ * An image batch SavedModel shaped like the tutorial's export, small: serving_default takes `inputs`
+ * (DT_STRING [-1], image files) through the real serving input graph (DecodeImage and an 8x8 resize in
+ * a while loop) and returns `outputs`, each image's mean colour [-1, 3] in [-1, 1].
+ */
+export async function writeImageBatchModel(dir: string): Promise<void> {
+  const g = new GraphBuilder();
+  const { input, images } = buildImageInputGraph(g, { inputFormat: 'bytes', height: 8, width: 8, preprocess: 'inception' });
+  const outputs = g.mean(images, [1, 2], { name: 'mean_colour' });
+  const signature = g.signature({ inputs: input }, { outputs });
+  await writeSavedModel(dir, {
+    savedModel: {
+      saved_model_schema_version: 1,
+      meta_graphs: [{ meta_info_def: { tags: ['serve'] }, graph_def: g.toGraphDef(), signature_def: { serving_default: signature } }],
     },
   });
 }
