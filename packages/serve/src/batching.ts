@@ -194,7 +194,9 @@ export class BatchingQueue {
         const start = next++ * maxBatchSize;
         const end = Math.min(item.size, start + maxBatchSize);
         const inputs = Object.fromEntries(Object.entries(item.task.inputs).map(([name, t]) => [name, sliceRows(t, start, end)]));
-        const outputs = await this.run({ ...item.task, inputs, signal: item.signal, onStart: () => this.start([item], end - start) });
+        const outputs = await this.run({ ...item.task, inputs, signal: item.signal, onStart: () => this.start([item], end - start) }).catch((err: unknown) => {
+          throw fromInstance(err, start);
+        });
         if (!Object.values(outputs).every((t) => batchDim(t) === end - start)) throw NOT_SPLITTABLE;
         parts[start / maxBatchSize] = outputs;
       }
@@ -218,6 +220,13 @@ export class BatchingQueue {
       }
     }
   }
+}
+
+/** An error about "instance k" of a job that starts at example `start` of its request, renumbered for the request. */
+function fromInstance(err: unknown, start: number): unknown {
+  if (!(err instanceof ServeError) || start === 0) return err;
+  const renumbered = err.message.replace(/^instance (\d+)/, (_, k: string) => `instance ${Number(k) + start}`);
+  return renumbered === err.message ? err : new ServeError(err.status, renumbered);
 }
 
 /** Thrown when a part of a split request has outputs that are not one row per example. */

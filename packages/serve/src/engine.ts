@@ -1,6 +1,6 @@
 // The seam between serving and model execution. Each worker thread imports an engine module and calls
 // its createEngine(); everything else in serve sees only these interfaces, never a particular runtime.
-import { getMetaGraph, int64ToNumber, readSavedModel, dataTypeName, type TensorInfo } from '@tensorsky/saved-model';
+import { getMetaGraph, int64ToNumber, readSavedModel, dataTypeName, type ImageEncoding, type TensorInfo } from '@tensorsky/saved-model';
 import type { Tensor } from './tensor.js';
 
 /** A TensorInfo as TF Serving's metadata endpoint prints it (proto3 JSON with default fields). */
@@ -19,9 +19,20 @@ export interface SignatureMetadata {
 
 export type SignatureMap = Record<string, SignatureMetadata>;
 
+/** Inputs that take encoded images, by signature then input alias, with how they want the bytes. */
+export type ImageInputMap = Record<string, Record<string, ImageEncoding>>;
+
+/** What loading a version gives the main thread: its signatures, and which inputs are images. */
+export interface LoadedVersion {
+  signatures: SignatureMap;
+  imageInputs: ImageInputMap;
+}
+
 /** One model version loaded by an engine, ready to run. */
 export interface LoadedModel {
   signatures: SignatureMap;
+  /** Inputs that reach an image decoder, so that the server checks a request's images before splitting it into jobs. */
+  imageInputs?: ImageInputMap;
   /** Runs a signature; inputs and outputs are keyed by the signature's aliases (x, y), not tensor names. */
   predict(signatureName: string, inputs: Record<string, Tensor>): Promise<Record<string, Tensor>>;
   dispose?(): void | Promise<void>;

@@ -6,7 +6,7 @@
 // Each version's provenance (where its weights came from) is read as it loads, so that a model with
 // random weights is said to be one in the log, in its metadata and in /healthz.
 import { checkProvenance, type ProvenanceCheck } from '@tensorsky/saved-model';
-import { withoutPrototypes, type SignatureMap } from './engine.js';
+import { withoutPrototypes, type ImageInputMap, type LoadedVersion, type SignatureMap } from './engine.js';
 import { errorMessage, notFound, shown } from './errors.js';
 import type { VersionDir } from './repository.js';
 
@@ -18,7 +18,7 @@ export type VersionSpec = { kind: 'latest' } | { kind: 'version'; version: numbe
 
 /** Loads a version into every engine (and back out); implemented by the worker pool. */
 export interface VersionLoader {
-  load(model: string, version: number, dir: string): Promise<SignatureMap>;
+  load(model: string, version: number, dir: string): Promise<LoadedVersion>;
   unload(model: string, version: number): Promise<void>;
   /** False while no engine can run a loaded version (its workers are being replaced); default true. */
   isServing?(model: string, version: number): boolean;
@@ -36,6 +36,8 @@ export interface Lease {
   model: string;
   version: number;
   signatures: SignatureMap;
+  /** The inputs of each signature that take encoded images. */
+  imageInputs: ImageInputMap;
   provenance: ProvenanceCheck;
   release(): void;
 }
@@ -47,6 +49,7 @@ interface VersionEntry {
   refs: number;
   attempts: number;
   signatures?: SignatureMap;
+  imageInputs?: ImageInputMap;
   provenance?: ProvenanceCheck;
   error?: string;
 }
@@ -122,6 +125,7 @@ export class ModelManager {
       model: name,
       version: held.version,
       signatures: held.signatures!,
+      imageInputs: held.imageInputs ?? {},
       provenance: held.provenance!,
       release: () => {
         if (released) return;
@@ -198,8 +202,9 @@ export class ModelManager {
     this.track(
       // Read while the version is on disk: its files may be removed once it is loaded.
       Promise.all([this.loader.load(name, version, dir), checkProvenance(dir)]).then(
-        ([signatures, provenance]) => {
+        ([{ signatures, imageInputs }, provenance]) => {
           entry.signatures = withoutPrototypes(signatures);
+          entry.imageInputs = imageInputs;
           entry.provenance = provenance;
           entry.state = 'AVAILABLE';
           this.log(`model ${name} version ${version} is AVAILABLE (${dir})`);
@@ -240,6 +245,7 @@ export class ModelManager {
         .then(() => {
           entry.state = 'END';
           entry.signatures = undefined;
+          entry.imageInputs = undefined;
           entry.provenance = undefined;
           this.log(`model ${name} version ${entry.version} is END (unloaded)`);
         }),

@@ -3,7 +3,7 @@
 // a signature predict-local cannot run is reported when a request asks for it.
 import type { ImageLimits } from '@tensorsky/image';
 import { loadModel, type Backend, type InputValue, type LocalModel, type OutputTensor } from '@tensorsky/predict-local';
-import { readSignatureMetadata, type CreateEngine, type LoadedModel } from './engine.js';
+import { readSignatureMetadata, type CreateEngine, type ImageInputMap, type LoadedModel } from './engine.js';
 import { ServeError, errorMessage, notFound } from './errors.js';
 import { isDType, isStringTensor, numericArrayFor, shapeSize, type NumericValues, type Tensor } from './tensor.js';
 
@@ -34,9 +34,15 @@ export const createEngine: CreateEngine = (options) => {
         for (const model of models.values()) model.dispose();
         throw new Error(models.size === 0 && !failures.has(DEFAULT_SIGNATURE) ? fatal : `signature ${DEFAULT_SIGNATURE}: ${fatal}`);
       }
+      const imageInputs: ImageInputMap = {};
+      for (const [key, model] of models) {
+        const images = model.signature.inputs.filter((input) => input.encoding).map((input) => [input.name, input.encoding!] as const);
+        if (images.length > 0) imageInputs[key] = Object.fromEntries(images);
+      }
       const notes = [...models].map(([key, m]) => `signature ${key} runs on engine ${m.backend}${m.fallback ? ` (${m.fallback})` : ''}`);
       return {
         signatures,
+        imageInputs,
         notes,
         async predict(signatureName, inputs) {
           const model = models.get(signatureName);

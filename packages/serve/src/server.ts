@@ -107,7 +107,7 @@ export async function startServer(options: ServeOptions): Promise<ModelServer> {
       (job) => pool.run(job),
       (key, examples) => metrics.batchSize.observe({ model: key.slice(0, key.lastIndexOf('@')) }, examples),
     );
-    const service = new PredictionService(manager, batching, () => pool.replacements);
+    const service = new PredictionService(manager, batching, limits, () => pool.replacements);
     const front = new HttpFront(
       service,
       metrics,

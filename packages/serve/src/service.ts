@@ -1,5 +1,7 @@
 // The TF Serving REST API's meaning, free of HTTP details: model status, metadata and predict (plus the
 // Vertex AI predict shape), on top of the version manager and the batching queue.
+import { ImageInputError, checkRequestImages, type ImageLimits } from '@tensorsky/image';
+import { Base64Error, decodeBase64WebSafe, type ImageEncoding } from '@tensorsky/saved-model';
 import type { BatchingQueue } from './batching.js';
 import { invalidArgument, notFound, shown } from './errors.js';
 import { predictResponse, readPredictRequest, requestTensors } from './json-tensor.js';
@@ -18,6 +20,8 @@ export class PredictionService {
   constructor(
     private readonly manager: ModelManager,
     private readonly batching: BatchingQueue,
+    /** Checked on a request's images as a whole, before it is split into jobs of max_batch_size. */
+    private readonly imageLimits: ImageLimits,
     /** Engine workers being started in place of ones that died or failed. */
     private readonly replacements: () => number = () => 0,
   ) {}
@@ -64,6 +68,9 @@ export class PredictionService {
         throw notFound(`Serving signature name: "${shown(signatureName)}" not found in signature def of model ${model} version ${lease.version}; it has: ${known}`);
       }
       const inputs = requestTensors(request, signature, signatureName);
+      for (const [alias, encoding] of Object.entries(lease.imageInputs[signatureName] ?? {})) {
+        if (inputs[alias]) checkImages(inputs[alias], encoding, this.imageLimits, Object.keys(inputs).length > 1 ? ` of input '${shown(alias)}'` : '');
+      }
       const outputs = await this.batching.submit({ key: versionKey(model, lease.version), signature: signatureName, inputs }, signal);
       const ordered: Record<string, Tensor> = {};
       for (const alias of Object.keys(signature.outputs)) {
@@ -115,5 +122,28 @@ export class PredictionService {
     const replacing = this.replacements();
     const workers = replacing > 0 ? [`${replacing} engine worker${replacing > 1 ? 's are' : ' is'} being replaced; serving with fewer workers meanwhile`] : [];
     return [...this.manager.availableWarnings(), ...workers];
+  }
+}
+
+/**
+ * The images of one request input against the limits (count, pixels per image and in all), from their
+ * headers: 400 naming the instance. Text that is not base64 is left to the engine, which says so.
+ */
+function checkImages(tensor: Tensor, encoding: ImageEncoding, limits: ImageLimits, where: string): void {
+  if (tensor.dtype !== 'DT_STRING') return;
+  const batched = tensor.shape.length > 0;
+  const images: Uint8Array[] = [];
+  for (const value of tensor.values as Uint8Array[]) {
+    try {
+      images.push(encoding === 'b64' ? decodeBase64WebSafe(value) : value);
+    } catch (err) {
+      if (err instanceof Base64Error) return;
+      throw err;
+    }
+  }
+  try {
+    checkRequestImages(images, limits, (i) => `${batched ? `instance ${i}` : 'the image'}${where}`);
+  } catch (err) {
+    throw err instanceof ImageInputError ? invalidArgument(err.message) : err;
   }
 }

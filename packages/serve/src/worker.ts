@@ -64,7 +64,7 @@ async function handle(request: Exclude<WorkerRequest, { type: 'close' }>): Promi
       loads = loading.catch(() => {});
       const model = await loading;
       models.set(request.key, model);
-      reply(request.id, { signatures: model.signatures, notes: model.notes ?? [] });
+      reply(request.id, { signatures: model.signatures, imageInputs: model.imageInputs ?? {}, notes: model.notes ?? [] });
     } else if (request.type === 'unload') {
       const model = models.get(request.key);
       models.delete(request.key);

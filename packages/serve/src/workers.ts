@@ -3,7 +3,7 @@
 // way that may have left broken state behind (a WebAssembly trap), fails only the batch it was running
 // and takes no other; a replacement is started and reloads the versions being served.
 import { Worker } from 'node:worker_threads';
-import type { SignatureMap } from './engine.js';
+import type { LoadedVersion } from './engine.js';
 import { ServeError, errorMessage, unavailable } from './errors.js';
 import type { VersionLoader } from './manager.js';
 import type { Tensor } from './tensor.js';
@@ -133,17 +133,17 @@ export class WorkerPool implements VersionLoader {
   }
 
   /**
-   * Loads a version into every worker; resolves with its signatures once all have it. A worker runs one
+   * Loads a version into every worker; resolves with its signatures and image inputs once all have it. A worker runs one
    * thing at a time, so predictions sent to it while it loads would stretch a one-second load over
    * minutes under traffic: a loading worker takes no predictions. When other versions are being served,
    * workers load one after another, so the rest keep serving meanwhile.
    */
-  async load(model: string, version: number, dir: string): Promise<SignatureMap> {
+  async load(model: string, version: number, dir: string): Promise<LoadedVersion> {
     const key = versionKey(model, version);
     const serving = this.wanted.size > 0;
     this.wanted.set(key, dir);
     const workers = [...this.workers];
-    let results: PromiseSettledResult<SignatureMap>[];
+    let results: PromiseSettledResult<LoadedVersion>[];
     if (serving) {
       results = [];
       for (const w of workers) results.push((await Promise.allSettled([this.loadInto(w, key, dir)]))[0]);
@@ -152,7 +152,7 @@ export class WorkerPool implements VersionLoader {
     }
     // A worker retired meanwhile does not fail the load: its replacement loads the version.
     const failed = results.find((r, i): r is PromiseRejectedResult => r.status === 'rejected' && !workers[i].retired);
-    const loaded = results.find((r): r is PromiseFulfilledResult<SignatureMap> => r.status === 'fulfilled');
+    const loaded = results.find((r): r is PromiseFulfilledResult<LoadedVersion> => r.status === 'fulfilled');
     if (failed || !loaded) {
       this.wanted.delete(key);
       await Promise.allSettled(this.workers.filter((w) => w.loaded.has(key)).map((w) => this.unloadFrom(w, key)));
@@ -230,14 +230,14 @@ export class WorkerPool implements VersionLoader {
     }
   }
 
-  private async loadInto(worker: PoolWorker, key: string, dir: string): Promise<SignatureMap> {
+  private async loadInto(worker: PoolWorker, key: string, dir: string): Promise<LoadedVersion> {
     worker.loading++;
     try {
-      const { signatures, notes } = await this.call<{ signatures: SignatureMap; notes: string[] }>(worker, { id: 0, type: 'load', key, dir });
+      const { signatures, imageInputs, notes } = await this.call<LoadedVersion & { notes: string[] }>(worker, { id: 0, type: 'load', key, dir });
       worker.loaded.add(key);
       // Every worker loads the same way: one worker's notes say it for all.
       if (worker === this.workers[0]) for (const note of notes) this.log(`${key}: ${note}`);
-      return signatures;
+      return { signatures, imageInputs };
     } finally {
       worker.loading--;
       this.dispatch();

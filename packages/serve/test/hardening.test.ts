@@ -43,11 +43,13 @@ describe('image limits through the real engine', () => {
   it.each([
     ['a PNG bomb (16383x16383 zeros, 260 KB)', () => bomb, 'instance 0 is 16383x16383 = 268,402,689 pixels'],
     ['a JPEG header claiming 16000x16000', () => jpegBomb(), 'instance 0 is 16000x16000 = 256,000,000 pixels'],
-  ])('refuses %s with 400 in under a second, and serves the next image', async (_what, bytes, message) => {
+  ])('refuses %s with 400 at once, and serves the next image', async (_what, bytes, message) => {
     const rss = process.memoryUsage().rss;
     const started = performance.now();
     const reply = await post(server, PREDICT, { instances: [b64(bytes())] });
-    expect(performance.now() - started).toBeLessThan(1000);
+    // Refused from the header in the main thread: milliseconds when the machine is quiet. The bound is
+    // loose because test suites share 2 cores; decoding the bomb would take tens of seconds and gigabytes.
+    expect(performance.now() - started).toBeLessThan(2500);
     expect(reply).toEqual({ status: 400, body: { error: `${message}, more than the limit of 50,000,000 per image (--max_image_pixels); send a smaller image` } });
     expect(await post(server, PREDICT, { instances: [b64(good)] })).toEqual(goodReply);
     expect(process.memoryUsage().rss - rss).toBeLessThan(100e6);

@@ -1,19 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import type { SignatureMap } from '../src/index.js';
+import type { LoadedVersion } from '../src/engine.js';
 import { ModelManager, type VersionLoader } from '../src/manager.js';
 
 /** A loader whose loads finish when the test says so. */
 class ManualLoader implements VersionLoader {
-  readonly loads = new Map<number, { resolve: (s: SignatureMap) => void; reject: (e: Error) => void }>();
+  readonly loads = new Map<number, { resolve: (s: LoadedVersion) => void; reject: (e: Error) => void }>();
   readonly unloaded: number[] = [];
-  load(_model: string, version: number): Promise<SignatureMap> {
+  load(_model: string, version: number): Promise<LoadedVersion> {
     return new Promise((resolve, reject) => this.loads.set(version, { resolve, reject }));
   }
   async unload(_model: string, version: number): Promise<void> {
     this.unloaded.push(version);
   }
   finish(version: number): void {
-    this.loads.get(version)!.resolve({ serving_default: { inputs: {}, outputs: {}, method_name: `v${version}` } });
+    this.loads.get(version)!.resolve({ signatures: { serving_default: { inputs: {}, outputs: {}, method_name: `v${version}` } }, imageInputs: {} });
   }
 }
 
