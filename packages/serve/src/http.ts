@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CLIENT_CLOSED, ServeError, cancelled, deadlineExceeded, errorMessage, invalidArgument, notFound, shown, unavailable } from './errors.js';
+import { JsonSyntaxError, parseServingJson, writeServingJson } from './json.js';
 import type { VersionSpec } from './manager.js';
 import type { MetricsSnapshot, ServeMetrics } from './metrics.js';
 import { modelNameProblem } from './model-config.js';
@@ -123,7 +124,7 @@ export class HttpFront {
       }, cancel.signal);
       clearTimeout(budget);
       if (reply.text !== undefined) send(res, 200, reply.text, 'text/plain; version=0.0.4; charset=utf-8');
-      else send(res, 200, JSON.stringify(reply.json), 'application/json');
+      else send(res, 200, writeServingJson(reply.json), 'application/json');
     } catch (err) {
       const status = err instanceof ServeError ? err.status : 500;
       if (status === 500) this.log(`internal error on ${req.method} ${pathOf(req)}: ${errorMessage(err)}`);
@@ -204,9 +205,10 @@ export class HttpFront {
   private async readJson(req: http.IncomingMessage, deadline: number): Promise<unknown> {
     const bytes = await readBody(req, this.options.maxRequestBytes, deadline);
     try {
-      return JSON.parse(bytes.toString('utf8'));
+      return parseServingJson(bytes.toString('utf8'));
     } catch (err) {
-      throw invalidArgument(`JSON Parse error: ${errorMessage(err)}`);
+      if (!(err instanceof JsonSyntaxError)) throw err;
+      throw invalidArgument(`JSON Parse error: ${err.message}`);
     }
   }
 }

@@ -4,6 +4,7 @@
 import { Base64Error, fromStandardBase64, isBinaryAlias, toBase64 } from '@tensorsky/saved-model';
 import type { SignatureMetadata } from './engine.js';
 import { invalidArgument, shown } from './errors.js';
+import { JsonFloat, JsonNumber } from './json.js';
 import {
   INTEGER_RANGES,
   isDType,
@@ -142,20 +143,47 @@ export function jsonToTensor(value: unknown, dtype: DType, where: string): Tenso
   if (dtype === 'DT_STRING') return { dtype, shape, values: leaves.map((leaf, i) => stringBytes(leaf, where, i)) };
   const values = numericArrayFor(dtype, shapeSize(shape));
   const range = INTEGER_RANGES[dtype];
+  const float = FLOAT_DIGITS[dtype];
   for (let i = 0; i < leaves.length; i++) {
     const leaf = leaves[i];
     if (dtype === 'DT_BOOL') {
       if (typeof leaf !== 'boolean') throw typeError(where, dtype, leaf, 'true or false');
       values[i] = leaf ? 1 : 0;
-    } else if (typeof leaf !== 'number') {
+    } else if (!(leaf instanceof JsonNumber)) {
       throw typeError(where, dtype, leaf, 'a number');
-    } else if (range && !(Number.isInteger(leaf) && leaf >= range[0] && leaf <= range[1])) {
-      throw invalidArgument(`${where} must hold integers in [${range[0]}, ${range[1]}] for ${dtype}; got ${leaf}`);
+    } else if (float) {
+      if (!isLosslessDecimal(leaf, float)) {
+        throw invalidArgument(`${where}: Cannot convert JSON value: ${leaf.text} to ${float.name} without loss of precision.`);
+      }
+      values[i] = leaf.value;
+    } else if (!leaf.isInteger) {
+      // rapidjson reads 3.0 and 3e0 as doubles, which no integer input takes (TF Serving's TypeError).
+      throw typeError(where, dtype, leaf, 'an integer');
+    } else if (range && !(leaf.value >= range[0] && leaf.value <= range[1])) {
+      throw invalidArgument(`${where} must hold integers in [${range[0]}, ${range[1]}] for ${dtype}; got ${leaf.text}`);
     } else {
-      values[i] = leaf;
+      values[i] = leaf.value;
     }
   }
   return { dtype, shape, values };
+}
+
+/** Float dtypes: the largest finite value, and the largest integer held exactly (2^digits - 1). */
+const FLOAT_DIGITS: Partial<Record<DType, { name: string; max: number; maxInteger: number }>> = {
+  DT_FLOAT: { name: 'float', max: 3.4028234663852886e38, maxInteger: 2 ** 24 - 1 },
+  DT_HALF: { name: 'float', max: 3.4028234663852886e38, maxInteger: 2 ** 24 - 1 },
+  DT_BFLOAT16: { name: 'float', max: 3.4028234663852886e38, maxInteger: 2 ** 24 - 1 },
+  DT_DOUBLE: { name: 'double', max: Number.MAX_VALUE, maxInteger: 2 ** 53 - 1 },
+};
+
+/**
+ * json_tensor.cc's IsLosslessDecimal: NaN and infinities pass; an integer must be held exactly; a
+ * decimal must be within the type's finite range (1e39 is no float).
+ */
+function isLosslessDecimal(leaf: JsonNumber, type: { max: number; maxInteger: number }): boolean {
+  if (!Number.isFinite(leaf.value)) return true;
+  if (leaf.isInteger) return Math.abs(leaf.value) <= type.maxInteger;
+  return Math.abs(leaf.value) <= type.max;
 }
 
 function collectLeaves(value: unknown, shape: number[], depth: number, out: unknown[], where: string): void {
@@ -172,7 +200,12 @@ const ragged = (where: string) =>
   invalidArgument(`${where} is not a dense tensor: lists at the same depth must have the same length`);
 
 function typeError(where: string, dtype: DType, leaf: unknown, wanted: string) {
-  const got = leaf === null ? 'null' : isB64Object(leaf) ? 'a {"b64": ...} object' : Array.isArray(leaf) ? 'a list' : `a ${typeof leaf}`;
+  const got =
+    leaf === null ? 'null'
+    : leaf instanceof JsonNumber ? `the number ${leaf.text}`
+    : isB64Object(leaf) ? 'a {"b64": ...} object'
+    : Array.isArray(leaf) ? 'a list'
+    : `a ${typeof leaf}`;
   const hint = isB64Object(leaf) ? ' ({"b64": ...} is only for DT_STRING inputs)' : '';
   return invalidArgument(`${where} has dtype ${dtype} and needs ${wanted}, got ${got}${hint}`);
 }
@@ -180,7 +213,7 @@ function typeError(where: string, dtype: DType, leaf: unknown, wanted: string) {
 function stringBytes(leaf: unknown, where: string, index: number): Uint8Array {
   if (typeof leaf === 'string') return new TextEncoder().encode(leaf);
   if (!isB64Object(leaf)) {
-    throw invalidArgument(`${where} has dtype DT_STRING and needs strings or {"b64": "..."} objects, got ${leaf === null ? 'null' : typeof leaf}`);
+    throw invalidArgument(`${where} has dtype DT_STRING and needs strings or {"b64": "..."} objects, got ${leaf === null ? 'null' : leaf instanceof JsonNumber ? 'number' : typeof leaf}`);
   }
   try {
     if (typeof leaf.b64 !== 'string') throw new Base64Error('not a string');
@@ -192,7 +225,7 @@ function stringBytes(leaf: unknown, where: string, index: number): Uint8Array {
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof JsonNumber);
 }
 
 function isB64Object(v: unknown): v is { b64: unknown } {
@@ -232,7 +265,7 @@ export function predictResponse(format: RequestFormat, outputs: Record<string, T
 
 /**
  * A tensor as nested JSON lists. DT_STRING outputs whose alias ends in "_bytes" become {"b64": ...}
- * (TF Serving's convention), other strings are UTF-8 text. float32 values print in their shortest form.
+ * (TF Serving's convention), other strings are UTF-8 text. Floats are JsonFloat, written as TF Serving writes them.
  */
 export function tensorToJson(t: Tensor, alias: string): unknown {
   const leaf = leafWriter(t, alias);
@@ -253,16 +286,7 @@ function leafWriter(t: Tensor, alias: string): (i: number) => unknown {
   }
   const values = t.values as NumericValues;
   if (t.dtype === 'DT_BOOL') return (i) => values[i] !== 0;
-  if (t.dtype === 'DT_FLOAT' || t.dtype === 'DT_HALF' || t.dtype === 'DT_BFLOAT16') return (i) => shortestFloat32(values[i]);
+  if (t.dtype === 'DT_FLOAT' || t.dtype === 'DT_HALF' || t.dtype === 'DT_BFLOAT16') return (i) => new JsonFloat(values[i], 'float');
+  if (t.dtype === 'DT_DOUBLE') return (i) => new JsonFloat(values[i], 'double');
   return (i) => values[i];
-}
-
-/** The double with the fewest digits that rounds to the same float32 (0.1f prints as 0.1, not 0.10000000149011612). */
-function shortestFloat32(x: number): number {
-  if (!Number.isFinite(x)) return x;
-  for (let p = 1; p < 9; p++) {
-    const y = Number(x.toPrecision(p));
-    if (Math.fround(y) === x) return y;
-  }
-  return Number(x.toPrecision(9));
 }

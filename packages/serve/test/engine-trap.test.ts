@@ -42,6 +42,8 @@ describe('a wasm out-of-memory trap on 12,000 images', () => {
       workers: 1,
       // One job for the whole request: with the default (8), it is split and never runs out of memory.
       maxBatchSize: 12_000,
+      // Limits raised so that the request reaches the engine and runs it out of memory.
+      imageLimits: { maxImages: 20_000 },
       maxRequestBytes: 4 << 20,
       // Decoding 12,000 images one by one takes about a minute here: no compute budget.
       restApiTimeoutMs: 0,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SignatureMetadata, Tensor } from '../src/index.js';
+import { parseServingJson, writeServingJson } from '../src/json.js';
 import { predictResponse, readPredictRequest, requestTensors, tensorToJson } from '../src/json-tensor.js';
 
 function info(dtype: string, dims: number[] = [-1]) {
@@ -14,7 +15,9 @@ const twoInputs: SignatureMetadata = {
   method_name: '',
 };
 
-const tensorsOf = (body: unknown, signature: SignatureMetadata) => requestTensors(readPredictRequest(body), signature, 'serving_default');
+/** The body as the server reads it: JSON text parsed as TF Serving parses it. */
+const tensorsOf = (body: unknown, signature: SignatureMetadata) =>
+  requestTensors(readPredictRequest(parseServingJson(JSON.stringify(body))), signature, 'serving_default');
 
 describe('request bodies', () => {
   it('stacks row-format bare values along a new batch dimension', () => {
@@ -64,16 +67,17 @@ describe('request bodies', () => {
     [{ instances: [{ tokens: [1, 2], mask: [true, true], extra: 1 }] }, twoInputs, /has no input 'extra'/],
     [{ instances: [{ tokens: [1, 2], mask: [true, true] }, { tokens: [1, 2] }] }, twoInputs, /instance 1 does not have the same input names/],
     [{ instances: [[1, 2]] }, twoInputs, /takes 2 inputs \(tokens, mask\); send each instance as an object/],
-    [{ inputs: { tokens: [[1.5, 2]], mask: [[true, true]] } }, twoInputs, /must hold integers in \[-2147483648, 2147483647\] for DT_INT32; got 1.5/],
-    [{ inputs: { tokens: [[1, 2]], mask: [[1, 0]] } }, twoInputs, /DT_BOOL and needs true or false, got a number/],
+    [{ inputs: { tokens: [[1.5, 2]], mask: [[true, true]] } }, twoInputs, /has dtype DT_INT32 and needs an integer, got the number 1.5/],
+    [{ inputs: { tokens: [[1, 2]], mask: [[1, 0]] } }, twoInputs, /DT_BOOL and needs true or false, got the number 1/],
   ])('rejects %j with a clear message', (body, signature, message) => {
     expect(() => tensorsOf(body, signature)).toThrow(message);
   });
 
   it('refuses absurd nesting instead of recursing without bound', () => {
-    let deep: unknown = 1;
-    for (let i = 0; i < 10_000; i++) deep = [deep];
-    expect(() => tensorsOf({ instances: deep }, oneInput)).toThrow(/nested more than 32 levels/);
+    const nest = (levels: number) => `{"instances": ${'['.repeat(levels)}1${']'.repeat(levels)}}`;
+    // The parser stops first (rapidjson recurses too); below its limit, the tensor's rank is limited.
+    expect(() => parseServingJson(nest(100_000))).toThrow(/Nested more than 512 levels at offset: /);
+    expect(() => requestTensors(readPredictRequest(parseServingJson(nest(100))), oneInput, 'serving_default')).toThrow(/nested more than 32 levels/);
   });
 });
 
@@ -83,22 +87,20 @@ describe('response shaping (TF Serving rules)', () => {
   const classes: Tensor = { dtype: 'DT_STRING', shape: [2], values: [new TextEncoder().encode('cat'), new TextEncoder().encode('dog')] };
 
   it('row format: one output is a list of per-instance values, several a list of objects', () => {
-    expect(predictResponse('row', { y })).toEqual({ predictions: [3, 3.5, 4] });
-    expect(predictResponse('row', { scores, classes })).toEqual({
-      predictions: [
-        { scores: [0.1, 0.9], classes: 'cat' },
-        { scores: [0.7, 0.3], classes: 'dog' },
-      ],
-    });
+    expect(writeServingJson(predictResponse('row', { y }))).toBe('{"predictions":[3.0,3.5,4.0]}');
+    expect(writeServingJson(predictResponse('row', { scores, classes }))).toBe(
+      '{"predictions":[{"scores":[0.1,0.9],"classes":"cat"},{"scores":[0.7,0.3],"classes":"dog"}]}',
+    );
   });
 
   it('columnar format: one output is the tensor, several an object of tensors', () => {
-    expect(predictResponse('columnar', { y })).toEqual({ outputs: [3, 3.5, 4] });
-    expect(predictResponse('columnar', { scores, classes })).toEqual({ outputs: { scores: [[0.1, 0.9], [0.7, 0.3]], classes: ['cat', 'dog'] } });
+    expect(writeServingJson(predictResponse('columnar', { y }))).toBe('{"outputs":[3.0,3.5,4.0]}');
+    expect(writeServingJson(predictResponse('columnar', { scores, classes }))).toBe('{"outputs":{"scores":[[0.1,0.9],[0.7,0.3]],"classes":["cat","dog"]}}');
   });
 
-  it('prints float32 values in their shortest form and *_bytes outputs as base64', () => {
-    expect(JSON.stringify(tensorToJson({ dtype: 'DT_FLOAT', shape: [2], values: new Float32Array([0.1, 1 / 3]) }, 'p'))).toBe('[0.1,0.33333334]');
+  it('prints floats as TF Serving does (%.6g when it reads back, else %.9g) and *_bytes outputs as base64', () => {
+    // 1/3 as float32 is 0.3333333432...: "0.333333" reads back as another float, so 9 digits.
+    expect(writeServingJson(tensorToJson({ dtype: 'DT_FLOAT', shape: [2], values: new Float32Array([0.1, 1 / 3]) }, 'p'))).toBe('[0.1,0.333333343]');
     const bytes: Tensor = { dtype: 'DT_STRING', shape: [1], values: [new Uint8Array([0xff, 0xef])] };
     expect(tensorToJson(bytes, 'image_bytes')).toEqual([{ b64: '/+8=' }]);
   });
