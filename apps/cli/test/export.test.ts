@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readProvenance } from '@tensorsky/saved-model';
 import { afterAll, describe, expect, it } from 'vitest';
+import { functional, keras3 as K, writeKerasArchive } from '../../../packages/export/test/helpers/keras-archive-writer.js';
 import { smallClassifierConfig, smallClassifierWeights } from '../../../packages/export/test/helpers/keras-models.js';
 import { writeTfjsLayersModel } from '../../../packages/export/test/helpers/tfjs-layers-writer.js';
 import { run } from './support/run-cli.js';
@@ -123,5 +124,39 @@ describe('tensorsky export --model with weight paths outside the model folder', 
       ]);
       expect(readdirSync(scratch)).not.toContain('escaped');
     }
+  });
+});
+
+describe('tensorsky export --model with a Keras 3 .keras archive it cannot export', () => {
+  /** Exit code 1, one error line (besides the progress lines), and no target directory. */
+  async function refused(model: string, target: string): Promise<string[]> {
+    const result = await run('export', '--model_dir', path.join(scratch, target, '1'), '--model', model);
+    expect(result.code).toBe(1);
+    expect(result.err.filter((l) => !l.startsWith('tensorsky export: '))).toHaveLength(1);
+    expect(readdirSync(scratch)).not.toContain(target);
+    return result.err.filter((l) => l.startsWith('tensorsky: '));
+  }
+  const layers = (middle: ReturnType<typeof K.conv2d>) => [
+    K.input('image', [8, 8, 3]),
+    middle,
+    K.globalAveragePool('gap', { from: middle.config.name, shape: [null, 8, 8, 4] }),
+    K.dense('predictions', 2, 'softmax', { from: 'gap', shape: [null, 4] }),
+  ];
+
+  it('refuses an archive without model.weights.h5', async () => {
+    const archive = path.join(scratch, 'no-weights.keras');
+    const config = functional('classifier', layers(K.conv2d('conv', 4, 3, { from: 'image', shape: [null, 8, 8, 3] })), 'image', 'predictions');
+    await writeKerasArchive(archive, config, {}, { withoutWeights: true });
+    expect(await refused(archive, 'no-weights')).toEqual([
+      `tensorsky: ${archive} has no model.weights.h5; the archive is incomplete: save the model again with model.save('model.keras')`,
+    ]);
+  });
+
+  it('refuses a Lambda layer, naming it', async () => {
+    const archive = path.join(scratch, 'lambda.keras');
+    const config = functional('classifier', layers(K.lambda('scale', { from: 'image', shape: [null, 8, 8, 3] })), 'image', 'predictions');
+    await writeKerasArchive(archive, config, {});
+    const [line] = await refused(archive, 'lambda');
+    expect(line).toMatch(/^tensorsky: layer 'scale' has class Lambda, which tensorsky export does not support; supported: InputLayer, Conv2D, /);
   });
 });

@@ -17,6 +17,7 @@ export {
   type KerasH5Info,
   type KerasModelConfig,
 } from './keras-h5.js';
+export { KerasArchiveError, loadKerasArchive } from './keras-archive.js';
 export {
   checkSupportedLayers,
   LayersModelError,

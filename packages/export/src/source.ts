@@ -7,6 +7,7 @@ import type { ModelProvenance, WeightsProvenance } from '@tensorsky/saved-model'
 import { fileMd5 } from './file-md5.js';
 import { fetchImagenetWeights, IMAGENET_WEIGHTS, type ImagenetWeightsOptions } from './imagenet-weights.js';
 import { buildInceptionV3 } from './inception-v3.js';
+import { loadKerasArchive } from './keras-archive.js';
 import { loadKerasModel, loadKerasWeights } from './keras-h5.js';
 import { loadTfjsLayersModel } from './layers-model.js';
 import { initTfjs, type TfjsBackend } from './tfjs-engine.js';
@@ -16,7 +17,7 @@ import { randomWeights } from './weights.js';
 export type PreprocessMode = 'inception';
 
 export interface ModelSourceOptions {
-  /** Keras full-model .h5, or a TF.js layers model (model.json or its folder). Default: built-in InceptionV3. */
+  /** Keras full-model .h5, Keras 3 .keras archive, or a TF.js layers model (model.json or its folder). Default: built-in InceptionV3. */
   model?: string;
   /** 'imagenet' (InceptionV3 only; the default for it), 'random' (seeded), or a Keras .h5 weights file. */
   weights?: string;
@@ -80,8 +81,8 @@ export async function loadModelSource(options: ModelSourceOptions = {}): Promise
     throw new ModelSourceError('--weights imagenet applies to the built-in InceptionV3 only; drop --model, or pass --weights FILE.h5');
   }
   const kind = await detectModelFile(path);
-  const model = kind === 'keras-h5' ? await loadKerasModel(path) : await loadTfjsLayersModel(path);
-  const name = kind === 'keras-h5' ? basename(path, extname(path)) : kind === 'tfjs-folder' ? basename(path) : basename(dirname(path));
+  const model = await MODEL_LOADERS[kind](path);
+  const name = kind === 'tfjs-folder' ? basename(path) : kind === 'tfjs-json' ? basename(dirname(path)) : basename(path, extname(path));
   return withModel(model, async () => {
     const applied: AppliedWeights =
       options.weights === undefined ? { described: 'model file', provenance: { kind: 'model-file' } } : await applyWeights(model, options.weights, seed);
@@ -161,9 +162,16 @@ function shapes(tensors: tf.SymbolicTensor[]): string {
   return tensors.map((t) => `[${t.shape.map((d) => d ?? 'None').join(', ')}]`).join(', ') || '(none)';
 }
 
-type ModelFileKind = 'keras-h5' | 'tfjs-folder' | 'tfjs-json';
+type ModelFileKind = 'keras-h5' | 'keras-archive' | 'tfjs-folder' | 'tfjs-json';
 
-/** Tells Keras .h5, TF.js model.json and folders apart, with a clear error for formats we do not read. */
+const MODEL_LOADERS: Readonly<Record<ModelFileKind, (path: string) => Promise<tf.LayersModel>>> = {
+  'keras-h5': loadKerasModel,
+  'keras-archive': loadKerasArchive,
+  'tfjs-folder': loadTfjsLayersModel,
+  'tfjs-json': loadTfjsLayersModel,
+};
+
+/** Tells Keras .h5 and .keras, TF.js model.json and folders apart, with a clear error for formats we do not read. */
 async function detectModelFile(path: string): Promise<ModelFileKind> {
   let info;
   try {
@@ -174,12 +182,13 @@ async function detectModelFile(path: string): Promise<ModelFileKind> {
   if (info.isDirectory()) {
     if (await exists(join(path, 'model.json'))) return 'tfjs-folder';
     if (await exists(join(path, 'saved_model.pb'))) {
-      throw new ModelSourceError(`${path} is already a TensorFlow SavedModel; tensorsky export reads Keras .h5 files and TF.js layers models`);
+      throw new ModelSourceError(`${path} is already a TensorFlow SavedModel; tensorsky export reads Keras .h5 and .keras files and TF.js layers models`);
     }
-    throw new ModelSourceError(`${path} is a folder without model.json; pass a Keras .h5 file or a TF.js layers model`);
+    throw new ModelSourceError(`${path} is a folder without model.json; pass a Keras .h5 or .keras file or a TF.js layers model`);
   }
-  // The extension decides for .h5 so that a damaged file gets the HDF5 reader's precise error.
+  // The extension decides for .h5 and .keras so that a damaged file gets its reader's precise error.
   if (['.h5', '.hdf5'].includes(extname(path).toLowerCase())) return 'keras-h5';
+  if (extname(path).toLowerCase() === '.keras') return 'keras-archive';
   const head = Buffer.alloc(8);
   const handle = await open(path, 'r');
   try {
@@ -188,13 +197,9 @@ async function detectModelFile(path: string): Promise<ModelFileKind> {
     await handle.close();
   }
   if (head.subarray(0, 4).toString('latin1') === '\x89HDF') return 'keras-h5';
-  if (head.subarray(0, 2).toString('latin1') === 'PK') {
-    throw new ModelSourceError(
-      `${path} is a zip archive (Keras 3 .keras format?); save the model as HDF5 with model.save('model.h5') or convert it to a TF.js layers model`,
-    );
-  }
+  if (head.subarray(0, 2).toString('latin1') === 'PK') return 'keras-archive';
   if (head.toString('utf8').trimStart().startsWith('{')) return 'tfjs-json';
-  throw new ModelSourceError(`${path} is neither a Keras .h5 file nor a TF.js model.json`);
+  throw new ModelSourceError(`${path} is neither a Keras .h5 or .keras file nor a TF.js model.json`);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -115,13 +115,13 @@ describe('loadModelSource', () => {
 
     const zip = join(temp.dir, 'model.keras');
     await writeFile(zip, Buffer.from('PK\x03\x04 rest of a zip archive', 'latin1'));
-    expect((await fail({ model: zip })).message).toMatch(/is a zip archive \(Keras 3 \.keras format\?\); save the model as HDF5/);
+    expect((await fail({ model: zip })).message).toMatch(/model\.keras is not a readable zip archive \(.*\); save the model again with model\.save\('model\.keras'\)$/);
 
     const savedModel = join(SAVED_MODELS_DIR, 'tfjs-node', 'times_three_float');
     const savedModelError = await fail({ model: savedModel });
     expect(savedModelError).toBeInstanceOf(ModelSourceError);
     expect(savedModelError.message).toBe(
-      `${savedModel} is already a TensorFlow SavedModel; tensorsky export reads Keras .h5 files and TF.js layers models`,
+      `${savedModel} is already a TensorFlow SavedModel; tensorsky export reads Keras .h5 and .keras files and TF.js layers models`,
     );
 
     expect((await fail({ weights: join(temp.dir, 'missing.h5') })).message).toBe(`${join(temp.dir, 'missing.h5')} does not exist`);
