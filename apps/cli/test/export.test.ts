@@ -8,6 +8,7 @@ import { readProvenance } from '@tensorsky/saved-model';
 import { afterAll, describe, expect, it } from 'vitest';
 import { functional, keras3 as K, writeKerasArchive } from '../../../packages/export/test/helpers/keras-archive-writer.js';
 import { smallClassifierConfig, smallClassifierWeights } from '../../../packages/export/test/helpers/keras-models.js';
+import { smallGraphModel, writeTfjsGraphModel } from '../../../packages/export/test/helpers/tfjs-graph-writer.js';
 import { writeTfjsLayersModel } from '../../../packages/export/test/helpers/tfjs-layers-writer.js';
 import { run } from './support/run-cli.js';
 
@@ -158,5 +159,21 @@ describe('tensorsky export --model with a Keras 3 .keras archive it cannot expor
     await writeKerasArchive(archive, config, {});
     const [line] = await refused(archive, 'lambda');
     expect(line).toMatch(/^tensorsky: layer 'scale' has class Lambda, which tensorsky export does not support; supported: InputLayer, Conv2D, /);
+  });
+});
+
+describe('tensorsky export --model with a TF.js graph model', () => {
+  it('refuses an op it cannot write: exit 1, one line naming the node and op, nothing written', async () => {
+    const spec = smallGraphModel(1);
+    // Erf: a TensorFlow op outside the definitions tensorsky checks graphs against.
+    const nodes = spec.nodes.map((node) => (node.name === 'probs' ? { ...node, op: 'Erf' } : node));
+    const folder = path.join(scratch, 'graph-erf');
+    await writeTfjsGraphModel(folder, { ...spec, nodes });
+    const result = await run('export', '--model_dir', path.join(scratch, 'erf-export', '1'), '--model', folder);
+    expect(result.code).toBe(1);
+    expect(result.err.filter((l) => !l.startsWith('tensorsky export: '))).toEqual([
+      `tensorsky: ${path.join(folder, 'model.json')}: node 'probs' has op Erf, which tensorsky export cannot write: it is neither a TensorFlow op it has the definition of nor a fused op of tfjs-converter (_FusedConv2D, FusedDepthwiseConv2dNative, _FusedMatMul)`,
+    ]);
+    expect(readdirSync(scratch)).not.toContain('erf-export');
   });
 });

@@ -7,17 +7,19 @@ import type { ModelProvenance, WeightsProvenance } from '@tensorsky/saved-model'
 import { fileMd5 } from './file-md5.js';
 import { fetchImagenetWeights, IMAGENET_WEIGHTS, type ImagenetWeightsOptions } from './imagenet-weights.js';
 import { buildInceptionV3 } from './inception-v3.js';
+import { loadTfjsGraphModel, tfjsGraphModel, type TfjsGraphModel } from './graph-model.js';
 import { loadKerasArchive } from './keras-archive.js';
 import { loadKerasModel, loadKerasWeights } from './keras-h5.js';
 import { loadTfjsLayersModel } from './layers-model.js';
 import { initTfjs, type TfjsBackend } from './tfjs-engine.js';
+import { readModelJson } from './tfjs-weights.js';
 import { randomWeights } from './weights.js';
 
 /** 'inception': pixels scaled to [-1, 1] as x / 127.5 - 1 (Keras preprocess_input mode 'tf'). */
 export type PreprocessMode = 'inception';
 
 export interface ModelSourceOptions {
-  /** Keras full-model .h5, Keras 3 .keras archive, or a TF.js layers model (model.json or its folder). Default: built-in InceptionV3. */
+  /** Keras full-model .h5, Keras 3 .keras archive, or a TF.js layers or graph model (model.json or its folder). Default: built-in InceptionV3. */
   model?: string;
   /** 'imagenet' (InceptionV3 only; the default for it), 'random' (seeded), or a Keras .h5 weights file. */
   weights?: string;
@@ -31,8 +33,7 @@ export interface ModelSourceOptions {
   backend?: TfjsBackend;
 }
 
-export interface ModelSource {
-  model: tf.LayersModel;
+interface ModelSourceInfo {
   /** Short model name: 'inception_v3', or the file/folder name of --model. */
   name: string;
   /** [height, width, channels] of one input image. */
@@ -48,6 +49,21 @@ export interface ModelSource {
   /** What the export records in its provenance file: the model and its weights, files named with their md5. */
   provenance: { model: ModelProvenance; weights: WeightsProvenance };
 }
+
+/** A Keras or TF.js layers model: converted layer by layer. */
+export interface LayersModelSource extends ModelSourceInfo {
+  kind: 'layers';
+  model: tf.LayersModel;
+}
+
+/** A TF.js graph model: its graph is converted; `model` is TF.js's own GraphModel of the same files (the reference). */
+export interface GraphModelSource extends ModelSourceInfo {
+  kind: 'graph';
+  model: tf.GraphModel;
+  graph: TfjsGraphModel;
+}
+
+export type ModelSource = LayersModelSource | GraphModelSource;
 
 /** How the weights were described and what provenance records of them. */
 interface AppliedWeights {
@@ -81,15 +97,24 @@ export async function loadModelSource(options: ModelSourceOptions = {}): Promise
     throw new ModelSourceError('--weights imagenet applies to the built-in InceptionV3 only; drop --model, or pass --weights FILE.h5');
   }
   const kind = await detectModelFile(path);
-  const model = await MODEL_LOADERS[kind](path);
   const name = kind === 'tfjs-folder' ? basename(path) : kind === 'tfjs-json' ? basename(dirname(path)) : basename(path, extname(path));
+  // A TF.js model is identified by its model.json, which names its weight files.
+  const modelFile = kind === 'tfjs-folder' ? join(path, 'model.json') : path;
+  const modelProvenance = async (): Promise<ModelProvenance> => ({ kind: 'file', name, file: basename(modelFile), md5: await md5Of(modelFile) });
+  if (kind !== 'keras-h5' && kind !== 'keras-archive' && (await readModelJson(modelFile)).json.format === 'graph-model') {
+    if (options.weights !== undefined) {
+      throw new ModelSourceError(`--weights applies to Keras and TF.js layers models; the weights of the graph model ${modelFile} are the ones its weightsManifest lists`);
+    }
+    const graph = await loadTfjsGraphModel(modelFile);
+    const provenance = { model: await modelProvenance(), weights: { kind: 'model-file' } as const };
+    const info = { name, inputShape: graph.inputShape, classes: graph.classes, preprocess: undefined, labels: undefined, weights: 'model file', provenance };
+    return { kind: 'graph', model: await tfjsGraphModel(graph), graph, ...info };
+  }
+  const model = await MODEL_LOADERS[kind](path);
   return withModel(model, async () => {
     const applied: AppliedWeights =
       options.weights === undefined ? { described: 'model file', provenance: { kind: 'model-file' } } : await applyWeights(model, options.weights, seed);
-    // A TF.js model is identified by its model.json, which names its weight files.
-    const modelFile = kind === 'tfjs-folder' ? join(path, 'model.json') : path;
-    const modelProvenance: ModelProvenance = { kind: 'file', name, file: basename(modelFile), md5: await md5Of(modelFile) };
-    return describe(model, name, applied, modelProvenance, { preprocess: undefined, labels: undefined });
+    return describe(model, name, applied, await modelProvenance(), { preprocess: undefined, labels: undefined });
   });
 }
 
@@ -127,7 +152,7 @@ function describe(
   weights: AppliedWeights,
   modelProvenance: ModelProvenance,
   hints: Pick<ModelSource, 'preprocess' | 'labels'>,
-): ModelSource {
+): LayersModelSource {
   const inputs = model.inputs;
   const outputs = model.outputs;
   const [, height, width, channels] = inputs[0]?.shape ?? [];
@@ -147,6 +172,7 @@ function describe(
   }
   const classes = outputShape[1];
   return {
+    kind: 'layers',
     model,
     name,
     inputShape: [height, width, channels],
