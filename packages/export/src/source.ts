@@ -208,9 +208,9 @@ async function detectModelFile(path: string): Promise<ModelFileKind> {
   if (info.isDirectory()) {
     if (await exists(join(path, 'model.json'))) return 'tfjs-folder';
     if (await exists(join(path, 'saved_model.pb'))) {
-      throw new ModelSourceError(`${path} is already a TensorFlow SavedModel; tensorsky export reads Keras .h5 and .keras files and TF.js layers models`);
+      throw new ModelSourceError(`${path} is already a TensorFlow SavedModel; tensorsky export reads Keras .h5 and .keras files and TF.js layers and graph models`);
     }
-    throw new ModelSourceError(`${path} is a folder without model.json; pass a Keras .h5 or .keras file or a TF.js layers model`);
+    throw new ModelSourceError(`${path} is a folder without model.json; pass a Keras .h5 or .keras file or a TF.js model`);
   }
   // The extension decides for .h5 and .keras so that a damaged file gets its reader's precise error.
   if (['.h5', '.hdf5'].includes(extname(path).toLowerCase())) return 'keras-h5';

@@ -121,7 +121,7 @@ describe('loadModelSource', () => {
     const savedModelError = await fail({ model: savedModel });
     expect(savedModelError).toBeInstanceOf(ModelSourceError);
     expect(savedModelError.message).toBe(
-      `${savedModel} is already a TensorFlow SavedModel; tensorsky export reads Keras .h5 and .keras files and TF.js layers models`,
+      `${savedModel} is already a TensorFlow SavedModel; tensorsky export reads Keras .h5 and .keras files and TF.js layers and graph models`,
     );
 
     expect((await fail({ weights: join(temp.dir, 'missing.h5') })).message).toBe(`${join(temp.dir, 'missing.h5')} does not exist`);
