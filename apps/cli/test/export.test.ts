@@ -6,7 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { readProvenance } from '@tensorsky/saved-model';
 import { afterAll, describe, expect, it } from 'vitest';
+import { functional, keras3 as K, writeKerasArchive } from '../../../packages/export/test/helpers/keras-archive-writer.js';
 import { smallClassifierConfig, smallClassifierWeights } from '../../../packages/export/test/helpers/keras-models.js';
+import { smallGraphModel, writeTfjsGraphModel } from '../../../packages/export/test/helpers/tfjs-graph-writer.js';
 import { writeTfjsLayersModel } from '../../../packages/export/test/helpers/tfjs-layers-writer.js';
 import { run } from './support/run-cli.js';
 
@@ -123,5 +125,55 @@ describe('tensorsky export --model with weight paths outside the model folder', 
       ]);
       expect(readdirSync(scratch)).not.toContain('escaped');
     }
+  });
+});
+
+describe('tensorsky export --model with a Keras 3 .keras archive it cannot export', () => {
+  /** Exit code 1, one error line (besides the progress lines), and no target directory. */
+  async function refused(model: string, target: string): Promise<string[]> {
+    const result = await run('export', '--model_dir', path.join(scratch, target, '1'), '--model', model);
+    expect(result.code).toBe(1);
+    expect(result.err.filter((l) => !l.startsWith('tensorsky export: '))).toHaveLength(1);
+    expect(readdirSync(scratch)).not.toContain(target);
+    return result.err.filter((l) => l.startsWith('tensorsky: '));
+  }
+  const layers = (middle: ReturnType<typeof K.conv2d>) => [
+    K.input('image', [8, 8, 3]),
+    middle,
+    K.globalAveragePool('gap', { from: middle.config.name, shape: [null, 8, 8, 4] }),
+    K.dense('predictions', 2, 'softmax', { from: 'gap', shape: [null, 4] }),
+  ];
+
+  it('refuses an archive without model.weights.h5', async () => {
+    const archive = path.join(scratch, 'no-weights.keras');
+    const config = functional('classifier', layers(K.conv2d('conv', 4, 3, { from: 'image', shape: [null, 8, 8, 3] })), 'image', 'predictions');
+    await writeKerasArchive(archive, config, {}, { withoutWeights: true });
+    expect(await refused(archive, 'no-weights')).toEqual([
+      `tensorsky: ${archive} has no model.weights.h5; the archive is incomplete: save the model again with model.save('model.keras')`,
+    ]);
+  });
+
+  it('refuses a Lambda layer, naming it', async () => {
+    const archive = path.join(scratch, 'lambda.keras');
+    const config = functional('classifier', layers(K.lambda('scale', { from: 'image', shape: [null, 8, 8, 3] })), 'image', 'predictions');
+    await writeKerasArchive(archive, config, {});
+    const [line] = await refused(archive, 'lambda');
+    expect(line).toMatch(/^tensorsky: layer 'scale' has class Lambda, which tensorsky export does not support; supported: InputLayer, Conv2D, /);
+  });
+});
+
+describe('tensorsky export --model with a TF.js graph model', () => {
+  it('refuses an op it cannot write: exit 1, one line naming the node and op, nothing written', async () => {
+    const spec = smallGraphModel(1);
+    // Erf: a TensorFlow op outside the definitions tensorsky checks graphs against.
+    const nodes = spec.nodes.map((node) => (node.name === 'probs' ? { ...node, op: 'Erf' } : node));
+    const folder = path.join(scratch, 'graph-erf');
+    await writeTfjsGraphModel(folder, { ...spec, nodes });
+    const result = await run('export', '--model_dir', path.join(scratch, 'erf-export', '1'), '--model', folder);
+    expect(result.code).toBe(1);
+    expect(result.err.filter((l) => !l.startsWith('tensorsky export: '))).toEqual([
+      `tensorsky: ${path.join(folder, 'model.json')}: node 'probs' has op Erf, which tensorsky export cannot write: it is neither a TensorFlow op it has the definition of nor a fused op of tfjs-converter (_FusedConv2D, FusedDepthwiseConv2dNative, _FusedMatMul)`,
+    ]);
+    expect(readdirSync(scratch)).not.toContain('erf-export');
   });
 });

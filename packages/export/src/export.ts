@@ -30,6 +30,7 @@ import {
   type TargetLock,
 } from '@tensorsky/saved-model';
 import { layersModelToGraph } from './convert/layers.js';
+import { graphModelToGraph } from './graph-model.js';
 import { buildImageInputGraph } from './serving-input.js';
 import { loadModelSource, type ModelSource, type ModelSourceOptions } from './source.js';
 
@@ -137,7 +138,8 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
   try {
     // From here on a second export into modelDir is refused; taking the lock also clears what a killed export left.
     lock = await lockTarget(modelDir);
-    progress({ step: 'convert', message: `converting ${source.name} (${source.model.layers.length} layers) to TensorFlow ops` });
+    const size = source.kind === 'graph' ? `${source.graph.nodes.size} nodes` : `${source.model.layers.length} layers`;
+    progress({ step: 'convert', message: `converting ${source.name} (${size}) to TensorFlow ops` });
     built = buildSavedModel(source, {
       inputFormat: options.inputFormat ?? 'b64',
       preprocess: options.preprocess ?? source.preprocess ?? 'inception',
@@ -208,7 +210,11 @@ function buildSavedModel(
     preprocess: options.preprocess,
     channels: channels as 1 | 3,
   });
-  const { output, foldedBatchNorms } = layersModelToGraph(source.model, g, images, { foldBatchNorms: options.foldBatchNorms });
+  // A graph model's batch norms are already folded or fused by tfjs-converter.
+  const { output, foldedBatchNorms } =
+    source.kind === 'graph'
+      ? { output: graphModelToGraph(source.graph, g, images), foldedBatchNorms: [] }
+      : layersModelToGraph(source.model, g, images, { foldBatchNorms: options.foldBatchNorms });
   if (output.dtype !== DataType.DT_FLOAT) throw new ExportError(`the model output is ${DataType[output.dtype]}, expected DT_FLOAT`);
 
   const signature: SignatureDef = g.signature({ inputs: input }, { outputs: output });

@@ -17,6 +17,9 @@ export {
   type KerasH5Info,
   type KerasModelConfig,
 } from './keras-h5.js';
+export { KerasArchiveError, loadKerasArchive } from './keras-archive.js';
+export { GraphModelError, graphModelToGraph, loadTfjsGraphModel, type TfjsGraphModel } from './graph-model.js';
+export { TfjsModelError } from './tfjs-weights.js';
 export {
   checkSupportedLayers,
   LayersModelError,
@@ -28,6 +31,8 @@ export {
 export {
   loadModelSource,
   ModelSourceError,
+  type GraphModelSource,
+  type LayersModelSource,
   type ModelSource,
   type ModelSourceOptions,
   type PreprocessMode,

@@ -29,7 +29,7 @@ function initH5wasm(): Promise<void> {
 }
 
 /** Opens an HDF5 file read-only with one-line errors for missing, non-HDF5 and damaged files. */
-async function openH5(path: string): Promise<H5File> {
+export async function openH5(path: string): Promise<H5File> {
   await initH5wasm();
   const signature = await readHdf5Signature(path);
   if (!signature) {
@@ -66,7 +66,7 @@ async function readHdf5Signature(path: string): Promise<boolean> {
 }
 
 /** The innermost "in Function(): reason" of an HDF5 error stack, e.g. "truncated file: eof = 800, ...". */
-function hdf5Reason(err: unknown): string {
+export function hdf5Reason(err: unknown): string {
   const text = String((err as Error)?.message ?? err);
   const reasons = [...text.matchAll(/#\d+: .* in [\w.]+\(\): (.*)$/gm)].map((m) => m[1]);
   return reasons.at(-1) ?? text.split('\n')[0];
@@ -199,7 +199,7 @@ export async function loadKerasWeights(model: tf.LayersModel, path: string): Pro
  * `group.get(name)`, refusing an external link on the way: HDF5 follows one into any file of this
  * machine (h5wasm reports it as an ordinary group or dataset), and its data would become weights.
  */
-function getInFile(group: Group, name: string, path: string): ReturnType<Group['get']> {
+export function getInFile(group: Group, name: string, path: string): ReturnType<Group['get']> {
   let node: ReturnType<Group['get']> = group;
   for (const component of name.split('/').filter(Boolean)) {
     // Listing names follows no link; get_external_link throws on a missing name.
@@ -213,7 +213,7 @@ function getInFile(group: Group, name: string, path: string): ReturnType<Group['
   return node;
 }
 
-function readFloatData(dataset: Dataset, label: string): Float32Array {
+export function readFloatData(dataset: Dataset, label: string): Float32Array {
   const value = dataset.value;
   if (value instanceof Float32Array) return value;
   if (value instanceof Float64Array) return Float32Array.from(value);

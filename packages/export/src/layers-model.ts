@@ -3,10 +3,8 @@
 //
 // Files are read with fs and handed to tf.loadLayersModel through an in-memory IOHandler, so
 // quantized weights (weightSpecs[].quantization, uint8/uint16/float16) are dequantized by TF.js itself.
-import { readFile, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { readModelFile } from '@tensorsky/saved-model';
+import { readModelJson, readWeightData } from './tfjs-weights.js';
 
 /** Layer classes the graph converter of `tensorsky export` handles. */
 export const SUPPORTED_LAYER_CLASSES = [
@@ -34,9 +32,9 @@ export const SUPPORTED_LAYER_CLASSES = [
 export const SUPPORTED_ACTIVATIONS = ['relu', 'relu6', 'softmax', 'sigmoid', 'tanh', 'linear', 'elu', 'selu', 'swish'] as const;
 
 /** Nested models appear as layers of these classes; their own layers are checked instead. */
-const MODEL_CLASSES = new Set(['Functional', 'Model', 'Sequential']);
+export const MODEL_CLASSES = new Set(['Functional', 'Model', 'Sequential']);
 
-interface LayerJSON {
+export interface LayerJSON {
   class_name?: string;
   config?: { name?: string; activation?: unknown; layers?: unknown[] } | unknown[];
 }
@@ -155,35 +153,15 @@ function normalizeLayer(layer: LayerJSON & { inbound_nodes?: unknown[] }): void 
   }
 }
 
-interface ModelJSONFile {
-  format?: string;
-  generatedBy?: string;
-  convertedBy?: string | null;
-  modelTopology?: unknown;
-  weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-  trainingConfig?: unknown;
-}
-
 /**
  * Loads a TF.js layers model from `path` (model.json, or a folder containing model.json) after
  * checking its layer classes.
  */
 export async function loadTfjsLayersModel(path: string): Promise<tf.LayersModel> {
-  const modelJsonPath = (await isDirectory(path)) ? join(path, 'model.json') : path;
-  let json: ModelJSONFile;
-  try {
-    json = JSON.parse(await readFile(modelJsonPath, 'utf8')) as ModelJSONFile;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new LayersModelError(
-      code === 'ENOENT'
-        ? `${modelJsonPath} does not exist`
-        : `${modelJsonPath} is not a TF.js model.json (${(err as Error).message.split('\n')[0]})`,
-    );
-  }
+  const { modelJsonPath, json } = await readModelJson(path);
   if (json.format === 'graph-model') {
     throw new LayersModelError(
-      `${modelJsonPath} is a TF.js graph model; tensorsky export needs a layers model (tf.LayersModel saved with model.save or converted with --output_format tfjs_layers_model)`,
+      `${modelJsonPath} is a TF.js graph model; read it with loadTfjsGraphModel (tensorsky export --model reads both kinds)`,
     );
   }
   if (!json.modelTopology) {
@@ -191,29 +169,13 @@ export async function loadTfjsLayersModel(path: string): Promise<tf.LayersModel>
   }
   checkSupportedLayers(json.modelTopology, modelJsonPath);
   normalizeKerasConfig(json.modelTopology);
-
-  const weightSpecs = (json.weightsManifest ?? []).flatMap((group) => group.weights);
-  const expectedBytes = weightSpecs.reduce((sum, spec) => sum + specByteLength(spec, modelJsonPath), 0);
-  // Shards are read only from the model's folder and only up to the bytes the manifest describes.
-  const shards: Buffer[] = [];
-  let readBytes = 0;
-  for (const shardPath of (json.weightsManifest ?? []).flatMap((group) => group.paths)) {
-    const shard = await readModelFile(dirname(modelJsonPath), shardPath, { source: modelJsonPath, what: 'weight file', maxBytes: expectedBytes - readBytes });
-    shards.push(shard);
-    readBytes += shard.length;
-  }
-  const weightData = Buffer.concat(shards);
-  if (expectedBytes !== weightData.length) {
-    throw new LayersModelError(
-      `${modelJsonPath}: weight files hold ${weightData.length} bytes, the weightsManifest describes ${expectedBytes}; the shards are incomplete or do not belong to this model.json`,
-    );
-  }
+  const { weightSpecs, weightData } = await readWeightData(json, modelJsonPath);
 
   const handler: tf.io.IOHandler = {
     load: async () => ({
       modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
       weightSpecs,
-      weightData: weightData.buffer.slice(weightData.byteOffset, weightData.byteOffset + weightData.byteLength),
+      weightData,
       format: json.format,
       generatedBy: json.generatedBy,
       convertedBy: json.convertedBy,
@@ -223,25 +185,6 @@ export async function loadTfjsLayersModel(path: string): Promise<tf.LayersModel>
     return await tf.loadLayersModel(handler, { strict: true });
   } catch (err) {
     throw new LayersModelError(`${modelJsonPath}: TF.js cannot load this layers model (${String((err as Error).message ?? err).split('\n')[0]})`);
-  }
-}
-
-const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
-
-function specByteLength(spec: tf.io.WeightsManifestEntry, source: string): number {
-  const dtype = spec.quantization?.dtype ?? spec.dtype;
-  const bytes = DTYPE_BYTES[dtype];
-  if (bytes === undefined) {
-    throw new LayersModelError(`${source}: weight ${spec.name} has dtype ${dtype}, which tensorsky export does not support`);
-  }
-  return spec.shape.reduce((a, b) => a * b, 1) * bytes;
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false;
   }
 }
 

@@ -7,16 +7,19 @@ import type { ModelProvenance, WeightsProvenance } from '@tensorsky/saved-model'
 import { fileMd5 } from './file-md5.js';
 import { fetchImagenetWeights, IMAGENET_WEIGHTS, type ImagenetWeightsOptions } from './imagenet-weights.js';
 import { buildInceptionV3 } from './inception-v3.js';
+import { loadTfjsGraphModel, tfjsGraphModel, type TfjsGraphModel } from './graph-model.js';
+import { loadKerasArchive } from './keras-archive.js';
 import { loadKerasModel, loadKerasWeights } from './keras-h5.js';
 import { loadTfjsLayersModel } from './layers-model.js';
 import { initTfjs, type TfjsBackend } from './tfjs-engine.js';
+import { readModelJson } from './tfjs-weights.js';
 import { randomWeights } from './weights.js';
 
 /** 'inception': pixels scaled to [-1, 1] as x / 127.5 - 1 (Keras preprocess_input mode 'tf'). */
 export type PreprocessMode = 'inception';
 
 export interface ModelSourceOptions {
-  /** Keras full-model .h5, or a TF.js layers model (model.json or its folder). Default: built-in InceptionV3. */
+  /** Keras full-model .h5, Keras 3 .keras archive, or a TF.js layers or graph model (model.json or its folder). Default: built-in InceptionV3. */
   model?: string;
   /** 'imagenet' (InceptionV3 only; the default for it), 'random' (seeded), or a Keras .h5 weights file. */
   weights?: string;
@@ -30,8 +33,7 @@ export interface ModelSourceOptions {
   backend?: TfjsBackend;
 }
 
-export interface ModelSource {
-  model: tf.LayersModel;
+interface ModelSourceInfo {
   /** Short model name: 'inception_v3', or the file/folder name of --model. */
   name: string;
   /** [height, width, channels] of one input image. */
@@ -47,6 +49,21 @@ export interface ModelSource {
   /** What the export records in its provenance file: the model and its weights, files named with their md5. */
   provenance: { model: ModelProvenance; weights: WeightsProvenance };
 }
+
+/** A Keras or TF.js layers model: converted layer by layer. */
+export interface LayersModelSource extends ModelSourceInfo {
+  kind: 'layers';
+  model: tf.LayersModel;
+}
+
+/** A TF.js graph model: its graph is converted; `model` is TF.js's own GraphModel of the same files (the reference). */
+export interface GraphModelSource extends ModelSourceInfo {
+  kind: 'graph';
+  model: tf.GraphModel;
+  graph: TfjsGraphModel;
+}
+
+export type ModelSource = LayersModelSource | GraphModelSource;
 
 /** How the weights were described and what provenance records of them. */
 interface AppliedWeights {
@@ -80,15 +97,24 @@ export async function loadModelSource(options: ModelSourceOptions = {}): Promise
     throw new ModelSourceError('--weights imagenet applies to the built-in InceptionV3 only; drop --model, or pass --weights FILE.h5');
   }
   const kind = await detectModelFile(path);
-  const model = kind === 'keras-h5' ? await loadKerasModel(path) : await loadTfjsLayersModel(path);
-  const name = kind === 'keras-h5' ? basename(path, extname(path)) : kind === 'tfjs-folder' ? basename(path) : basename(dirname(path));
+  const name = kind === 'tfjs-folder' ? basename(path) : kind === 'tfjs-json' ? basename(dirname(path)) : basename(path, extname(path));
+  // A TF.js model is identified by its model.json, which names its weight files.
+  const modelFile = kind === 'tfjs-folder' ? join(path, 'model.json') : path;
+  const modelProvenance = async (): Promise<ModelProvenance> => ({ kind: 'file', name, file: basename(modelFile), md5: await md5Of(modelFile) });
+  if (kind !== 'keras-h5' && kind !== 'keras-archive' && (await readModelJson(modelFile)).json.format === 'graph-model') {
+    if (options.weights !== undefined) {
+      throw new ModelSourceError(`--weights applies to Keras and TF.js layers models; the weights of the graph model ${modelFile} are the ones its weightsManifest lists`);
+    }
+    const graph = await loadTfjsGraphModel(modelFile);
+    const provenance = { model: await modelProvenance(), weights: { kind: 'model-file' } as const };
+    const info = { name, inputShape: graph.inputShape, classes: graph.classes, preprocess: undefined, labels: undefined, weights: 'model file', provenance };
+    return { kind: 'graph', model: await tfjsGraphModel(graph), graph, ...info };
+  }
+  const model = await MODEL_LOADERS[kind](path);
   return withModel(model, async () => {
     const applied: AppliedWeights =
       options.weights === undefined ? { described: 'model file', provenance: { kind: 'model-file' } } : await applyWeights(model, options.weights, seed);
-    // A TF.js model is identified by its model.json, which names its weight files.
-    const modelFile = kind === 'tfjs-folder' ? join(path, 'model.json') : path;
-    const modelProvenance: ModelProvenance = { kind: 'file', name, file: basename(modelFile), md5: await md5Of(modelFile) };
-    return describe(model, name, applied, modelProvenance, { preprocess: undefined, labels: undefined });
+    return describe(model, name, applied, await modelProvenance(), { preprocess: undefined, labels: undefined });
   });
 }
 
@@ -126,7 +152,7 @@ function describe(
   weights: AppliedWeights,
   modelProvenance: ModelProvenance,
   hints: Pick<ModelSource, 'preprocess' | 'labels'>,
-): ModelSource {
+): LayersModelSource {
   const inputs = model.inputs;
   const outputs = model.outputs;
   const [, height, width, channels] = inputs[0]?.shape ?? [];
@@ -146,6 +172,7 @@ function describe(
   }
   const classes = outputShape[1];
   return {
+    kind: 'layers',
     model,
     name,
     inputShape: [height, width, channels],
@@ -161,9 +188,16 @@ function shapes(tensors: tf.SymbolicTensor[]): string {
   return tensors.map((t) => `[${t.shape.map((d) => d ?? 'None').join(', ')}]`).join(', ') || '(none)';
 }
 
-type ModelFileKind = 'keras-h5' | 'tfjs-folder' | 'tfjs-json';
+type ModelFileKind = 'keras-h5' | 'keras-archive' | 'tfjs-folder' | 'tfjs-json';
 
-/** Tells Keras .h5, TF.js model.json and folders apart, with a clear error for formats we do not read. */
+const MODEL_LOADERS: Readonly<Record<ModelFileKind, (path: string) => Promise<tf.LayersModel>>> = {
+  'keras-h5': loadKerasModel,
+  'keras-archive': loadKerasArchive,
+  'tfjs-folder': loadTfjsLayersModel,
+  'tfjs-json': loadTfjsLayersModel,
+};
+
+/** Tells Keras .h5 and .keras, TF.js model.json and folders apart, with a clear error for formats we do not read. */
 async function detectModelFile(path: string): Promise<ModelFileKind> {
   let info;
   try {
@@ -174,12 +208,13 @@ async function detectModelFile(path: string): Promise<ModelFileKind> {
   if (info.isDirectory()) {
     if (await exists(join(path, 'model.json'))) return 'tfjs-folder';
     if (await exists(join(path, 'saved_model.pb'))) {
-      throw new ModelSourceError(`${path} is already a TensorFlow SavedModel; tensorsky export reads Keras .h5 files and TF.js layers models`);
+      throw new ModelSourceError(`${path} is already a TensorFlow SavedModel; tensorsky export reads Keras .h5 and .keras files and TF.js layers and graph models`);
     }
-    throw new ModelSourceError(`${path} is a folder without model.json; pass a Keras .h5 file or a TF.js layers model`);
+    throw new ModelSourceError(`${path} is a folder without model.json; pass a Keras .h5 or .keras file or a TF.js model`);
   }
-  // The extension decides for .h5 so that a damaged file gets the HDF5 reader's precise error.
+  // The extension decides for .h5 and .keras so that a damaged file gets its reader's precise error.
   if (['.h5', '.hdf5'].includes(extname(path).toLowerCase())) return 'keras-h5';
+  if (extname(path).toLowerCase() === '.keras') return 'keras-archive';
   const head = Buffer.alloc(8);
   const handle = await open(path, 'r');
   try {
@@ -188,13 +223,9 @@ async function detectModelFile(path: string): Promise<ModelFileKind> {
     await handle.close();
   }
   if (head.subarray(0, 4).toString('latin1') === '\x89HDF') return 'keras-h5';
-  if (head.subarray(0, 2).toString('latin1') === 'PK') {
-    throw new ModelSourceError(
-      `${path} is a zip archive (Keras 3 .keras format?); save the model as HDF5 with model.save('model.h5') or convert it to a TF.js layers model`,
-    );
-  }
+  if (head.subarray(0, 2).toString('latin1') === 'PK') return 'keras-archive';
   if (head.toString('utf8').trimStart().startsWith('{')) return 'tfjs-json';
-  throw new ModelSourceError(`${path} is neither a Keras .h5 file nor a TF.js model.json`);
+  throw new ModelSourceError(`${path} is neither a Keras .h5 or .keras file nor a TF.js model.json`);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -8,16 +8,16 @@ import * as tf from '@tensorflow/tfjs';
 import { decodeImageToRgb } from '@tensorsky/image';
 import { preprocessImagesReference } from '@tensorsky/preprocess';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportSavedModel, initTfjs, loadModelSource, randomWeights, type ExportResult, type ModelSource } from '../src/index.js';
+import { exportSavedModel, initTfjs, randomWeights, type ExportResult, type LayersModelSource } from '../src/index.js';
 import { buildLayerZoo, compareProbabilities, predictExported, saveQuantizedLayersModel } from './fidelity-helpers.js';
-import { imagesDir, makeTempDir, PHOTOS } from './helpers/fixtures.js';
+import { imagesDir, loadLayersSource, makeTempDir, PHOTOS } from './helpers/fixtures.js';
 
 const SIZE = 64;
 const CLASSES = 10;
 
 describe('fine-tuned TF.js layers model export fidelity', () => {
   let temp: Awaited<ReturnType<typeof makeTempDir>>;
-  let source: ModelSource;
+  let source: LayersModelSource;
   let result: ExportResult;
   beforeAll(async () => {
     await initTfjs('wasm');
@@ -28,7 +28,7 @@ describe('fine-tuned TF.js layers model export fidelity', () => {
     trained.dispose();
     const labels = join(temp.dir, 'labels.txt');
     await writeFile(labels, Array.from({ length: CLASSES }, (_, i) => `flower ${i}`).join('\n'));
-    source = await loadModelSource({ model: join(temp.dir, 'flowers') });
+    source = await loadLayersSource({ model: join(temp.dir, 'flowers') });
     result = await exportSavedModel({ modelDir: join(temp.dir, 'export'), source, labels, preprocess: 'inception' });
   });
   afterAll(async () => {

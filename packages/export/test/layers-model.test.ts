@@ -96,7 +96,7 @@ describe('loadTfjsLayersModel', () => {
     await writeTfjsLayersModel(graph, smallClassifierConfig(), smallClassifierWeights());
     const json = JSON.parse(await readFile(join(graph, 'model.json'), 'utf8'));
     await writeFile(join(graph, 'model.json'), JSON.stringify({ ...json, format: 'graph-model' }));
-    await expect(loadTfjsLayersModel(graph)).rejects.toThrow(/is a TF\.js graph model; tensorsky export needs a layers model/);
+    await expect(loadTfjsLayersModel(graph)).rejects.toThrow(/is a TF\.js graph model; read it with loadTfjsGraphModel/);
 
     const missing = join(temp.dir, 'missing-shard');
     await writeTfjsLayersModel(missing, smallClassifierConfig(), smallClassifierWeights(), { shardBytes: 400 });

@@ -5,7 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInceptionV3, IMAGENET_WEIGHTS, loadModelSource, ModelSourceError, randomWeights } from '../src/index.js';
-import { makeTempDir, SAVED_MODELS_DIR } from './helpers/fixtures.js';
+import { loadLayersSource, makeTempDir, SAVED_MODELS_DIR } from './helpers/fixtures.js';
 import { markerMismatches, writeInceptionV3WeightsFile } from './helpers/inception-weights-file.js';
 import { writeKerasModelFile } from './helpers/keras-h5-writer.js';
 import { configLayerNames, functionalConfig, h5LayersFor, kerasLayer, smallClassifierConfig, smallClassifierWeights } from './helpers/keras-models.js';
@@ -28,7 +28,7 @@ describe('loadModelSource', () => {
   afterAll(() => temp.cleanup());
 
   it('builds InceptionV3 with seeded random weights and describes it', async () => {
-    const source = await loadModelSource({ weights: 'random', seed: 3 });
+    const source = await loadLayersSource({ weights: 'random', seed: 3 });
     expect(source).toMatchObject({
       name: 'inception_v3',
       inputShape: [299, 299, 3],
@@ -54,7 +54,7 @@ describe('loadModelSource', () => {
     const file = join(cacheDir, IMAGENET_WEIGHTS.fileName);
     await writeInceptionV3WeightsFile(file, buildInceptionV3());
     const md5 = createHash('md5').update(await readFile(file)).digest('hex');
-    const source = await loadModelSource({ imagenet: { cacheDir, md5, url: await refusedUrl() } });
+    const source = await loadLayersSource({ imagenet: { cacheDir, md5, url: await refusedUrl() } });
     expect(source.weights).toBe('imagenet');
     expect(source.provenance).toEqual({ model: { kind: 'built-in', name: 'inception_v3' }, weights: { kind: 'imagenet', file: IMAGENET_WEIGHTS.fileName, md5 } });
     expect(markerMismatches(source.model)).toEqual([]);
@@ -86,9 +86,9 @@ describe('loadModelSource', () => {
 
     const dir = join(temp.dir, 'flowers_tfjs');
     await writeTfjsLayersModel(dir, config, smallClassifierWeights(), { quantization: 'uint8' });
-    const fromTfjs = await loadModelSource({ model: dir });
+    const fromTfjs = await loadLayersSource({ model: dir });
     expect(fromTfjs).toMatchObject({ name: 'flowers_tfjs', inputShape: [32, 32, 3], classes: 3 });
-    const viaJson = await loadModelSource({ model: join(dir, 'model.json'), weights: 'random', seed: 1 });
+    const viaJson = await loadLayersSource({ model: join(dir, 'model.json'), weights: 'random', seed: 1 });
     expect(viaJson).toMatchObject({ name: 'flowers_tfjs', weights: 'random (seed 1)' });
     expect(viaJson.model.getLayer('dense_1').getWeights()[0].dataSync()).not.toEqual(
       fromTfjs.model.getLayer('dense_1').getWeights()[0].dataSync(),
@@ -115,13 +115,13 @@ describe('loadModelSource', () => {
 
     const zip = join(temp.dir, 'model.keras');
     await writeFile(zip, Buffer.from('PK\x03\x04 rest of a zip archive', 'latin1'));
-    expect((await fail({ model: zip })).message).toMatch(/is a zip archive \(Keras 3 \.keras format\?\); save the model as HDF5/);
+    expect((await fail({ model: zip })).message).toMatch(/model\.keras is not a readable zip archive \(.*\); save the model again with model\.save\('model\.keras'\)$/);
 
     const savedModel = join(SAVED_MODELS_DIR, 'tfjs-node', 'times_three_float');
     const savedModelError = await fail({ model: savedModel });
     expect(savedModelError).toBeInstanceOf(ModelSourceError);
     expect(savedModelError.message).toBe(
-      `${savedModel} is already a TensorFlow SavedModel; tensorsky export reads Keras .h5 files and TF.js layers models`,
+      `${savedModel} is already a TensorFlow SavedModel; tensorsky export reads Keras .h5 and .keras files and TF.js layers and graph models`,
     );
 
     expect((await fail({ weights: join(temp.dir, 'missing.h5') })).message).toBe(`${join(temp.dir, 'missing.h5')} does not exist`);

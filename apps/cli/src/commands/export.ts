@@ -19,7 +19,7 @@ const options = withSnakeAliases({
   },
   model: {
     type: 'string',
-    describe: 'Keras .h5 model, or TF.js layers model (model.json or its folder); default: Keras InceptionV3',
+    describe: 'Keras .h5 model, Keras 3 .keras archive, or TF.js layers or graph model (model.json or its folder); default: Keras InceptionV3',
   },
   weights: {
     type: 'string',

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { IMAGES_DIR, PHOTOS } from '@tensorsky/fixtures';
+import { loadModelSource, type LayersModelSource, type ModelSourceOptions } from '../../src/index.js';
 
 export { IMAGES_DIR as imagesDir, PHOTOS, SAVED_MODELS_DIR } from '@tensorsky/fixtures';
 
@@ -18,4 +19,11 @@ export async function loadPhoto(file: string, size = 299): Promise<tf.Tensor4D> 
 export async function makeTempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `tensorsky-export-${prefix}-`));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** loadModelSource for a source that must be a layers model (Keras or TF.js layers). */
+export async function loadLayersSource(options: ModelSourceOptions): Promise<LayersModelSource> {
+  const source = await loadModelSource(options);
+  if (source.kind !== 'layers') throw new Error(`expected a layers model, got a ${source.kind} model`);
+  return source;
 }
