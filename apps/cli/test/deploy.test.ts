@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeCloud, TEST_PROJECT, TEST_REGION, TEST_TOKEN, type FakeCloud } from '../../../packages/deploy/test/helpers/fake-cloud.js';
+import { startFakeCloud, TEST_PROJECT, TEST_REGION, TEST_TOKEN, unreachableUrl, type FakeCloud } from '../../../packages/deploy/test/helpers/fake-cloud.js';
 import { writeImageClassifier } from '../../../packages/deploy/test/helpers/image-model.js';
 import { run } from './support/run-cli.js';
 import { IMAGES_DIR } from '@tensorsky/fixtures';
@@ -109,6 +109,45 @@ describe('tensorsky deploy --target vertex', () => {
       parentModel: expect.stringMatching(/^projects\/123456789012\/locations\/europe-west1\/models\/\d+$/),
     });
     expect(dry.out.join('\n')).not.toContain(TEST_TOKEN);
+  });
+
+  it('--dry-run offline: plans as for a fresh project, says so once, and does not wait', async () => {
+    const started = Date.now();
+    const dry = await run(
+      'deploy', '--model_dir', modelDir, '--bucket', BUCKET, '--model_name', 'jean_inception', '--model_version', 'v2',
+      '--project_id', TEST_PROJECT, '--region', TEST_REGION, '--api_root', await unreachableUrl(), '--storage_endpoint', await unreachableUrl(), '--dry-run',
+    );
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(dry.code).toBe(0);
+    const notes = dry.err.filter((l) => l.includes('cannot read the current state'));
+    expect(notes).toEqual([expect.stringMatching(/^tensorsky deploy: cannot read the current state \(Cloud Storage listing of .* failed \(ECONNREFUSED: .*\)\): planning as for a fresh project$/)]);
+    expect(dry.out[0]).toBe('Dry run, planned as for a fresh project (the current state could not be read); nothing was written. Calls:');
+    const calls = dry.out.slice(1).map((line) => `${line.split(' ')[0]} ${decodeURIComponent(new URL(line.split(' ')[1]).pathname).split('/').pop()}`);
+    expect(calls).toEqual(['GET o', 'POST o', 'GET models', 'POST models:upload', 'GET endpoints', 'POST endpoints', `POST {new-endpoint-id}:deployModel`]);
+  });
+
+  it('--dry-run without credentials: reads the bucket, plans Vertex AI as for a fresh project', async () => {
+    // No token and no Application Default Credentials: no key file, an empty home, and no metadata
+    // server asked (on a Google Cloud machine it would hand out credentials).
+    const names = ['TENSORSKY_ACCESS_TOKEN', 'GOOGLE_APPLICATION_CREDENTIALS', 'HOME', 'METADATA_SERVER_DETECTION'];
+    const saved = names.map((name) => process.env[name]);
+    delete process.env.TENSORSKY_ACCESS_TOKEN;
+    delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
+    process.env.HOME = mkdtempSync(path.join(scratch, 'home-'));
+    process.env.METADATA_SERVER_DETECTION = 'none';
+    try {
+      const started = Date.now();
+      const dry = await run(...deployArgs('v1', '--dry-run', '--json'));
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(dry.code).toBe(0);
+      const [result] = dry.json;
+      expect(result.stateUnreadable).toMatch(/^Vertex AI models\.list failed \(UNAUTHENTICATED: Could not load the default credentials/);
+      // The bucket (the emulator asks for no credentials) was read: v1's file is there already.
+      expect(result.upload.skipped).toEqual(['saved_model.pb']);
+      expect(result.calls.filter((c: string) => c.startsWith('POST ')).map((c: string) => decodeURIComponent(new URL(c.split(' ')[1]).pathname).split('/').pop())).toEqual(['models:upload', 'endpoints', '{new-endpoint-id}:deployModel']);
+    } finally {
+      names.forEach((name, i) => (saved[i] === undefined ? delete process.env[name] : (process.env[name] = saved[i])));
+    }
   });
 
   it('shows errors from the cloud as one line with what to do', async () => {

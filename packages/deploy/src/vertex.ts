@@ -4,6 +4,7 @@
 // described as a RestCall first, so --dry-run can print the writes instead of sending them.
 import { aiplatform, type aiplatform_v1 } from 'googleapis/build/src/apis/aiplatform/index.js';
 import { vertexAuth, type VertexAuth } from './auth.js';
+import { DryRunReads } from './dry-run.js';
 import { CloudError, operationError, toCloudError, type CloudContext } from './errors.js';
 import { filterString } from './names.js';
 import { restUrl, type RestCall } from './rest-call.js';
@@ -33,10 +34,12 @@ export interface VertexOptions {
   accessToken?: string;
   /** Make GETs, report writes through onCall instead of sending them. */
   dryRun?: boolean;
+  /** How a dry run reads the current state (bounded; empty once unreadable); shared with the Cloud Storage step. */
+  dryRunReads?: DryRunReads;
   /** Every call, before it is sent (or instead of being sent, for writes in a dry run). */
   onCall?: (call: RestCall) => void;
   poll?: PollOptions;
-  /** Per-request timeout; default 120000 ms. */
+  /** Per-request timeout; default 120000 ms (a dry run's read timeout in a dry run). */
   requestTimeoutMs?: number;
 }
 
@@ -51,16 +54,18 @@ export const DRY_RUN_PLACEHOLDER = {
 export class VertexClient {
   readonly parent: string;
   readonly apiRoot: string;
+  readonly dryRunReads: DryRunReads;
   private readonly api: aiplatform_v1.Aiplatform;
 
   constructor(readonly options: VertexOptions) {
     this.parent = `projects/${options.projectId}/locations/${options.region}`;
     this.apiRoot = options.apiRoot ?? `https://${options.region}-aiplatform.googleapis.com/`;
+    this.dryRunReads = options.dryRunReads ?? new DryRunReads();
     this.api = aiplatform({
       version: 'v1',
       rootUrl: this.apiRoot,
       auth: options.auth ?? vertexAuth(options.accessToken),
-      timeout: options.requestTimeoutMs ?? 120_000,
+      timeout: options.requestTimeoutMs ?? (options.dryRun ? this.dryRunReads.timeoutMs : 120_000),
       // Retries are ours (predict) or pointless (writes are not idempotent); keep gaxios from adding its own.
       retry: false,
     });
@@ -77,9 +82,9 @@ export class VertexClient {
     let pageToken: string | undefined;
     do {
       const query = { filter, pageToken };
-      const res = await this.read({ method: 'GET', url: this.url(`${this.parent}/models`, query) }, 'models.list', () =>
+      const res = await this.readState({ method: 'GET', url: this.url(`${this.parent}/models`, query) }, 'models.list', () =>
         this.api.projects.locations.models.list({ parent: this.parent, ...query }),
-      );
+      {});
       models.push(...(res.models ?? []));
       pageToken = res.nextPageToken ?? undefined;
     } while (pageToken);
@@ -112,9 +117,9 @@ export class VertexClient {
     let pageToken: string | undefined;
     do {
       const query = { filter, pageToken };
-      const res = await this.read({ method: 'GET', url: this.url(`${this.parent}/endpoints`, query) }, 'endpoints.list', () =>
+      const res = await this.readState({ method: 'GET', url: this.url(`${this.parent}/endpoints`, query) }, 'endpoints.list', () =>
         this.api.projects.locations.endpoints.list({ parent: this.parent, ...query }),
-      );
+      {});
       endpoints.push(...(res.endpoints ?? []));
       pageToken = res.nextPageToken ?? undefined;
     } while (pageToken);
@@ -208,8 +213,19 @@ export class VertexClient {
     return { service: 'Vertex AI', action, project: this.options.projectId, region: this.options.region, notFoundHint };
   }
 
-  private async read<T>(call: RestCall, action: string, send: () => Promise<{ data: T }>): Promise<T> {
+  private read<T>(call: RestCall, action: string, send: () => Promise<{ data: T }>): Promise<T> {
     this.options.onCall?.(call);
+    return this.send(action, send);
+  }
+
+  /** A read of what exists; in a dry run bounded, and `fresh` (a new project's answer) when the state cannot be read. */
+  private readState<T>(call: RestCall, action: string, send: () => Promise<{ data: T }>, fresh: T): Promise<T> {
+    if (!this.dryRun) return this.read(call, action, send);
+    this.options.onCall?.(call);
+    return this.dryRunReads.read(() => this.send(action, send), fresh);
+  }
+
+  private async send<T>(action: string, send: () => Promise<{ data: T }>): Promise<T> {
     try {
       return (await send()).data;
     } catch (err) {
@@ -219,7 +235,7 @@ export class VertexClient {
 
   private async readOrUndefined<T>(call: RestCall, action: string, send: () => Promise<{ data: T }>): Promise<T | undefined> {
     try {
-      return await this.read(call, action, send);
+      return await this.readState<T | undefined>(call, action, send, undefined);
     } catch (err) {
       if (err instanceof CloudError && err.reason === 'NOT_FOUND') return undefined;
       throw err;

@@ -27,7 +27,11 @@ const options = withSnakeAliases({
   'container-image': { type: 'string', describe: "Serving container (vertex; default: Vertex AI's prebuilt TensorFlow 2.15 CPU image)" },
   'model-base-path': { type: 'string', describe: 'TF Serving model repository: the version goes to DIR/<number>/ (local)' },
   force: { type: 'boolean', default: false, describe: 'Replace files or a version that differ from this model' },
-  'dry-run': { type: 'boolean', default: false, describe: 'Print every REST call (method, URL, body); read-only calls are made, nothing is written' },
+  'dry-run': {
+    type: 'boolean',
+    default: false,
+    describe: 'Print every REST call (method, URL, body); read-only calls are made, nothing is written; offline or without credentials, plans as for a fresh project',
+  },
   timeout: { type: 'number', default: 60, describe: 'Minutes to wait for each Vertex AI operation (deploying takes 5-30)' },
   json: { type: 'boolean', default: false, describe: 'Print the result as JSON' },
   'api-root': { type: 'string', describe: 'Vertex AI API root URL (default: https://REGION-aiplatform.googleapis.com/; for private endpoints and tests)' },
@@ -112,7 +116,11 @@ export function deployCommand(output: Output): CommandModule {
       });
       if (json) return output.json(dryRun ? { ...result, calls } : result);
       if (dryRun) {
-        output.out('Dry run: the GET calls below were made; nothing was written. Calls:');
+        output.out(
+          result.stateUnreadable === undefined
+            ? 'Dry run: the GET calls below were made; nothing was written. Calls:'
+            : 'Dry run, planned as for a fresh project (the current state could not be read); nothing was written. Calls:',
+        );
         calls.forEach((call) => output.out(call));
         return;
       }
