@@ -51,6 +51,11 @@ describe('tensorsky deploy --target vertex', () => {
     expect(deployed.out[0]).toMatch(/^Deployed jean_inception v1 \(model projects\/123456789012\/locations\/europe-west1\/models\/\d+, version ID 1\)$/);
     expect(deployed.out[1]).toMatch(/^Endpoint: projects\/123456789012\/locations\/europe-west1\/endpoints\/\d+ \(deployed model \d+\)$/);
     expect(deployed.err.filter((l) => /^tensorsky deploy: \[##########\] (\d+)\/\1 kB uploaded saved_model\.pb$/.test(l))).toHaveLength(1);
+    // The deployment's progress: its stage as it changes, then done (the double is done at the first poll).
+    expect(deployed.err.filter((l) => l.includes('endpoints.deployModel: ')).map((l) => l.replace(/ \(\d+ s elapsed\)$/, ''))).toEqual([
+      'tensorsky deploy: endpoints.deployModel: starting deployment',
+      'tensorsky deploy: endpoints.deployModel: done',
+    ]);
     const [objects] = await cloud.storage.bucket(BUCKET).getFiles({ prefix: 'models/jean_inception/v1/' });
     expect(objects.map((o) => o.name)).toEqual(['models/jean_inception/v1/saved_model.pb']);
 

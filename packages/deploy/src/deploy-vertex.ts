@@ -109,7 +109,7 @@ export async function deployToVertex(options: VertexDeployOptions): Promise<Vert
   const filesChanged = upload.uploaded.length + upload.replaced.length + upload.deleted.length > 0;
   if (!dryRun) log(`${artifactUri}: ${upload.uploaded.length} uploaded, ${upload.replaced.length} replaced, ${upload.skipped.length} already there, checksums verified`);
 
-  const vertex = new VertexClient({ projectId, region, apiRoot: options.apiRoot, auth: options.auth, accessToken, dryRun, dryRunReads, onCall: options.onCall, poll: options.poll });
+  const vertex = new VertexClient({ projectId, region, apiRoot: options.apiRoot, auth: options.auth, accessToken, dryRun, dryRunReads, onCall: options.onCall, poll: options.poll, log });
   const created = { model: false, version: false, endpoint: false, deployment: false };
 
   // The model version: reuse the one carrying this alias when it was made from these very files.

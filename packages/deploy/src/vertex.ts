@@ -22,6 +22,8 @@ export interface PollOptions {
   maxDelayMs?: number;
   /** Give up after this long; default 60 minutes (deploying a model takes 5 to 30). */
   timeoutMs?: number;
+  /** Report a running operation's state when it changes and at least this often; default 30000 ms. */
+  progressIntervalMs?: number;
 }
 
 export interface VertexOptions {
@@ -39,6 +41,8 @@ export interface VertexOptions {
   /** Every call, before it is sent (or instead of being sent, for writes in a dry run). */
   onCall?: (call: RestCall) => void;
   poll?: PollOptions;
+  /** Progress of long-running operations: "endpoints.deployModel: preparing model (1 min 30 s elapsed)". */
+  log?: (line: string) => void;
   /** Per-request timeout; default 120000 ms (a dry run's read timeout in a dry run). */
   requestTimeoutMs?: number;
 }
@@ -181,13 +185,26 @@ export class VertexClient {
     }
   }
 
-  /** Polls operations.get with growing waits until the operation is done; returns its response. */
+  /**
+   * Polls operations.get with growing waits until the operation is done; returns its response. Says
+   * what it waits for when the state changes and every progressIntervalMs, so a deployment that takes
+   * half an hour is never silent.
+   */
   async waitForOperation(op: Operation, action: string): Promise<unknown> {
-    const { initialDelayMs = 1000, maxDelayMs = 30_000, timeoutMs = 60 * 60_000 } = this.options.poll ?? {};
+    const { initialDelayMs = 1000, maxDelayMs = 30_000, timeoutMs = 60 * 60_000, progressIntervalMs = 30_000 } = this.options.poll ?? {};
     const started = Date.now();
     let delay = initialDelayMs;
     let current = op;
+    // Quick operations stay quiet: plain "running" is first reported after progressIntervalMs.
+    let reported = { state: 'running', at: started, lines: 0 };
+    const report = (state: string) => {
+      const now = Date.now();
+      if (state === reported.state && now - reported.at < progressIntervalMs) return;
+      reported = { state, at: now, lines: reported.lines + 1 };
+      this.options.log?.(`${action}: ${state} (${formatElapsed(now - started)} elapsed)`);
+    };
     while (!current.done) {
+      report(operationState(current));
       if (!current.name) throw new CloudError(`Vertex AI ${action} returned an operation without a name; check the console`, 'INTERNAL');
       const elapsed = Date.now() - started;
       if (elapsed >= timeoutMs) {
@@ -201,6 +218,7 @@ export class VertexClient {
       const name = current.name;
       current = await this.read({ method: 'GET', url: this.url(name) }, 'operations.get', () => this.api.projects.locations.operations.get({ name }));
     }
+    if (reported.lines > 0) report(current.error ? 'failed' : 'done');
     if (current.error) throw operationError(current.error, this.context(action));
     return current.response ?? {};
   }
@@ -250,6 +268,18 @@ export class VertexClient {
     }
     return this.read(call, action, send);
   }
+}
+
+/** A running operation's state: a deployment's stage ("creating serving cluster"), else "running". */
+function operationState(op: Operation): string {
+  const stage = (op.metadata as { deploymentStage?: unknown } | undefined)?.deploymentStage;
+  return typeof stage === 'string' && stage !== 'DEPLOYMENT_STAGE_UNSPECIFIED' ? stage.toLowerCase().replaceAll('_', ' ') : 'running';
+}
+
+/** "45 s", "2 min 05 s". */
+function formatElapsed(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, '0')} s`;
 }
 
 function sleep(ms: number): Promise<void> {

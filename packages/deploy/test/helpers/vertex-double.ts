@@ -91,6 +91,8 @@ interface OperationRecord {
   name: string;
   metadataType: string;
   pollsLeft: number;
+  /** operations.get calls so far: a deployment moves one stage further at each. */
+  polls: number;
   /** Settles with the response (with its @type) or a google.rpc.Status error. */
   outcome: Promise<{ response?: Record<string, unknown>; error?: { code: number; message: string } }>;
   settled?: { response?: Record<string, unknown>; error?: { code: number; message: string } };
@@ -109,6 +111,8 @@ class ApiError extends Error {
 const GRPC_CODE: Record<string, number> = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, INTERNAL: 13 };
 const ALIAS = /^[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]$/;
 const TYPE = 'type.googleapis.com/google.cloud.aiplatform.v1.';
+/** DeployModelOperationMetadata.deploymentStage while running, in the reference's order (DeploymentStage). */
+const DEPLOYMENT_STAGES = ['STARTING_DEPLOYMENT', 'PREPARING_MODEL', 'CREATING_SERVING_CLUSTER', 'ADDING_NODES_TO_CLUSTER', 'GETTING_CONTAINER_IMAGE', 'STARTING_MODEL_SERVER', 'FINISHING_UP'];
 
 export class VertexDouble {
   readonly requests: RecordedRequest[] = [];
@@ -469,6 +473,7 @@ export class VertexDouble {
       name,
       metadataType,
       pollsLeft: this.options.pollsBeforeDone ?? 1,
+      polls: 0,
       outcome: fault
         ? Promise.resolve({ error: { code: GRPC_CODE[fault.status] ?? 2, message: fault.message } })
         : work().then(
@@ -485,15 +490,20 @@ export class VertexDouble {
     const op = this.operations.get(`${this.parent}/${relative}`);
     if (!op) throw new ApiError(404, 'NOT_FOUND', `Operation ${relative} not found.`);
     op.pollsLeft--;
+    op.polls++;
     if (op.pollsLeft < 0) await op.outcome;
     return this.operationJson(op, op.pollsLeft < 0 && op.settled !== undefined);
   }
 
   private operationJson(op: OperationRecord, done: boolean): unknown {
     const now = new Date().toISOString();
+    const stage =
+      op.metadataType !== 'DeployModelOperationMetadata'
+        ? {}
+        : { deploymentStage: done ? (op.settled!.error ? 'FAILED_TO_DEPLOY' : 'SUCCESSFULLY_DEPLOYED') : DEPLOYMENT_STAGES[Math.min(op.polls, DEPLOYMENT_STAGES.length - 1)] };
     return {
       name: op.name,
-      metadata: { '@type': `${TYPE}${op.metadataType}`, genericMetadata: { createTime: now, updateTime: now } },
+      metadata: { '@type': `${TYPE}${op.metadataType}`, genericMetadata: { createTime: now, updateTime: now }, ...stage },
       ...(done ? { done: true, ...(op.settled!.error ? { error: op.settled!.error } : { response: op.settled!.response }) } : {}),
     };
   }
