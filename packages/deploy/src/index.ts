@@ -25,5 +25,6 @@ export {
   type VertexDeployOptions,
   type VertexDeployResult,
 } from './deploy-vertex.js';
+export { UndeployError, trafficWithout, undeployFromVertex, type VertexUndeployOptions, type VertexUndeployResult } from './undeploy-vertex.js';
 export { PublishConflictError, publishLocal, type LocalPublishOptions, type LocalPublishResult } from './publish-local.js';
 export { CloudSettingsError, DEFAULT_REGION, resolveCloudSettings, type CloudSetting, type CloudSettings, type CloudSettingsOptions } from './cloud-settings.js';

@@ -1,6 +1,6 @@
-// Vertex AI's REST API (aiplatform v1) through googleapis, reduced to what deployment and prediction
-// need: models (list, get, upload), endpoints (list, get, create, deployModel, undeployModel, patch,
-// predict) and long-running operations, polled with backoff until done or a deadline. Every call is
+// Vertex AI's REST API (aiplatform v1) through googleapis, reduced to what deployment, undeployment and
+// prediction need: models (list, get, upload, delete, deleteVersion), endpoints (list, get, create,
+// delete, deployModel, undeployModel, patch, predict) and long-running operations, polled with backoff until done or a deadline. Every call is
 // described as a RestCall first, so --dry-run can print the writes instead of sending them.
 import { aiplatform, type aiplatform_v1 } from 'googleapis/build/src/apis/aiplatform/index.js';
 import { vertexAuth, type VertexAuth } from './auth.js';
@@ -100,6 +100,21 @@ export class VertexClient {
     return this.readOrUndefined({ method: 'GET', url: this.url(name) }, 'models.get', () => this.api.projects.locations.models.get({ name }));
   }
 
+  /** Every version of a model (models.listVersions). */
+  async listModelVersions(model: string): Promise<VertexModel[]> {
+    const versions: VertexModel[] = [];
+    let pageToken: string | undefined;
+    do {
+      const query = { pageToken };
+      const res = await this.readState({ method: 'GET', url: this.url(`${model}:listVersions`, query) }, 'models.listVersions', () =>
+        this.api.projects.locations.models.listVersions({ name: model, ...query }),
+      {});
+      versions.push(...(res.models ?? []));
+      pageToken = res.nextPageToken ?? undefined;
+    } while (pageToken);
+    return versions;
+  }
+
   /** models.upload, waiting for the operation: a new model, or a new version of `parentModel`. */
   async uploadModel(model: VertexModel, parentModel?: string): Promise<{ model: string; modelVersionId: string }> {
     const requestBody: aiplatform_v1.Schema$GoogleCloudAiplatformV1UploadModelRequest = { model, ...(parentModel ? { parentModel } : {}) };
@@ -158,6 +173,27 @@ export class VertexClient {
     const call: RestCall = { method: 'POST', url: this.url(`${endpoint}:undeployModel`), body: requestBody };
     const op = await this.write(call, 'endpoints.undeployModel', () => this.api.projects.locations.endpoints.undeployModel({ endpoint, requestBody }));
     if (op) await this.waitForOperation(op, 'endpoints.undeployModel');
+  }
+
+  /** endpoints.delete, waiting for the operation; Vertex AI refuses while models are deployed on it. */
+  async deleteEndpoint(endpoint: string): Promise<void> {
+    const op = await this.write({ method: 'DELETE', url: this.url(endpoint) }, 'endpoints.delete', () => this.api.projects.locations.endpoints.delete({ name: endpoint }));
+    if (op) await this.waitForOperation(op, 'endpoints.delete');
+  }
+
+  /** models.delete (every version), waiting for the operation; refused while any version is deployed. */
+  async deleteModel(model: string): Promise<void> {
+    const op = await this.write({ method: 'DELETE', url: this.url(model) }, 'models.delete', () => this.api.projects.locations.models.delete({ name: model }));
+    if (op) await this.waitForOperation(op, 'models.delete');
+  }
+
+  /** models.deleteVersion of `model@versionId`; refused while it is deployed, or when it is the only version. */
+  async deleteModelVersion(model: string, versionId: string): Promise<void> {
+    const name = `${model}@${versionId}`;
+    const op = await this.write({ method: 'DELETE', url: this.url(`${name}:deleteVersion`) }, 'models.deleteVersion', () =>
+      this.api.projects.locations.models.deleteVersion({ name }),
+    );
+    if (op) await this.waitForOperation(op, 'models.deleteVersion');
   }
 
   /** Replaces an endpoint's traffic split (endpoints.patch with updateMask=trafficSplit). */

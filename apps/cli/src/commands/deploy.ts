@@ -7,6 +7,7 @@ import type { CommandModule } from 'yargs';
 import { withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
 import { FlagError } from '../usage.js';
+import { printPlan } from '../vertex-options.js';
 
 const options = withSnakeAliases({
   'model-dir': { type: 'string', demandOption: true, describe: 'SavedModel directory (holds saved_model.pb)' },
@@ -115,15 +116,7 @@ export function deployCommand(output: Output): CommandModule {
         log,
       });
       if (json) return output.json(dryRun ? { ...result, calls } : result);
-      if (dryRun) {
-        output.out(
-          result.stateUnreadable === undefined
-            ? 'Dry run: the GET calls below were made; nothing was written. Calls:'
-            : 'Dry run, planned as for a fresh project (the current state could not be read); nothing was written. Calls:',
-        );
-        calls.forEach((call) => output.out(call));
-        return;
-      }
+      if (dryRun) return printPlan(output, calls, result.stateUnreadable);
       const version = result.versionAlias;
       output.out(`Deployed ${str('model-name')} ${version} (model ${result.model}, version ID ${result.modelVersionId})`);
       output.out(`Endpoint: ${result.endpoint} (deployed model ${result.deployedModelId})`);
