@@ -14,6 +14,7 @@ const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-cli-undeploy-'));
 const savedToken = process.env.TENSORSKY_ACCESS_TOKEN;
 // The machine's gcloud set-up must not leak in.
 process.env.CLOUDSDK_CONFIG = path.join(scratch, 'gcloud');
+for (const name of ['GOOGLE_CLOUD_PROJECT', 'CLOUDSDK_CORE_PROJECT', 'GCLOUD_PROJECT', 'CLOUDSDK_AI_REGION', 'GOOGLE_CLOUD_REGION', 'CLOUDSDK_COMPUTE_REGION', 'CLOUDSDK_ACTIVE_CONFIG_NAME']) delete process.env[name];
 const RESOURCES = { machineSpec: { machineType: 'n1-standard-4' }, minReplicaCount: 1, maxReplicaCount: 3 };
 let double: VertexDouble;
 let vertex: VertexClient;
@@ -102,5 +103,42 @@ describe('tensorsky undeploy', () => {
     expect(result.json[0].deleted).toBe(result.json[0].model);
     expect([...double.models.values()].map((m) => m.versions[0].displayName)).toEqual(['other']);
     expect([...double.endpoints.values()]).toEqual([]);
+  });
+});
+
+describe('tensorsky status', () => {
+  it('lists endpoints with their deployed models, versions, aliases, traffic and replicas', async () => {
+    const { model, endpoint, d1, d2 } = await twoVersionsDeployed('kiosk');
+    const text = await run('status', ...where());
+    expect(text.code).toBe(0);
+    expect(text.out).toEqual([
+      `Endpoint kiosk (${endpoint})`,
+      `  deployed model ${d2}: kiosk version 2 (v2, default), 100% traffic, n1-standard-4, 1-3 replicas`,
+      `  deployed model ${d1}: kiosk version 1 (v1), 0% traffic, n1-standard-4, 1-3 replicas`,
+    ]);
+    const json = await run('status', '--model-name', 'kiosk', ...where(), '--json');
+    expect(json.json[0]).toEqual({
+      endpoints: [
+        {
+          name: endpoint,
+          displayName: 'kiosk',
+          trafficSplit: { [d1]: 0, [d2]: 100 },
+          deployedModels: [
+            { id: d2, model, modelName: 'kiosk', modelVersionId: '2', versionAliases: ['v2', 'default'], traffic: 100, machineType: 'n1-standard-4', minReplicaCount: 1, maxReplicaCount: 3 },
+            { id: d1, model, modelName: 'kiosk', modelVersionId: '1', versionAliases: ['v1'], traffic: 0, machineType: 'n1-standard-4', minReplicaCount: 1, maxReplicaCount: 3 },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('filters by model, and says when a model is unknown or not deployed', async () => {
+    expect((await run('status', '--model_name', 'other', ...where())).out).toEqual(['other is not deployed on any endpoint']);
+    const unknown = await run('status', '--model_name', 'nope', ...where());
+    expect(unknown.code).toBe(1);
+    expect(unknown.err.at(-1)).toBe(`tensorsky: no Vertex AI model named nope in project ${TEST_PROJECT}, region ${TEST_REGION}; check --model_name and --region`);
+    const noProject = await run('status', '--api_root', double.url);
+    expect(noProject.code).toBe(1);
+    expect(noProject.err.at(-1)).toMatch(/^tensorsky: no Google Cloud project: give --project_id/);
   });
 });

@@ -26,5 +26,6 @@ export {
   type VertexDeployResult,
 } from './deploy-vertex.js';
 export { UndeployError, trafficWithout, undeployFromVertex, type VertexUndeployOptions, type VertexUndeployResult } from './undeploy-vertex.js';
+export { CPU_UTILIZATION_METRIC, StatusError, vertexStatus, type DeployedModelStatus, type EndpointStatus, type VertexStatusOptions } from './status-vertex.js';
 export { PublishConflictError, publishLocal, type LocalPublishOptions, type LocalPublishResult } from './publish-local.js';
 export { CloudSettingsError, DEFAULT_REGION, resolveCloudSettings, type CloudSetting, type CloudSettings, type CloudSettingsOptions } from './cloud-settings.js';
