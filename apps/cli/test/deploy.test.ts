@@ -116,6 +116,20 @@ describe('tensorsky deploy --target vertex', () => {
     expect(dry.out.join('\n')).not.toContain(TEST_TOKEN);
   });
 
+  it('--dry-run with scaling flags: replicas, CPU autoscaling target and accelerators go into the deployment', async () => {
+    const dry = await run(
+      ...deployArgs('v2', '--dry-run', '--min_replicas', '2', '--max-replicas', '5', '--autoscaling_cpu_target', '70', '--accelerator-type', 'NVIDIA_TESLA_T4', '--accelerator_count', '2'),
+    );
+    expect(dry.code).toBe(0);
+    const deployCall = dry.out.find((l) => /:deployModel \{/.test(l))!;
+    expect(JSON.parse(deployCall.slice(deployCall.indexOf(' {') + 1)).deployedModel.dedicatedResources).toEqual({
+      machineSpec: { machineType: 'n1-standard-2', acceleratorType: 'NVIDIA_TESLA_T4', acceleratorCount: 2 },
+      minReplicaCount: 2,
+      maxReplicaCount: 5,
+      autoscalingMetricSpecs: [{ metricName: 'aiplatform.googleapis.com/prediction/online/cpu/utilization', target: 70 }],
+    });
+  });
+
   it('--dry-run offline: plans as for a fresh project, says so once, and does not wait', async () => {
     const started = Date.now();
     const dry = await run(
@@ -186,6 +200,16 @@ describe('tensorsky deploy --target vertex', () => {
     const replicas = await run(...deployArgs('v1', '--max_replicas', '0'));
     expect(replicas.code).toBe(2);
     expect(replicas.err).toEqual(['tensorsky: --max_replicas must be a whole number of at least 1, got 0 (see tensorsky deploy --help)']);
+    const usage = async (...extra: string[]) => {
+      const result = await run(...deployArgs('v1', '--dry-run', ...extra));
+      expect(result.code).toBe(2);
+      return result.err;
+    };
+    expect(await usage('--autoscaling_cpu_target', '0')).toEqual(['tensorsky: --autoscaling_cpu_target must be a whole percentage from 1 to 100, got 0 (see tensorsky deploy --help)']);
+    expect(await usage('--accelerator_count', '1')).toEqual(['tensorsky: --accelerator_count needs --accelerator_type (e.g. NVIDIA_TESLA_T4) (see tensorsky deploy --help)']);
+    expect(await usage('--accelerator-type', 'nvidia-t4')).toEqual([
+      'tensorsky: --accelerator-type must be a Vertex AI accelerator name such as NVIDIA_TESLA_T4 or NVIDIA_L4, got "nvidia-t4" (see tensorsky deploy --help)',
+    ]);
   });
 });
 

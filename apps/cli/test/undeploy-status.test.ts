@@ -132,6 +132,21 @@ describe('tensorsky status', () => {
     });
   });
 
+  it('shows accelerators and the CPU autoscaling target of a deployment', async () => {
+    const gpu = await vertex.uploadModel({ displayName: 'gpu', artifactUri: 'gs://b/gpu/v1/', containerSpec: { imageUri: 'i' } });
+    const endpoint = (await vertex.createEndpoint('gpu')).name!;
+    const machineSpec = { machineType: 'n1-standard-4', acceleratorType: 'NVIDIA_TESLA_T4', acceleratorCount: 1 };
+    const metric = 'aiplatform.googleapis.com/prediction/online/cpu/utilization';
+    // The double refuses what Vertex AI refuses: a target outside 1-100%.
+    await expect(
+      vertex.deployModel(endpoint, { model: `${gpu.model}@1`, dedicatedResources: { machineSpec, minReplicaCount: 1, autoscalingMetricSpecs: [{ metricName: metric, target: 0 }] } }, { '0': 100 }),
+    ).rejects.toThrow(/target must be a percentage between 1 and 100/);
+    const resources = { machineSpec, minReplicaCount: 2, maxReplicaCount: 4, autoscalingMetricSpecs: [{ metricName: metric, target: 70 }] };
+    const d = await vertex.deployModel(endpoint, { model: `${gpu.model}@1`, dedicatedResources: resources }, { '0': 100 });
+    const text = await run('status', '--model_name', 'gpu', ...where());
+    expect(text.out).toEqual([`Endpoint gpu (${endpoint})`, `  deployed model ${d.id}: gpu version 1 (default), 100% traffic, n1-standard-4 + 1 NVIDIA_TESLA_T4, 2-4 replicas, autoscaling at 70% CPU`]);
+  });
+
   it('filters by model, and says when a model is unknown or not deployed', async () => {
     expect((await run('status', '--model_name', 'other', ...where())).out).toEqual(['other is not deployed on any endpoint']);
     const unknown = await run('status', '--model_name', 'nope', ...where());

@@ -12,6 +12,8 @@ import type { RestCall } from './rest-call.js';
 import { VertexClient, type DeployedModel, type PollOptions, type VertexModel } from './vertex.js';
 
 export const DEFAULT_MACHINE_TYPE = 'n1-standard-2';
+/** The autoscaling metric of --autoscaling_cpu_target (DedicatedResources.autoscalingMetricSpecs). */
+export const CPU_UTILIZATION_METRIC = 'aiplatform.googleapis.com/prediction/online/cpu/utilization';
 
 /** Labels deploy puts on model versions so clients can build requests without the SavedModel at hand. */
 export const INPUT_FORMAT_LABEL = 'tensorsky-input-format';
@@ -34,8 +36,13 @@ export interface VertexDeployOptions {
   /** Serving container; default Vertex AI's prebuilt TF 2.15 CPU image from the region's registry. */
   servingImage?: string;
   machineType?: string;
+  /** Accelerators on each replica, e.g. NVIDIA_TESLA_T4 (MachineSpec.acceleratorType); count default 1. */
+  acceleratorType?: string;
+  acceleratorCount?: number;
   minReplicas?: number;
   maxReplicas?: number;
+  /** Add replicas (up to maxReplicas) above this CPU utilization, percent; Vertex AI's default is 60. */
+  autoscalingCpuTarget?: number;
   /** Replace different files in the bucket and re-register a version whose files changed. */
   force?: boolean;
   dryRun?: boolean;
@@ -164,9 +171,13 @@ export async function deployToVertex(options: VertexDeployOptions): Promise<Vert
       model: `${model}@${modelVersionId}`,
       displayName: `${modelName}-${version.alias}`,
       dedicatedResources: {
-        machineSpec: { machineType: options.machineType ?? DEFAULT_MACHINE_TYPE },
+        machineSpec: {
+          machineType: options.machineType ?? DEFAULT_MACHINE_TYPE,
+          ...(options.acceleratorType === undefined ? {} : { acceleratorType: options.acceleratorType, acceleratorCount: options.acceleratorCount ?? 1 }),
+        },
         minReplicaCount: options.minReplicas ?? 1,
         maxReplicaCount: options.maxReplicas ?? options.minReplicas ?? 1,
+        ...(options.autoscalingCpuTarget === undefined ? {} : { autoscalingMetricSpecs: [{ metricName: CPU_UTILIZATION_METRIC, target: options.autoscalingCpuTarget }] }),
       },
     };
     log(`${dryRun ? 'would deploy' : 'deploying'} ${modelName} ${version.alias} to endpoint ${endpointName} (${deployedModel.dedicatedResources!.machineSpec!.machineType}); this takes several minutes`);

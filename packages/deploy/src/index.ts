@@ -16,6 +16,7 @@ export {
 } from './gcs.js';
 export { DRY_RUN_PLACEHOLDER, VertexClient, type DeployedModel, type PollOptions, type PredictResponse, type VertexEndpoint, type VertexModel, type VertexOptions } from './vertex.js';
 export {
+  CPU_UTILIZATION_METRIC,
   DEFAULT_MACHINE_TYPE,
   DeployConflictError,
   INPUT_FORMAT_LABEL,
@@ -26,6 +27,6 @@ export {
   type VertexDeployResult,
 } from './deploy-vertex.js';
 export { UndeployError, trafficWithout, undeployFromVertex, type VertexUndeployOptions, type VertexUndeployResult } from './undeploy-vertex.js';
-export { CPU_UTILIZATION_METRIC, StatusError, vertexStatus, type DeployedModelStatus, type EndpointStatus, type VertexStatusOptions } from './status-vertex.js';
+export { StatusError, vertexStatus, type DeployedModelStatus, type EndpointStatus, type VertexStatusOptions } from './status-vertex.js';
 export { PublishConflictError, publishLocal, type LocalPublishOptions, type LocalPublishResult } from './publish-local.js';
 export { CloudSettingsError, DEFAULT_REGION, resolveCloudSettings, type CloudSetting, type CloudSettings, type CloudSettingsOptions } from './cloud-settings.js';

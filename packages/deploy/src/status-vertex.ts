@@ -1,7 +1,7 @@
 // What is deployed on Vertex AI, and what it costs to keep: every endpoint of the region with its
 // deployed models (model, version ID, aliases), its traffic split and the replicas each runs on.
 import { accessTokenFromEnv, type VertexAuth } from './auth.js';
-import { modelId } from './deploy-vertex.js';
+import { CPU_UTILIZATION_METRIC, modelId } from './deploy-vertex.js';
 import { checkModelName, checkProjectId, checkRegion } from './names.js';
 import { VertexClient, type VertexModel } from './vertex.js';
 
@@ -45,8 +45,6 @@ export interface EndpointStatus {
 export class StatusError extends Error {
   override name = 'StatusError';
 }
-
-export const CPU_UTILIZATION_METRIC = 'aiplatform.googleapis.com/prediction/online/cpu/utilization';
 
 export async function vertexStatus(options: VertexStatusOptions): Promise<EndpointStatus[]> {
   const projectId = checkProjectId(options.projectId);

@@ -25,6 +25,9 @@ const options = withSnakeAliases({
   'machine-type': { type: 'string', default: 'n1-standard-2', describe: 'Machine type of the serving replicas (vertex)' },
   'min-replicas': { type: 'number', default: 1, describe: 'Replicas always running (vertex)' },
   'max-replicas': { type: 'number', describe: 'Replicas under load (vertex; default: --min_replicas)' },
+  'autoscaling-cpu-target': { type: 'number', describe: 'CPU utilization, percent (1-100), above which replicas are added up to --max_replicas (vertex; Vertex AI default: 60)' },
+  'accelerator-type': { type: 'string', describe: 'Accelerator on each replica, e.g. NVIDIA_TESLA_T4 or NVIDIA_L4 (vertex; use a GPU serving image with --container_image)' },
+  'accelerator-count': { type: 'number', describe: 'Accelerators per replica (vertex; default 1 with --accelerator_type)' },
   'container-image': { type: 'string', describe: "Serving container (vertex; default: Vertex AI's prebuilt TensorFlow 2.15 CPU image)" },
   'model-base-path': { type: 'string', describe: 'TF Serving model repository: the version goes to DIR/<number>/ (local)' },
   force: { type: 'boolean', default: false, describe: 'Replace files or a version that differ from this model' },
@@ -88,6 +91,16 @@ export function deployCommand(output: Output): CommandModule {
       const minReplicas = positiveInteger(args['min-replicas'], 'min-replicas');
       const maxReplicas = args['max-replicas'] === undefined ? minReplicas : positiveInteger(args['max-replicas'], 'max-replicas');
       if (maxReplicas < minReplicas) throw new FlagError('max-replicas', `(${maxReplicas}) must be at least --min_replicas (${minReplicas})`);
+      const cpuTarget = args['autoscaling-cpu-target'] as number | undefined;
+      if (cpuTarget !== undefined && !(Number.isInteger(cpuTarget) && cpuTarget >= 1 && cpuTarget <= 100)) {
+        throw new FlagError('autoscaling-cpu-target', `must be a whole percentage from 1 to 100, got ${cpuTarget}`);
+      }
+      const acceleratorType = str('accelerator-type');
+      if (acceleratorType !== undefined && !/^[A-Z][A-Z0-9_]*$/.test(acceleratorType)) {
+        throw new FlagError('accelerator-type', `must be a Vertex AI accelerator name such as NVIDIA_TESLA_T4 or NVIDIA_L4, got ${JSON.stringify(acceleratorType)}`);
+      }
+      const acceleratorCount = args['accelerator-count'] === undefined ? undefined : positiveInteger(args['accelerator-count'], 'accelerator-count');
+      if (acceleratorCount !== undefined && acceleratorType === undefined) throw new FlagError('accelerator-count', 'needs --accelerator_type (e.g. NVIDIA_TESLA_T4)');
       const timeout = args.timeout as number;
       if (!(timeout > 0)) throw new FlagError('timeout', `must be a positive number of minutes, got ${timeout}`);
 
@@ -106,6 +119,9 @@ export function deployCommand(output: Output): CommandModule {
         machineType: str('machine-type'),
         minReplicas,
         maxReplicas,
+        autoscalingCpuTarget: cpuTarget,
+        acceleratorType,
+        acceleratorCount,
         force: args.force as boolean,
         dryRun,
         apiRoot: str('api-root'),

@@ -112,6 +112,12 @@ class ApiError extends Error {
 const GRPC_CODE: Record<string, number> = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, INTERNAL: 13 };
 const ALIAS = /^[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]$/;
 const TYPE = 'type.googleapis.com/google.cloud.aiplatform.v1.';
+/** AutoscalingMetricSpec.metricName values the reference lists for online prediction. */
+const AUTOSCALING_METRICS = [
+  'aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle',
+  'aiplatform.googleapis.com/prediction/online/cpu/utilization',
+  'aiplatform.googleapis.com/prediction/online/request_count',
+];
 /** DeployModelOperationMetadata.deploymentStage while running, in the reference's order (DeploymentStage). */
 const DEPLOYMENT_STAGES = ['STARTING_DEPLOYMENT', 'PREPARING_MODEL', 'CREATING_SERVING_CLUSTER', 'ADDING_NODES_TO_CLUSTER', 'GETTING_CONTAINER_IMAGE', 'STARTING_MODEL_SERVER', 'FINISHING_UP'];
 
@@ -450,6 +456,16 @@ export class VertexDouble {
     if (resources.minReplicaCount < 1) throw new ApiError(400, 'INVALID_ARGUMENT', 'dedicated_resources.min_replica_count must be at least 1.');
     if (resources.maxReplicaCount !== undefined && resources.maxReplicaCount < resources.minReplicaCount) {
       throw new ApiError(400, 'INVALID_ARGUMENT', 'dedicated_resources.max_replica_count must not be below min_replica_count.');
+    }
+    const spec = resources.machineSpec as Record<string, any>;
+    if (spec.acceleratorCount !== undefined && (spec.acceleratorType === undefined || !(spec.acceleratorCount >= 1))) {
+      throw new ApiError(400, 'INVALID_ARGUMENT', 'machine_spec.accelerator_count needs machine_spec.accelerator_type and must be at least 1.');
+    }
+    for (const metric of (resources.autoscalingMetricSpecs ?? []) as Record<string, any>[]) {
+      if (!AUTOSCALING_METRICS.includes(metric.metricName)) throw new ApiError(400, 'INVALID_ARGUMENT', `Unsupported autoscaling metric ${metric.metricName}.`);
+      if (metric.target !== undefined && !(Number.isInteger(metric.target) && metric.target >= 1 && metric.target <= 100)) {
+        throw new ApiError(400, 'INVALID_ARGUMENT', `autoscaling_metric_specs.target must be a percentage between 1 and 100, got ${metric.target}.`);
+      }
     }
     const split = body.trafficSplit === undefined ? undefined : this.checkSplit(endpoint, body.trafficSplit, true);
     const id = this.newId(10).slice(0, 10);
