@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VertexClient } from '@tensorsky/deploy';
-import { TEST_PROJECT, TEST_REGION, TEST_TOKEN } from '../../../packages/deploy/test/helpers/fake-cloud.js';
+import { TEST_PROJECT, TEST_REGION, TEST_TOKEN, unreachableUrl } from '../../../packages/deploy/test/helpers/fake-cloud.js';
 import { startVertexDouble, type VertexDouble } from '../../../packages/deploy/test/helpers/vertex-double.js';
 import { run } from './support/run-cli.js';
 
@@ -94,6 +94,16 @@ describe('tensorsky undeploy', () => {
     const usage = await run('undeploy', ...where());
     expect(usage.code).toBe(2);
     expect(usage.err).toEqual(['tensorsky: missing --model_name (see tensorsky undeploy --help)']);
+  });
+
+  it('--dry-run offline: says once that the state cannot be read, finds nothing to undeploy, exits 0 quickly', async () => {
+    const started = Date.now();
+    const dry = await run('undeploy', '--model_name', 'jean_inception', '--delete_endpoint', '--project_id', TEST_PROJECT, '--region', TEST_REGION, '--api_root', await unreachableUrl(), '--dry-run');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(dry.code).toBe(0);
+    expect(dry.err.filter((l) => l.includes('cannot read the current state'))).toHaveLength(1);
+    expect(dry.out[0]).toBe('Dry run, planned as for a fresh project (the current state could not be read); nothing was written. Calls:');
+    expect(dry.out.slice(1).map((l) => l.split('?')[0])).toEqual([expect.stringMatching(/^GET http:\/\/127\.0\.0\.1:\d+\/v1\/projects\/tensorsky-test\/locations\/europe-west1\/models$/)]);
   });
 
   it('undeploys the rest, deletes the endpoint and the model, as JSON', async () => {

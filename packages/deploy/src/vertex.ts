@@ -1,7 +1,8 @@
 // Vertex AI's REST API (aiplatform v1) through googleapis, reduced to what deployment, undeployment and
-// prediction need: models (list, get, upload, delete, deleteVersion), endpoints (list, get, create,
-// delete, deployModel, undeployModel, patch, predict) and long-running operations, polled with backoff until done or a deadline. Every call is
-// described as a RestCall first, so --dry-run can print the writes instead of sending them.
+// prediction need: models (list, listVersions, get, upload, delete, deleteVersion), endpoints (list,
+// get, create, delete, deployModel, undeployModel, patch, predict) and long-running operations, polled
+// with backoff until done or a deadline. Every call is described as a RestCall first, so --dry-run can
+// print the writes instead of sending them.
 import { aiplatform, type aiplatform_v1 } from 'googleapis/build/src/apis/aiplatform/index.js';
 import { vertexAuth, type VertexAuth } from './auth.js';
 import { DryRunReads } from './dry-run.js';
@@ -86,9 +87,12 @@ export class VertexClient {
     let pageToken: string | undefined;
     do {
       const query = { filter, pageToken };
-      const res = await this.readState({ method: 'GET', url: this.url(`${this.parent}/models`, query) }, 'models.list', () =>
-        this.api.projects.locations.models.list({ parent: this.parent, ...query }),
-      {});
+      const res = await this.readState(
+        { method: 'GET', url: this.url(`${this.parent}/models`, query) },
+        'models.list',
+        () => this.api.projects.locations.models.list({ parent: this.parent, ...query }),
+        {},
+      );
       models.push(...(res.models ?? []));
       pageToken = res.nextPageToken ?? undefined;
     } while (pageToken);
@@ -106,9 +110,12 @@ export class VertexClient {
     let pageToken: string | undefined;
     do {
       const query = { pageToken };
-      const res = await this.readState({ method: 'GET', url: this.url(`${model}:listVersions`, query) }, 'models.listVersions', () =>
-        this.api.projects.locations.models.listVersions({ name: model, ...query }),
-      {});
+      const res = await this.readState(
+        { method: 'GET', url: this.url(`${model}:listVersions`, query) },
+        'models.listVersions',
+        () => this.api.projects.locations.models.listVersions({ name: model, ...query }),
+        {},
+      );
       versions.push(...(res.models ?? []));
       pageToken = res.nextPageToken ?? undefined;
     } while (pageToken);
@@ -136,9 +143,12 @@ export class VertexClient {
     let pageToken: string | undefined;
     do {
       const query = { filter, pageToken };
-      const res = await this.readState({ method: 'GET', url: this.url(`${this.parent}/endpoints`, query) }, 'endpoints.list', () =>
-        this.api.projects.locations.endpoints.list({ parent: this.parent, ...query }),
-      {});
+      const res = await this.readState(
+        { method: 'GET', url: this.url(`${this.parent}/endpoints`, query) },
+        'endpoints.list',
+        () => this.api.projects.locations.endpoints.list({ parent: this.parent, ...query }),
+        {},
+      );
       endpoints.push(...(res.endpoints ?? []));
       pageToken = res.nextPageToken ?? undefined;
     } while (pageToken);

@@ -14,7 +14,11 @@ const options = withSnakeAliases({
   'delete-endpoint': { type: 'boolean', default: false, describe: 'Then delete the endpoint (refused while other models are deployed on it)' },
   'delete-model': { type: 'boolean', default: false, describe: 'Then delete the model version (with --model_version) or the whole model from the registry' },
   ...VERTEX_OPTIONS,
-  'dry-run': { type: 'boolean', default: false, describe: 'Print every REST call (method, URL, body); read-only calls are made, nothing is written' },
+  'dry-run': {
+    type: 'boolean',
+    default: false,
+    describe: 'Print every REST call (method, URL, body); read-only calls are made, nothing is written; offline or without credentials, finds nothing deployed',
+  },
   timeout: { type: 'number', default: 30, describe: 'Minutes to wait for each Vertex AI operation' },
   json: { type: 'boolean', default: false, describe: 'Print the result as JSON' },
 } as const);
