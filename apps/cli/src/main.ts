@@ -8,6 +8,8 @@ import { predictCommand } from './commands/predict.js';
 import { predictCloudCommand } from './commands/predict-cloud.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
+import { statusCommand } from './commands/status.js';
+import { undeployCommand } from './commands/undeploy.js';
 import { verifyCommand } from './commands/verify.js';
 import { processOutput, type Output } from './output.js';
 import { checkFlags, FlagError, rewordYargsMessage, UsageError, type ParserOptions } from './usage.js';
@@ -27,6 +29,8 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     serveCommand(output),
     verifyCommand(output),
     deployCommand(output),
+    undeployCommand(output),
+    statusCommand(output),
     predictCloudCommand(output),
   ];
   const commandNames = [...commands.map((c) => String(c.command).split(' ')[0]), COMPLETION_COMMAND];

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeCloud, TEST_PROJECT, TEST_REGION, TEST_TOKEN, type FakeCloud } from '../../../packages/deploy/test/helpers/fake-cloud.js';
+import { startFakeCloud, TEST_PROJECT, TEST_REGION, TEST_TOKEN, unreachableUrl, type FakeCloud } from '../../../packages/deploy/test/helpers/fake-cloud.js';
 import { writeImageClassifier } from '../../../packages/deploy/test/helpers/image-model.js';
 import { run } from './support/run-cli.js';
 import { IMAGES_DIR } from '@tensorsky/fixtures';
@@ -51,6 +51,11 @@ describe('tensorsky deploy --target vertex', () => {
     expect(deployed.out[0]).toMatch(/^Deployed jean_inception v1 \(model projects\/123456789012\/locations\/europe-west1\/models\/\d+, version ID 1\)$/);
     expect(deployed.out[1]).toMatch(/^Endpoint: projects\/123456789012\/locations\/europe-west1\/endpoints\/\d+ \(deployed model \d+\)$/);
     expect(deployed.err.filter((l) => /^tensorsky deploy: \[##########\] (\d+)\/\1 kB uploaded saved_model\.pb$/.test(l))).toHaveLength(1);
+    // The deployment's progress: its stage as it changes, then done (the double is done at the first poll).
+    expect(deployed.err.filter((l) => l.includes('endpoints.deployModel: ')).map((l) => l.replace(/ \(\d+ s elapsed\)$/, ''))).toEqual([
+      'tensorsky deploy: endpoints.deployModel: starting deployment',
+      'tensorsky deploy: endpoints.deployModel: done',
+    ]);
     const [objects] = await cloud.storage.bucket(BUCKET).getFiles({ prefix: 'models/jean_inception/v1/' });
     expect(objects.map((o) => o.name)).toEqual(['models/jean_inception/v1/saved_model.pb']);
 
@@ -111,6 +116,59 @@ describe('tensorsky deploy --target vertex', () => {
     expect(dry.out.join('\n')).not.toContain(TEST_TOKEN);
   });
 
+  it('--dry-run with scaling flags: replicas, CPU autoscaling target and accelerators go into the deployment', async () => {
+    const dry = await run(
+      ...deployArgs('v2', '--dry-run', '--min_replicas', '2', '--max-replicas', '5', '--autoscaling_cpu_target', '70', '--accelerator-type', 'NVIDIA_TESLA_T4', '--accelerator_count', '2'),
+    );
+    expect(dry.code).toBe(0);
+    const deployCall = dry.out.find((l) => /:deployModel \{/.test(l))!;
+    expect(JSON.parse(deployCall.slice(deployCall.indexOf(' {') + 1)).deployedModel.dedicatedResources).toEqual({
+      machineSpec: { machineType: 'n1-standard-2', acceleratorType: 'NVIDIA_TESLA_T4', acceleratorCount: 2 },
+      minReplicaCount: 2,
+      maxReplicaCount: 5,
+      autoscalingMetricSpecs: [{ metricName: 'aiplatform.googleapis.com/prediction/online/cpu/utilization', target: 70 }],
+    });
+  });
+
+  it('--dry-run offline: plans as for a fresh project, says so once, and does not wait', async () => {
+    const started = Date.now();
+    const dry = await run(
+      'deploy', '--model_dir', modelDir, '--bucket', BUCKET, '--model_name', 'jean_inception', '--model_version', 'v2',
+      '--project_id', TEST_PROJECT, '--region', TEST_REGION, '--api_root', await unreachableUrl(), '--storage_endpoint', await unreachableUrl(), '--dry-run',
+    );
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(dry.code).toBe(0);
+    const notes = dry.err.filter((l) => l.includes('cannot read the current state'));
+    expect(notes).toEqual([expect.stringMatching(/^tensorsky deploy: cannot read the current state \(Cloud Storage listing of .* failed \(ECONNREFUSED: .*\)\): planning as for a fresh project$/)]);
+    expect(dry.out[0]).toBe('Dry run, planned as for a fresh project (the current state could not be read); nothing was written. Calls:');
+    const calls = dry.out.slice(1).map((line) => `${line.split(' ')[0]} ${decodeURIComponent(new URL(line.split(' ')[1]).pathname).split('/').pop()}`);
+    expect(calls).toEqual(['GET o', 'POST o', 'GET models', 'POST models:upload', 'GET endpoints', 'POST endpoints', `POST {new-endpoint-id}:deployModel`]);
+  });
+
+  it('--dry-run without credentials: reads the bucket, plans Vertex AI as for a fresh project', async () => {
+    // No token and no Application Default Credentials: no key file, an empty home, and no metadata
+    // server asked (on a Google Cloud machine it would hand out credentials).
+    const names = ['TENSORSKY_ACCESS_TOKEN', 'GOOGLE_APPLICATION_CREDENTIALS', 'HOME', 'METADATA_SERVER_DETECTION'];
+    const saved = names.map((name) => process.env[name]);
+    delete process.env.TENSORSKY_ACCESS_TOKEN;
+    delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
+    process.env.HOME = mkdtempSync(path.join(scratch, 'home-'));
+    process.env.METADATA_SERVER_DETECTION = 'none';
+    try {
+      const started = Date.now();
+      const dry = await run(...deployArgs('v1', '--dry-run', '--json'));
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(dry.code).toBe(0);
+      const [result] = dry.json;
+      expect(result.stateUnreadable).toMatch(/^Vertex AI models\.list failed \(UNAUTHENTICATED: Could not load the default credentials/);
+      // The bucket (the emulator asks for no credentials) was read: v1's file is there already.
+      expect(result.upload.skipped).toEqual(['saved_model.pb']);
+      expect(result.calls.filter((c: string) => c.startsWith('POST ')).map((c: string) => decodeURIComponent(new URL(c.split(' ')[1]).pathname).split('/').pop())).toEqual(['models:upload', 'endpoints', '{new-endpoint-id}:deployModel']);
+    } finally {
+      names.forEach((name, i) => (saved[i] === undefined ? delete process.env[name] : (process.env[name] = saved[i])));
+    }
+  });
+
   it('shows errors from the cloud as one line with what to do', async () => {
     cloud.vertex.failNext({
       method: 'GET',
@@ -142,6 +200,16 @@ describe('tensorsky deploy --target vertex', () => {
     const replicas = await run(...deployArgs('v1', '--max_replicas', '0'));
     expect(replicas.code).toBe(2);
     expect(replicas.err).toEqual(['tensorsky: --max_replicas must be a whole number of at least 1, got 0 (see tensorsky deploy --help)']);
+    const usage = async (...extra: string[]) => {
+      const result = await run(...deployArgs('v1', '--dry-run', ...extra));
+      expect(result.code).toBe(2);
+      return result.err;
+    };
+    expect(await usage('--autoscaling_cpu_target', '0')).toEqual(['tensorsky: --autoscaling_cpu_target must be a whole percentage from 1 to 100, got 0 (see tensorsky deploy --help)']);
+    expect(await usage('--accelerator_count', '1')).toEqual(['tensorsky: --accelerator_count needs --accelerator_type (e.g. NVIDIA_TESLA_T4) (see tensorsky deploy --help)']);
+    expect(await usage('--accelerator-type', 'nvidia-t4')).toEqual([
+      'tensorsky: --accelerator-type must be a Vertex AI accelerator name such as NVIDIA_TESLA_T4 or NVIDIA_L4, got "nvidia-t4" (see tensorsky deploy --help)',
+    ]);
   });
 });
 

@@ -32,6 +32,10 @@ export interface StorageClientOptions {
   /** JSON API root other than https://storage.googleapis.com (an emulator on loopback is called without credentials). */
   apiEndpoint?: string;
   accessToken?: string;
+  /** Per-request timeout; default the library's. */
+  timeoutMs?: number;
+  /** Let the library retry failed requests (default true; a dry run asks once). */
+  autoRetry?: boolean;
 }
 
 export function createStorage(options: StorageClientOptions): Storage {
@@ -40,6 +44,8 @@ export function createStorage(options: StorageClientOptions): Storage {
     projectId: options.projectId,
     apiEndpoint: options.apiEndpoint,
     useAuthWithCustomEndpoint: options.apiEndpoint !== undefined && !loopback,
+    ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
+    ...(options.autoRetry === undefined ? {} : { retryOptions: { autoRetry: options.autoRetry } }),
     ...(options.accessToken && !loopback ? { authClient: storageTokenClient(options.accessToken) } : {}),
   });
 }

@@ -4,6 +4,7 @@
 // is live, then are undeployed. Rerunning is safe: existing files, versions and deployments are reused.
 import type { Storage } from '@google-cloud/storage';
 import { accessTokenFromEnv, createStorage, type VertexAuth } from './auth.js';
+import { DryRunReads } from './dry-run.js';
 import { uploadModelFiles, type UploadProgress, type UploadReport } from './gcs.js';
 import { describeServingInput, listModelFiles, type ServingInput } from './model-files.js';
 import { checkBucket, checkModelName, checkProjectId, checkRegion, defaultServingImage, modelPrefix, parseModelVersion } from './names.js';
@@ -11,6 +12,8 @@ import type { RestCall } from './rest-call.js';
 import { VertexClient, type DeployedModel, type PollOptions, type VertexModel } from './vertex.js';
 
 export const DEFAULT_MACHINE_TYPE = 'n1-standard-2';
+/** The autoscaling metric of --autoscaling_cpu_target (DedicatedResources.autoscalingMetricSpecs). */
+export const CPU_UTILIZATION_METRIC = 'aiplatform.googleapis.com/prediction/online/cpu/utilization';
 
 /** Labels deploy puts on model versions so clients can build requests without the SavedModel at hand. */
 export const INPUT_FORMAT_LABEL = 'tensorsky-input-format';
@@ -33,8 +36,13 @@ export interface VertexDeployOptions {
   /** Serving container; default Vertex AI's prebuilt TF 2.15 CPU image from the region's registry. */
   servingImage?: string;
   machineType?: string;
+  /** Accelerators on each replica, e.g. NVIDIA_TESLA_T4 (MachineSpec.acceleratorType); count default 1. */
+  acceleratorType?: string;
+  acceleratorCount?: number;
   minReplicas?: number;
   maxReplicas?: number;
+  /** Add replicas (up to maxReplicas) above this CPU utilization, percent; Vertex AI's default is 60. */
+  autoscalingCpuTarget?: number;
   /** Replace different files in the bucket and re-register a version whose files changed. */
   force?: boolean;
   dryRun?: boolean;
@@ -67,6 +75,8 @@ export interface VertexDeployResult {
   /** Deployed model IDs of earlier versions taken off the endpoint. */
   undeployed: string[];
   dryRun: boolean;
+  /** A dry run that could not read the current state (and planned as for a fresh project): why. */
+  stateUnreadable?: string;
 }
 
 export async function deployToVertex(options: VertexDeployOptions): Promise<VertexDeployResult> {
@@ -85,13 +95,19 @@ export async function deployToVertex(options: VertexDeployOptions): Promise<Vert
   const artifactUri = `gs://${bucket}/${prefix}`;
 
   log(`${dryRun ? 'would upload' : 'uploading'} ${files.length} files to ${artifactUri}`);
+  // One for both services: once either cannot be read, the dry run says so once and asks neither again.
+  const dryRunReads = new DryRunReads(log);
+  const storage =
+    options.storage ??
+    createStorage({ projectId, apiEndpoint: options.storageEndpoint, accessToken, ...(dryRun ? { timeoutMs: dryRunReads.timeoutMs, autoRetry: false } : {}) });
   const upload = await uploadModelFiles({
-    storage: options.storage ?? createStorage({ projectId, apiEndpoint: options.storageEndpoint, accessToken }),
+    storage,
     bucket,
     prefix,
     files,
     force: options.force,
     dryRun,
+    dryRunReads,
     resumableThreshold: options.resumableThreshold,
     onProgress: options.onProgress,
     onCall: options.onCall,
@@ -100,7 +116,7 @@ export async function deployToVertex(options: VertexDeployOptions): Promise<Vert
   const filesChanged = upload.uploaded.length + upload.replaced.length + upload.deleted.length > 0;
   if (!dryRun) log(`${artifactUri}: ${upload.uploaded.length} uploaded, ${upload.replaced.length} replaced, ${upload.skipped.length} already there, checksums verified`);
 
-  const vertex = new VertexClient({ projectId, region, apiRoot: options.apiRoot, auth: options.auth, accessToken, dryRun, onCall: options.onCall, poll: options.poll });
+  const vertex = new VertexClient({ projectId, region, apiRoot: options.apiRoot, auth: options.auth, accessToken, dryRun, dryRunReads, onCall: options.onCall, poll: options.poll, log });
   const created = { model: false, version: false, endpoint: false, deployment: false };
 
   // The model version: reuse the one carrying this alias when it was made from these very files.
@@ -155,9 +171,13 @@ export async function deployToVertex(options: VertexDeployOptions): Promise<Vert
       model: `${model}@${modelVersionId}`,
       displayName: `${modelName}-${version.alias}`,
       dedicatedResources: {
-        machineSpec: { machineType: options.machineType ?? DEFAULT_MACHINE_TYPE },
+        machineSpec: {
+          machineType: options.machineType ?? DEFAULT_MACHINE_TYPE,
+          ...(options.acceleratorType === undefined ? {} : { acceleratorType: options.acceleratorType, acceleratorCount: options.acceleratorCount ?? 1 }),
+        },
         minReplicaCount: options.minReplicas ?? 1,
         maxReplicaCount: options.maxReplicas ?? options.minReplicas ?? 1,
+        ...(options.autoscalingCpuTarget === undefined ? {} : { autoscalingMetricSpecs: [{ metricName: CPU_UTILIZATION_METRIC, target: options.autoscalingCpuTarget }] }),
       },
     };
     log(`${dryRun ? 'would deploy' : 'deploying'} ${modelName} ${version.alias} to endpoint ${endpointName} (${deployedModel.dedicatedResources!.machineSpec!.machineType}); this takes several minutes`);
@@ -176,7 +196,20 @@ export async function deployToVertex(options: VertexDeployOptions): Promise<Vert
     undeployed.push(old.id);
     log(`${dryRun ? 'would undeploy' : 'undeployed'} the previous deployment ${old.id} (version ID ${old.modelVersionId})`);
   }
-  return { artifactUri, upload, servingInput, model, modelVersionId, versionAlias: version.alias, endpoint: endpointResource, deployedModelId, created, undeployed, dryRun };
+  return {
+    artifactUri,
+    upload,
+    servingInput,
+    model,
+    modelVersionId,
+    versionAlias: version.alias,
+    endpoint: endpointResource,
+    deployedModelId,
+    created,
+    undeployed,
+    dryRun,
+    ...(dryRunReads.unreadable === undefined ? {} : { stateUnreadable: dryRunReads.unreadable }),
+  };
 }
 
 /** Labels recording how serving_default takes its input (label values: lowercase, digits, _ and -). */

@@ -35,6 +35,8 @@ export class CloudError extends Error {
     readonly reason: string,
     /** HTTP status when there was an HTTP answer. */
     readonly httpStatus?: number,
+    /** What failed, without the advice: "Vertex AI models.list failed (ENOTFOUND: ...)". */
+    readonly summary = message,
   ) {
     super(message);
   }
@@ -81,7 +83,7 @@ export function toCloudError(err: unknown, context: CloudContext): CloudError {
 function describe(reason: string, httpStatus: number | undefined, serverMessage: string, context: CloudContext): CloudError {
   const what = `${context.service} ${context.action} failed`;
   const detail = serverMessage ? `${httpStatus ? `${httpStatus} ` : ''}${reason}: ${clip(serverMessage)}` : `${httpStatus ? `${httpStatus} ` : ''}${reason}`;
-  return new CloudError(`${what} (${detail}); ${hint(reason, serverMessage, context)}`, reason, httpStatus);
+  return new CloudError(`${what} (${detail}); ${hint(reason, serverMessage, context)}`, reason, httpStatus, `${what} (${detail})`);
 }
 
 function hint(reason: string, serverMessage: string, context: CloudContext): string {

@@ -7,6 +7,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createReadStream } from 'node:fs';
 import type { Storage } from '@google-cloud/storage';
+import { DryRunReads } from './dry-run.js';
 import { toCloudError, type CloudContext } from './errors.js';
 import type { LocalFile } from './model-files.js';
 import { restUrl, type RestCall } from './rest-call.js';
@@ -42,6 +43,8 @@ export interface UploadOptions {
   force?: boolean;
   /** List what is there, then report the writes instead of making them. */
   dryRun?: boolean;
+  /** How a dry run lists what is there (bounded; empty once unreadable); shared with the Vertex AI step. */
+  dryRunReads?: DryRunReads;
   resumableThreshold?: number;
   onProgress?: (progress: UploadProgress) => void;
   /** Every REST call made (or, with dryRun, the writes that would be made). */
@@ -170,21 +173,27 @@ export async function verifyUpload(options: Pick<UploadOptions, 'storage' | 'buc
   }
 }
 
-async function listRemote(options: Pick<UploadOptions, 'storage' | 'bucket' | 'prefix' | 'onCall'>, context: CloudContext): Promise<RemoteObject[]> {
+async function listRemote(
+  options: Pick<UploadOptions, 'storage' | 'bucket' | 'prefix' | 'onCall' | 'dryRun' | 'dryRunReads'>,
+  context: CloudContext,
+): Promise<RemoteObject[]> {
   const { storage, bucket, prefix } = options;
   options.onCall?.({ method: 'GET', url: restUrl(storage.apiEndpoint, `storage/v1/b/${bucket}/o`, { prefix }) });
-  try {
-    const [objects] = await storage.bucket(bucket).getFiles({ prefix, autoPaginate: true });
-    return objects.map((o) => ({
-      name: o.name,
-      size: Number(o.metadata.size ?? 0),
-      md5Hash: o.metadata.md5Hash,
-      crc32c: o.metadata.crc32c,
-      generation: o.metadata.generation === undefined ? undefined : String(o.metadata.generation),
-    }));
-  } catch (err) {
-    throw toCloudError(err, context);
-  }
+  const list = async (): Promise<RemoteObject[]> => {
+    try {
+      const [objects] = await storage.bucket(bucket).getFiles({ prefix, autoPaginate: true });
+      return objects.map((o) => ({
+        name: o.name,
+        size: Number(o.metadata.size ?? 0),
+        md5Hash: o.metadata.md5Hash,
+        crc32c: o.metadata.crc32c,
+        generation: o.metadata.generation === undefined ? undefined : String(o.metadata.generation),
+      }));
+    } catch (err) {
+      throw toCloudError(err, context);
+    }
+  };
+  return options.dryRun ? (options.dryRunReads ?? new DryRunReads()).read(list, []) : list();
 }
 
 /** Same size and CRC32C, and same MD5 when Cloud Storage has one (composite objects have none). */

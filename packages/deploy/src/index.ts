@@ -1,6 +1,7 @@
 export { DeployNameError, checkBucket, checkModelName, checkProjectId, checkRegion, defaultServingImage, modelPrefix, parseModelVersion, type ModelVersion } from './names.js';
 export { CloudError, operationError, toCloudError, type CloudContext } from './errors.js';
 export { formatRestCall, type RestCall } from './rest-call.js';
+export { DRY_RUN_READ_TIMEOUT_MS, DryRunReads } from './dry-run.js';
 export { ACCESS_TOKEN_ENV, accessTokenFromEnv, createStorage, vertexAuth, type StorageClientOptions, type VertexAuth } from './auth.js';
 export { ModelDirError, describeServingInput, listModelFiles, type InputFormat, type LocalFile, type ServingInput } from './model-files.js';
 export {
@@ -15,6 +16,7 @@ export {
 } from './gcs.js';
 export { DRY_RUN_PLACEHOLDER, VertexClient, type DeployedModel, type PollOptions, type PredictResponse, type VertexEndpoint, type VertexModel, type VertexOptions } from './vertex.js';
 export {
+  CPU_UTILIZATION_METRIC,
   DEFAULT_MACHINE_TYPE,
   DeployConflictError,
   INPUT_FORMAT_LABEL,
@@ -24,5 +26,7 @@ export {
   type VertexDeployOptions,
   type VertexDeployResult,
 } from './deploy-vertex.js';
+export { UndeployError, trafficWithout, undeployFromVertex, type VertexUndeployOptions, type VertexUndeployResult } from './undeploy-vertex.js';
+export { StatusError, vertexStatus, type DeployedModelStatus, type EndpointStatus, type VertexStatusOptions } from './status-vertex.js';
 export { PublishConflictError, publishLocal, type LocalPublishOptions, type LocalPublishResult } from './publish-local.js';
 export { CloudSettingsError, DEFAULT_REGION, resolveCloudSettings, type CloudSetting, type CloudSettings, type CloudSettingsOptions } from './cloud-settings.js';

@@ -1,9 +1,11 @@
-// Vertex AI's REST API (aiplatform v1) through googleapis, reduced to what deployment and prediction
-// need: models (list, get, upload), endpoints (list, get, create, deployModel, undeployModel, patch,
-// predict) and long-running operations, polled with backoff until done or a deadline. Every call is
-// described as a RestCall first, so --dry-run can print the writes instead of sending them.
+// Vertex AI's REST API (aiplatform v1) through googleapis, reduced to what deployment, undeployment and
+// prediction need: models (list, listVersions, get, upload, delete, deleteVersion), endpoints (list,
+// get, create, delete, deployModel, undeployModel, patch, predict) and long-running operations, polled
+// with backoff until done or a deadline. Every call is described as a RestCall first, so --dry-run can
+// print the writes instead of sending them.
 import { aiplatform, type aiplatform_v1 } from 'googleapis/build/src/apis/aiplatform/index.js';
 import { vertexAuth, type VertexAuth } from './auth.js';
+import { DryRunReads } from './dry-run.js';
 import { CloudError, operationError, toCloudError, type CloudContext } from './errors.js';
 import { filterString } from './names.js';
 import { restUrl, type RestCall } from './rest-call.js';
@@ -21,6 +23,8 @@ export interface PollOptions {
   maxDelayMs?: number;
   /** Give up after this long; default 60 minutes (deploying a model takes 5 to 30). */
   timeoutMs?: number;
+  /** Report a running operation's state when it changes and at least this often; default 30000 ms. */
+  progressIntervalMs?: number;
 }
 
 export interface VertexOptions {
@@ -33,10 +37,14 @@ export interface VertexOptions {
   accessToken?: string;
   /** Make GETs, report writes through onCall instead of sending them. */
   dryRun?: boolean;
+  /** How a dry run reads the current state (bounded; empty once unreadable); shared with the Cloud Storage step. */
+  dryRunReads?: DryRunReads;
   /** Every call, before it is sent (or instead of being sent, for writes in a dry run). */
   onCall?: (call: RestCall) => void;
   poll?: PollOptions;
-  /** Per-request timeout; default 120000 ms. */
+  /** Progress of long-running operations: "endpoints.deployModel: preparing model (1 min 30 s elapsed)". */
+  log?: (line: string) => void;
+  /** Per-request timeout; default 120000 ms (a dry run's read timeout in a dry run). */
   requestTimeoutMs?: number;
 }
 
@@ -51,16 +59,18 @@ export const DRY_RUN_PLACEHOLDER = {
 export class VertexClient {
   readonly parent: string;
   readonly apiRoot: string;
+  readonly dryRunReads: DryRunReads;
   private readonly api: aiplatform_v1.Aiplatform;
 
   constructor(readonly options: VertexOptions) {
     this.parent = `projects/${options.projectId}/locations/${options.region}`;
     this.apiRoot = options.apiRoot ?? `https://${options.region}-aiplatform.googleapis.com/`;
+    this.dryRunReads = options.dryRunReads ?? new DryRunReads();
     this.api = aiplatform({
       version: 'v1',
       rootUrl: this.apiRoot,
       auth: options.auth ?? vertexAuth(options.accessToken),
-      timeout: options.requestTimeoutMs ?? 120_000,
+      timeout: options.requestTimeoutMs ?? (options.dryRun ? this.dryRunReads.timeoutMs : 120_000),
       // Retries are ours (predict) or pointless (writes are not idempotent); keep gaxios from adding its own.
       retry: false,
     });
@@ -77,8 +87,11 @@ export class VertexClient {
     let pageToken: string | undefined;
     do {
       const query = { filter, pageToken };
-      const res = await this.read({ method: 'GET', url: this.url(`${this.parent}/models`, query) }, 'models.list', () =>
-        this.api.projects.locations.models.list({ parent: this.parent, ...query }),
+      const res = await this.readState(
+        { method: 'GET', url: this.url(`${this.parent}/models`, query) },
+        'models.list',
+        () => this.api.projects.locations.models.list({ parent: this.parent, ...query }),
+        {},
       );
       models.push(...(res.models ?? []));
       pageToken = res.nextPageToken ?? undefined;
@@ -89,6 +102,24 @@ export class VertexClient {
   /** A model or model version (`name@versionId` / `name@alias`); undefined when it does not exist. */
   async getModel(name: string): Promise<VertexModel | undefined> {
     return this.readOrUndefined({ method: 'GET', url: this.url(name) }, 'models.get', () => this.api.projects.locations.models.get({ name }));
+  }
+
+  /** Every version of a model (models.listVersions). */
+  async listModelVersions(model: string): Promise<VertexModel[]> {
+    const versions: VertexModel[] = [];
+    let pageToken: string | undefined;
+    do {
+      const query = { pageToken };
+      const res = await this.readState(
+        { method: 'GET', url: this.url(`${model}:listVersions`, query) },
+        'models.listVersions',
+        () => this.api.projects.locations.models.listVersions({ name: model, ...query }),
+        {},
+      );
+      versions.push(...(res.models ?? []));
+      pageToken = res.nextPageToken ?? undefined;
+    } while (pageToken);
+    return versions;
   }
 
   /** models.upload, waiting for the operation: a new model, or a new version of `parentModel`. */
@@ -112,8 +143,11 @@ export class VertexClient {
     let pageToken: string | undefined;
     do {
       const query = { filter, pageToken };
-      const res = await this.read({ method: 'GET', url: this.url(`${this.parent}/endpoints`, query) }, 'endpoints.list', () =>
-        this.api.projects.locations.endpoints.list({ parent: this.parent, ...query }),
+      const res = await this.readState(
+        { method: 'GET', url: this.url(`${this.parent}/endpoints`, query) },
+        'endpoints.list',
+        () => this.api.projects.locations.endpoints.list({ parent: this.parent, ...query }),
+        {},
       );
       endpoints.push(...(res.endpoints ?? []));
       pageToken = res.nextPageToken ?? undefined;
@@ -151,6 +185,27 @@ export class VertexClient {
     if (op) await this.waitForOperation(op, 'endpoints.undeployModel');
   }
 
+  /** endpoints.delete, waiting for the operation; Vertex AI refuses while models are deployed on it. */
+  async deleteEndpoint(endpoint: string): Promise<void> {
+    const op = await this.write({ method: 'DELETE', url: this.url(endpoint) }, 'endpoints.delete', () => this.api.projects.locations.endpoints.delete({ name: endpoint }));
+    if (op) await this.waitForOperation(op, 'endpoints.delete');
+  }
+
+  /** models.delete (every version), waiting for the operation; refused while any version is deployed. */
+  async deleteModel(model: string): Promise<void> {
+    const op = await this.write({ method: 'DELETE', url: this.url(model) }, 'models.delete', () => this.api.projects.locations.models.delete({ name: model }));
+    if (op) await this.waitForOperation(op, 'models.delete');
+  }
+
+  /** models.deleteVersion of `model@versionId`; refused while it is deployed, or when it is the only version. */
+  async deleteModelVersion(model: string, versionId: string): Promise<void> {
+    const name = `${model}@${versionId}`;
+    const op = await this.write({ method: 'DELETE', url: this.url(`${name}:deleteVersion`) }, 'models.deleteVersion', () =>
+      this.api.projects.locations.models.deleteVersion({ name }),
+    );
+    if (op) await this.waitForOperation(op, 'models.deleteVersion');
+  }
+
   /** Replaces an endpoint's traffic split (endpoints.patch with updateMask=trafficSplit). */
   async setTrafficSplit(endpoint: string, trafficSplit: Record<string, number>): Promise<void> {
     const requestBody: VertexEndpoint = { trafficSplit };
@@ -176,13 +231,26 @@ export class VertexClient {
     }
   }
 
-  /** Polls operations.get with growing waits until the operation is done; returns its response. */
+  /**
+   * Polls operations.get with growing waits until the operation is done; returns its response. Says
+   * what it waits for when the state changes and every progressIntervalMs, so a deployment that takes
+   * half an hour is never silent.
+   */
   async waitForOperation(op: Operation, action: string): Promise<unknown> {
-    const { initialDelayMs = 1000, maxDelayMs = 30_000, timeoutMs = 60 * 60_000 } = this.options.poll ?? {};
+    const { initialDelayMs = 1000, maxDelayMs = 30_000, timeoutMs = 60 * 60_000, progressIntervalMs = 30_000 } = this.options.poll ?? {};
     const started = Date.now();
     let delay = initialDelayMs;
     let current = op;
+    // Quick operations stay quiet: plain "running" is first reported after progressIntervalMs.
+    let reported = { state: 'running', at: started, lines: 0 };
+    const report = (state: string) => {
+      const now = Date.now();
+      if (state === reported.state && now - reported.at < progressIntervalMs) return;
+      reported = { state, at: now, lines: reported.lines + 1 };
+      this.options.log?.(`${action}: ${state} (${formatElapsed(now - started)} elapsed)`);
+    };
     while (!current.done) {
+      report(operationState(current));
       if (!current.name) throw new CloudError(`Vertex AI ${action} returned an operation without a name; check the console`, 'INTERNAL');
       const elapsed = Date.now() - started;
       if (elapsed >= timeoutMs) {
@@ -196,6 +264,7 @@ export class VertexClient {
       const name = current.name;
       current = await this.read({ method: 'GET', url: this.url(name) }, 'operations.get', () => this.api.projects.locations.operations.get({ name }));
     }
+    if (reported.lines > 0) report(current.error ? 'failed' : 'done');
     if (current.error) throw operationError(current.error, this.context(action));
     return current.response ?? {};
   }
@@ -208,8 +277,19 @@ export class VertexClient {
     return { service: 'Vertex AI', action, project: this.options.projectId, region: this.options.region, notFoundHint };
   }
 
-  private async read<T>(call: RestCall, action: string, send: () => Promise<{ data: T }>): Promise<T> {
+  private read<T>(call: RestCall, action: string, send: () => Promise<{ data: T }>): Promise<T> {
     this.options.onCall?.(call);
+    return this.send(action, send);
+  }
+
+  /** A read of what exists; in a dry run bounded, and `fresh` (a new project's answer) when the state cannot be read. */
+  private readState<T>(call: RestCall, action: string, send: () => Promise<{ data: T }>, fresh: T): Promise<T> {
+    if (!this.dryRun) return this.read(call, action, send);
+    this.options.onCall?.(call);
+    return this.dryRunReads.read(() => this.send(action, send), fresh);
+  }
+
+  private async send<T>(action: string, send: () => Promise<{ data: T }>): Promise<T> {
     try {
       return (await send()).data;
     } catch (err) {
@@ -219,7 +299,7 @@ export class VertexClient {
 
   private async readOrUndefined<T>(call: RestCall, action: string, send: () => Promise<{ data: T }>): Promise<T | undefined> {
     try {
-      return await this.read(call, action, send);
+      return await this.readState<T | undefined>(call, action, send, undefined);
     } catch (err) {
       if (err instanceof CloudError && err.reason === 'NOT_FOUND') return undefined;
       throw err;
@@ -234,6 +314,18 @@ export class VertexClient {
     }
     return this.read(call, action, send);
   }
+}
+
+/** A running operation's state: a deployment's stage ("creating serving cluster"), else "running". */
+function operationState(op: Operation): string {
+  const stage = (op.metadata as { deploymentStage?: unknown } | undefined)?.deploymentStage;
+  return typeof stage === 'string' && stage !== 'DEPLOYMENT_STAGE_UNSPECIFIED' ? stage.toLowerCase().replaceAll('_', ' ') : 'running';
+}
+
+/** "45 s", "2 min 05 s". */
+function formatElapsed(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, '0')} s`;
 }
 
 function sleep(ms: number): Promise<void> {

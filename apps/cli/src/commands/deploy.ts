@@ -7,6 +7,7 @@ import type { CommandModule } from 'yargs';
 import { withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
 import { FlagError } from '../usage.js';
+import { printPlan } from '../vertex-options.js';
 
 const options = withSnakeAliases({
   'model-dir': { type: 'string', demandOption: true, describe: 'SavedModel directory (holds saved_model.pb)' },
@@ -24,10 +25,17 @@ const options = withSnakeAliases({
   'machine-type': { type: 'string', default: 'n1-standard-2', describe: 'Machine type of the serving replicas (vertex)' },
   'min-replicas': { type: 'number', default: 1, describe: 'Replicas always running (vertex)' },
   'max-replicas': { type: 'number', describe: 'Replicas under load (vertex; default: --min_replicas)' },
+  'autoscaling-cpu-target': { type: 'number', describe: 'CPU utilization, percent (1-100), above which replicas are added up to --max_replicas (vertex; Vertex AI default: 60)' },
+  'accelerator-type': { type: 'string', describe: 'Accelerator on each replica, e.g. NVIDIA_TESLA_T4 or NVIDIA_L4 (vertex; use a GPU serving image with --container_image)' },
+  'accelerator-count': { type: 'number', describe: 'Accelerators per replica (vertex; default 1 with --accelerator_type)' },
   'container-image': { type: 'string', describe: "Serving container (vertex; default: Vertex AI's prebuilt TensorFlow 2.15 CPU image)" },
   'model-base-path': { type: 'string', describe: 'TF Serving model repository: the version goes to DIR/<number>/ (local)' },
   force: { type: 'boolean', default: false, describe: 'Replace files or a version that differ from this model' },
-  'dry-run': { type: 'boolean', default: false, describe: 'Print every REST call (method, URL, body); read-only calls are made, nothing is written' },
+  'dry-run': {
+    type: 'boolean',
+    default: false,
+    describe: 'Print every REST call (method, URL, body); read-only calls are made, nothing is written; offline or without credentials, plans as for a fresh project',
+  },
   timeout: { type: 'number', default: 60, describe: 'Minutes to wait for each Vertex AI operation (deploying takes 5-30)' },
   json: { type: 'boolean', default: false, describe: 'Print the result as JSON' },
   'api-root': { type: 'string', describe: 'Vertex AI API root URL (default: https://REGION-aiplatform.googleapis.com/; for private endpoints and tests)' },
@@ -83,6 +91,16 @@ export function deployCommand(output: Output): CommandModule {
       const minReplicas = positiveInteger(args['min-replicas'], 'min-replicas');
       const maxReplicas = args['max-replicas'] === undefined ? minReplicas : positiveInteger(args['max-replicas'], 'max-replicas');
       if (maxReplicas < minReplicas) throw new FlagError('max-replicas', `(${maxReplicas}) must be at least --min_replicas (${minReplicas})`);
+      const cpuTarget = args['autoscaling-cpu-target'] as number | undefined;
+      if (cpuTarget !== undefined && !(Number.isInteger(cpuTarget) && cpuTarget >= 1 && cpuTarget <= 100)) {
+        throw new FlagError('autoscaling-cpu-target', `must be a whole percentage from 1 to 100, got ${cpuTarget}`);
+      }
+      const acceleratorType = str('accelerator-type');
+      if (acceleratorType !== undefined && !/^[A-Z][A-Z0-9_]*$/.test(acceleratorType)) {
+        throw new FlagError('accelerator-type', `must be a Vertex AI accelerator name such as NVIDIA_TESLA_T4 or NVIDIA_L4, got ${JSON.stringify(acceleratorType)}`);
+      }
+      const acceleratorCount = args['accelerator-count'] === undefined ? undefined : positiveInteger(args['accelerator-count'], 'accelerator-count');
+      if (acceleratorCount !== undefined && acceleratorType === undefined) throw new FlagError('accelerator-count', 'needs --accelerator_type (e.g. NVIDIA_TESLA_T4)');
       const timeout = args.timeout as number;
       if (!(timeout > 0)) throw new FlagError('timeout', `must be a positive number of minutes, got ${timeout}`);
 
@@ -101,6 +119,9 @@ export function deployCommand(output: Output): CommandModule {
         machineType: str('machine-type'),
         minReplicas,
         maxReplicas,
+        autoscalingCpuTarget: cpuTarget,
+        acceleratorType,
+        acceleratorCount,
         force: args.force as boolean,
         dryRun,
         apiRoot: str('api-root'),
@@ -111,11 +132,7 @@ export function deployCommand(output: Output): CommandModule {
         log,
       });
       if (json) return output.json(dryRun ? { ...result, calls } : result);
-      if (dryRun) {
-        output.out('Dry run: the GET calls below were made; nothing was written. Calls:');
-        calls.forEach((call) => output.out(call));
-        return;
-      }
+      if (dryRun) return printPlan(output, calls, result.stateUnreadable);
       const version = result.versionAlias;
       output.out(`Deployed ${str('model-name')} ${version} (model ${result.model}, version ID ${result.modelVersionId})`);
       output.out(`Endpoint: ${result.endpoint} (deployed model ${result.deployedModelId})`);

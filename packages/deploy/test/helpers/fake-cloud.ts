@@ -1,6 +1,7 @@
 // Google Cloud on loopback for tests: the GCS emulator (a real JSON API server) and the Vertex AI double,
 // wired like the real services: deploying a model version copies its gs:// artifacts out of the bucket.
 import { mkdir } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import type { Storage } from '@google-cloud/storage';
 import { createStorage } from '../../src/index.js';
@@ -52,4 +53,13 @@ async function downloadFolder(storage: Storage, uri: string, dir: string): Promi
     await mkdir(path.dirname(target), { recursive: true });
     await file.download({ destination: target });
   }
+}
+
+/** http://127.0.0.1:PORT/ with nothing listening on PORT: a host that refuses connections at once (offline). */
+export async function unreachableUrl(): Promise<string> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}/`;
 }

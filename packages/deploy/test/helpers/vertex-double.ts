@@ -1,7 +1,8 @@
 // A local HTTP double of Vertex AI's REST API (aiplatform v1), for tests: the model registry, endpoints,
 // deployments and long-running operations that `tensorsky deploy` uses, with the rules of the REST
 // reference (paths, body fields and types read from the reference, required fields, version aliases,
-// traffic splits that add up to 100, undeploying only models without traffic), Google's error format,
+// traffic splits that add up to 100, undeploying only models without traffic, deleting only what no
+// deployment uses), Google's error format,
 // and bearer-token auth. Deploying a model version copies its artifacts out of Cloud Storage and serves
 // them with `tensorsky serve`; :predict forwards to that server, as Vertex AI's TF Serving container does.
 import http from 'node:http';
@@ -91,6 +92,8 @@ interface OperationRecord {
   name: string;
   metadataType: string;
   pollsLeft: number;
+  /** operations.get calls so far: a deployment moves one stage further at each. */
+  polls: number;
   /** Settles with the response (with its @type) or a google.rpc.Status error. */
   outcome: Promise<{ response?: Record<string, unknown>; error?: { code: number; message: string } }>;
   settled?: { response?: Record<string, unknown>; error?: { code: number; message: string } };
@@ -109,6 +112,14 @@ class ApiError extends Error {
 const GRPC_CODE: Record<string, number> = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, INTERNAL: 13 };
 const ALIAS = /^[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]$/;
 const TYPE = 'type.googleapis.com/google.cloud.aiplatform.v1.';
+/** AutoscalingMetricSpec.metricName values the reference lists for online prediction. */
+const AUTOSCALING_METRICS = [
+  'aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle',
+  'aiplatform.googleapis.com/prediction/online/cpu/utilization',
+  'aiplatform.googleapis.com/prediction/online/request_count',
+];
+/** DeployModelOperationMetadata.deploymentStage while running, in the reference's order (DeploymentStage). */
+const DEPLOYMENT_STAGES = ['STARTING_DEPLOYMENT', 'PREPARING_MODEL', 'CREATING_SERVING_CLUSTER', 'ADDING_NODES_TO_CLUSTER', 'GETTING_CONTAINER_IMAGE', 'STARTING_MODEL_SERVER', 'FINISHING_UP'];
 
 export class VertexDouble {
   readonly requests: RecordedRequest[] = [];
@@ -212,9 +223,13 @@ export class VertexDouble {
     if (route === 'GET models') return this.listModels(query);
     if (route === 'POST models:upload') return this.upload(checked('UploadModelRequest', body));
     if ((m = /^GET models\/([^/@:]+)(?:@([^/:]+))?$/.exec(route))) return this.modelJson(this.model(m[1]), this.version(this.model(m[1]), m[2]));
+    if ((m = /^GET models\/([^/@:]+):listVersions$/.exec(route))) return this.listVersions(this.model(m[1]), query);
+    if ((m = /^DELETE models\/([^/@:]+)$/.exec(route))) return this.deleteModel(this.model(m[1]));
+    if ((m = /^DELETE models\/([^/@:]+)@([^/:]+):deleteVersion$/.exec(route))) return this.deleteVersion(this.model(m[1]), m[2]);
     if (route === 'GET endpoints') return this.listEndpoints(query);
     if (route === 'POST endpoints') return this.createEndpoint(checked('Endpoint', body));
     if ((m = /^GET endpoints\/([^/:]+)$/.exec(route))) return this.endpointJson(this.endpoint(m[1]));
+    if ((m = /^DELETE endpoints\/([^/:]+)$/.exec(route))) return this.deleteEndpoint(this.endpoint(m[1]));
     if ((m = /^PATCH endpoints\/([^/:]+)$/.exec(route))) return this.patchEndpoint(this.endpoint(m[1]), query, checked('Endpoint', body, true));
     if ((m = /^POST endpoints\/([^/:]+):deployModel$/.exec(route))) return this.deploy(this.endpoint(m[1]), checked('DeployModelRequest', body));
     if ((m = /^POST endpoints\/([^/:]+):undeployModel$/.exec(route))) return this.undeploy(this.endpoint(m[1]), checked('UndeployModelRequest', body));
@@ -275,6 +290,47 @@ export class VertexDouble {
     }));
   }
 
+  private listVersions(model: ModelRecord, query: Record<string, string>): unknown {
+    const { page, nextPageToken } = this.paginate(model.versions, query);
+    return { models: page.map((v) => this.modelJson(model, v)), ...(nextPageToken ? { nextPageToken } : {}) };
+  }
+
+  /** models.delete: refused while an endpoint holds a DeployedModel of any of its versions. */
+  private deleteModel(model: ModelRecord): unknown {
+    const where = this.deployedOn(model.id);
+    if (where.length > 0) {
+      throw new ApiError(400, 'FAILED_PRECONDITION', `The Model "${this.parent}/models/${model.id}" is deployed or being deployed at the following Endpoint(s): ${where.join(', ')}. Undeploy it first.`);
+    }
+    return this.startOperation(`models/${model.id}/operations/${this.newId(19)}`, 'DeleteOperationMetadata', 'delete', async () => {
+      this.models.delete(model.id);
+      return { '@type': 'type.googleapis.com/google.protobuf.Empty' };
+    });
+  }
+
+  /** models.deleteVersion: a version ID (not an alias), not deployed, and not the model's only version. */
+  private deleteVersion(model: ModelRecord, versionId: string): unknown {
+    if (!/^\d+$/.test(versionId)) throw new ApiError(400, 'INVALID_ARGUMENT', `The model version must be given by its version ID, got "${versionId}".`);
+    const version = this.version(model, versionId);
+    const where = this.deployedOn(model.id, versionId);
+    if (where.length > 0) {
+      throw new ApiError(400, 'FAILED_PRECONDITION', `The Model version "${this.parent}/models/${model.id}@${versionId}" is deployed at the following Endpoint(s): ${where.join(', ')}. Undeploy it first.`);
+    }
+    if (model.versions.length === 1) throw new ApiError(400, 'FAILED_PRECONDITION', 'Deleting the only version of a Model is not allowed; delete the Model instead.');
+    return this.startOperation(`models/${model.id}/operations/${this.newId(19)}`, 'DeleteOperationMetadata', 'deleteVersion', async () => {
+      model.versions = model.versions.filter((v) => v !== version);
+      // A model has exactly one default version: the newest remaining one takes the alias.
+      if (version.versionAliases.includes('default')) model.versions.at(-1)!.versionAliases.push('default');
+      return { '@type': 'type.googleapis.com/google.protobuf.Empty' };
+    });
+  }
+
+  /** Endpoints holding a deployment of the model (of that version, when given). */
+  private deployedOn(modelId: string, versionId?: string): string[] {
+    return [...this.endpoints.values()]
+      .filter((e) => e.deployed.some((d) => d.modelId === modelId && (versionId === undefined || d.modelVersionId === versionId)))
+      .map((e) => `${this.parent}/endpoints/${e.id}`);
+  }
+
   private model(id: string): ModelRecord {
     const model = this.models.get(id);
     if (!model) throw new ApiError(404, 'NOT_FOUND', `The Model "${this.parent}/models/${id}" does not exist.`);
@@ -327,6 +383,17 @@ export class VertexDouble {
     return this.startOperation(`endpoints/${endpoint.id}/operations/${this.newId(19)}`, 'CreateEndpointOperationMetadata', 'create', async () => {
       this.endpoints.set(endpoint.id, endpoint);
       return { '@type': `${TYPE}Endpoint`, ...(this.endpointJson(endpoint) as object) };
+    });
+  }
+
+  /** endpoints.delete: refused while models are deployed on it. */
+  private deleteEndpoint(endpoint: EndpointRecord): unknown {
+    if (endpoint.deployed.length > 0) {
+      throw new ApiError(400, 'FAILED_PRECONDITION', `Endpoint "${this.parent}/endpoints/${endpoint.id}" has ${endpoint.deployed.length} DeployedModel(s); undeploy them before deleting the Endpoint.`);
+    }
+    return this.startOperation(`endpoints/${endpoint.id}/operations/${this.newId(19)}`, 'DeleteOperationMetadata', 'delete', async () => {
+      this.endpoints.delete(endpoint.id);
+      return { '@type': 'type.googleapis.com/google.protobuf.Empty' };
     });
   }
 
@@ -389,6 +456,16 @@ export class VertexDouble {
     if (resources.minReplicaCount < 1) throw new ApiError(400, 'INVALID_ARGUMENT', 'dedicated_resources.min_replica_count must be at least 1.');
     if (resources.maxReplicaCount !== undefined && resources.maxReplicaCount < resources.minReplicaCount) {
       throw new ApiError(400, 'INVALID_ARGUMENT', 'dedicated_resources.max_replica_count must not be below min_replica_count.');
+    }
+    const spec = resources.machineSpec as Record<string, any>;
+    if (spec.acceleratorCount !== undefined && (spec.acceleratorType === undefined || !(spec.acceleratorCount >= 1))) {
+      throw new ApiError(400, 'INVALID_ARGUMENT', 'machine_spec.accelerator_count needs machine_spec.accelerator_type and must be at least 1.');
+    }
+    for (const metric of (resources.autoscalingMetricSpecs ?? []) as Record<string, any>[]) {
+      if (!AUTOSCALING_METRICS.includes(metric.metricName)) throw new ApiError(400, 'INVALID_ARGUMENT', `Unsupported autoscaling metric ${metric.metricName}.`);
+      if (metric.target !== undefined && !(Number.isInteger(metric.target) && metric.target >= 1 && metric.target <= 100)) {
+        throw new ApiError(400, 'INVALID_ARGUMENT', `autoscaling_metric_specs.target must be a percentage between 1 and 100, got ${metric.target}.`);
+      }
     }
     const split = body.trafficSplit === undefined ? undefined : this.checkSplit(endpoint, body.trafficSplit, true);
     const id = this.newId(10).slice(0, 10);
@@ -469,6 +546,7 @@ export class VertexDouble {
       name,
       metadataType,
       pollsLeft: this.options.pollsBeforeDone ?? 1,
+      polls: 0,
       outcome: fault
         ? Promise.resolve({ error: { code: GRPC_CODE[fault.status] ?? 2, message: fault.message } })
         : work().then(
@@ -485,15 +563,20 @@ export class VertexDouble {
     const op = this.operations.get(`${this.parent}/${relative}`);
     if (!op) throw new ApiError(404, 'NOT_FOUND', `Operation ${relative} not found.`);
     op.pollsLeft--;
+    op.polls++;
     if (op.pollsLeft < 0) await op.outcome;
     return this.operationJson(op, op.pollsLeft < 0 && op.settled !== undefined);
   }
 
   private operationJson(op: OperationRecord, done: boolean): unknown {
     const now = new Date().toISOString();
+    const stage =
+      op.metadataType !== 'DeployModelOperationMetadata'
+        ? {}
+        : { deploymentStage: done ? (op.settled!.error ? 'FAILED_TO_DEPLOY' : 'SUCCESSFULLY_DEPLOYED') : DEPLOYMENT_STAGES[Math.min(op.polls, DEPLOYMENT_STAGES.length - 1)] };
     return {
       name: op.name,
-      metadata: { '@type': `${TYPE}${op.metadataType}`, genericMetadata: { createTime: now, updateTime: now } },
+      metadata: { '@type': `${TYPE}${op.metadataType}`, genericMetadata: { createTime: now, updateTime: now }, ...stage },
       ...(done ? { done: true, ...(op.settled!.error ? { error: op.settled!.error } : { response: op.settled!.response }) } : {}),
     };
   }
