@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { int64ToNumber, parseDataType, type SignatureDef, type TensorInfo } from '@tensorsky/saved-model';
 import type { SignatureMetadata, TensorInfoMetadata } from './engine.js';
-import { ServeError, cancelled, errorMessage, invalidArgument, unavailable } from './errors.js';
+import { ServeError, cancelled, errorMessage, invalidArgument } from './errors.js';
 import {
   MODEL_SERVICE,
   PREDICTION_SERVICE,
@@ -48,7 +48,6 @@ type Handler<Req, Res> = (request: Req, signal: AbortSignal) => Promise<Res> | R
 export class GrpcFront {
   private readonly server: grpc.Server;
   private readonly log: (line: string) => void;
-  private draining = false;
 
   constructor(
     private readonly service: PredictionService,
@@ -71,9 +70,8 @@ export class GrpcFront {
     );
   }
 
-  /** Refuses new calls (UNAVAILABLE) and resolves once the calls in flight are answered. */
+  /** Refuses new calls and resolves once the calls in flight are answered. */
   drain(): Promise<void> {
-    this.draining = true;
     return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
   }
 
@@ -103,10 +101,7 @@ export class GrpcFront {
     return (call, callback) => {
       const cancel = new AbortController();
       call.on('cancelled', () => cancel.abort(cancelled('the client cancelled the call or its deadline passed')));
-      void (async () => {
-        if (this.draining) throw unavailable('the server is shutting down');
-        return handle(call.request, cancel.signal);
-      })().then(
+      void (async () => handle(call.request, cancel.signal))().then(
         (response) => callback(null, response),
         (err) => {
           if (!(err instanceof ServeError) || err.code === 'INTERNAL') this.log(`internal error on gRPC ${call.getPath()}: ${errorMessage(err)}`);

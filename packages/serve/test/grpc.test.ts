@@ -330,6 +330,38 @@ describe('gRPC API with @grpc/grpc-js', () => {
   });
 });
 
+describe('gRPC lifecycle', () => {
+  it('close() answers the calls in flight, then refuses new ones', async () => {
+    const server = await startTestServer({ models: [model('default', HALF_PLUS_TWO)], port: null, grpcPort: 0, workers: 1 }, { delayMs: 400 });
+    const c = client(PREDICTION_SERVICE, server.grpcAddress!);
+    try {
+      const inFlight = unary(c, 'Predict', { model_spec: { name: 'default' }, inputs: { x: xTensor([6]) } });
+      await new Promise((r) => setTimeout(r, 100));
+      const closed = server.close();
+      expect((await inFlight).outputs.y.float_val).toEqual([5]);
+      await closed;
+      await expect(unary(c, 'Predict', { model_spec: { name: 'default' }, inputs: { x: xTensor([6]) } })).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    } finally {
+      c.close();
+      await server.close();
+    }
+  });
+
+  it("a client's deadline ends its call with DEADLINE_EXCEEDED", async () => {
+    const server = await startTestServer({ models: [model('default', HALF_PLUS_TWO)], port: null, grpcPort: 0, workers: 1 }, { delayMs: 1000 });
+    const c = client(PREDICTION_SERVICE, server.grpcAddress!);
+    try {
+      const call = new Promise((resolve, reject) =>
+        c.Predict({ model_spec: { name: 'default' }, inputs: { x: xTensor() } }, { deadline: Date.now() + 200 }, (err, res) => (err ? reject(err) : resolve(res))),
+      );
+      await expect(call).rejects.toMatchObject({ code: grpc.status.DEADLINE_EXCEEDED });
+    } finally {
+      c.close();
+      await server.close();
+    }
+  });
+});
+
 describe('ports', () => {
   it('serves gRPC alone when the REST API is off (port: null)', async () => {
     const server = await startTestServer({ models: [model('default', HALF_PLUS_TWO)], port: null, grpcPort: 0, workers: 1 });
