@@ -1,4 +1,4 @@
-// `tensorsky serve` as users run it: the built binary in a child process, on a loopback ephemeral port,
+// `tensorsky serve` as users run it: the built binary in a child process, gRPC and REST on free loopback ports,
 // with TF Serving's test models and the real engine; plus argument errors in-process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
