@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -46,9 +47,19 @@ function tensorsky(args, { quiet = false } = {}) {
   });
 }
 
-/** Starts `tensorsky serve` and resolves with its URL once it listens; its log lines are shown as they come. */
-function startServe(basePath) {
-  const args = ['serve', '--model_base_path', basePath, '--model_name', MODEL, '--host', '127.0.0.1', '--port', '0', '--file_system_poll_wait_seconds', '1'];
+/** A port free on 127.0.0.1 now (tensorsky serve, like TF Serving, reads port 0 as "off"). */
+async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts `tensorsky serve` (gRPC and REST) and resolves with its REST URL once it listens; its log lines are shown as they come. */
+async function startServe(basePath) {
+  const ports = ['--port', String(await freePort()), '--rest_api_port', String(await freePort())];
+  const args = ['serve', '--model_base_path', basePath, '--model_name', MODEL, '--host', '127.0.0.1', ...ports, '--file_system_poll_wait_seconds', '1'];
   say(`  $ tensorsky ${args.join(' ')} &`);
   const child = spawn(process.execPath, [cliBin, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
@@ -149,7 +160,7 @@ async function main() {
 
     step(`Publish it as version 1 of a TF Serving repository and serve it`);
     await publish(exportV1, basePath, 1, has('deploy'));
-    serve = startServe(basePath);
+    serve = await startServe(basePath);
     const url = await serve.url;
 
     step(`Predict over HTTP (TF Serving REST API at ${url})`);

@@ -2,6 +2,7 @@
 // with an image classifier written at test time; the truth is `tensorsky predict` on the same SavedModel.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +24,13 @@ beforeAll(async () => {
     throw new Error('apps/cli/dist has no serve command: build first (npm run build at the repository root)');
   }
   await writeImageClassifier(path.join(base, '1'), 'b64');
-  serve = spawn(process.execPath, [bin, 'serve', '--model_base_path', base, '--model_name', 'jean_inception', '--host', '127.0.0.1', '--port', '0', '--workers', '1', '--backend', 'wasm'], {
+  // REST on a port free now; --port 0 turns gRPC off (TF Serving's rule).
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  const ports = ['--port', '0', '--rest_api_port', String(port)];
+  serve = spawn(process.execPath, [bin, 'serve', '--model_base_path', base, '--model_name', 'jean_inception', '--host', '127.0.0.1', ...ports, '--workers', '1', '--backend', 'wasm'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -1,4 +1,4 @@
-// `tensorsky serve` as users run it: the built binary in a child process, on a loopback ephemeral port,
+// `tensorsky serve` as users run it: the built binary in a child process, gRPC and REST on free loopback ports,
 // with TF Serving's test models and the real engine; plus argument errors in-process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -6,6 +6,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { DataType, tensorProto } from '@tensorsky/saved-model';
+import { PREDICTION_SERVICE, serviceDefinition } from '@tensorsky/serve';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../src/main.js';
 import type { Output } from '../src/output.js';
@@ -15,12 +18,17 @@ const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const repoRoot = path.resolve(cliRoot, '..', '..');
 const bin = path.join(cliRoot, 'bin', 'tensorsky.js');
 const tfServing = path.join(SAVED_MODELS_DIR, 'tf-serving');
+const PredictionClient = grpc.makeGenericClientConstructor(serviceDefinition(PREDICTION_SERVICE), PREDICTION_SERVICE) as unknown as new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+) => grpc.Client & { Predict: (...args: unknown[]) => void };
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-serve-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 interface Served {
   child: ChildProcess;
   url: string;
+  grpcAddress: string;
   stderr: () => string;
   exited: Promise<number | null>;
 }
@@ -30,11 +38,26 @@ function serve(...args: string[]): Promise<Served> {
   return serveWithNodeFlags([], ...args);
 }
 
-function serveWithNodeFlags(nodeFlags: string[], ...args: string[]): Promise<Served> {
+/** A port free on 127.0.0.1 now: for tensorsky serve, as for TF Serving, port 0 means off. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function serveWithNodeFlags(nodeFlags: string[], ...args: string[]): Promise<Served> {
   if (!existsSync(path.join(cliRoot, 'dist', 'commands', 'serve.js'))) {
     throw new Error('apps/cli/dist has no serve command: build first (npm run build at the repository root)');
   }
-  const child = spawn(process.execPath, [...nodeFlags, bin, 'serve', '--host', '127.0.0.1', '--port', '0', '--workers', '1', ...args], {
+  const ports = ['--port', String(await freePort()), '--rest_api_port', String(await freePort())];
+  return launch([...nodeFlags, bin, 'serve', '--host', '127.0.0.1', ...ports, '--workers', '1', ...args]);
+}
+
+/** Runs node ARGV and resolves once tensorsky serve prints the addresses it listens on ('' for an API that is off). */
+function launch(argv: string[]): Promise<Served> {
+  const child = spawn(process.execPath, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -48,10 +71,12 @@ function serveWithNodeFlags(nodeFlags: string[], ...args: string[]): Promise<Ser
     }, 60_000);
     child.stdout!.on('data', (c) => {
       stdout += c;
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
-      if (match) {
+      const line = /listening on (.*); models: /.exec(stdout)?.[1];
+      if (line !== undefined) {
         clearTimeout(timer);
-        resolve({ child, url: match[1], stderr: () => stderr, exited });
+        const url = /(http:\/\/127\.0\.0\.1:\d+) \(REST\)/.exec(line)?.[1] ?? '';
+        const grpcAddress = /(127\.0\.0\.1:\d+) \(gRPC\)/.exec(line)?.[1] ?? '';
+        resolve({ child, url, grpcAddress, stderr: () => stderr, exited });
       }
     });
     void exited.then((code) => {
@@ -90,6 +115,46 @@ describe('tensorsky serve (built binary)', () => {
     expect(await served.exited).toBe(0);
     expect(served.stderr()).toMatch(/SIGTERM: finishing requests in flight, then stopping/);
     expect(served.stderr()).toMatch(/stopped/);
+  });
+
+  it("serves TF Serving's documented command line: gRPC on --port, REST on --rest_api_port", async () => {
+    const [grpcPort, restPort] = [await freePort(), await freePort()];
+    const served = await launch([
+      ...[bin, 'serve', `--port=${grpcPort}`, `--rest_api_port=${restPort}`, '--model_name=half_plus_two'],
+      ...[`--model_base_path=${path.join(tfServing, 'saved_model_half_plus_two_cpu')}`, '--host=127.0.0.1', '--workers=1'],
+    ]);
+    const client = new PredictionClient(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+    try {
+      expect(served.url).toBe(`http://127.0.0.1:${restPort}`);
+      expect(served.grpcAddress).toBe(`127.0.0.1:${grpcPort}`);
+      // tensorflow_model_server_test.py's half_plus_two: x = [[1], [2], [5]] gives y = [[2.5], [3], [4.5]].
+      const x = tensorProto(DataType.DT_FLOAT, [3, 1], [1, 2, 5]);
+      const reply = await new Promise<any>((resolve, reject) =>
+        client.Predict({ model_spec: { name: 'half_plus_two' }, inputs: { x } }, { deadline: Date.now() + 30_000 }, (err: unknown, res: unknown) => (err ? reject(err) : resolve(res))),
+      );
+      expect(reply.outputs.y.float_val).toEqual([2.5, 3, 4.5]);
+      expect(reply.model_spec.version.value.toNumber()).toBe(123);
+      expect(await post(`${served.url}/v1/models/half_plus_two:predict`, { instances: [[1.0], [2.0], [5.0]] })).toEqual({
+        status: 200,
+        body: { predictions: [[2.5], [3.0], [4.5]] },
+      });
+    } finally {
+      client.close();
+      served.child.kill('SIGTERM');
+    }
+    expect(await served.exited).toBe(0);
+  });
+
+  it('turns REST off with --rest_api_port 0 and gRPC off with --port 0, as TF Serving does', async () => {
+    const model = ['--model_base_path', path.join(tfServing, 'saved_model_half_plus_two_cpu'), '--host', '127.0.0.1', '--workers', '1'];
+    const grpcOnly = await launch([bin, 'serve', '--port', String(await freePort()), '--rest_api_port', '0', ...model]);
+    grpcOnly.child.kill('SIGTERM');
+    expect(await grpcOnly.exited).toBe(0);
+    expect([grpcOnly.url, grpcOnly.grpcAddress]).toEqual(['', expect.stringMatching(/^127\.0\.0\.1:\d+$/)]);
+    const restOnly = await launch([bin, 'serve', '--port', '0', '--rest_api_port', String(await freePort()), ...model]);
+    restOnly.child.kill('SIGTERM');
+    expect(await restOnly.exited).toBe(0);
+    expect([restOnly.url, restOnly.grpcAddress]).toEqual([expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), '']);
   });
 
   it('starts its worker threads when Node runs with process-wide flags (--expose-gc, --max-old-space-size)', async () => {
@@ -178,6 +243,9 @@ describe('tensorsky serve argument errors', () => {
     [['serve', '--model_base_path', tfServing, '--max_batch_size', '0'], 2, /--max_batch_size must be an integer >= 1, got 0/],
     [['serve', '--model_base_path', tfServing, '--threads', '0'], 2, /--threads must be an integer >= 1, got 0/],
     [['serve', '--model_base_path', tfServing, '--rest_api_port', '-1'], 2, /--rest_api_port must be an integer >= 0, got -1/],
+    [['serve', '--model_base_path', tfServing, '--port', '1.5'], 2, /--port must be an integer >= 0, got 1.5/],
+    [['serve', '--model_base_path', tfServing, '--port', '0', '--rest_api_port', '0'], 2, /--port 0 and --rest_api_port 0 turn off both APIs; give one of them a port/],
+    [['serve', '--model_base_path', tfServing, '--port', '9000', '--rest_api_port', '9000'], 2, /--port and --rest_api_port are both 9000; gRPC and REST need different ports/],
     [['serve', '--model_base_path', tfServing, '--rest_api_timeout_in_ms', '-5'], 2, /--rest_api_timeout_in_ms must be an integer >= 0, got -5/],
     [['serve', '--model_base_path', tfServing, '--rest-api-timeout-in-ms', '1.5'], 2, /--rest-api-timeout-in-ms must be an integer >= 0, got 1.5/],
     [['serve', '--model_base_path', tfServing, '--max_image_pixels', '0'], 2, /--max_image_pixels must be an integer >= 1, got 0/],

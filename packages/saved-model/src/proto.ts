@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import type Long from 'long';
 
-const schemaPath = fileURLToPath(new URL('../proto/tensorflow.proto', import.meta.url));
+/** The folder of tensorflow.proto, for schemas that import it (TF Serving's APIs in @tensorsky/serve). */
+export const TENSORFLOW_PROTO_DIR = fileURLToPath(new URL('../proto/', import.meta.url));
+const schemaPath = `${TENSORFLOW_PROTO_DIR}tensorflow.proto`;
 const root = new protobuf.Root().loadSync(schemaPath, { keepCase: true });
 
 /** int64 fields decode as Long (exact); numbers are accepted when encoding. */

@@ -1,6 +1,7 @@
 // TensorProto and TensorShapeProto to and from JavaScript arrays, following TensorFlow's conventions:
 // numeric values as little-endian bytes in tensor_content, strings in string_val, and when reading, the
 // repeated *_val fields with TensorFlow's fill rule (fewer values than elements repeat the last one).
+import Long from 'long';
 import { dtypeInfo, type TensorProtoField, type TypedArray, type TypedArrayConstructor } from './dtypes.js';
 import { DataType, dataTypeName, int64ToNumber, type Int64, type TensorProto, type TensorShapeProto } from './proto.js';
 
@@ -53,10 +54,12 @@ function checkKnownShape(shape: Shape): void {
 
 /**
  * Builds a TensorProto. Numeric dtypes go to tensor_content (little-endian, as TensorFlow writes it),
- * DT_BOOL to bool_val, DT_STRING to string_val (strings are UTF-8 encoded). The number of values must
- * equal the shape's element count; integers are range-checked, int64 accepts bigint or safe integers.
+ * or with `{ fields: true }` to their repeated *_val field (Tensor::AsProtoField, what TF Serving's
+ * Predict answers with); DT_BOOL to bool_val, DT_STRING to string_val (strings are UTF-8 encoded). The
+ * number of values must equal the shape's element count; integers are range-checked, int64 accepts
+ * bigint or safe integers.
  */
-export function tensorProto(dtype: DataType, shape: Shape, values: TensorValues): TensorProto {
+export function tensorProto(dtype: DataType, shape: Shape, values: TensorValues, options: { fields?: boolean } = {}): TensorProto {
   checkKnownShape(shape);
   const count = shapeSize(shape);
   if (values.length !== count) {
@@ -83,7 +86,10 @@ export function tensorProto(dtype: DataType, shape: Shape, values: TensorValues)
   const layout = numericLayout(dtype);
   if (!layout) throw new TensorConversionError(`cannot build a tensor of ${dataTypeName(dtype)}; supported: numeric, DT_BOOL, DT_STRING`);
   const typed = toTypedArray(layout, dtype, values);
-  return { ...base, tensor_content: littleEndianBytes(typed) };
+  if (!options.fields) return { ...base, tensor_content: littleEndianBytes(typed) };
+  const unsigned = dtype === DataType.DT_UINT64;
+  const vals = Array.from(typed as ArrayLike<number | bigint>, (v) => (typeof v === 'bigint' ? Long.fromString(v.toString(), unsigned) : v));
+  return { ...base, [layout.field]: vals };
 }
 
 function toTypedArray(layout: NumericLayout, dtype: DataType, values: TensorValues): ArrayLike<number | bigint> & ArrayBufferView {

@@ -140,6 +140,17 @@ describe('tensorProto', () => {
     expect(hex(encodeMessage('TensorProto', t))).toBe('0801' + '1204' + '12020802' + '2208' + '0000803f000000c0');
   });
 
+  it('writes *_val fields with { fields: true }, as TensorFlow\'s AsProtoField does, and reads them back', () => {
+    const f = tensorProto(DataType.DT_FLOAT, [2], [0.5, -2], { fields: true });
+    expect(f.tensor_content).toBeUndefined();
+    expect(f.float_val).toEqual([0.5, -2]);
+    // float_val is field 5, packed
+    expect(hex(encodeMessage('TensorProto', f))).toBe('0801' + '1204' + '12020802' + '2a08' + '0000003f000000c0');
+    const big = decodeMessage('TensorProto', encodeMessage('TensorProto', tensorProto(DataType.DT_INT64, [2], new BigInt64Array([-(2n ** 62n), 3n]), { fields: true })));
+    expect(tensorProtoToArray(big)).toEqual(new BigInt64Array([-(2n ** 62n), 3n]));
+    expect(tensorProto(DataType.DT_INT8, [1], [-3], { fields: true }).int_val).toEqual([-3]);
+  });
+
   it('writes integer dtypes in two\'s complement with their own width', () => {
     expect(hex(tensorProto(DataType.DT_INT32, [2], [258, -1]).tensor_content!)).toBe('02010000ffffffff');
     expect(hex(tensorProto(DataType.DT_INT64, [2], new BigInt64Array([-2n, 2n ** 40n])).tensor_content!)).toBe('feffffffffffffff' + '0000000000010000');

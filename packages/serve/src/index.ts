@@ -1,5 +1,5 @@
-// @tensorsky/serve: a TensorFlow Serving-compatible REST server for SavedModels, with a model repository
-// (versions, policies, labels), zero-downtime version switches, dynamic batching and engine workers.
+// @tensorsky/serve: a TensorFlow Serving-compatible server (REST and gRPC) for SavedModels, with a model
+// repository (versions, policies, labels), zero-downtime version switches, dynamic batching and engine workers.
 export { startServer, ServeStartError, type ModelServer, type ServeOptions } from './server.js';
 export {
   readModelConfigFile,
@@ -24,3 +24,4 @@ export type { DType, Tensor } from './tensor.js';
 export type { ModelVersionStatus, VersionState } from './manager.js';
 export { ServeError } from './errors.js';
 export { METRICS_PATH, HEALTH_PATH } from './http.js';
+export { SERVING_PROTO_DIR, PREDICTION_SERVICE, MODEL_SERVICE, serviceDefinition, servingType } from './grpc-proto.js';

@@ -7,7 +7,7 @@
 // random weights is said to be one in the log, in its metadata and in /healthz.
 import { checkProvenance, type ProvenanceCheck } from '@tensorsky/saved-model';
 import { withoutPrototypes, type ImageInputMap, type LoadedVersion, type SignatureMap } from './engine.js';
-import { errorMessage, notFound, shown } from './errors.js';
+import { ServeError, errorMessage, notFound, shown } from './errors.js';
 import type { VersionDir } from './repository.js';
 
 /** TF Serving's ModelVersionStatus.State names. */
@@ -191,7 +191,8 @@ export class ModelManager {
 
   private labelVersion(name: string, model: ModelEntry, label: string): number {
     const version = model.labels.get(label);
-    if (version === undefined) throw notFound(`Unrecognized servable version label: ${shown(label)} (model ${name})`);
+    // TF Serving's gRPC answer is INVALID_ARGUMENT (ServerCore::GetModelVersionForLabel); REST stays 404.
+    if (version === undefined) throw new ServeError(404, `Unrecognized servable version label: ${shown(label)} (model ${name})`, 'INVALID_ARGUMENT');
     return version;
   }
 

@@ -1,10 +1,11 @@
 // Wires the serving stack together: repository poller -> version manager -> worker pool, and
-// HTTP front -> prediction service -> batching queue -> worker pool.
+// HTTP and gRPC fronts -> prediction service -> batching queue -> worker pool.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import { imageLimits, type ImageLimits } from '@tensorsky/image';
 import { BatchingQueue } from './batching.js';
 import { errorMessage } from './errors.js';
+import { GrpcFront } from './grpc.js';
 import { HttpFront } from './http.js';
 import { ModelManager } from './manager.js';
 import { ServeMetrics } from './metrics.js';
@@ -15,10 +16,12 @@ import { WorkerPool, compiledModuleUrl } from './workers.js';
 
 export interface ServeOptions {
   models: ModelConfig[];
-  /** Interface to listen on; default 0.0.0.0 like TF Serving's REST port. */
+  /** Interface to listen on (REST and gRPC); default 0.0.0.0 like TF Serving. */
   host?: string;
-  /** Default 8501 (TF Serving's REST port); 0 picks a free port. */
-  port?: number;
+  /** REST API port: default 8501 (TF Serving's documented REST port); 0 picks a free port; null: no REST API. */
+  port?: number | null;
+  /** gRPC API port (TF Serving's --port, 8500 in its docs); 0 picks a free port; default (undefined or null): no gRPC API. */
+  grpcPort?: number | null;
   /** Engine worker threads; default one per core. */
   workers?: number;
   /** Default 8. */
@@ -27,7 +30,7 @@ export interface ServeOptions {
   batchTimeoutMicros?: number;
   /** Requests waiting for a worker before 503; default workers x max batch size x 8. */
   maxQueuedRequests?: number;
-  /** Default 1572864 (1.5 MiB, Vertex AI's online prediction limit). */
+  /** Largest REST body or gRPC message; default 1572864 (1.5 MiB, Vertex AI's online prediction limit). */
   maxRequestBytes?: number;
   /**
    * What the images of one request may decode to, checked from their headers before any pixel is
@@ -55,9 +58,13 @@ export interface ServeOptions {
 }
 
 export interface ModelServer {
-  /** http://host:port, with 127.0.0.1 in place of a wildcard host. */
+  /** The REST API: http://host:port, with 127.0.0.1 in place of a wildcard host; '' when it is off (port: null). */
   url: string;
+  /** The REST API's port; 0 when it is off. */
   port: number;
+  /** The gRPC API: host:port (127.0.0.1 for a wildcard host) and port; undefined when it is off. */
+  grpcAddress?: string;
+  grpcPort?: number;
   /** Graceful shutdown: stops accepting, finishes requests in flight, stops the workers. */
   close(): Promise<void>;
 }
@@ -68,6 +75,9 @@ export class ServeStartError extends Error {
 
 export async function startServer(options: ServeOptions): Promise<ModelServer> {
   const log = options.log ?? (() => {});
+  const restPort = options.port === undefined ? 8501 : options.port;
+  const grpcPort = options.grpcPort ?? null;
+  if (restPort === null && grpcPort === null) throw new ServeStartError('nothing to listen on: both the REST and the gRPC API are off; give --port or --rest_api_port');
   await checkModels(options.models);
   const workers = options.workers ?? os.availableParallelism();
   const maxBatchSize = options.maxBatchSize ?? 8;
@@ -107,33 +117,49 @@ export async function startServer(options: ServeOptions): Promise<ModelServer> {
       (job) => pool.run(job),
       (key, examples) => metrics.batchSize.observe({ model: key.slice(0, key.lastIndexOf('@')) }, examples),
     );
+    const maxRequestBytes = options.maxRequestBytes ?? 1572864;
     const service = new PredictionService(manager, batching, limits, () => pool.replacements);
     const front = new HttpFront(
       service,
       metrics,
       () => ({ availableVersions: manager.availableCounts(), queuedRequests: batching.queuedRequests, workers: pool.size }),
       {
-        maxRequestBytes: options.maxRequestBytes ?? 1572864,
+        maxRequestBytes,
         requestTimeoutMs: options.requestTimeoutMs ?? 30000,
         restApiTimeoutMs: options.restApiTimeoutMs ?? 30000,
         log,
       },
     );
+    const grpcFront = new GrpcFront(service, { maxRequestBytes, log });
     const host = options.host ?? '0.0.0.0';
-    const port = options.port ?? 8501;
-    const address = await front.listen(port, host).catch((err) => {
-      throw new ServeStartError(`cannot listen on ${host}:${port}: ${errorMessage(err)}; choose another --port or --host`);
-    });
-    poller.start(options.pollIntervalMs ?? 1000);
     const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+    let restBound = 0;
+    let grpcBound: number | undefined;
+    try {
+      if (restPort !== null) {
+        restBound = (await front.listen(restPort, host).catch((err) => {
+          throw new ServeStartError(`cannot listen for REST on ${host}:${restPort}: ${errorMessage(err)}; choose another --rest_api_port or --host`);
+        })).port;
+      }
+      if (grpcPort !== null) {
+        grpcBound = await grpcFront.listen(grpcPort, host).catch((err) => {
+          throw new ServeStartError(`cannot listen for gRPC on ${host}:${grpcPort}: ${errorMessage(err)}; choose another --port or --host`);
+        });
+      }
+    } catch (err) {
+      await Promise.all([front.drain(), grpcFront.drain()]);
+      throw err;
+    }
+    poller.start(options.pollIntervalMs ?? 1000);
     let closing: Promise<void> | undefined;
     return {
-      url: `http://${shownHost}:${address.port}`,
-      port: address.port,
+      url: restPort === null ? '' : `http://${shownHost}:${restBound}`,
+      port: restBound,
+      ...(grpcBound === undefined ? {} : { grpcAddress: `${shownHost}:${grpcBound}`, grpcPort: grpcBound }),
       close: () =>
         (closing ??= (async () => {
           await poller.stop();
-          await front.drain();
+          await Promise.all([front.drain(), grpcFront.drain()]);
           await pool.close();
         })()),
     };

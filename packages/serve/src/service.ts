@@ -1,11 +1,13 @@
-// The TF Serving REST API's meaning, free of HTTP details: model status, metadata and predict (plus the
-// Vertex AI predict shape), on top of the version manager and the batching queue.
+// TF Serving's API's meaning, free of HTTP and gRPC details: model status, metadata and predict (plus
+// the Vertex AI predict shape), on top of the version manager and the batching queue. The REST front
+// (http.ts) and the gRPC front (grpc.ts) both call it.
 import { ImageInputError, checkRequestImages, type ImageLimits } from '@tensorsky/image';
 import { Base64Error, decodeBase64WebSafe, type ImageEncoding } from '@tensorsky/saved-model';
 import type { BatchingQueue } from './batching.js';
-import { invalidArgument, notFound, shown } from './errors.js';
+import type { SignatureMap, SignatureMetadata } from './engine.js';
+import { ServeError, invalidArgument, notFound, shown } from './errors.js';
 import { predictResponse, readPredictRequest, requestTensors } from './json-tensor.js';
-import type { ModelManager, VersionSpec } from './manager.js';
+import type { ModelManager, ModelVersionStatus, VersionSpec } from './manager.js';
 import type { Tensor } from './tensor.js';
 import { versionKey } from './workers.js';
 
@@ -14,6 +16,36 @@ export const DEFAULT_SIGNATURE = 'serving_default';
 export interface PredictResult {
   body: Record<string, unknown>;
   version: number;
+}
+
+export interface RunRequest {
+  model: string;
+  spec: VersionSpec;
+  /** "" for serving_default. */
+  signatureName: string;
+  inputs: (signature: SignatureMetadata, signatureName: string) => Record<string, Tensor>;
+  outputFilter?: readonly string[];
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  outputs: Record<string, Tensor>;
+  version: number;
+  signatureName: string;
+}
+
+/** The output aliases to return, checked as TF Serving's PreProcessPrediction checks output_filter. */
+function selectedOutputs(signature: SignatureMetadata, outputFilter: readonly string[]): string[] {
+  const all = Object.keys(signature.outputs);
+  const seen = new Set<string>();
+  for (const alias of outputFilter) {
+    if (!(alias in signature.outputs)) {
+      throw invalidArgument(`output tensor alias not found in signature: ${alias} Outputs expected to be in the set {${all.join(',')}}.`);
+    }
+    if (seen.has(alias)) throw invalidArgument(`duplicate output tensor alias: ${alias}`);
+    seen.add(alias);
+  }
+  return seen.size > 0 ? [...seen] : all;
 }
 
 export class PredictionService {
@@ -28,7 +60,19 @@ export class PredictionService {
 
   /** GET /v1/models/{m}[/versions/{v}|/labels/{l}] */
   modelStatus(model: string, spec: VersionSpec): Record<string, unknown> {
-    return { model_version_status: this.manager.status(model, spec) };
+    return { model_version_status: this.versionStatuses(model, spec) };
+  }
+
+  /** The statuses of a model's versions (all of them, or the one `spec` names), newest first. */
+  versionStatuses(model: string, spec: VersionSpec): ModelVersionStatus[] {
+    return this.manager.status(model, spec);
+  }
+
+  /** The signatures of the version `spec` resolves to (gRPC's GetModelMetadata). */
+  versionSignatures(model: string, spec: VersionSpec): { version: number; signatures: SignatureMap } {
+    const lease = this.manager.acquire(model, spec);
+    lease.release();
+    return { version: lease.version, signatures: lease.signatures };
   }
 
   /**
@@ -59,25 +103,39 @@ export class PredictionService {
    */
   async predict(model: string, spec: VersionSpec, body: unknown, signal?: AbortSignal): Promise<PredictResult> {
     const request = readPredictRequest(body);
+    const result = await this.runSignature({ model, spec, signatureName: request.signatureName, inputs: (signature, name) => requestTensors(request, signature, name), signal });
+    return { body: predictResponse(request.format, result.outputs), version: result.version };
+  }
+
+  /**
+   * Runs a signature of the version `spec` resolves to: what REST's :predict and gRPC's Predict share.
+   * `inputs` builds the tensors once the signature is known; outputs come in the signature's order,
+   * only those of `outputFilter` when it is given (TF Serving's PredictRequest.output_filter).
+   */
+  async runSignature(request: RunRequest): Promise<RunResult> {
+    const { model, spec, signal, outputFilter = [] } = request;
     const lease = this.manager.acquire(model, spec);
     try {
       const signatureName = request.signatureName || DEFAULT_SIGNATURE;
       const signature = lease.signatures[signatureName];
       if (!signature) {
+        // TF Serving's gRPC Predict answers FAILED_PRECONDITION (predict_util.cc); REST stays 404.
         const known = Object.keys(lease.signatures).join(', ');
-        throw notFound(`Serving signature name: "${shown(signatureName)}" not found in signature def of model ${model} version ${lease.version}; it has: ${known}`);
+        const message = `Serving signature name: "${shown(signatureName)}" not found in signature def of model ${model} version ${lease.version}; it has: ${known}`;
+        throw new ServeError(404, message, 'FAILED_PRECONDITION');
       }
-      const inputs = requestTensors(request, signature, signatureName);
+      const aliases = selectedOutputs(signature, outputFilter);
+      const inputs = request.inputs(signature, signatureName);
       for (const [alias, encoding] of Object.entries(lease.imageInputs[signatureName] ?? {})) {
         if (inputs[alias]) checkImages(inputs[alias], encoding, this.imageLimits, Object.keys(inputs).length > 1 ? ` of input '${shown(alias)}'` : '');
       }
       const outputs = await this.batching.submit({ key: versionKey(model, lease.version), signature: signatureName, inputs }, signal);
       const ordered: Record<string, Tensor> = {};
-      for (const alias of Object.keys(signature.outputs)) {
+      for (const alias of aliases) {
         if (!outputs[alias]) throw new Error(`the engine returned no output '${alias}' for signature '${signatureName}'`);
         ordered[alias] = outputs[alias];
       }
-      return { body: predictResponse(request.format, ordered), version: lease.version };
+      return { outputs: ordered, version: lease.version, signatureName };
     } finally {
       lease.release();
     }

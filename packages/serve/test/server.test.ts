@@ -302,7 +302,10 @@ describe('model repository', () => {
     const { port } = blocker.address() as net.AddressInfo;
     try {
       await expect(startTestServer({ models: [model('hp', HALF_PLUS_TWO)], port, workers: 1 })).rejects.toThrow(
-        new RegExp(`cannot listen on 127.0.0.1:${port}: .*EADDRINUSE`),
+        new RegExp(`cannot listen for REST on 127.0.0.1:${port}: .*EADDRINUSE.*; choose another --rest_api_port or --host$`),
+      );
+      await expect(startTestServer({ models: [model('hp', HALF_PLUS_TWO)], grpcPort: port, workers: 1 })).rejects.toThrow(
+        new RegExp(`cannot listen for gRPC on 127.0.0.1:${port}: .*; choose another --port or --host$`),
       );
     } finally {
       blocker.close();

@@ -8,7 +8,7 @@ import {
 import type { CommandModule } from 'yargs';
 import { withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
-import { FlagError } from '../usage.js';
+import { FlagError, UsageError } from '../usage.js';
 
 const options = withSnakeAliases({
   'model-base-path': {
@@ -20,13 +20,18 @@ const options = withSnakeAliases({
     type: 'string',
     describe: "TF Serving model config (text format or JSON): several models, version policies (latest, specific, all), labels",
   },
-  port: { type: 'number', default: 8501, alias: 'rest_api_port', describe: 'HTTP port (0 picks a free one)' },
-  host: { type: 'string', default: '0.0.0.0', describe: 'Interface to listen on' },
+  port: { type: 'number', default: 8500, describe: "gRPC API port, as TF Serving's --port; 0 turns gRPC off" },
+  'rest-api-port': {
+    type: 'number',
+    default: 8501,
+    describe: "REST API port; 0 turns REST off. Default 8501, where TF Serving's default is 0 (off): REST stays on for those who use it today",
+  },
+  host: { type: 'string', default: '0.0.0.0', describe: 'Interface both APIs listen on' },
   workers: { type: 'number', describe: 'Engine worker threads (default: one per core)' },
   threads: { type: 'number', describe: 'Threads each worker computes with (ONNX Runtime or wasm; default 1: the workers share the cores)' },
   'max-batch-size': { type: 'number', default: 8, describe: 'Examples per batch; 1 disables batching' },
   'batch-timeout-micros': { type: 'number', default: 2000, describe: 'How long a batch waits to fill up' },
-  'max-request-bytes': { type: 'number', default: 1572864, describe: 'Largest request body (413 above it)' },
+  'max-request-bytes': { type: 'number', default: 1572864, describe: 'Largest REST body (413 above it) or gRPC message (RESOURCE_EXHAUSTED)' },
   'max-queued-requests': { type: 'number', describe: 'Requests waiting for a worker before 503 (default: workers x batch size x 8)' },
   'rest-api-timeout-in-ms': {
     type: 'number',
@@ -49,15 +54,21 @@ const options = withSnakeAliases({
 export function serveCommand(output: Output): CommandModule {
   return {
     command: 'serve',
-    describe: "Serve SavedModels over TensorFlow Serving's REST API, with versions, batching and worker threads",
+    describe: "Serve SavedModels over TensorFlow Serving's gRPC and REST APIs, with versions, batching and worker threads",
     builder: (y) => y.options(options),
     handler: async (argv) => {
+      const grpcPort = count(argv.port, 'port', 0);
+      const restPort = count(argv['rest-api-port'], 'rest-api-port', 0);
+      if (grpcPort === 0 && restPort === 0) throw new UsageError('--port 0 and --rest_api_port 0 turn off both APIs; give one of them a port');
+      if (grpcPort === restPort) throw new UsageError(`--port and --rest_api_port are both ${grpcPort}; gRPC and REST need different ports`);
       const models = await modelsToServe(argv);
       const log = (line: string) => output.err(`tensorsky serve: ${line}`);
       const server = await startServer({
         models,
         host: argv.host as string,
-        port: count(argv.port, 'port', 0),
+        // TF Serving's rule for both flags: 0 means off.
+        port: restPort === 0 ? null : restPort,
+        grpcPort: grpcPort === 0 ? null : grpcPort,
         workers: argv.workers === undefined ? undefined : count(argv.workers, 'workers', 1),
         maxBatchSize: count(argv['max-batch-size'], 'max-batch-size', 1),
         batchTimeoutMicros: count(argv['batch-timeout-micros'], 'batch-timeout-micros', 0),
@@ -74,14 +85,17 @@ export function serveCommand(output: Output): CommandModule {
         engine: { options: { backend: argv.backend, ...(argv.threads === undefined ? {} : { threads: count(argv.threads, 'threads', 1) }) } },
         log,
       });
-      output.out(`tensorsky serve: listening on ${server.url} (models: ${models.map((m) => m.name).join(', ')})`);
-      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      // Handlers first: a supervisor may send SIGTERM as soon as it reads the line below.
+      const stopping = new Promise<NodeJS.Signals>((resolve) => {
         const stop = (s: NodeJS.Signals) => {
           process.off('SIGTERM', stop).off('SIGINT', stop);
           resolve(s);
         };
         process.on('SIGTERM', stop).on('SIGINT', stop);
       });
+      const apis = [...(server.url ? [`${server.url} (REST)`] : []), ...(server.grpcAddress ? [`${server.grpcAddress} (gRPC)`] : [])];
+      output.out(`tensorsky serve: listening on ${apis.join(' and ')}; models: ${models.map((m) => m.name).join(', ')}`);
+      const signal = await stopping;
       log(`${signal}: finishing requests in flight, then stopping`);
       await server.close();
       log('stopped');
