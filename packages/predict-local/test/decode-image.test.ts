@@ -92,17 +92,39 @@ describe('image decode ops', () => {
     expect(Array.from((await decodeImage('DecodePng', png16)).data)).toEqual(Array.from(wide, (v) => v >> 8));
   });
 
-  it('DecodeJpeg: sharp pixels, HWC uint8; channels 1 gives one channel; 4 is an error', async () => {
+  it('DecodeJpeg: INTEGER_ACCURATE is libjpeg’s accurate IDCT (as sharp decodes); the default and DecodeImage the fast one', async () => {
     const file = fs.readFileSync(path.join(images, 'cat.jpg'));
     const direct = await sharp(file).raw().toBuffer({ resolveWithObject: true });
-    const img = await decodeImage('DecodeJpeg', file, { channels: 3 });
-    expect(img.dtype).toBe('uint8');
-    expect(img.shape).toEqual([direct.info.height, direct.info.width, 3]);
-    expect(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength).equals(direct.data)).toBe(true);
+    const accurate = await decodeImage('DecodeJpeg', file, { channels: 3, dct_method: 'INTEGER_ACCURATE' });
+    expect(accurate.dtype).toBe('uint8');
+    expect(accurate.shape).toEqual([direct.info.height, direct.info.width, 3]);
+    expect(Buffer.from(accurate.data.buffer, accurate.data.byteOffset, accurate.data.byteLength).equals(direct.data)).toBe(true);
+    const fast = await decodeImage('DecodeJpeg', file, { channels: 3 });
+    expect(Array.from(fast.data)).not.toEqual(Array.from(accurate.data));
+    // Within a few levels of the accurate IDCT, and the same as INTEGER_FAST and as DecodeImage.
+    expect(Array.from(fast.data).reduce((max, v, i) => Math.max(max, Math.abs(v - accurate.data[i])), 0)).toBeLessThanOrEqual(8);
+    expect(Array.from((await decodeImage('DecodeJpeg', file, { channels: 3, dct_method: 'integer_fast' })).data)).toEqual(Array.from(fast.data));
+    expect(Array.from((await decodeImage('DecodeImage', file, { channels: 3 })).data)).toEqual(Array.from(fast.data));
     expect((await decodeImage('DecodeJpeg', file, { channels: 1 })).shape).toEqual([300, 451, 1]);
     await expect(decodeImage('DecodeJpeg', file, { channels: 4 })).rejects.toThrow(/JPEG does not support 4 channels/);
-    await expect(decodeImage('DecodeJpeg', file, { ratio: 2 })).rejects.toThrow(/ratio=2/);
+    await expect(decodeImage('DecodeJpeg', file, { dct_method: 'FLOAT' })).rejects.toThrow("dct_method must be one of {'', 'INTEGER_FAST', 'INTEGER_ACCURATE'}");
     await expect(decodeImage('DecodeJpeg', file.subarray(0, 2000))).rejects.toThrow(/invalid JPEG/i);
+  });
+
+  it('DecodeJpeg: ratio scales in the IDCT, fancy_upscaling false changes the chroma, try_recover_truncated decodes a cut file', async () => {
+    const file = fs.readFileSync(path.join(images, 'cat.jpg'));
+    expect((await decodeImage('DecodeJpeg', file, { ratio: 2 })).shape).toEqual([150, 226, 3]);
+    expect((await decodeImage('DecodeJpeg', file, { ratio: 8 })).shape).toEqual([38, 57, 3]);
+    await expect(decodeImage('DecodeJpeg', file, { ratio: 3 })).rejects.toThrow('ratio must be 1, 2, 4, or 8, got 3');
+    const smooth = await decodeImage('DecodeJpeg', file);
+    const blocky = await decodeImage('DecodeJpeg', file, { fancy_upscaling: false });
+    expect(blocky.shape).toEqual(smooth.shape);
+    expect(Array.from(blocky.data)).not.toEqual(Array.from(smooth.data));
+    const cut = file.subarray(0, Math.floor(file.length / 2));
+    await expect(decodeImage('DecodeJpeg', cut)).rejects.toThrow(/premature end of JPEG file/);
+    expect((await decodeImage('DecodeJpeg', cut, { try_recover_truncated: true })).shape).toEqual([300, 451, 3]);
+    // Only DecodeJpeg has the attrs: DecodeImage reads JPEGs with TensorFlow's defaults.
+    expect((await decodeImage('DecodeImage', file, { ratio: 2 })).shape).toEqual([300, 451, 3]);
   });
 
   it('DecodeAndCropJpeg crops the decoded image', async () => {
