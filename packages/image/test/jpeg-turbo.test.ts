@@ -1,38 +1,16 @@
 // JPEG pixels against Debian's djpeg (libjpeg-turbo-progs), the reference for each IDCT: `-dct fast` is
 // TensorFlow's default (JDCT_IFAST), `-dct int` its INTEGER_ACCURATE (JDCT_ISLOW). The JPEGs are the
 // fixture photos and files cjpeg writes here at test time in every layout TensorFlow meets.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HAS_DJPEG, djpeg, jpegFiles, writeCjpegVariants, type Pnm } from '@tensorsky/fixtures';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePixels, type DecodeOptions, type Pixels } from '../src/index.js';
 import { imagesDir } from './fixtures.js';
 
-const hasDjpeg = spawnSync('djpeg', ['-version']).status === 0 && spawnSync('cjpeg', ['-version']).status === 0;
-if (!hasDjpeg) console.warn('jpeg-turbo.test.ts: djpeg/cjpeg not found (apt-get install libjpeg-turbo-progs): reference tests skipped');
-
-interface Pnm {
-  width: number;
-  height: number;
-  channels: number;
-  data: Uint8Array;
-}
-
-/** Parses djpeg's binary PPM (P6) or PGM (P5) output. */
-function parsePnm(bytes: Buffer): Pnm {
-  const header = /^P([56])\s+(\d+)\s+(\d+)\s+255\s/.exec(bytes.toString('latin1', 0, 64));
-  if (!header) throw new Error(`not a binary PNM: ${bytes.toString('latin1', 0, 16)}`);
-  return { width: +header[2], height: +header[3], channels: header[1] === '6' ? 3 : 1, data: bytes.subarray(header[0].length) };
-}
-
-/** djpeg's pixels; its exit status 2 (warnings, e.g. a truncated file) still writes the image. */
-function djpeg(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Pnm {
-  const run = spawnSync('djpeg', [...args, file], { maxBuffer: 1 << 28, env: { ...process.env, ...env } });
-  if (run.status !== 0 && run.status !== 2) throw new Error(`djpeg ${args.join(' ')} ${file}: ${run.stderr}`);
-  return parsePnm(run.stdout);
-}
+if (!HAS_DJPEG) console.warn('jpeg-turbo.test.ts: djpeg/cjpeg not found (apt-get install libjpeg-turbo-progs): reference tests skipped');
 
 function expectSamePixels(ours: Pixels, ref: Pnm, label = ''): void {
   expect({ width: ours.width, height: ours.height, channels: ours.channels }).toEqual({ width: ref.width, height: ref.height, channels: ref.channels });
@@ -43,59 +21,35 @@ function expectSamePixels(ours: Pixels, ref: Pnm, label = ''): void {
 
 const decode = (file: string, options: DecodeOptions) => decodePixels(readFileSync(file), 'jpeg', options);
 
-describe.skipIf(!hasDjpeg)('JPEG decoding equals libjpeg-turbo (djpeg) bit for bit', () => {
+describe.skipIf(!HAS_DJPEG)('JPEG decoding equals libjpeg-turbo (djpeg) bit for bit', () => {
   let dir: string;
   const generated: string[] = [];
 
-  beforeAll(async () => {
+  beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'tensorsky-jpeg-'));
-    // An odd-sized photo crop, so that chroma blocks and MCUs are partial at the right and bottom edges.
-    const source = join(dir, 'source.ppm');
-    const { data, info } = await sharp(join(imagesDir, 'coffee.jpg')).extract({ left: 37, top: 21, width: 203, height: 117 }).raw().toBuffer({ resolveWithObject: true });
-    writeFileSync(source, Buffer.concat([Buffer.from(`P6\n${info.width} ${info.height}\n255\n`), data]));
-    const variants: Record<string, string[]> = {
-      'baseline-420': ['-sample', '2x2'],
-      'baseline-444': ['-sample', '1x1'],
-      'baseline-422': ['-sample', '2x1'],
-      'baseline-440': ['-sample', '1x2'],
-      progressive: ['-progressive'],
-      'progressive-444': ['-progressive', '-sample', '1x1'],
-      grayscale: ['-grayscale'],
-      'restart-1-row': ['-restart', '1'],
-      'restart-3-blocks': ['-restart', '3b', '-sample', '2x1'],
-      'quality-100': ['-quality', '100'],
-      'quality-20': ['-quality', '20', '-optimize'],
-    };
-    for (const [name, args] of Object.entries(variants)) {
-      const out = join(dir, `${name}.jpg`);
-      const run = spawnSync('cjpeg', [...args, '-outfile', out, source]);
-      if (run.status !== 0) throw new Error(`cjpeg ${args.join(' ')}: ${run.stderr}`);
-      generated.push(out);
-    }
+    generated.push(...writeCjpegVariants(dir, join(imagesDir, 'coffee.jpg')));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const fixtures = readdirSync(imagesDir)
-    .filter((f) => /\.jpe?g$/.test(f))
-    .map((f) => join(imagesDir, f));
+  const fixtures = jpegFiles(imagesDir);
   const all = () => [...fixtures, ...generated];
 
   it('finds the fixture photos', () => expect(fixtures.length).toBeGreaterThanOrEqual(5));
 
   it('the fast IDCT (TensorFlow default) equals djpeg -dct fast', async () => {
-    for (const file of all()) expectSamePixels(await decode(file, {}), djpeg(file, ['-dct', 'fast']));
+    for (const file of all()) expectSamePixels(await decode(file, {}), djpeg(file, ['-dct', 'fast']), file);
   });
 
   it('the accurate IDCT (INTEGER_ACCURATE) equals djpeg -dct int', async () => {
-    for (const file of all()) expectSamePixels(await decode(file, { dctMethod: 'accurate' }), djpeg(file, ['-dct', 'int']));
+    for (const file of all()) expectSamePixels(await decode(file, { dctMethod: 'accurate' }), djpeg(file, ['-dct', 'int']), file);
   });
 
   it('fancy_upscaling false equals djpeg -nosmooth', async () => {
-    for (const file of all()) expectSamePixels(await decode(file, { fancyUpscaling: false }), djpeg(file, ['-dct', 'fast', '-nosmooth']));
+    for (const file of all()) expectSamePixels(await decode(file, { fancyUpscaling: false }), djpeg(file, ['-dct', 'fast', '-nosmooth']), file);
   });
 
   it('channels 1 of a colour JPEG is its luma plane, as djpeg -grayscale', async () => {
-    for (const file of all()) expectSamePixels(await decode(file, { channels: 1 }), djpeg(file, ['-dct', 'fast', '-grayscale']));
+    for (const file of all()) expectSamePixels(await decode(file, { channels: 1 }), djpeg(file, ['-dct', 'fast', '-grayscale']), file);
   });
 
   it('channels 3 of a grayscale JPEG replicates gray, as djpeg -rgb', async () => {
@@ -106,7 +60,7 @@ describe.skipIf(!hasDjpeg)('JPEG decoding equals libjpeg-turbo (djpeg) bit for b
 
   it('ratio 2, 4 and 8 equal djpeg -scale 1/N', async () => {
     for (const file of all().filter((f) => !f.endsWith('image_jpeg_test.jpeg'))) {
-      for (const ratio of [2, 4, 8]) expectSamePixels(await decode(file, { ratio }), djpeg(file, ['-dct', 'fast', '-scale', `1/${ratio}`]));
+      for (const ratio of [2, 4, 8]) expectSamePixels(await decode(file, { ratio }), djpeg(file, ['-dct', 'fast', '-scale', `1/${ratio}`]), file);
     }
     // 2x2: TurboJPEG takes an output size and would pick scale 1/2 for 1x1, so 1/4 cannot be asked for.
     const tiny = join(imagesDir, 'image_jpeg_test.jpeg');

@@ -1,10 +1,12 @@
-import { describe, it, expect } from 'vitest';
+import { afterAll, beforeAll, describe, it, expect } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import os from 'node:os';
 import { decodeImage } from '../src/kernels/decode-image.js';
-import { IMAGES_DIR } from '@tensorsky/fixtures';
+import { HAS_DJPEG, IMAGES_DIR, djpeg, jpegFiles, writeCjpegVariants, type Pnm } from '@tensorsky/fixtures';
+import type { DecodedImage } from '@tensorsky/image';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const images = IMAGES_DIR;
@@ -161,5 +163,52 @@ describe('image decode ops', () => {
     const png = fs.readFileSync(path.join(images, 'image_png_test.png'));
     await expect(decodeImage('DecodeBmp', png)).rejects.toThrow(/using DecodeBmp op/);
     expect((await decodeImage('DecodeGif', png)).shape).toEqual([1, 2, 2, 3]);
+  });
+});
+
+/** Shape [h, w, c] and every sample equal to djpeg's output. */
+function expectDjpegPixels(ours: DecodedImage, ref: Pnm, file: string): void {
+  expect(ours.shape, file).toEqual([ref.height, ref.width, ref.channels]);
+  expect(Buffer.from(ours.data.buffer, ours.data.byteOffset, ours.data.byteLength).equals(Buffer.from(ref.data)), `${file}: pixels equal djpeg's`).toBe(true);
+}
+
+// TensorFlow's JPEG pixels are libjpeg-turbo's; Debian's djpeg (libjpeg-turbo-progs) gives them for each IDCT.
+describe.skipIf(!HAS_DJPEG)('JPEG decode ops equal djpeg bit for bit', () => {
+  let dir: string;
+  let files: string[];
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decode-image-djpeg-'));
+    files = [...jpegFiles(images), ...writeCjpegVariants(dir, path.join(images, 'coffee.jpg'))];
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('DecodeImage (IFAST, TensorFlow’s default) equals djpeg -dct fast; channels 3 and 1 too', async () => {
+    for (const file of files) {
+      const bytes = fs.readFileSync(file);
+      expectDjpegPixels(await decodeImage('DecodeImage', bytes), djpeg(file, ['-dct', 'fast']), file);
+      expectDjpegPixels(await decodeImage('DecodeImage', bytes, { channels: 3 }), djpeg(file, ['-dct', 'fast', '-rgb']), file);
+      expectDjpegPixels(await decodeImage('DecodeJpeg', bytes, { channels: 1 }), djpeg(file, ['-dct', 'fast', '-grayscale']), file);
+    }
+  });
+
+  it('DecodeJpeg(dct_method=INTEGER_ACCURATE) equals djpeg -dct int, with fancy_upscaling false -nosmooth, ratio 2 -scale 1/2', async () => {
+    for (const file of files) {
+      const bytes = fs.readFileSync(file);
+      expectDjpegPixels(await decodeImage('DecodeJpeg', bytes, { dct_method: 'INTEGER_ACCURATE' }), djpeg(file, ['-dct', 'int']), file);
+      expectDjpegPixels(await decodeImage('DecodeJpeg', bytes, { dct_method: 'INTEGER_ACCURATE', fancy_upscaling: false }), djpeg(file, ['-dct', 'int', '-nosmooth']), file);
+      if (!file.endsWith('image_jpeg_test.jpeg')) {
+        expectDjpegPixels(await decodeImage('DecodeJpeg', bytes, { ratio: 2 }), djpeg(file, ['-dct', 'fast', '-scale', '1/2']), file);
+      }
+    }
+  });
+
+  it('DecodeAndCropJpeg equals the window of djpeg -crop (which widens it to the MCU on the left)', async () => {
+    const file = path.join(images, 'cat.jpg');
+    const [y, x, h, w] = [10, 21, 5, 7];
+    const ref = djpeg(file, ['-dct', 'fast', '-crop', `${w}x${h}+${x}+${y}`]);
+    const mcuLeft = x - (ref.width - w); // djpeg keeps the columns from the MCU boundary, and exactly the rows asked
+    const window = Buffer.concat(Array.from({ length: h }, (_, r) => Buffer.from(ref.data.subarray((r * ref.width + x - mcuLeft) * 3, (r * ref.width + x - mcuLeft + w) * 3))));
+    const crop = await decodeImage('DecodeAndCropJpeg', fs.readFileSync(file), { crop_window: [y, x, h, w] });
+    expectDjpegPixels(crop, { width: w, height: h, channels: 3, data: window }, file);
   });
 });
