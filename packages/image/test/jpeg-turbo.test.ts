@@ -4,13 +4,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HAS_DJPEG, djpeg, jpegFiles, writeCjpegVariants, type Pnm } from '@tensorsky/fixtures';
+import { HAS_DJPEG, djpeg, djpegSuiteTitle, jpegFiles, writeCjpegVariants, type Pnm } from '@tensorsky/fixtures';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePixels, type DecodeOptions, type Pixels } from '../src/index.js';
 import { imagesDir } from './fixtures.js';
-
-if (!HAS_DJPEG) console.warn('jpeg-turbo.test.ts: djpeg/cjpeg not found (apt-get install libjpeg-turbo-progs): reference tests skipped');
 
 function expectSamePixels(ours: Pixels, ref: Pnm, label = ''): void {
   expect({ width: ours.width, height: ours.height, channels: ours.channels }).toEqual({ width: ref.width, height: ref.height, channels: ref.channels });
@@ -21,7 +19,7 @@ function expectSamePixels(ours: Pixels, ref: Pnm, label = ''): void {
 
 const decode = (file: string, options: DecodeOptions) => decodePixels(readFileSync(file), 'jpeg', options);
 
-describe.skipIf(!HAS_DJPEG)('JPEG decoding equals libjpeg-turbo (djpeg) bit for bit', () => {
+describe.skipIf(!HAS_DJPEG)(djpegSuiteTitle('JPEG decoding equals libjpeg-turbo (djpeg) bit for bit'), () => {
   let dir: string;
   const generated: string[] = [];
 

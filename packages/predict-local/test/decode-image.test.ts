@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import os from 'node:os';
 import { decodeImage } from '../src/kernels/decode-image.js';
-import { HAS_DJPEG, IMAGES_DIR, djpeg, jpegFiles, writeCjpegVariants, type Pnm } from '@tensorsky/fixtures';
+import { HAS_DJPEG, IMAGES_DIR, djpeg, djpegSuiteTitle, jpegFiles, writeCjpegVariants, type Pnm } from '@tensorsky/fixtures';
 import type { DecodedImage } from '@tensorsky/image';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -173,7 +173,7 @@ function expectDjpegPixels(ours: DecodedImage, ref: Pnm, file: string): void {
 }
 
 // TensorFlow's JPEG pixels are libjpeg-turbo's; Debian's djpeg (libjpeg-turbo-progs) gives them for each IDCT.
-describe.skipIf(!HAS_DJPEG)('JPEG decode ops equal djpeg bit for bit', () => {
+describe.skipIf(!HAS_DJPEG)(djpegSuiteTitle('JPEG decode ops equal djpeg bit for bit'), () => {
   let dir: string;
   let files: string[];
   beforeAll(() => {
