@@ -2,10 +2,11 @@
 // for that format (decode_image_op.cc). A TF-exact decoder for a format replaces its entry here.
 import { decodeBmp } from './bmp.js';
 import { ImageInputError, type ImageFormat } from './format.js';
+import { decodeJpegTurbo, type JpegDecodeOptions } from './jpeg-turbo.js';
 import { convertChannels, type Pixels } from './pixels.js';
 import { decodeWithSharp, type SharpDecodeOptions } from './sharp.js';
 
-export interface DecodeOptions extends SharpDecodeOptions {
+export interface DecodeOptions extends SharpDecodeOptions, Pick<JpegDecodeOptions, 'dctMethod' | 'fancyUpscaling' | 'ratio'> {
   /** 0 (default): the image's own channel count; otherwise 1, 3 or 4. */
   readonly channels?: number;
 }
@@ -18,9 +19,10 @@ function withChannels(pixels: Pixels, channels: number): Pixels {
 }
 
 export const DECODERS: Readonly<Record<ImageFormat, ImageDecoder>> = {
-  async jpeg(bytes, { channels = 0, ...options }) {
+  // libjpeg-turbo with TensorFlow's IDCT choice (default the fast one), not sharp (always the accurate one).
+  async jpeg(bytes, { channels = 0, failOn = 'truncated', ...options }) {
     if (channels === 4) throw new ImageInputError('JPEG does not support 4 channels');
-    return withChannels(await decodeWithSharp(bytes, 'jpeg', { ...options, allFrames: false }), channels);
+    return decodeJpegTurbo(bytes, { ...options, channels, tryRecoverTruncated: failOn === 'none' });
   },
   async png(bytes, { channels = 0, ...options }) {
     return withChannels(await decodeWithSharp(bytes, 'png', { ...options, allFrames: false }), channels);

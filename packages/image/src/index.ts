@@ -21,4 +21,5 @@ export {
 } from './header.js';
 export { convertChannels, toDtype, type DecodedImage, type ImageDtype, type Pixels } from './pixels.js';
 export { DECODERS, decodePixels, type DecodeOptions, type ImageDecoder } from './decoders.js';
+export { decodeJpegTurbo, type JpegDctMethod, type JpegDecodeOptions } from './jpeg-turbo.js';
 export { decodeImageToRgb, type DecodeImageOptions, type RgbImage } from './rgb.js';

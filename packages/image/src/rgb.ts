@@ -34,7 +34,7 @@ export async function decodeImageToRgb(bytes: Uint8Array, options: DecodeImageOp
     pixels = decodeBmpRgb(bytes, name);
   } else {
     try {
-      // failOn 'error': libvips would otherwise return a partially decoded (grey-filled) truncated JPEG.
+      // failOn 'error': truncated or corrupt PNG/GIF data fails rather than decoding partially.
       pixels = await decodePixels(bytes, size.format, { channels: 3, failOn: 'error', maxPixels });
     } catch (err) {
       const reason = err instanceof ImageInputError && err.cause instanceof Error ? err.cause.message : (err as Error).message;

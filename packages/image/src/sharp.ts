@@ -1,4 +1,4 @@
-// JPEG, PNG and GIF pixels from sharp (libvips, libjpeg-turbo, libspng, libnsgif).
+// PNG and GIF pixels from sharp (libvips, libspng, libnsgif).
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { ImageInputError, formatName, type ImageFormat } from './format.js';
 import { convertChannels, type Pixels } from './pixels.js';
@@ -45,8 +45,8 @@ export async function decodeWithSharp(bytes: Uint8Array, format: ImageFormat, op
   const data = sixteen ? new Uint16Array(bytesOut) : new Uint8Array(bytesOut);
   const frames = allFrames ? (info.pages ?? 1) : 1;
   const pixels: Pixels = { height: info.height / frames, width: info.width, channels: info.channels, frames, data };
-  // GIF is always RGB(A) for TensorFlow; a gray JPEG/PNG has 1 channel (2 with alpha).
-  const inherent = format === 'gif' ? 3 : format === 'jpeg' ? (meta.channels === 1 ? 1 : 3) : (meta.channels ?? info.channels);
+  // GIF is always RGB(A) for TensorFlow; a gray PNG has 1 channel (2 with alpha).
+  const inherent = format === 'gif' ? 3 : (meta.channels ?? info.channels);
   if (inherent <= 2) {
     // Back to gray (+alpha): sharp replicated the gray value into R, G and B.
     const count = data.length / info.channels;

@@ -1,10 +1,12 @@
-import { describe, it, expect } from 'vitest';
+import { afterAll, beforeAll, describe, it, expect } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import os from 'node:os';
 import { decodeImage } from '../src/kernels/decode-image.js';
-import { IMAGES_DIR } from '@tensorsky/fixtures';
+import { HAS_DJPEG, IMAGES_DIR, djpeg, djpegSuiteTitle, jpegFiles, writeCjpegVariants, type Pnm } from '@tensorsky/fixtures';
+import type { DecodedImage } from '@tensorsky/image';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const images = IMAGES_DIR;
@@ -92,17 +94,39 @@ describe('image decode ops', () => {
     expect(Array.from((await decodeImage('DecodePng', png16)).data)).toEqual(Array.from(wide, (v) => v >> 8));
   });
 
-  it('DecodeJpeg: sharp pixels, HWC uint8; channels 1 gives one channel; 4 is an error', async () => {
+  it('DecodeJpeg: INTEGER_ACCURATE is libjpeg’s accurate IDCT (as sharp decodes); the default and DecodeImage the fast one', async () => {
     const file = fs.readFileSync(path.join(images, 'cat.jpg'));
     const direct = await sharp(file).raw().toBuffer({ resolveWithObject: true });
-    const img = await decodeImage('DecodeJpeg', file, { channels: 3 });
-    expect(img.dtype).toBe('uint8');
-    expect(img.shape).toEqual([direct.info.height, direct.info.width, 3]);
-    expect(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength).equals(direct.data)).toBe(true);
+    const accurate = await decodeImage('DecodeJpeg', file, { channels: 3, dct_method: 'INTEGER_ACCURATE' });
+    expect(accurate.dtype).toBe('uint8');
+    expect(accurate.shape).toEqual([direct.info.height, direct.info.width, 3]);
+    expect(Buffer.from(accurate.data.buffer, accurate.data.byteOffset, accurate.data.byteLength).equals(direct.data)).toBe(true);
+    const fast = await decodeImage('DecodeJpeg', file, { channels: 3 });
+    expect(Array.from(fast.data)).not.toEqual(Array.from(accurate.data));
+    // Within a few levels of the accurate IDCT, and the same as INTEGER_FAST and as DecodeImage.
+    expect(Array.from(fast.data).reduce((max, v, i) => Math.max(max, Math.abs(v - accurate.data[i])), 0)).toBeLessThanOrEqual(8);
+    expect(Array.from((await decodeImage('DecodeJpeg', file, { channels: 3, dct_method: 'integer_fast' })).data)).toEqual(Array.from(fast.data));
+    expect(Array.from((await decodeImage('DecodeImage', file, { channels: 3 })).data)).toEqual(Array.from(fast.data));
     expect((await decodeImage('DecodeJpeg', file, { channels: 1 })).shape).toEqual([300, 451, 1]);
     await expect(decodeImage('DecodeJpeg', file, { channels: 4 })).rejects.toThrow(/JPEG does not support 4 channels/);
-    await expect(decodeImage('DecodeJpeg', file, { ratio: 2 })).rejects.toThrow(/ratio=2/);
+    await expect(decodeImage('DecodeJpeg', file, { dct_method: 'FLOAT' })).rejects.toThrow("dct_method must be one of {'', 'INTEGER_FAST', 'INTEGER_ACCURATE'}");
     await expect(decodeImage('DecodeJpeg', file.subarray(0, 2000))).rejects.toThrow(/invalid JPEG/i);
+  });
+
+  it('DecodeJpeg: ratio scales in the IDCT, fancy_upscaling false changes the chroma, try_recover_truncated decodes a cut file', async () => {
+    const file = fs.readFileSync(path.join(images, 'cat.jpg'));
+    expect((await decodeImage('DecodeJpeg', file, { ratio: 2 })).shape).toEqual([150, 226, 3]);
+    expect((await decodeImage('DecodeJpeg', file, { ratio: 8 })).shape).toEqual([38, 57, 3]);
+    await expect(decodeImage('DecodeJpeg', file, { ratio: 3 })).rejects.toThrow('ratio must be 1, 2, 4, or 8, got 3');
+    const smooth = await decodeImage('DecodeJpeg', file);
+    const blocky = await decodeImage('DecodeJpeg', file, { fancy_upscaling: false });
+    expect(blocky.shape).toEqual(smooth.shape);
+    expect(Array.from(blocky.data)).not.toEqual(Array.from(smooth.data));
+    const cut = file.subarray(0, Math.floor(file.length / 2));
+    await expect(decodeImage('DecodeJpeg', cut)).rejects.toThrow(/premature end of JPEG file/);
+    expect((await decodeImage('DecodeJpeg', cut, { try_recover_truncated: true })).shape).toEqual([300, 451, 3]);
+    // Only DecodeJpeg has the attrs: DecodeImage reads JPEGs with TensorFlow's defaults.
+    expect((await decodeImage('DecodeImage', file, { ratio: 2 })).shape).toEqual([300, 451, 3]);
   });
 
   it('DecodeAndCropJpeg crops the decoded image', async () => {
@@ -139,5 +163,52 @@ describe('image decode ops', () => {
     const png = fs.readFileSync(path.join(images, 'image_png_test.png'));
     await expect(decodeImage('DecodeBmp', png)).rejects.toThrow(/using DecodeBmp op/);
     expect((await decodeImage('DecodeGif', png)).shape).toEqual([1, 2, 2, 3]);
+  });
+});
+
+/** Shape [h, w, c] and every sample equal to djpeg's output. */
+function expectDjpegPixels(ours: DecodedImage, ref: Pnm, file: string): void {
+  expect(ours.shape, file).toEqual([ref.height, ref.width, ref.channels]);
+  expect(Buffer.from(ours.data.buffer, ours.data.byteOffset, ours.data.byteLength).equals(Buffer.from(ref.data)), `${file}: pixels equal djpeg's`).toBe(true);
+}
+
+// TensorFlow's JPEG pixels are libjpeg-turbo's; Debian's djpeg (libjpeg-turbo-progs) gives them for each IDCT.
+describe.skipIf(!HAS_DJPEG)(djpegSuiteTitle('JPEG decode ops equal djpeg bit for bit'), () => {
+  let dir: string;
+  let files: string[];
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decode-image-djpeg-'));
+    files = [...jpegFiles(images), ...writeCjpegVariants(dir, path.join(images, 'coffee.jpg'))];
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('DecodeImage (IFAST, TensorFlow’s default) equals djpeg -dct fast; channels 3 and 1 too', async () => {
+    for (const file of files) {
+      const bytes = fs.readFileSync(file);
+      expectDjpegPixels(await decodeImage('DecodeImage', bytes), djpeg(file, ['-dct', 'fast']), file);
+      expectDjpegPixels(await decodeImage('DecodeImage', bytes, { channels: 3 }), djpeg(file, ['-dct', 'fast', '-rgb']), file);
+      expectDjpegPixels(await decodeImage('DecodeJpeg', bytes, { channels: 1 }), djpeg(file, ['-dct', 'fast', '-grayscale']), file);
+    }
+  });
+
+  it('DecodeJpeg(dct_method=INTEGER_ACCURATE) equals djpeg -dct int, with fancy_upscaling false -nosmooth, ratio 2 -scale 1/2', async () => {
+    for (const file of files) {
+      const bytes = fs.readFileSync(file);
+      expectDjpegPixels(await decodeImage('DecodeJpeg', bytes, { dct_method: 'INTEGER_ACCURATE' }), djpeg(file, ['-dct', 'int']), file);
+      expectDjpegPixels(await decodeImage('DecodeJpeg', bytes, { dct_method: 'INTEGER_ACCURATE', fancy_upscaling: false }), djpeg(file, ['-dct', 'int', '-nosmooth']), file);
+      if (!file.endsWith('image_jpeg_test.jpeg')) {
+        expectDjpegPixels(await decodeImage('DecodeJpeg', bytes, { ratio: 2 }), djpeg(file, ['-dct', 'fast', '-scale', '1/2']), file);
+      }
+    }
+  });
+
+  it('DecodeAndCropJpeg equals the window of djpeg -crop (which widens it to the MCU on the left)', async () => {
+    const file = path.join(images, 'cat.jpg');
+    const [y, x, h, w] = [10, 21, 5, 7];
+    const ref = djpeg(file, ['-dct', 'fast', '-crop', `${w}x${h}+${x}+${y}`]);
+    const mcuLeft = x - (ref.width - w); // djpeg keeps the columns from the MCU boundary, and exactly the rows asked
+    const window = Buffer.concat(Array.from({ length: h }, (_, r) => Buffer.from(ref.data.subarray((r * ref.width + x - mcuLeft) * 3, (r * ref.width + x - mcuLeft + w) * 3))));
+    const crop = await decodeImage('DecodeAndCropJpeg', fs.readFileSync(file), { crop_window: [y, x, h, w] });
+    expectDjpegPixels(crop, { width: w, height: h, channels: 3, data: window }, file);
   });
 });

@@ -44,10 +44,13 @@ function webSafeBase64(file: string): string {
   return fs.readFileSync(file).toString('base64url');
 }
 
-/** DecodeBase64 → DecodeJpeg(channels=3) → Cast → ExpandDims → ResizeBilinear(half_pixel_centers) → Squeeze. */
+/**
+ * DecodeBase64 → DecodeJpeg(channels=3, dct_method=INTEGER_ACCURATE: libjpeg's accurate IDCT, which sharp
+ * uses too) → Cast → ExpandDims → ResizeBilinear(half_pixel_centers) → Squeeze.
+ */
 function decodeAndResize(b: GraphBuilder, b64: GraphTensor): GraphTensor {
   const bytes = b.decodeBase64(b64);
-  const pixels = b.decodeJpeg(bytes, { channels: 3 });
+  const pixels = b.decodeJpeg(bytes, { channels: 3, dctMethod: 'INTEGER_ACCURATE' });
   const floats = b.cast(pixels, DataType.DT_FLOAT);
   const batch = b.expandDims(floats, 0);
   const resized = b.resizeBilinear(batch, [H, W], { halfPixelCenters: true });

@@ -11,11 +11,12 @@ import {
   type DecodedImage,
   type ImageDtype,
   type ImageLimits,
+  type JpegDctMethod,
   type Pixels,
 } from '@tensorsky/image';
 import { DataType, dataTypeName, dtypeInfo, type FrozenGraph, type NodeDef } from '@tensorsky/saved-model';
 import * as tf from '../tf.js';
-import { OpError, boolAttr, numberAttr, type GraphNode, type Kernel } from './kernel.js';
+import { OpError, boolAttr, numberAttr, stringAttr, type GraphNode, type Kernel } from './kernel.js';
 
 export type DecodeOp = 'DecodeJpeg' | 'DecodeAndCropJpeg' | 'DecodePng' | 'DecodeGif' | 'DecodeBmp' | 'DecodeImage';
 
@@ -24,8 +25,12 @@ const DECODE_OPS: readonly DecodeOp[] = ['DecodeJpeg', 'DecodeAndCropJpeg', 'Dec
 export interface DecodeAttrs {
   /** 0 = the image's own channel count; 1, 3 or 4 (DecodeGif: always 3). */
   channels?: number;
-  /** DecodeJpeg/DecodeAndCropJpeg downscaling; only 1 is supported. */
+  /** DecodeJpeg/DecodeAndCropJpeg: downscaling by 1, 2, 4 or 8 in the IDCT. */
   ratio?: number;
+  /** DecodeJpeg/DecodeAndCropJpeg: '' or 'INTEGER_FAST' (libjpeg's IFAST IDCT), 'INTEGER_ACCURATE' (ISLOW). */
+  dct_method?: string;
+  /** DecodeJpeg/DecodeAndCropJpeg: libjpeg's fancy (smooth) chroma upsampling, default true. */
+  fancy_upscaling?: boolean;
   try_recover_truncated?: boolean;
   /** DecodePng / DecodeImage output dtype. */
   dtype?: ImageDtype;
@@ -61,13 +66,29 @@ function cropPixels(p: Pixels, [y, x, h, w]: [number, number, number, number]): 
   return { ...p, height: h, width: w, data: out };
 }
 
+const DCT_METHODS: Readonly<Record<string, JpegDctMethod>> = { '': 'fast', INTEGER_FAST: 'fast', INTEGER_ACCURATE: 'accurate' };
+
+/**
+ * The JPEG settings of decode_image_op.cc: only DecodeJpeg and DecodeAndCropJpeg have the attrs; every
+ * other op decodes a JPEG with the defaults (IFAST IDCT, fancy upsampling, ratio 1, no recovery).
+ * acceptable_fraction is not needed: with try_recover_truncated TensorFlow's source manager ends a
+ * truncated stream with a fake EOI, so libjpeg returns every line; without it a truncated stream fails.
+ */
+function jpegOptions(op: DecodeOp, attrs: DecodeAttrs) {
+  if (op !== 'DecodeJpeg' && op !== 'DecodeAndCropJpeg') return { dctMethod: 'fast' as const };
+  const ratio = attrs.ratio ?? 1;
+  if (![1, 2, 4, 8].includes(ratio)) throw new OpError(`ratio must be 1, 2, 4, or 8, got ${ratio}`);
+  // Upper-cased: tfjs-converter lower-cases string attrs.
+  const dctMethod = DCT_METHODS[(attrs.dct_method ?? '').toUpperCase()];
+  if (!dctMethod) throw new OpError("dct_method must be one of {'', 'INTEGER_FAST', 'INTEGER_ACCURATE'}");
+  return { dctMethod, ratio, fancyUpscaling: attrs.fancy_upscaling ?? true };
+}
+
 /**
  * Runs one of TensorFlow's image decode ops on encoded bytes, with the op's rules on which formats it
  * accepts (DecodeJpeg/DecodePng/DecodeGif read JPEG, PNG and GIF; DecodeBmp only BMP), channel
  * conversion, output rank (DecodeGif 4-D; DecodeImage 4-D for GIF unless expand_animations is false)
- * and dtype. Differences from TensorFlow: JPEG pixels come from libjpeg-turbo's accurate integer IDCT
- * (TensorFlow's default dct_method is the fast one, so values may differ by a few levels), and ratio
- * other than 1 is not supported.
+ * and dtype. JPEG pixels are libjpeg-turbo's with TensorFlow's IDCT, upsampling and scaling (jpegOptions).
  */
 export async function decodeImage(op: DecodeOp, bytes: Uint8Array, attrs: DecodeAttrs = {}): Promise<DecodedImage> {
   const channels = op === 'DecodeGif' ? 3 : (attrs.channels ?? 0);
@@ -85,9 +106,7 @@ export async function decodeImage(op: DecodeOp, bytes: Uint8Array, attrs: Decode
   if (op === 'DecodeAndCropJpeg' && format !== 'jpeg') {
     throw new OpError(`DecodeAndCropJpeg operation can run on JPEG only, but detected ${format.toUpperCase()}.`);
   }
-  if ((op === 'DecodeJpeg' || op === 'DecodeAndCropJpeg') && (attrs.ratio ?? 1) !== 1) {
-    throw new OpError(`${op} with ratio=${attrs.ratio} is not supported by the local executor (only ratio=1); use @tensorflow/tfjs-node`);
-  }
+  const jpeg = jpegOptions(op, attrs);
   // DecodeJpeg/DecodePng read every GIF frame, to refuse an animation rather than return its first frame.
   const expand = op === 'DecodeGif' || (op === 'DecodeImage' && attrs.expand_animations !== false);
   const allFrames = format === 'gif' && (expand || op === 'DecodeJpeg' || op === 'DecodePng');
@@ -96,6 +115,7 @@ export async function decodeImage(op: DecodeOp, bytes: Uint8Array, attrs: Decode
   try {
     checkImageHeader(bytes, limits, 'the image', allFrames);
     pixels = await decodePixels(bytes, format, {
+      ...(format === 'jpeg' ? jpeg : {}),
       channels,
       allFrames,
       failOn: attrs.try_recover_truncated ? 'none' : 'truncated',
@@ -130,6 +150,8 @@ async function runDecode(op: DecodeOp, node: GraphNode): Promise<tf.Tensor> {
   const attrs: DecodeAttrs = {
     channels: numberAttr(node, 'channels'),
     ratio: numberAttr(node, 'ratio'),
+    dct_method: stringAttr(node, 'dct_method'),
+    fancy_upscaling: boolAttr(node, 'fancy_upscaling'),
     try_recover_truncated: boolAttr(node, 'try_recover_truncated'),
     dtype,
     expand_animations: boolAttr(node, 'expand_animations'),

@@ -23,6 +23,12 @@ export function numberAttr(node: GraphNode, name: string): number | undefined {
   return typeof v === 'number' ? v : undefined;
 }
 
+/** A string attr; tfjs-converter hands custom ops string attrs lower-cased. */
+export function stringAttr(node: GraphNode, name: string): string | undefined {
+  const v = node.attrs[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
 export function boolAttr(node: GraphNode, name: string): boolean | undefined {
   const v = node.attrs[name];
   return typeof v === 'boolean' ? v : undefined;
