@@ -2,11 +2,11 @@
 // (@tensorsky/predict-local in every worker thread), plus images and a version switch under load.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { rgbPng } from '@tensorsky/fixtures';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseModelConfig, startServer, type ModelServer, type ServeOptions } from '../src/index.js';
 import { HALF_PLUS_THREE, HALF_PLUS_TWO, TWO_VERSIONS, addVersion, get, model, post, tempDir, waitFor } from './support/harness.js';
 import { writeImageShapeModel } from './support/image-model.js';
-import { rgbPng } from './support/png.js';
 
 const IMAGES = path.resolve(HALF_PLUS_TWO, '../../../images');
 

@@ -7,10 +7,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { buildImageInputGraph } from '@tensorsky/export';
 import { GraphBuilder, writeSavedModel } from '@tensorsky/saved-model';
+import { rgbPng } from '@tensorsky/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type ModelServer } from '../src/index.js';
 import { get, model, post, tempDir, waitFor } from './support/harness.js';
-import { rgbPng } from './support/png.js';
 
 const PREDICT = '/v1/models/images:predict';
 

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { decodeTopKBatch, loadLabels, type Labels } from '@tensorsky/decode';
 import { exportSavedModel } from '@tensorsky/export';
 import { loadModel } from '@tensorsky/predict-local';
+import { jpegBomb, pngBomb } from '@tensorsky/fixtures';
 import { toBase64 } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type ModelServer } from '../src/index.js';
@@ -101,6 +102,35 @@ describe('InceptionV3 exported with random weights, served by one worker', () =>
     expect(rawBytes.status).toBe(400);
     expect(rawBytes.body.error).toMatch(/base64/i);
   });
+
+  // The hardening issue's bound: hostile requests to InceptionV3 on 2 workers each get a clear 4xx, the
+  // good request after each is answered, and the whole process (both workers' engines included) stays
+  // under 2.5 GB.
+  it('keeps 2 workers under 2.5 GB through hostile requests, answering each with a 4xx', async () => {
+    const hostile = await startServer({ models: [model('inception_v3', base)], host: '127.0.0.1', port: 0, workers: 2 });
+    try {
+      const cat = await fs.readFile(path.join(IMAGES, 'cat.jpg'));
+      const tiny = await fs.readFile(path.join(IMAGES, 'image_png_test.png'));
+      const webSafe = (bytes: Uint8Array) => toBase64(bytes, 'web-safe');
+      const requests: [string, unknown, number][] = [
+        ['PNG bomb', { instances: [webSafe(await pngBomb())] }, 400],
+        ['JPEG bomb', { instances: [webSafe(jpegBomb())] }, 400],
+        ['ten bombs in one request', { instances: Array(10).fill(webSafe(jpegBomb())) }, 400],
+        ['300 images', { instances: Array(300).fill(webSafe(tiny)) }, 400],
+        ['a truncated JPEG', { instances: [images[0], webSafe(cat.subarray(0, cat.length >> 1))] }, 400],
+        ['text that is not base64', { instances: ['not base64 at all!'] }, 400],
+        ['numbers', { instances: [[1, 2, 3]] }, 400],
+      ];
+      for (const [name, body, status] of requests) {
+        const reply = await post(hostile, PREDICT, body);
+        expect({ name, status: reply.status, oneLine: !String(reply.body.error).includes('\n') }).toEqual({ name, status, oneLine: true });
+        expect({ name, next: (await post(hostile, PREDICT, { instances: [images[1]] })).status }).toEqual({ name, next: 200 });
+      }
+      expect(process.memoryUsage().rss).toBeLessThan(2.5 * 2 ** 30);
+    } finally {
+      await hostile.close();
+    }
+  }, 300_000);
 
   // Terminating a worker thread while ONNX Runtime computes in it aborts the whole process (SIGABRT,
   // "terminate called after throwing an instance of 'Napi::Error'"): close() must let the running batch
