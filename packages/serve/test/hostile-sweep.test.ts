@@ -74,10 +74,12 @@ describe('a sweep of hostile requests', () => {
     const unclear: string[] = [];
     let clear = 0;
     for (const [name, send, status, message] of cases) {
+      const started = performance.now();
       const reply = await send();
+      const ms = performance.now() - started;
       const text = typeof reply.body === 'object' ? String(reply.body.error ?? '') : String(reply.body);
       const ok = reply.status === status && message.test(text) && !/\n/.test(text) && text.length < 1000;
-      const outcome = `${name}: ${reply.status} ${text.slice(0, 160)}`;
+      const outcome = `${name}: ${reply.status} in ${ms.toFixed(0)} ms: ${text.slice(0, 160)}`;
       if (ok) clear++;
       else unclear.push(`${outcome} (expected ${status} matching ${message})`);
       outcomes.push(outcome);
