@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeCloud, TEST_PROJECT, TEST_REGION, TEST_TOKEN, unreachableUrl, type FakeCloud } from '../../../packages/deploy/test/helpers/fake-cloud.js';
+import { isolateCloudSettings, startFakeCloud, TEST_PROJECT, TEST_REGION, TEST_TOKEN, unreachableUrl, type FakeCloud } from '../../../packages/deploy/test/helpers/fake-cloud.js';
 import { writeImageClassifier } from '../../../packages/deploy/test/helpers/image-model.js';
 import { run } from './support/run-cli.js';
 import { IMAGES_DIR } from '@tensorsky/fixtures';
@@ -22,8 +22,7 @@ const savedToken = process.env.TENSORSKY_ACCESS_TOKEN;
 // gcloud's configuration, as `gcloud config set project/compute/region` writes it, in a folder of the test's own:
 // the machine's gcloud set-up and cloud variables must not leak in.
 const gcloudConfig = path.join(scratch, 'gcloud');
-process.env.CLOUDSDK_CONFIG = gcloudConfig;
-for (const name of ['GOOGLE_CLOUD_PROJECT', 'CLOUDSDK_CORE_PROJECT', 'GCLOUD_PROJECT', 'CLOUDSDK_AI_REGION', 'GOOGLE_CLOUD_REGION', 'CLOUDSDK_COMPUTE_REGION', 'CLOUDSDK_ACTIVE_CONFIG_NAME']) delete process.env[name];
+isolateCloudSettings(gcloudConfig);
 
 beforeAll(async () => {
   cloud = await startFakeCloud({ pollsBeforeDone: 0 });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from './support/run-cli.js';
+import { isolateCloudSettings } from '../../../packages/deploy/test/helpers/fake-cloud.js';
 import { writeImageClassifier } from '../../../packages/deploy/test/helpers/image-model.js';
 import { IMAGES_DIR } from '@tensorsky/fixtures';
 
@@ -90,8 +91,7 @@ describe('tensorsky predict-cloud --url', () => {
     // No project in the flags, the environment or gcloud's (here absent) configuration.
     const gcloud = path.join(scratch, 'no-gcloud');
     const saved = { ...process.env };
-    process.env.CLOUDSDK_CONFIG = gcloud;
-    for (const name of ['GOOGLE_CLOUD_PROJECT', 'CLOUDSDK_CORE_PROJECT', 'GCLOUD_PROJECT', 'CLOUDSDK_ACTIVE_CONFIG_NAME']) delete process.env[name];
+    isolateCloudSettings(gcloud);
     try {
       expect((await run('predict-cloud', '--image', cat, '--model_name', 'm', '--model_version', 'v1')).err).toEqual([
         `tensorsky: no Google Cloud project: give --project_id, set GOOGLE_CLOUD_PROJECT or CLOUDSDK_CORE_PROJECT, or run \`gcloud config set project PROJECT_ID\` (tensorsky reads ${path.join(gcloud, 'configurations', 'config_default')}); or call a TF Serving server with --url`,

@@ -6,15 +6,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VertexClient } from '@tensorsky/deploy';
-import { TEST_PROJECT, TEST_REGION, TEST_TOKEN, unreachableUrl } from '../../../packages/deploy/test/helpers/fake-cloud.js';
+import { isolateCloudSettings, TEST_PROJECT, TEST_REGION, TEST_TOKEN, unreachableUrl } from '../../../packages/deploy/test/helpers/fake-cloud.js';
 import { startVertexDouble, type VertexDouble } from '../../../packages/deploy/test/helpers/vertex-double.js';
 import { run } from './support/run-cli.js';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-cli-undeploy-'));
 const savedToken = process.env.TENSORSKY_ACCESS_TOKEN;
 // The machine's gcloud set-up must not leak in.
-process.env.CLOUDSDK_CONFIG = path.join(scratch, 'gcloud');
-for (const name of ['GOOGLE_CLOUD_PROJECT', 'CLOUDSDK_CORE_PROJECT', 'GCLOUD_PROJECT', 'CLOUDSDK_AI_REGION', 'GOOGLE_CLOUD_REGION', 'CLOUDSDK_COMPUTE_REGION', 'CLOUDSDK_ACTIVE_CONFIG_NAME']) delete process.env[name];
+isolateCloudSettings(path.join(scratch, 'gcloud'));
 const RESOURCES = { machineSpec: { machineType: 'n1-standard-4' }, minReplicaCount: 1, maxReplicaCount: 3 };
 let double: VertexDouble;
 let vertex: VertexClient;

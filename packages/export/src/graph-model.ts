@@ -22,7 +22,7 @@ import {
   type GraphTensor,
   type TensorProto,
 } from '@tensorsky/saved-model';
-import { decodeWeights, readModelJson, readWeightData, type DecodedWeight, type ModelJSONFile } from './tfjs-weights.js';
+import { decodeWeights, modelArtifacts, readModelJson, readWeightData, type DecodedWeight, type ModelJSONFile } from './tfjs-weights.js';
 
 interface ShapeJSON {
   dim?: { size?: string | number }[];
@@ -103,15 +103,7 @@ export async function loadTfjsGraphModel(path: string): Promise<TfjsGraphModel> 
       );
     }
   }
-  const artifacts: tf.io.ModelArtifacts = {
-    modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
-    weightSpecs,
-    weightData,
-    format: json.format,
-    generatedBy: json.generatedBy,
-    convertedBy: json.convertedBy,
-    signature: json.signature as tf.io.ModelArtifacts['signature'],
-  };
+  const artifacts = modelArtifacts(json, weightSpecs, weightData);
   return { source, nodes, weights, input, output, inputShape, classes, artifacts };
 }
 

@@ -4,7 +4,7 @@
 // Files are read with fs and handed to tf.loadLayersModel through an in-memory IOHandler, so
 // quantized weights (weightSpecs[].quantization, uint8/uint16/float16) are dequantized by TF.js itself.
 import * as tf from '@tensorflow/tfjs';
-import { readModelJson, readWeightData } from './tfjs-weights.js';
+import { modelArtifacts, readModelJson, readWeightData } from './tfjs-weights.js';
 
 /** Layer classes the graph converter of `tensorsky export` handles. */
 export const SUPPORTED_LAYER_CLASSES = [
@@ -172,14 +172,7 @@ export async function loadTfjsLayersModel(path: string): Promise<tf.LayersModel>
   const { weightSpecs, weightData } = await readWeightData(json, modelJsonPath);
 
   const handler: tf.io.IOHandler = {
-    load: async () => ({
-      modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
-      weightSpecs,
-      weightData,
-      format: json.format,
-      generatedBy: json.generatedBy,
-      convertedBy: json.convertedBy,
-    }),
+    load: async () => modelArtifacts(json, weightSpecs, weightData),
   };
   try {
     return await tf.loadLayersModel(handler, { strict: true });

@@ -31,6 +31,19 @@ export async function readModelJson(path: string): Promise<{ modelJsonPath: stri
   }
 }
 
+/** A model.json and its weights as TF.js's own loaders take them (tf.loadLayersModel / tf.loadGraphModel). */
+export function modelArtifacts(json: ModelJSONFile, weightSpecs: tf.io.WeightsManifestEntry[], weightData: ArrayBuffer): tf.io.ModelArtifacts {
+  return {
+    modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
+    weightSpecs,
+    weightData,
+    format: json.format,
+    generatedBy: json.generatedBy,
+    convertedBy: json.convertedBy,
+    ...(json.signature ? { signature: json.signature as tf.io.ModelArtifacts['signature'] } : {}),
+  };
+}
+
 /** The manifest's weight entries and their shards' bytes, checked against each other. */
 export async function readWeightData(json: ModelJSONFile, modelJsonPath: string): Promise<{ weightSpecs: tf.io.WeightsManifestEntry[]; weightData: ArrayBuffer }> {
   const weightSpecs = (json.weightsManifest ?? []).flatMap((group) => group.weights);

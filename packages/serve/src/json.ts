@@ -30,6 +30,9 @@ export class JsonSyntaxError extends Error {
   override name = 'JsonSyntaxError';
 }
 
+/** A JSON number, or rapidjson's NaN, Inf, Infinity with an optional minus (-NaN is refused after matching). */
+const NUMBER = /-?(?:NaN|Inf(?:inity)?|(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?)/y;
+
 /** Nesting beyond this is refused while parsing (rapidjson recurses too; a deep body must not exhaust the stack). */
 const MAX_DEPTH = 512;
 
@@ -103,8 +106,10 @@ export function parseServingJson(text: string): unknown {
     }
   };
   const number = (): JsonNumber => {
-    const match = /^-?(?:NaN|Inf(?:inity)?|(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?)/.exec(text.slice(pos, pos + 400));
-    if (!match || (match[0] === '-NaN')) fail('Invalid value');
+    // Sticky: matched where the parser stands, without copying the rest of the body for every number.
+    NUMBER.lastIndex = pos;
+    const match = NUMBER.exec(text);
+    if (!match || match[0] === '-NaN') fail('Invalid value');
     const lexeme = match![0];
     pos += lexeme.length;
     const special = /NaN|Inf/.test(lexeme);

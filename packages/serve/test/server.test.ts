@@ -16,6 +16,7 @@ import {
   post,
   startTestServer,
   tempDir,
+  trafficOn,
   waitFor,
 } from './support/harness.js';
 
@@ -204,21 +205,7 @@ describe('model repository', () => {
     await addVersion(base, path.join(HALF_PLUS_TWO, '00000123'), 1);
     // Loads spread over many event-loop turns: a worker given predictions while it loads would fail them.
     const server = await startTestServer({ models: [model('hp', base)], pollIntervalMs: 50 }, { delayMs: 2, loadSteps: 50 });
-    const answers: number[][] = [[], [], [], []];
-    const failures: string[] = [];
-    let stop = false;
-    const client = async (answersOfClient: number[]) => {
-      for (let i = 0; i < 3000 && !stop; i++) {
-        try {
-          const reply = await post(server, '/v1/models/hp:predict', { instances: [2.0] });
-          if (reply.status === 200) answersOfClient.push(reply.body.predictions[0]);
-          else failures.push(`${reply.status} ${JSON.stringify(reply.body)}`);
-        } catch (err) {
-          failures.push(String(err));
-        }
-      }
-    };
-    const load = Promise.all(answers.map(client));
+    const { answers, failures, stop } = trafficOn(server, '/v1/models/hp:predict', 3000);
     try {
       await waitFor('traffic on version 1', () => answers[0].length >= 10);
       // half_plus_three arrives as version 2; once the server has seen it, version 1 disappears from disk.
@@ -232,8 +219,7 @@ describe('model repository', () => {
       const served = answers.map((a) => a.length);
       await waitFor('more traffic on version 2', () => answers.every((a, i) => a.length >= served[i] + 5));
     } finally {
-      stop = true;
-      await load;
+      await stop();
       await server.close();
     }
     expect(failures).toEqual([]);
@@ -252,21 +238,7 @@ describe('model repository', () => {
     onTestFinished(() => fs.rm(base, { recursive: true, force: true }));
     await addVersion(base, path.join(HALF_PLUS_TWO, '00000123'), 3);
     const server = await startTestServer({ models: [model('hp', base)], pollIntervalMs: 50 }, { delayMs: 1 });
-    const answers: number[][] = [[], [], [], []];
-    const failures: string[] = [];
-    let stop = false;
-    const client = async (answersOfClient: number[]) => {
-      for (let i = 0; i < 5000 && !stop; i++) {
-        try {
-          const reply = await post(server, '/v1/models/hp:predict', { instances: [2.0] });
-          if (reply.status === 200) answersOfClient.push(reply.body.predictions[0]);
-          else failures.push(`${reply.status} ${JSON.stringify(reply.body)}`);
-        } catch (err) {
-          failures.push(String(err));
-        }
-      }
-    };
-    const load = Promise.all(answers.map(client));
+    const { answers, failures, stop } = trafficOn(server, '/v1/models/hp:predict', 5000);
     let status: unknown;
     try {
       await waitFor('traffic on version 3', () => answers[0].length >= 10);
@@ -282,8 +254,7 @@ describe('model repository', () => {
       await waitFor('more traffic on version 3', () => answers.every((a, i) => a.length >= served[i] + 50));
       status = (await get(server, '/v1/models/hp')).body;
     } finally {
-      stop = true;
-      await load;
+      await stop();
       await server.close();
     }
     expect(failures).toEqual([]);

@@ -63,3 +63,12 @@ export async function unreachableUrl(): Promise<string> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `http://127.0.0.1:${port}/`;
 }
+
+/** Variables through which a machine's own Google Cloud set-up could reach a test (see cloud-settings.ts). */
+const CLOUD_VARIABLES = ['GOOGLE_CLOUD_PROJECT', 'CLOUDSDK_CORE_PROJECT', 'GCLOUD_PROJECT', 'CLOUDSDK_AI_REGION', 'GOOGLE_CLOUD_REGION', 'CLOUDSDK_COMPUTE_REGION', 'CLOUDSDK_ACTIVE_CONFIG_NAME'];
+
+/** Points gcloud's configuration at `configDir` (the test's own) and removes the cloud variables from this process. */
+export function isolateCloudSettings(configDir: string): void {
+  process.env.CLOUDSDK_CONFIG = configDir;
+  for (const name of CLOUD_VARIABLES) delete process.env[name];
+}

@@ -70,3 +70,33 @@ export async function waitFor(what: string, check: () => Promise<boolean> | bool
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * Four clients predicting {"instances": [2.0]} on `route` in a loop (at most `limit` requests each)
+ * until stop(): the answers of each client and every failure, for tests of changes under load.
+ */
+export function trafficOn(server: ModelServer, route: string, limit: number) {
+  const answers: number[][] = [[], [], [], []];
+  const failures: string[] = [];
+  let stopped = false;
+  const client = async (answersOfClient: number[]) => {
+    for (let i = 0; i < limit && !stopped; i++) {
+      try {
+        const reply = await post(server, route, { instances: [2.0] });
+        if (reply.status === 200) answersOfClient.push(reply.body.predictions[0]);
+        else failures.push(`${reply.status} ${JSON.stringify(reply.body)}`);
+      } catch (err) {
+        failures.push(String(err));
+      }
+    }
+  };
+  const done = Promise.all(answers.map(client));
+  return {
+    answers,
+    failures,
+    stop: async () => {
+      stopped = true;
+      await done;
+    },
+  };
+}
