@@ -4,6 +4,7 @@
 // hostile inputs tried, share answered with a clear 4xx, restarts. Inputs are built here, on loopback.
 import fs from 'node:fs/promises';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { imagePath, jpegBomb, pngBomb } from '@tensorsky/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +27,17 @@ function raw(server: ModelServer, method: string, route: string, body?: string):
     });
     req.on('error', reject);
     req.end(body);
+  });
+}
+
+/** Bytes written as they are on a fresh connection: the status line and body of the answer. */
+function rawSocket(server: ModelServer, request: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(server.port, '127.0.0.1', () => socket.end(request));
+    let text = '';
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1'))).on('error', reject);
+    socket.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0), body: text.slice(text.indexOf('\r\n\r\n') + 4) }));
+    socket.setTimeout(10_000, () => socket.destroy());
   });
 }
 
@@ -67,6 +79,13 @@ describe('a sweep of hostile requests', () => {
       ['an unknown model', () => post(server, '/v1/models/nope:predict', { instances: [b64(good)] }), 404, /nope/],
       ['a version that is no number', () => raw(server, 'GET', '/v1/models/images/versions/abc'), 400, /./],
       ['GET on :predict', () => raw(server, 'GET', PREDICT), 405, /POST/],
+      // Request smuggling: Content-Length and Transfer-Encoding together are refused by Node's parser.
+      [
+        'Content-Length with Transfer-Encoding',
+        () => rawSocket(server, `POST ${PREDICT} HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /v1/models/images HTTP/1.1\r\n\r\n`),
+        400,
+        /^$|./,
+      ],
       ['a body over --max_request_bytes', () => raw(server, 'POST', PREDICT, JSON.stringify({ instances: ['A'.repeat(2 * 1024 * 1024)] })), 413, /./],
     ];
     const rssBefore = process.memoryUsage().rss;
