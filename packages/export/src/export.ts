@@ -29,6 +29,7 @@ import {
   type SignatureDef,
   type TargetLock,
 } from '@tensorsky/saved-model';
+import { isApplicationName, KERAS_APPLICATIONS } from './applications/registry.js';
 import { layersModelToGraph } from './convert/layers.js';
 import { graphModelToGraph } from './graph-model.js';
 import { buildImageInputGraph } from './serving-input.js';
@@ -60,9 +61,9 @@ export interface ExportOptions extends Omit<ModelSourceOptions, 'onProgress'> {
   source?: ModelSource;
   /** Default 'b64' (web-safe base64 strings, as in the tutorial). */
   inputFormat?: ImageEncoding;
-  /** Default: what the source says (inception for InceptionV3), else 'inception'. */
+  /** Default: what the source says (the built-in application's preprocess_input), else 'inception'. */
   preprocess?: PreprocessMode;
-  /** A label preset ('imagenet', 'none', ...) or a labels file; default: ImageNet labels for the 1000-class InceptionV3. */
+  /** A label preset ('imagenet', 'none', ...) or a labels file; default: ImageNet labels for the 1000-class built-in applications. */
   labels?: string;
   /** Fold batch norms into the preceding convolution (smaller graph; exact only to float32 rounding per layer). Default false. */
   foldBatchNorms?: boolean;
@@ -121,7 +122,8 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
 
   let source = options.source;
   if (!source) {
-    progress({ step: 'load', message: options.model ? `loading ${options.model}` : 'building InceptionV3' });
+    const application = options.model === undefined ? 'inception_v3' : isApplicationName(options.model) ? options.model : undefined;
+    progress({ step: 'load', message: application ? `building ${KERAS_APPLICATIONS[application].title}` : `loading ${options.model}` });
     source = await loadModelSource({
       model: options.model,
       weights: options.weights,

@@ -1,4 +1,4 @@
-// `--weights imagenet`: Keras's InceptionV3 ImageNet weights file, cached where Keras caches it.
+// `--weights imagenet`: a Keras application's ImageNet weights file, cached where Keras caches it.
 //
 // Like keras.utils.get_file: reuse ~/.keras/models/<file> when its md5 matches, otherwise download,
 // verify the md5 and move the file into place. The download goes to a temp file in the cache folder and
@@ -12,13 +12,11 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { KERAS_APPLICATIONS } from './applications/registry.js';
 import { fileMd5 } from './file-md5.js';
 
-export const IMAGENET_WEIGHTS = {
-  url: 'https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5',
-  md5: '9a0d58056eeedaa3f26cb7ebd46da564',
-  fileName: 'inception_v3_weights_tf_dim_ordering_tf_kernels.h5',
-} as const;
+/** InceptionV3's, the default. */
+export const IMAGENET_WEIGHTS = KERAS_APPLICATIONS.inception_v3.imagenet;
 
 /** Socket errors meaning the host cannot be reached at all (no network, DNS, firewall). */
 const UNREACHABLE_CODES = new Set([
@@ -33,7 +31,8 @@ const UNREACHABLE_CODES = new Set([
 
 export interface ImagenetWeightsOptions {
   url?: string;
-  md5?: string;
+  /** Expected md5; null accepts any file (Keras publishes no hash for some applications). */
+  md5?: string | null;
   fileName?: string;
   /** Default: $KERAS_HOME/models or ~/.keras/models (Keras's cache). */
   cacheDir?: string;
@@ -50,13 +49,14 @@ export async function cachedImagenetWeights(options: Omit<ImagenetWeightsOptions
   } catch (err) {
     throw new ImagenetWeightsError(`cannot read cached weights ${target}: ${(err as Error).message}`);
   }
-  return md5 === (options.md5 ?? IMAGENET_WEIGHTS.md5) ? target : undefined;
+  const expected = options.md5 === undefined ? IMAGENET_WEIGHTS.md5 : options.md5;
+  return md5 !== undefined && (expected === null || md5 === expected) ? target : undefined;
 }
 
 /** Returns the path of a verified local copy of the ImageNet weights, downloading it if needed. */
 export async function fetchImagenetWeights(options: ImagenetWeightsOptions = {}): Promise<string> {
   const url = options.url ?? IMAGENET_WEIGHTS.url;
-  const md5 = options.md5 ?? IMAGENET_WEIGHTS.md5;
+  const md5 = options.md5 === undefined ? IMAGENET_WEIGHTS.md5 : options.md5;
   const cacheDir = options.cacheDir ?? defaultKerasCacheDir();
   const fileName = options.fileName ?? IMAGENET_WEIGHTS.fileName;
   const target = join(cacheDir, fileName);
@@ -73,7 +73,7 @@ export async function fetchImagenetWeights(options: ImagenetWeightsOptions = {})
   try {
     const whatToDo = `put ${fileName} in ${cacheDir}, pass --weights FILE.h5, or --weights random for a run whose labels mean nothing`;
     const actual = await download(url, temp, whatToDo, options.onProgress);
-    if (actual !== md5) {
+    if (md5 !== null && actual !== md5) {
       throw new ImagenetWeightsError(
         `ImageNet weights downloaded from ${url} have md5 ${actual}, expected ${md5}; the download is corrupt, try again`,
       );

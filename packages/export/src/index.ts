@@ -1,5 +1,14 @@
 export { initTfjs, TfjsEngineError, type InitTfjsOptions, type TfjsBackend } from './tfjs-engine.js';
-export { buildInceptionV3, INCEPTION_V3_INPUT_SHAPE, InceptionV3Error, type InceptionV3Options } from './inception-v3.js';
+export { buildInceptionV3, INCEPTION_V3_INPUT_SHAPE } from './applications/inception-v3.js';
+export { ApplicationError, type ApplicationOptions } from './applications/layers.js';
+export {
+  APPLICATION_NAMES,
+  isApplicationName,
+  KERAS_APPLICATIONS,
+  type ApplicationName,
+  type ImagenetWeightsFile,
+  type KerasApplication,
+} from './applications/registry.js';
 export { randomWeights, RandomWeightsError, SeededRandom } from './weights.js';
 export {
   cachedImagenetWeights,
@@ -35,7 +44,6 @@ export {
   type LayersModelSource,
   type ModelSource,
   type ModelSourceOptions,
-  type PreprocessMode,
 } from './source.js';
 export { CONVERTED_LAYER_CLASSES, LayerConversionError, layersModelToGraph, type ConvertedModel, type ConvertOptions } from './convert/layers.js';
 export {
@@ -49,5 +57,5 @@ export {
   type ExportResult,
   type ExportStep,
 } from './export.js';
-export { PREPROCESS_MODES } from '@tensorsky/preprocess';
+export { PREPROCESS_MODES, type PreprocessMode } from '@tensorsky/preprocess';
 export { buildImageInputGraph, type ImageInputOptions } from './serving-input.js';

@@ -3,10 +3,11 @@
 import { open, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import type { PreprocessMode } from '@tensorsky/preprocess';
 import type { ModelProvenance, WeightsProvenance } from '@tensorsky/saved-model';
+import { APPLICATION_NAMES, isApplicationName, KERAS_APPLICATIONS, type ApplicationName } from './applications/registry.js';
 import { fileMd5 } from './file-md5.js';
-import { fetchImagenetWeights, IMAGENET_WEIGHTS, type ImagenetWeightsOptions } from './imagenet-weights.js';
-import { buildInceptionV3 } from './inception-v3.js';
+import { fetchImagenetWeights, type ImagenetWeightsOptions } from './imagenet-weights.js';
 import { loadTfjsGraphModel, tfjsGraphModel, type TfjsGraphModel } from './graph-model.js';
 import { loadKerasArchive } from './keras-archive.js';
 import { loadKerasModel, loadKerasWeights } from './keras-h5.js';
@@ -15,26 +16,26 @@ import { initTfjs, type TfjsBackend } from './tfjs-engine.js';
 import { readModelJson } from './tfjs-weights.js';
 import { randomWeights } from './weights.js';
 
-/** 'inception': pixels scaled to [-1, 1] as x / 127.5 - 1 (Keras preprocess_input mode 'tf'). */
-export type PreprocessMode = 'inception';
-
 export interface ModelSourceOptions {
-  /** Keras full-model .h5, Keras 3 .keras archive, or a TF.js layers or graph model (model.json or its folder). Default: built-in InceptionV3. */
+  /**
+   * A built-in Keras application (inception_v3, mobilenet_v2, resnet50, xception), a Keras full-model .h5,
+   * a Keras 3 .keras archive, or a TF.js layers or graph model (model.json or its folder). Default: inception_v3.
+   */
   model?: string;
-  /** 'imagenet' (InceptionV3 only; the default for it), 'random' (seeded), or a Keras .h5 weights file. */
+  /** 'imagenet' (built-in applications only; their default), 'random' (seeded), or a Keras .h5 weights file. */
   weights?: string;
   /** Seed for --weights random (default 0). */
   seed?: number;
   /** Download progress for --weights imagenet. */
   onProgress?: (bytes: number, total: number | undefined) => void;
-  /** Overrides for the ImageNet weights download (URL, md5, cache folder); tests point these at a local server. */
+  /** Overrides for the application's ImageNet weights download (URL, md5, cache folder); tests point these at a local server. */
   imagenet?: Omit<ImagenetWeightsOptions, 'onProgress'>;
   /** TF.js backend; default: tfjs-node if importable, else wasm, else cpu. */
   backend?: TfjsBackend;
 }
 
 interface ModelSourceInfo {
-  /** Short model name: 'inception_v3', or the file/folder name of --model. */
+  /** Short model name: the application ('inception_v3'), or the file/folder name of --model. */
   name: string;
   /** [height, width, channels] of one input image. */
   inputShape: [number, number, number];
@@ -42,7 +43,7 @@ interface ModelSourceInfo {
   classes: number;
   /** Preprocessing the model was trained with, when the source tells (undefined for user models). */
   preprocess: PreprocessMode | undefined;
-  /** Label set hint: 'imagenet' for the 1000-class InceptionV3. */
+  /** Label set hint: 'imagenet' for a 1000-class built-in application. */
   labels: 'imagenet' | undefined;
   /** Where the weights came from, for messages: 'imagenet', 'random (seed 3)', a file path, or 'model file'. */
   weights: string;
@@ -74,27 +75,12 @@ interface AppliedWeights {
 export async function loadModelSource(options: ModelSourceOptions = {}): Promise<ModelSource> {
   await initTfjs(options.backend);
   const seed = options.seed ?? 0;
-  if (options.model === undefined) {
-    const weights = options.weights ?? 'imagenet';
-    // Download (or find) the ImageNet file before spending time on the model.
-    const imagenetFile =
-      weights === 'imagenet' ? await fetchImagenetWeights({ ...options.imagenet, onProgress: options.onProgress }) : undefined;
-    return withModel(buildInceptionV3(), async (model) => {
-      let applied: AppliedWeights;
-      if (imagenetFile) {
-        await loadKerasWeights(model, imagenetFile);
-        // fetchImagenetWeights returns only a file whose md5 it verified.
-        applied = { described: 'imagenet', provenance: { kind: 'imagenet', file: basename(imagenetFile), md5: options.imagenet?.md5 ?? IMAGENET_WEIGHTS.md5 } };
-      } else {
-        applied = await applyWeights(model, weights, seed);
-      }
-      return describe(model, 'inception_v3', applied, { kind: 'built-in', name: 'inception_v3' }, { preprocess: 'inception', labels: 'imagenet' });
-    });
-  }
+  const application = await builtInApplication(options.model);
+  if (application !== undefined) return loadApplication(application, options, seed);
 
-  const path = options.model;
+  const path = options.model!;
   if (options.weights === 'imagenet') {
-    throw new ModelSourceError('--weights imagenet applies to the built-in InceptionV3 only; drop --model, or pass --weights FILE.h5');
+    throw new ModelSourceError(`--weights imagenet applies to the built-in applications only (${APPLICATION_NAMES.join(', ')}); pass --weights FILE.h5`);
   }
   const kind = await detectModelFile(path);
   const name = kind === 'tfjs-folder' ? basename(path) : kind === 'tfjs-json' ? basename(dirname(path)) : basename(path, extname(path));
@@ -115,6 +101,36 @@ export async function loadModelSource(options: ModelSourceOptions = {}): Promise
     const applied: AppliedWeights =
       options.weights === undefined ? { described: 'model file', provenance: { kind: 'model-file' } } : await applyWeights(model, options.weights, seed);
     return describe(model, name, applied, await modelProvenance(), { preprocess: undefined, labels: undefined });
+  });
+}
+
+/** The built-in application --model names (inception_v3 when it is absent), or undefined for a model file. */
+async function builtInApplication(model: string | undefined): Promise<ApplicationName | undefined> {
+  if (model === undefined) return 'inception_v3';
+  if (!isApplicationName(model)) return undefined;
+  if (await exists(model)) {
+    throw new ModelSourceError(`--model ${model} names both a built-in application and a file here; write ./${model} for the file`);
+  }
+  return model;
+}
+
+async function loadApplication(name: ApplicationName, options: ModelSourceOptions, seed: number): Promise<LayersModelSource> {
+  const application = KERAS_APPLICATIONS[name];
+  const weights = options.weights ?? 'imagenet';
+  const imagenet = { ...application.imagenet, ...options.imagenet };
+  // Download (or find) the ImageNet file before spending time on the model.
+  const imagenetFile = weights === 'imagenet' ? await fetchImagenetWeights({ ...imagenet, onProgress: options.onProgress }) : undefined;
+  return withModel(application.build(), async (model) => {
+    let applied: AppliedWeights;
+    if (imagenetFile) {
+      await loadKerasWeights(model, imagenetFile);
+      // fetchImagenetWeights returns only a file whose md5 it verified, where Keras publishes one.
+      const md5 = imagenet.md5 ?? (await md5Of(imagenetFile));
+      applied = { described: 'imagenet', provenance: { kind: 'imagenet', file: basename(imagenetFile), md5 } };
+    } else {
+      applied = await applyWeights(model, weights, seed);
+    }
+    return describe(model, name, applied, { kind: 'built-in', name }, { preprocess: application.preprocess, labels: 'imagenet' });
   });
 }
 

@@ -1,7 +1,7 @@
 // What export-and-verify takes: one flag table shared by `tensorsky verify` (yargs) and the repository's
 // Nx target (apps/ci/bin/export-and-verify.js, node:util parseArgs), and its conversion into options.
 import path from 'node:path';
-import type { ImagenetWeightsOptions } from '@tensorsky/export';
+import { APPLICATION_NAMES, isApplicationName, type ImagenetWeightsOptions } from '@tensorsky/export';
 import { PREPROCESS_MODES, type PreprocessMode } from '@tensorsky/preprocess';
 
 export const DEPLOY_TARGETS = ['local', 'vertex'] as const;
@@ -22,7 +22,7 @@ export interface VertexSmokeOptions {
 }
 
 export interface ExportAndVerifyOptions {
-  /** Keras .h5 model or TF.js layers model; default the built-in InceptionV3. */
+  /** A built-in application name, a Keras .h5/.keras model or a TF.js model; default the built-in InceptionV3. */
   model?: string;
   /**
    * imagenet, random or a Keras .h5 weights file; default imagenet for InceptionV3 (cached or downloaded,
@@ -91,7 +91,7 @@ interface FlagSpec {
 
 /** The command-line flags, in kebab-case; the CLI adds snake_case aliases. */
 export const VERIFY_FLAGS = {
-  model: { type: 'string', describe: 'Keras .h5 model, or TF.js layers model (model.json or its folder); default: Keras InceptionV3' },
+  model: { type: 'string', describe: `A built-in Keras application (${APPLICATION_NAMES.join(', ')}), a Keras .h5/.keras model, or a TF.js model (model.json or its folder); default: inception_v3` },
   weights: {
     type: 'string',
     describe:
@@ -176,7 +176,8 @@ export function optionsFromFlags(
   const model = str('model');
   const savedModel = str('saved-model');
   return {
-    model: resolve(model),
+    // A built-in application's name stays a name; a file path is resolved against the caller's folder.
+    model: model !== undefined && isApplicationName(model) ? model : resolve(model),
     weights: weights === undefined || weights === 'imagenet' || weights === 'random' ? weights : path.resolve(context.cwd, weights),
     seed: num('seed', Number.isSafeInteger, 'an integer'),
     savedModel: resolve(savedModel),

@@ -1,4 +1,5 @@
 import {
+  APPLICATION_NAMES,
   exportSavedModel,
   PREPROCESS_MODES,
   type ExportOptions,
@@ -19,11 +20,11 @@ const options = withSnakeAliases({
   },
   model: {
     type: 'string',
-    describe: 'Keras .h5 model, Keras 3 .keras archive, or TF.js layers or graph model (model.json or its folder); default: Keras InceptionV3',
+    describe: `A built-in Keras application (${APPLICATION_NAMES.join(', ')}), a Keras .h5 model, Keras 3 .keras archive, or TF.js layers or graph model (model.json or its folder); default: inception_v3`,
   },
   weights: {
     type: 'string',
-    describe: "imagenet (InceptionV3's ImageNet weights, downloaded once; the default for InceptionV3), random, or a Keras .h5 weights file",
+    describe: "imagenet (the built-in application's ImageNet weights from Keras, downloaded once into ~/.keras/models; its default), random, or a Keras .h5 weights file",
   },
   seed: { type: 'number', default: 0, describe: 'Seed for --weights random' },
   'input-format': {
@@ -50,7 +51,7 @@ const options = withSnakeAliases({
 export function exportCommand(output: Output): CommandModule {
   return {
     command: 'export',
-    describe: 'Export an image classifier (Keras InceptionV3, a Keras .h5 or TF.js model) as a frozen SavedModel that decodes images itself',
+    describe: 'Export an image classifier (a built-in Keras application, a Keras .h5/.keras or TF.js model) as a frozen SavedModel that decodes images itself',
     builder: (y) => y.options(options),
     handler: async (argv) => {
       const seed = argv.seed as number;

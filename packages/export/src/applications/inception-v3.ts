@@ -7,46 +7,20 @@
 // Layer names follow Keras 2.0's per-class counters (conv2d_1, batch_normalization_1, ...), the names
 // used in inception_v3_weights_tf_dim_ordering_tf_kernels.h5.
 import * as tf from '@tensorflow/tfjs';
-
-export interface InceptionV3Options {
-  /** Number of output classes of the 'predictions' layer (default 1000, the ImageNet classes). */
-  classes?: number;
-  /** Input shape [height, width, channels] (default [299, 299, 3]; Keras requires >= 75x75, 3 channels). */
-  inputShape?: [number, number, number];
-  /** Add GlobalAveragePooling2D 'avg_pool' + Dense 'predictions' (softmax). Default true. */
-  includeTop?: boolean;
-}
+import { checkApplicationOptions, KerasNamer, type ApplicationOptions } from './layers.js';
 
 export const INCEPTION_V3_INPUT_SHAPE: [number, number, number] = [299, 299, 3];
 
 type SymbolicTensor = tf.SymbolicTensor;
-
-/** Keras 2.0 auto-names layers `<snake_class>_<n>` with one counter per class, starting at 1. */
-class KerasNamer {
-  private readonly counters = new Map<string, number>();
-  next(prefix: string): string {
-    const n = (this.counters.get(prefix) ?? 0) + 1;
-    this.counters.set(prefix, n);
-    return `${prefix}_${n}`;
-  }
-}
 
 /**
  * The architecture with all-zero kernels: every caller loads weights next (ImageNet, an .h5 file or
  * seeded random ones), and TF.js's default initializers would spend over a second of each export on
  * 23.8M truncated-normal samples that are overwritten at once.
  */
-export function buildInceptionV3(options: InceptionV3Options = {}): tf.LayersModel {
+export function buildInceptionV3(options: ApplicationOptions = {}): tf.LayersModel {
   const { classes = 1000, inputShape = INCEPTION_V3_INPUT_SHAPE, includeTop = true } = options;
-  const [height, width, channels] = inputShape;
-  if (channels !== 3 || height < 75 || width < 75) {
-    throw new InceptionV3Error(
-      `InceptionV3 input shape must be [height, width, 3] with height and width >= 75, got [${inputShape.join(', ')}]`,
-    );
-  }
-  if (!Number.isInteger(classes) || classes < 1) {
-    throw new InceptionV3Error(`InceptionV3 classes must be a positive integer, got ${classes}`);
-  }
+  checkApplicationOptions('InceptionV3', inputShape, classes, 75);
 
   const names = new KerasNamer();
   const concat = (inputs: SymbolicTensor[], name?: string): SymbolicTensor =>
@@ -148,8 +122,4 @@ export function buildInceptionV3(options: InceptionV3Options = {}): tf.LayersMod
     x = tf.layers.dense({ units: classes, activation: 'softmax', kernelInitializer: 'zeros', name: 'predictions' }).apply(x) as SymbolicTensor;
   }
   return tf.model({ inputs: input, outputs: x, name: 'inception_v3' });
-}
-
-export class InceptionV3Error extends Error {
-  override name = 'InceptionV3Error';
 }

@@ -1,0 +1,148 @@
+// The built-in Keras applications (--model mobilenet_v2|resnet50|xception, next to inception_v3).
+// Architecture: parameter counts and weight-tensor counts equal what Keras's model.summary() and
+// len(model.trainable_weights) print for keras.applications (published figures, quoted below), so the
+// layers, their order and their shapes are Keras's and Keras's ImageNet .h5 files load by order.
+// Export: each one with seeded random weights, exported and run as a TensorFlow graph by predict-local's
+// executor on the fixture photos, against the in-memory model on the same pixels.
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { decodeImageToRgb } from '@tensorsky/image';
+import { loadModel } from '@tensorsky/predict-local';
+import { preprocessImagesReference } from '@tensorsky/preprocess';
+import { readSavedModel, validateGraph } from '@tensorsky/saved-model';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { APPLICATION_NAMES, exportSavedModel, initTfjs, KERAS_APPLICATIONS, loadModelSource, type ApplicationName } from '../src/index.js';
+import { compareProbabilities } from './fidelity-helpers.js';
+import { imagesDir, makeTempDir, PHOTOS } from './helpers/fixtures.js';
+
+/**
+ * keras.applications.X().summary() totals (TF 2.x): "Total params", "Non-trainable params" (batch-norm
+ * moving statistics) and len(model.trainable_weights), for the 1000-class models.
+ */
+const KERAS_SUMMARIES: Record<ApplicationName, { total: number; nonTrainable: number; trainableWeights: number }> = {
+  inception_v3: { total: 23_851_784, nonTrainable: 34_432, trainableWeights: 190 },
+  mobilenet_v2: { total: 3_538_984, nonTrainable: 34_112, trainableWeights: 158 },
+  resnet50: { total: 25_636_712, nonTrainable: 53_120, trainableWeights: 214 },
+  xception: { total: 22_910_480, nonTrainable: 54_528, trainableWeights: 156 },
+};
+
+const countOf = (weights: tf.LayerVariable[]) => weights.reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1), 0);
+
+describe('Keras applications: architecture', () => {
+  beforeAll(async () => {
+    await initTfjs('wasm');
+  });
+
+  it.each(APPLICATION_NAMES)('%s has Keras’s parameter and weight counts', (name) => {
+    const expected = KERAS_SUMMARIES[name];
+    const model = KERAS_APPLICATIONS[name].build();
+    try {
+      expect(model.countParams()).toBe(expected.total);
+      expect(KERAS_APPLICATIONS[name].params).toBe(expected.total);
+      expect(countOf(model.nonTrainableWeights)).toBe(expected.nonTrainable);
+      expect(model.trainableWeights.length).toBe(expected.trainableWeights);
+      expect(model.inputs[0].shape).toEqual([null, ...KERAS_APPLICATIONS[name].inputShape]);
+      expect(model.outputs[0].shape).toEqual([null, 1000]);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('builds smaller inputs and other class counts the way Keras allows, and refuses what Keras refuses', () => {
+    const small = KERAS_APPLICATIONS.mobilenet_v2.build({ inputShape: [96, 96, 3], classes: 5 });
+    // Odd sizes change correct_pad's padding, so the stride-2 blocks still halve 97 -> 49 -> 25 -> 13 -> 7 -> 4.
+    const odd = KERAS_APPLICATIONS.mobilenet_v2.build({ inputShape: [97, 97, 3], includeTop: false });
+    try {
+      expect(small.outputs[0].shape).toEqual([null, 5]);
+      expect(odd.outputs[0].shape).toEqual([null, 4, 4, 1280]);
+    } finally {
+      small.dispose();
+      odd.dispose();
+    }
+    expect(() => KERAS_APPLICATIONS.xception.build({ inputShape: [64, 64, 3] })).toThrow(/>= 71/);
+    expect(() => KERAS_APPLICATIONS.resnet50.build({ inputShape: [224, 224, 1] })).toThrow(/\[height, width, 3\]/);
+  });
+
+  it('names the Keras layers as Keras does (the ImageNet .h5 files list these names)', () => {
+    const names = (name: ApplicationName) => {
+      const model = KERAS_APPLICATIONS[name].build();
+      const layerNames = model.layers.map((l) => l.name);
+      model.dispose();
+      return layerNames;
+    };
+    expect(names('mobilenet_v2')).toEqual(expect.arrayContaining(['Conv1', 'bn_Conv1', 'expanded_conv_depthwise', 'block_1_pad', 'block_16_project_BN', 'Conv_1_bn', 'out_relu', 'predictions']));
+    expect(names('resnet50')).toEqual(expect.arrayContaining(['conv1_pad', 'conv1_conv', 'pool1_pool', 'conv2_block1_0_conv', 'conv5_block3_out', 'avg_pool', 'predictions']));
+    expect(names('xception')).toEqual(expect.arrayContaining(['block1_conv1', 'block2_sepconv1', 'block13_pool', 'block14_sepconv2_act', 'conv2d_1', 'batch_normalization_4']));
+  });
+});
+
+describe('Keras applications: export fidelity', () => {
+  let temp: Awaited<ReturnType<typeof makeTempDir>>;
+  beforeAll(async () => {
+    temp = await makeTempDir('applications');
+  });
+  afterAll(async () => {
+    await temp?.cleanup();
+  });
+
+  it.each(['mobilenet_v2', 'resnet50', 'xception'] as const)(
+    '%s with --weights random exports a valid graph that gives the in-memory model’s probabilities',
+    async (name) => {
+      const source = await loadModelSource({ model: name, weights: 'random', seed: 5, backend: 'wasm' });
+      try {
+        expect(source.name).toBe(name);
+        expect(source.preprocess).toBe(KERAS_APPLICATIONS[name].preprocess);
+        expect(source.provenance.model).toEqual({ kind: 'built-in', name });
+        const result = await exportSavedModel({ modelDir: join(temp.dir, name, '1'), source });
+        const metaGraph = (await readSavedModel(result.modelDir)).savedModel.meta_graphs![0];
+        expect(validateGraph(metaGraph.graph_def!, undefined, { signatures: metaGraph.signature_def }).issues).toEqual([]);
+
+        const files = await Promise.all(PHOTOS.map((photo) => readFile(join(imagesDir, photo))));
+        const model = await loadModel(result.modelDir, { backend: 'wasm' });
+        let exported: Float32Array;
+        try {
+          exported = (await model.predict({ inputs: files.map((f) => f.toString('base64url')) })).outputs.data as Float32Array;
+        } finally {
+          model.dispose();
+        }
+        const [height, width] = KERAS_APPLICATIONS[name].inputShape;
+        const decoded = await Promise.all(files.map((f) => decodeImageToRgb(f)));
+        const pixels = preprocessImagesReference(tf, decoded, { height, width, preprocess: KERAS_APPLICATIONS[name].preprocess });
+        const probabilities = source.model.predict(pixels) as tf.Tensor;
+        const reference = (await probabilities.data()) as Float32Array;
+        tf.dispose([pixels, probabilities]);
+
+        const comparison = compareProbabilities(exported, reference, 1000);
+        console.log(`${name}: max abs diff exported vs in-memory ${comparison.maxAbsDiff.toExponential(2)}`);
+        // Measured: mobilenet_v2 1.1e-5, resnet50 3.1e-5, xception 2.7e-5 (InceptionV3's own fidelity test
+        // allows 1e-4). Both sides run the same TF.js wasm kernels; TF.js layers fuse each bias into its
+        // convolution or matmul, the graph adds it in a separate BiasAdd, and deep nets amplify that rounding.
+        expect(comparison.maxAbsDiff).toBeLessThanOrEqual(5e-5);
+        expect(comparison.top5Mismatches).toEqual([]);
+        expect(new Set(comparison.top1).size).toBeGreaterThan(2);
+      } finally {
+        source.model.dispose();
+      }
+    },
+    300_000,
+  );
+
+  it('refuses a name that is both an application and a file, and --weights imagenet for a model file', async () => {
+    await expect(loadModelSource({ model: join(imagesDir, 'cat.jpg'), weights: 'imagenet' })).rejects.toThrow(
+      /--weights imagenet applies to the built-in applications only \(inception_v3, mobilenet_v2, resnet50, xception\)/,
+    );
+    const clash = join(temp.dir, 'clash');
+    await mkdir(join(clash, 'resnet50'), { recursive: true });
+    const cwd = process.cwd();
+    process.chdir(clash);
+    try {
+      await expect(loadModelSource({ model: 'resnet50', weights: 'random' })).rejects.toThrow(
+        '--model resnet50 names both a built-in application and a file here; write ./resnet50 for the file',
+      );
+      await expect(loadModelSource({ model: './resnet50' })).rejects.toThrow(/folder without model.json/);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+});
