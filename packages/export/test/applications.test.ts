@@ -4,7 +4,10 @@
 // layers, their order and their shapes are Keras's and Keras's ImageNet .h5 files load by order.
 // Export: each one with seeded random weights, exported and run as a TensorFlow graph by predict-local's
 // executor on the fixture photos, against the in-memory model on the same pixels.
+import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { decodeImageToRgb } from '@tensorsky/image';
@@ -15,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPLICATION_NAMES, exportSavedModel, initTfjs, KERAS_APPLICATIONS, loadModelSource, type ApplicationName } from '../src/index.js';
 import { compareProbabilities } from './fidelity-helpers.js';
 import { imagesDir, makeTempDir, PHOTOS } from './helpers/fixtures.js';
+import { writeKerasWeightsFile } from './helpers/keras-h5-writer.js';
 
 /**
  * keras.applications.X().summary() totals (TF 2.x): "Total params", "Non-trainable params" (batch-norm
@@ -128,6 +132,45 @@ describe('Keras applications: export fidelity', () => {
     },
     300_000,
   );
+
+  it('loads MobileNetV2 ImageNet weights from the Keras cache, with no hash to check (Keras publishes none)', async () => {
+    const cacheDir = join(temp.dir, 'keras-cache');
+    await mkdir(cacheDir);
+    const { fileName } = KERAS_APPLICATIONS.mobilenet_v2.imagenet;
+    // A Keras 2 weights file for the architecture, each element marked with its layer and position.
+    const shapes = KERAS_APPLICATIONS.mobilenet_v2.build();
+    const layers = shapes.layers.map((layer, l) => ({
+      name: layer.name,
+      weights: layer.weights.map((w) => ({
+        name: w.originalName + ':0',
+        shape: w.shape as number[],
+        data: Float32Array.from({ length: w.shape.reduce((a: number, b) => a * (b as number), 1) }, (_, i) => l + (i % 89) / 128),
+      })),
+    }));
+    shapes.dispose();
+    await writeKerasWeightsFile(join(cacheDir, fileName), layers);
+    const md5 = createHash('md5').update(await readFile(join(cacheDir, fileName))).digest('hex');
+    // A port nobody listens on: the cache must answer.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const host = `127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    await new Promise((resolve) => probe.close(resolve));
+    const url = `http://${host}/weights.h5`;
+    const source = await loadModelSource({ model: 'mobilenet_v2', imagenet: { cacheDir, url } });
+    try {
+      expect(source.weights).toBe('imagenet');
+      expect(source.provenance.weights).toEqual({ kind: 'imagenet', file: fileName, md5 });
+      const layer = source.model.getLayer('block_16_project');
+      const index = source.model.layers.indexOf(layer);
+      expect(Array.from(layer.getWeights()[0].dataSync().subarray(0, 3))).toEqual([index, index + 1 / 128, index + 2 / 128]);
+    } finally {
+      source.model.dispose();
+    }
+    // Without the file, the offline error names the application's file and what to do.
+    await expect(loadModelSource({ model: 'resnet50', imagenet: { cacheDir, url } })).rejects.toThrow(
+      `ImageNet weights are not available offline (cannot reach ${host}): put resnet50_weights_tf_dim_ordering_tf_kernels.h5 in ${cacheDir}, pass --weights FILE.h5, or --weights random for a run whose labels mean nothing`,
+    );
+  });
 
   it('refuses a name that is both an application and a file, and --weights imagenet for a model file', async () => {
     await expect(loadModelSource({ model: join(imagesDir, 'cat.jpg'), weights: 'imagenet' })).rejects.toThrow(
