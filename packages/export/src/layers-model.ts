@@ -4,32 +4,12 @@
 // Files are read with fs and handed to tf.loadLayersModel through an in-memory IOHandler, so
 // quantized weights (weightSpecs[].quantization, uint8/uint16/float16) are dequantized by TF.js itself.
 import * as tf from '@tensorflow/tfjs';
+import { CONVERTED_ACTIVATIONS, CONVERTED_LAYER_CLASSES } from './convert/layers.js';
 import { modelArtifacts, readModelJson, readWeightData } from './tfjs-weights.js';
 
-/** Layer classes the graph converter of `tensorsky export` handles. */
-export const SUPPORTED_LAYER_CLASSES = [
-  'InputLayer',
-  'Conv2D',
-  'DepthwiseConv2D',
-  'SeparableConv2D',
-  'BatchNormalization',
-  'Activation',
-  'ReLU',
-  'MaxPooling2D',
-  'AveragePooling2D',
-  'GlobalAveragePooling2D',
-  'GlobalMaxPooling2D',
-  'Concatenate',
-  'Add',
-  'Multiply',
-  'Dense',
-  'Dropout',
-  'Flatten',
-  'Reshape',
-  'ZeroPadding2D',
-] as const;
-
-export const SUPPORTED_ACTIVATIONS = ['relu', 'relu6', 'softmax', 'sigmoid', 'tanh', 'linear', 'elu', 'selu', 'swish'] as const;
+/** Layer classes and activations `tensorsky export` accepts: the ones its graph converter handles. */
+export const SUPPORTED_LAYER_CLASSES = CONVERTED_LAYER_CLASSES;
+export const SUPPORTED_ACTIVATIONS = CONVERTED_ACTIVATIONS;
 
 /** Nested models appear as layers of these classes; their own layers are checked instead. */
 export const MODEL_CLASSES = new Set(['Functional', 'Model', 'Sequential']);
@@ -59,7 +39,12 @@ export function checkSupportedLayers(topology: unknown, source: string): void {
       return;
     }
     const name = (!Array.isArray(config) && config?.name) || '(unnamed)';
-    if (!(SUPPORTED_LAYER_CLASSES as readonly string[]).includes(className)) {
+    if (className === 'Lambda') {
+      throw new UnsupportedLayerError(
+        `layer '${name}' is a Lambda layer: its Python code is not in the model file, so tensorsky export cannot convert it; rebuild the model with built-in layers in its place (e.g. Rescaling for x / 255) and save it again`,
+      );
+    }
+    if (!SUPPORTED_LAYER_CLASSES.includes(className)) {
       throw new UnsupportedLayerError(
         `layer '${name}' has class ${className}, which tensorsky export does not support; supported: ${SUPPORTED_LAYER_CLASSES.join(', ')}`,
       );
@@ -74,7 +59,7 @@ export function checkSupportedLayers(topology: unknown, source: string): void {
       }
     }
     const activation = Array.isArray(config) ? undefined : activationName(config?.activation);
-    if (activation !== undefined && !(SUPPORTED_ACTIVATIONS as readonly string[]).includes(activation)) {
+    if (activation !== undefined && !SUPPORTED_ACTIVATIONS.includes(activation)) {
       throw new UnsupportedLayerError(
         `layer '${name}' uses activation '${activation}', which tensorsky export does not support; supported: ${SUPPORTED_ACTIVATIONS.join(', ')}`,
       );
@@ -86,10 +71,13 @@ export function checkSupportedLayers(topology: unknown, source: string): void {
   visit(root as LayerJSON);
 }
 
+/** Keras 3 activation names for functions TF.js knows under another name. */
+const KERAS3_ACTIVATION_ALIASES: Readonly<Record<string, string>> = { silu: 'swish' };
+
 /** Keras writes built-in activations as strings; Keras 3 may write {class_name, config} objects. */
 function activationName(activation: unknown): string | undefined {
   if (activation === undefined || activation === null) return undefined;
-  if (typeof activation === 'string') return activation;
+  if (typeof activation === 'string') return KERAS3_ACTIVATION_ALIASES[activation] ?? activation;
   const object = activation as { config?: unknown; class_name?: unknown };
   if (typeof object.config === 'string') return object.config;
   if (typeof object.class_name === 'string') return object.class_name;
@@ -131,6 +119,14 @@ export function normalizeKerasConfig<T>(topology: T): T {
 
 function normalizeLayer(layer: LayerJSON & { inbound_nodes?: unknown[] }): void {
   const config = (Array.isArray(layer.config) ? undefined : layer.config) as Record<string, unknown> | undefined;
+  if (config && typeof config.activation === 'string' && KERAS3_ACTIVATION_ALIASES[config.activation]) {
+    config.activation = KERAS3_ACTIVATION_ALIASES[config.activation];
+  }
+  // Keras 3 renamed LeakyReLU's alpha to negative_slope.
+  if (layer.class_name === 'LeakyReLU' && config && config.negative_slope !== undefined && config.alpha === undefined) {
+    config.alpha = config.negative_slope;
+    delete config.negative_slope;
+  }
   if (layer.class_name === 'InputLayer' && config && config.batch_shape !== undefined && config.batch_input_shape === undefined) {
     config.batch_input_shape = config.batch_shape;
     delete config.batch_shape;

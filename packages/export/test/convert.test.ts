@@ -15,7 +15,7 @@ import {
   SUPPORTED_LAYER_CLASSES,
   type ConvertOptions,
 } from '../src/index.js';
-import { buildLayerZoo } from './fidelity-helpers.js';
+import { buildDecoderSequenceZoo, buildLayerZoo } from './fidelity-helpers.js';
 import { makeTempDir } from './helpers/fixtures.js';
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -91,9 +91,48 @@ describe('layersModelToGraph', () => {
     await expectSameOutputs(zoo, converted, 1e-6);
   });
 
-  it('converts exactly the layer classes the model loaders accept', () => {
-    expect([...CONVERTED_LAYER_CLASSES].sort()).toEqual([...SUPPORTED_LAYER_CLASSES].sort());
-    const zooClasses = new Set(zoo.layers.map((l) => l.getClassName()));
+  it('refuses Conv1D with causal padding (TF.js cannot compute it either, so there is no reference)', async () => {
+    const model = tf.sequential({ layers: [tf.layers.conv1d({ inputShape: [8, 3], filters: 2, kernelSize: 3, padding: 'causal', name: 'causal' })] });
+    try {
+      expect(() => layersModelToGraph(model, new GraphBuilder(), new GraphBuilder().placeholder('x', DataType.DT_FLOAT, [-1, 8, 3]))).toThrow(
+        "layer 'causal' (Conv1D) uses padding 'causal'; only 'same' and 'valid' are supported",
+      );
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('converts the decoder and sequence layers (Conv2DTranspose, UpSampling2D, Conv1D, LayerNormalization, ...) like TF.js', async () => {
+    const model = buildDecoderSequenceZoo();
+    await randomWeights(model, 6);
+    try {
+      const converted = await convert(model);
+      await expectSameOutputs(model, converted, 1e-6);
+      const ops = new Map(converted.nodes.map((n) => [n.name, n.op]));
+      expect(ops.get('up_conv/conv2d_transpose')).toBe('Conv2DBackpropInput');
+      expect(ops.get('up_conv/gelu/Erf')).toBe('Erf');
+      expect(ops.get('leaky/LeakyRelu')).toBe('LeakyRelu');
+      expect(ops.get('down/mish/Softplus')).toBe('Softplus');
+      expect(ops.get('upsample/ResizeNearestNeighbor')).toBe('ResizeNearestNeighbor');
+      expect(ops.get('causal/conv1d')).toBe('Conv2D');
+      expect(ops.get('causal/conv1d/Squeeze')).toBe('Squeeze');
+      expect(ops.get('layer_norm/batchnorm/Rsqrt')).toBe('Rsqrt');
+      expect(ops.get('gap1d/Mean')).toBe('Mean');
+      const attr = (name: string) => converted.nodes.find((n) => n.name === name)!.attr!;
+      expect(attr('causal/conv1d').dilations!.list!.i).toEqual([1, 1, 2, 1]);
+      expect(attr('strided/conv1d').strides!.list!.i).toEqual([1, 1, 2, 1]);
+      expect(attr('leaky/LeakyRelu').alpha!.f).toBeCloseTo(0.1, 7);
+      expect(attr('upsample/ResizeNearestNeighbor').half_pixel_centers!.b).toBe(true);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('converts exactly the layer classes the model loaders accept, each covered by a test model', () => {
+    expect(SUPPORTED_LAYER_CLASSES).toBe(CONVERTED_LAYER_CLASSES);
+    const more = buildDecoderSequenceZoo();
+    const zooClasses = new Set([...zoo.layers, ...more.layers].map((l) => l.getClassName()));
+    more.dispose();
     expect(CONVERTED_LAYER_CLASSES.filter((c) => !zooClasses.has(c))).toEqual([]);
   });
 
@@ -193,8 +232,8 @@ describe('layersModelToGraph', () => {
   it.each([
     [
       'an unknown layer class',
-      () => tf.sequential({ layers: [tf.layers.upSampling2d({ inputShape: [4, 4, 3], name: 'up' })] }),
-      "layer 'up' has class UpSampling2D, which tensorsky export cannot convert; supported: InputLayer, Conv2D,",
+      () => tf.sequential({ layers: [tf.layers.cropping2D({ inputShape: [4, 4, 3], cropping: 1, name: 'crop' })] }),
+      "layer 'crop' has class Cropping2D, which tensorsky export cannot convert; supported: InputLayer, Conv2D,",
     ],
     [
       'an unknown activation',

@@ -52,6 +52,31 @@ export function buildLayerZoo(size = 24, classes = 10): tf.LayersModel {
   return tf.model({ inputs: input, outputs: output, name: 'zoo' });
 }
 
+/**
+ * The layer classes an image classifier uses less often, over [size, size, 3] images: transposed and
+ * upsampling convolutions (decoder-style), LeakyReLU, then the image read as a sequence for Conv1D
+ * (dilated 'valid', and strided 'same'), LayerNormalization and GlobalAveragePooling1D, with gelu
+ * and mish activations.
+ */
+export function buildDecoderSequenceZoo(size = 12, classes = 10): tf.LayersModel {
+  const L = tf.layers;
+  const input = tf.input({ shape: [size, size, 3], name: 'image' });
+  const apply = (layer: tf.layers.Layer, x: T | T[]) => layer.apply(x) as T;
+  let x = apply(L.conv2dTranspose({ name: 'up_conv', filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'gelu' }), input);
+  x = apply(L.leakyReLU({ name: 'leaky', alpha: 0.1 }), x);
+  x = apply(L.conv2d({ name: 'down', filters: 4, kernelSize: 3, strides: 2, activation: 'mish' }), x);
+  x = apply(L.upSampling2d({ name: 'upsample', size: [2, 2] }), x);
+  x = apply(L.conv2dTranspose({ name: 'valid_transpose', filters: 3, kernelSize: 2, padding: 'valid' }), x);
+  const [, h, w, c] = x.shape as number[];
+  x = apply(L.reshape({ name: 'to_sequence', targetShape: [h * w, c] }), x);
+  x = apply(L.conv1d({ name: 'causal', filters: 5, kernelSize: 3, dilationRate: 2, activation: 'relu' }), x);
+  x = apply(L.conv1d({ name: 'strided', filters: 5, kernelSize: 4, strides: 2, padding: 'same' }), x);
+  x = apply(L.layerNormalization({ name: 'layer_norm', epsilon: 1e-3 }), x);
+  x = apply(L.globalAveragePooling1d({ name: 'gap1d' }), x);
+  const output = apply(L.dense({ name: 'predictions', units: classes, activation: 'softmax' }), x);
+  return tf.model({ inputs: input, outputs: output, name: 'decoder_sequence_zoo' });
+}
+
 /** Saves `model` the way tensorflowjs_converter writes a layers model with --quantize_uint8. */
 export async function saveQuantizedLayersModel(model: tf.LayersModel, dir: string): Promise<void> {
   const topology = model.toJSON(undefined, false);

@@ -12,6 +12,7 @@ import {
   SUPPORTED_LAYER_CLASSES,
   UnsupportedLayerError,
 } from '../src/index.js';
+import { normalizeKerasConfig } from '../src/layers-model.js';
 import { makeTempDir } from './helpers/fixtures.js';
 import { functionalConfig, kerasLayer, smallClassifierConfig, smallClassifierWeights } from './helpers/keras-models.js';
 import { writeTfjsLayersModel } from './helpers/tfjs-layers-writer.js';
@@ -74,10 +75,10 @@ describe('loadTfjsLayersModel', () => {
 
   it('names the layer of an unsupported activation, also inside nested models', () => {
     const L = kerasLayer;
-    const inner = functionalConfig('backbone', [L.input('input_2', [8, 8, 3]), L.conv2d('conv2d_9', 'input_2', 4, [3, 3], { activation: 'gelu' })], 'input_2', 'conv2d_9');
+    const inner = functionalConfig('backbone', [L.input('input_2', [8, 8, 3]), L.conv2d('conv2d_9', 'input_2', 4, [3, 3], { activation: 'hard_silu' })], 'input_2', 'conv2d_9');
     const outer = { class_name: 'Sequential', config: { name: 'sequential', layers: [inner] } };
     expect(() => checkSupportedLayers(outer, 'model.json')).toThrow(
-      "layer 'conv2d_9' uses activation 'gelu', which tensorsky export does not support; supported: relu, relu6, softmax, sigmoid, tanh, linear, elu, selu, swish",
+      "layer 'conv2d_9' uses activation 'hard_silu', which tensorsky export does not support; supported: linear, relu, relu6, elu, selu, sigmoid, tanh, softmax, swish, gelu, mish",
     );
   });
 
@@ -89,6 +90,31 @@ describe('loadTfjsLayersModel', () => {
     expect(() => checkSupportedLayers(config, 'model.json')).toThrow(
       "layer 're_lu_1' is a ReLU with negative_slope=0.1, threshold=0; tensorsky export supports ReLU with max_value only",
     );
+  });
+
+  it('explains that a Lambda layer cannot be converted, and what to do', () => {
+    const L = kerasLayer;
+    const lambda = { class_name: 'Lambda', name: 'scale', config: { name: 'scale', function: ['4wEAAAAAAAAA', null, null], function_type: 'lambda' }, inbound_nodes: [[['input_1', 0, 0, {}]]] };
+    const config = functionalConfig('with_lambda', [L.input('input_1', [8, 8, 3]), lambda], 'input_1', 'scale');
+    expect(() => checkSupportedLayers(config, 'model.h5')).toThrow(
+      "layer 'scale' is a Lambda layer: its Python code is not in the model file, so tensorsky export cannot convert it; rebuild the model with built-in layers in its place (e.g. Rescaling for x / 255) and save it again",
+    );
+  });
+
+  it("reads Keras 3's names: activation 'silu' is TF.js's 'swish', LeakyReLU's negative_slope is its alpha", async () => {
+    const L = kerasLayer;
+    const conv = L.conv2d('conv', 'input_1', 4, [3, 3], { activation: 'silu' });
+    const leaky = { class_name: 'LeakyReLU', name: 'leaky', config: { name: 'leaky', negative_slope: 0.25 }, inbound_nodes: [[['conv', 0, 0, {}]]] };
+    const config = functionalConfig('keras3', [L.input('input_1', [8, 8, 3]), conv, leaky], 'input_1', 'leaky');
+    checkSupportedLayers(config, 'model.keras');
+    normalizeKerasConfig(config);
+    const model = await tf.models.modelFromJSON({ modelTopology: config as tf.io.ModelJSON['modelTopology'] });
+    try {
+      expect(model.getLayer('conv').getConfig().activation).toBe('swish');
+      expect(model.getLayer('leaky').getConfig().alpha).toBe(0.25);
+    } finally {
+      model.dispose();
+    }
   });
 
   it('rejects graph models, missing shards and shards that do not match the manifest', async () => {

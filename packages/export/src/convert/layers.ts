@@ -13,7 +13,7 @@
 // which deep networks can amplify: for InceptionV3 with seeded random weights it moves probabilities
 // by up to ~1.5e-4, while FusedBatchNormV3 stays within ~6e-6 of the TF.js model.
 import * as tf from '@tensorflow/tfjs';
-import type { GraphBuilder, GraphTensor, Padding } from '@tensorsky/saved-model';
+import { DataType, type GraphBuilder, type GraphTensor, type Padding } from '@tensorsky/saved-model';
 import { batchNormAffine, foldBatchNorm, type BatchNormParams } from './fold.js';
 
 export class LayerConversionError extends Error {
@@ -77,6 +77,38 @@ const EMITTERS: Readonly<Record<string, Emitter>> = {
     const y = ctx.g.conv2d(depthwise, kernel, { padding: 'VALID', name: 'separable_conv2d' });
     return activate(ctx, bias ? ctx.g.biasAdd(y, bias) : y);
   },
+  // tf.nn.conv2d_transpose: Conv2DBackpropInput, whose input_sizes Keras builds at run time from the
+  // input's batch size and the static output size (Keras's deconv_output_length, which TF.js computed).
+  Conv2DTranspose: (ctx) => {
+    checkChannelsLast(ctx);
+    if (ctx.config.outputPadding != null) fail(ctx, 'sets output_padding; only output_padding=None is supported');
+    if (nhwc(ctx.config.dilationRate).some((d) => d !== 1)) fail(ctx, 'uses a dilation rate; transposed convolutions are converted without dilation');
+    const [, height, width, filters] = ctx.outputShape;
+    if (!height || !width || !filters) fail(ctx, `has output shape [${ctx.outputShape.map((d) => d ?? 'None').join(', ')}] with unknown sizes`);
+    const { g } = ctx;
+    const batch = g.stridedSlice(g.shape(ctx.inputs[0]), [0], [1], [1], { shrinkAxisMask: 1, name: 'strided_slice' });
+    const size = (name: string, value: number) => g.constant(name, value, [], DataType.DT_INT32);
+    const outputShape = g.apply('Pack', [[batch, size('height', height!), size('width', width!), size('filters', filters!)]], { axis: 0 }, { name: 'stack' });
+    const { kernel, bias } = kernelAndBias(ctx, 'kernel');
+    const y = g.apply('Conv2DBackpropInput', [outputShape, kernel, ctx.inputs[0]], { strides: nhwc(ctx.config.strides), padding: tfPadding(ctx) }, { name: 'conv2d_transpose' });
+    return activate(ctx, bias ? g.biasAdd(y, bias) : y);
+  },
+  // tf.nn.conv1d: the [batch, steps, channels] input and the kernel get a height axis of 1, then Conv2D
+  // and Squeeze. ('causal' padding is refused: TF.js, which runs the source model, cannot compute it.)
+  Conv1D: (ctx) => {
+    const format = ctx.config.dataFormat;
+    if (format !== undefined && format !== 'channelsLast') fail(ctx, `uses data format ${String(format)}; only channels-last is supported`);
+    const first = (v: unknown) => (Array.isArray(v) ? (v[0] as number) : ((v as number | undefined) ?? 1));
+    const [stride, dilation] = [first(ctx.config.strides), first(ctx.config.dilationRate)];
+    const { g } = ctx;
+    const x = ctx.inputs[0];
+    const padding = tfPadding(ctx);
+    const w = weight(ctx, 'kernel');
+    const kernel = constant(ctx, 'kernel', { values: w.values, shape: [1, ...w.shape] });
+    const bias = ctx.weights.get('bias');
+    const y = g.squeeze(g.conv2d(g.expandDims(x, 1, { name: 'conv1d/ExpandDims' }), kernel, { strides: [1, 1, stride, 1], padding, dilations: [1, 1, dilation, 1], name: 'conv1d' }), { axis: [1], name: 'conv1d/Squeeze' });
+    return activate(ctx, bias ? g.biasAdd(y, constant(ctx, 'bias', bias)) : y);
+  },
   Dense: (ctx) => {
     const rank = ctx.inputShapes[0].length;
     if (rank !== 2) {
@@ -109,10 +141,41 @@ const EMITTERS: Readonly<Record<string, Emitter>> = {
     if (maxValue === 6) return ctx.g.relu6(ctx.inputs[0]);
     return ctx.g.apply('Minimum', [ctx.g.relu(ctx.inputs[0]), ctx.g.constant('max_value', maxValue)], {}, { name: 'clip' });
   },
+  LeakyReLU: (ctx) => ctx.g.apply('LeakyRelu', [ctx.inputs[0]], { alpha: (ctx.config.alpha as number | undefined) ?? 0.3 }),
+  // tf.keras's layer normalization over the last axis as tf.nn.moments + tf.nn.batch_normalization:
+  // x * inv + (beta - mean * inv) with inv = gamma * rsqrt(variance + epsilon).
+  LayerNormalization: (ctx) => {
+    const rank = ctx.inputShapes[0].length;
+    if (!isLastAxis(ctx.config.axis, rank)) fail(ctx, `normalizes axis ${JSON.stringify(ctx.config.axis)}; only the last axis (-1) is supported`);
+    const { g } = ctx;
+    const x = ctx.inputs[0];
+    const axis = [rank - 1];
+    const mean = g.mean(x, axis, { keepDims: true, name: 'moments/mean' });
+    const variance = g.mean(g.apply('SquaredDifference', [x, mean], {}, { name: 'moments/SquaredDifference' }), axis, { keepDims: true, name: 'moments/variance' });
+    let inv = g.apply('Rsqrt', [g.add(variance, g.constant('epsilon', ctx.config.epsilon as number), { name: 'batchnorm/add' })], {}, { name: 'batchnorm/Rsqrt' });
+    const gamma = ctx.weights.get('gamma');
+    if (gamma) inv = g.mul(inv, constant(ctx, 'gamma', gamma), { name: 'batchnorm/mul' });
+    const beta = ctx.weights.get('beta');
+    const shifted = g.mul(mean, inv, { name: 'batchnorm/mul_2' });
+    const scaled = g.mul(x, inv, { name: 'batchnorm/mul_1' });
+    if (!beta) return g.sub(scaled, shifted, { name: 'batchnorm/sub' });
+    return g.add(scaled, g.sub(constant(ctx, 'beta', beta), shifted, { name: 'batchnorm/sub' }), { name: 'batchnorm/add_1' });
+  },
+  // Keras resizes with tf.image.resize(method='nearest'): ResizeNearestNeighbor with half-pixel centers,
+  // which for an integer factor repeats each pixel (as TF.js's UpSampling2D does).
+  UpSampling2D: (ctx) => {
+    checkChannelsLast(ctx);
+    const interpolation = ctx.config.interpolation ?? 'nearest';
+    if (interpolation !== 'nearest') fail(ctx, `uses interpolation '${String(interpolation)}'; only 'nearest' is supported`);
+    const [, height, width] = ctx.outputShape;
+    if (!height || !width) fail(ctx, 'has an output of unknown height or width');
+    return ctx.g.apply('ResizeNearestNeighbor', [ctx.inputs[0], [height!, width!]], { half_pixel_centers: true });
+  },
   MaxPooling2D: (ctx) => ctx.g.maxPool(ctx.inputs[0], poolOptions(ctx)),
   AveragePooling2D: (ctx) => ctx.g.avgPool(ctx.inputs[0], poolOptions(ctx)),
   // TF.js decides whether the pooled dimensions are kept; the output rank says what it did.
   GlobalAveragePooling2D: (ctx) => ctx.g.mean(ctx.inputs[0], [1, 2], { keepDims: ctx.outputShape.length === 4 }),
+  GlobalAveragePooling1D: (ctx) => ctx.g.mean(ctx.inputs[0], [1], { keepDims: ctx.outputShape.length === 3 }),
   GlobalMaxPooling2D: (ctx) => ctx.g.apply('Max', [ctx.inputs[0], [1, 2]], { keep_dims: ctx.outputShape.length === 4 }),
   Concatenate: (ctx) => {
     const axis = (ctx.config.axis as number | undefined) ?? -1;
@@ -387,7 +450,18 @@ function activate(ctx: LayerContext, x: GraphTensor): GraphTensor {
       return x;
     case 'swish':
       return g.mul(x, g.apply('Sigmoid', [x]), { name: 'swish' });
+    // tf.keras gelu(approximate=False), TF.js's 'gelu': 0.5 * x * (1 + erf(x / sqrt(2))).
+    case 'gelu': {
+      const erf = g.apply('Erf', [g.apply('RealDiv', [x, g.constant('gelu/Cast', Math.SQRT2)], {}, { name: 'gelu/truediv' })], {}, { name: 'gelu/Erf' });
+      const half = g.mul(g.constant('gelu/mul/x', 0.5), x, { name: 'gelu/mul' });
+      return g.mul(half, g.add(g.constant('gelu/add/x', 1), erf, { name: 'gelu/add' }), { name: 'gelu/mul_1' });
+    }
+    case 'mish':
+      return g.mul(x, g.apply('Tanh', [g.apply('Softplus', [x], {}, { name: 'mish/Softplus' })], {}, { name: 'mish/Tanh' }), { name: 'mish' });
     default:
-      return fail(ctx, `uses activation '${String(activation)}', which tensorsky export cannot convert; supported: linear, relu, relu6, elu, selu, sigmoid, tanh, softmax, swish`);
+      return fail(ctx, `uses activation '${String(activation)}', which tensorsky export cannot convert; supported: ${CONVERTED_ACTIVATIONS.join(', ')}`);
   }
 }
+
+/** Keras activation names the converter handles (after normalizeKerasConfig maps Keras 3's 'silu' to 'swish'). */
+export const CONVERTED_ACTIVATIONS: readonly string[] = ['linear', ...Object.keys(ACTIVATION_OPS), 'swish', 'gelu', 'mish'];
