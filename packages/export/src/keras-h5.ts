@@ -217,6 +217,9 @@ export function readFloatData(dataset: Dataset, label: string): Float32Array {
   const value = dataset.value;
   if (value instanceof Float32Array) return value;
   if (value instanceof Float64Array) return Float32Array.from(value);
+  // Integer weights: Normalization's count (int64), which Keras keeps next to the float ones.
+  if (value instanceof BigInt64Array) return Float32Array.from(value, Number);
+  if (value instanceof Int32Array) return Float32Array.from(value);
   throw new KerasH5Error(`${label} has dtype ${JSON.stringify(dataset.dtype)}; only float32 and float64 weights are supported`);
 }
 

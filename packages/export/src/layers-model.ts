@@ -5,6 +5,8 @@
 // quantized weights (weightSpecs[].quantization, uint8/uint16/float16) are dequantized by TF.js itself.
 import * as tf from '@tensorflow/tfjs';
 import { CONVERTED_ACTIVATIONS, CONVERTED_LAYER_CLASSES } from './convert/layers.js';
+// Registers the Keras layers TF.js lacks before any model config is read.
+import './keras-layers.js';
 import { modelArtifacts, readModelJson, readWeightData } from './tfjs-weights.js';
 
 /** Layer classes and activations `tensorsky export` accepts: the ones its graph converter handles. */

@@ -128,7 +128,7 @@ async function loadApplication(name: ApplicationName, options: ModelSourceOption
       const md5 = imagenet.md5 ?? (await md5Of(imagenetFile));
       applied = { described: 'imagenet', provenance: { kind: 'imagenet', file: basename(imagenetFile), md5 } };
     } else {
-      applied = await applyWeights(model, weights, seed);
+      applied = await applyWeights(model, weights, seed, application.preprocess);
     }
     return describe(model, name, applied, { kind: 'built-in', name }, { preprocess: application.preprocess, labels: 'imagenet' });
   });
@@ -144,9 +144,9 @@ async function withModel<T>(model: tf.LayersModel, use: (model: tf.LayersModel) 
   }
 }
 
-async function applyWeights(model: tf.LayersModel, weights: string, seed: number): Promise<AppliedWeights> {
+async function applyWeights(model: tf.LayersModel, weights: string, seed: number, preprocess?: PreprocessMode): Promise<AppliedWeights> {
   if (weights === 'random') {
-    await randomWeights(model, seed);
+    await randomWeights(model, seed, preprocess);
     return { described: `random (seed ${seed})`, provenance: { kind: 'random', seed } };
   }
   if ((await detectModelFile(weights)) !== 'keras-h5') {

@@ -11,7 +11,10 @@
 //   by the per-feature spread and its bias removes the feature mean, then scaled to a logit std of 3.
 //   Without this, the image-independent part of the random features picks the same top-1 class for
 //   every photo. Calibration runs the model, so values agree across TF.js backends to float rounding.
+//   The calibration images go through the model's preprocessing (a ResNet50 sees BGR minus means, an
+//   EfficientNet raw [0, 255]), so the logits are calibrated for what photos will give.
 import * as tf from '@tensorflow/tfjs';
+import { preprocessImagesReference, type PreprocessMode } from '@tensorsky/preprocess';
 
 /** He gain for zero-sum kernels: ReLU of N(0, s^2) has variance s^2 (1/2 - 1/(2 pi)), not s^2 / 2. */
 const RELU_GAIN = Math.sqrt(2 / (1 - 1 / Math.PI));
@@ -27,7 +30,7 @@ const SPREAD_FLOOR = 0.25;
  * softmax Dense layer (see above). Each weight tensor gets its own stream derived from the seed and the
  * weight's name, so a layer's values do not depend on which other layers the model has.
  */
-export async function randomWeights(model: tf.LayersModel, seed: number): Promise<void> {
+export async function randomWeights(model: tf.LayersModel, seed: number, preprocess: PreprocessMode = 'inception'): Promise<void> {
   if (!Number.isSafeInteger(seed)) {
     throw new RandomWeightsError(`--seed must be an integer, got ${seed}`);
   }
@@ -44,7 +47,7 @@ export async function randomWeights(model: tf.LayersModel, seed: number): Promis
     layer.setWeights(values);
     tf.dispose(values);
   }
-  await calibrateClassifier(model, seed);
+  await calibrateClassifier(model, seed, preprocess);
 }
 
 function sampleWeight(role: string, shape: number[], rng: SeededRandom): Float32Array {
@@ -74,7 +77,14 @@ function sampleWeight(role: string, shape: number[], rng: SeededRandom): Float32
       fill(() => 0.1 * rng.normal());
       break;
     case 'moving_variance':
+    case 'variance':
       fill(() => 0.5 + rng.uniform());
+      break;
+    case 'mean':
+      fill(() => 0.1 * rng.normal());
+      break;
+    case 'count':
+      fill(() => 1000);
       break;
     default:
       fill(() => 0.05 * rng.normal());
@@ -83,7 +93,7 @@ function sampleWeight(role: string, shape: number[], rng: SeededRandom): Float32
 }
 
 /** Rescales a final softmax Dense layer so its logits vary with image content (see the file comment). */
-async function calibrateClassifier(model: tf.LayersModel, seed: number): Promise<void> {
+async function calibrateClassifier(model: tf.LayersModel, seed: number, preprocess: PreprocessMode): Promise<void> {
   const classifier = model.layers[model.layers.length - 1];
   const inputShape = model.inputs[0].shape;
   const [, height, width, channels] = inputShape;
@@ -101,7 +111,17 @@ async function calibrateClassifier(model: tf.LayersModel, seed: number): Promise
   const rng = new SeededRandom(seed, 'calibration images');
   const rows: tf.Tensor[] = [];
   for (let i = 0; i < CALIBRATION_IMAGES; i++) {
-    const image = tf.tensor(syntheticImage(rng, height, width, channels), [1, height, width, channels]);
+    // Synthetic images are drawn in the [-1, 1] space of 'inception' preprocessing; for any other, as pixels.
+    const synthetic = syntheticImage(rng, height, width, channels);
+    const image =
+      preprocess === 'inception'
+        ? tf.tensor(synthetic, [1, height, width, channels])
+        : preprocessImagesReference(tf, [{ data: Uint8Array.from(synthetic, (v) => Math.round((v + 1) * 127.5)), height, width, channels }], {
+            height,
+            width,
+            preprocess,
+            channels: channels as 1 | 3,
+          });
     rows.push(features.predict(image) as tf.Tensor);
     image.dispose();
   }

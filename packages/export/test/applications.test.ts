@@ -1,4 +1,4 @@
-// The built-in Keras applications (--model mobilenet_v2|resnet50|xception, next to inception_v3).
+// The built-in Keras applications (--model mobilenet_v2|resnet50|xception|efficientnet_b0, next to inception_v3).
 // Architecture: parameter counts and weight-tensor counts equal what Keras's model.summary() and
 // len(model.trainable_weights) print for keras.applications (published figures, quoted below), so the
 // layers, their order and their shapes are Keras's and Keras's ImageNet .h5 files load by order.
@@ -24,11 +24,13 @@ import { writeKerasWeightsFile } from './helpers/keras-h5-writer.js';
  * keras.applications.X().summary() totals (TF 2.x): "Total params", "Non-trainable params" (batch-norm
  * moving statistics) and len(model.trainable_weights), for the 1000-class models.
  */
-const KERAS_SUMMARIES: Record<ApplicationName, { total: number; nonTrainable: number; trainableWeights: number }> = {
+const KERAS_SUMMARIES: Record<ApplicationName, { total: number; nonTrainable: number; trainableWeights?: number; weights?: number }> = {
   inception_v3: { total: 23_851_784, nonTrainable: 34_432, trainableWeights: 190 },
-  mobilenet_v2: { total: 3_538_984, nonTrainable: 34_112, trainableWeights: 158 },
+  mobilenet_v2: { total: 3_538_984, nonTrainable: 34_112, trainableWeights: 158, weights: 262 },
   resnet50: { total: 25_636_712, nonTrainable: 53_120, trainableWeights: 214 },
-  xception: { total: 22_910_480, nonTrainable: 54_528, trainableWeights: 156 },
+  xception: { total: 22_910_480, nonTrainable: 54_528, trainableWeights: 156, weights: 236 },
+  // Includes Normalization's mean (3), variance (3) and count (1).
+  efficientnet_b0: { total: 5_330_571, nonTrainable: 42_023, weights: 314 },
 };
 
 const countOf = (weights: tf.LayerVariable[]) => weights.reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1), 0);
@@ -45,7 +47,8 @@ describe('Keras applications: architecture', () => {
       expect(model.countParams()).toBe(expected.total);
       expect(KERAS_APPLICATIONS[name].params).toBe(expected.total);
       expect(countOf(model.nonTrainableWeights)).toBe(expected.nonTrainable);
-      expect(model.trainableWeights.length).toBe(expected.trainableWeights);
+      if (expected.trainableWeights !== undefined) expect(model.trainableWeights.length).toBe(expected.trainableWeights);
+      if (expected.weights !== undefined) expect(model.weights.length).toBe(expected.weights);
       expect(model.inputs[0].shape).toEqual([null, ...KERAS_APPLICATIONS[name].inputShape]);
       expect(model.outputs[0].shape).toEqual([null, 1000]);
     } finally {
@@ -77,6 +80,7 @@ describe('Keras applications: architecture', () => {
     };
     expect(names('mobilenet_v2')).toEqual(expect.arrayContaining(['Conv1', 'bn_Conv1', 'expanded_conv_depthwise', 'block_1_pad', 'block_16_project_BN', 'Conv_1_bn', 'out_relu', 'predictions']));
     expect(names('resnet50')).toEqual(expect.arrayContaining(['conv1_pad', 'conv1_conv', 'pool1_pool', 'conv2_block1_0_conv', 'conv5_block3_out', 'avg_pool', 'predictions']));
+    expect(names('efficientnet_b0')).toEqual(expect.arrayContaining(['rescaling', 'normalization', 'rescaling_1', 'stem_conv_pad', 'block1a_se_excite', 'block2b_drop', 'block6d_add', 'top_activation', 'top_dropout', 'predictions']));
     expect(names('xception')).toEqual(expect.arrayContaining(['block1_conv1', 'block2_sepconv1', 'block13_pool', 'block14_sepconv2_act', 'conv2d_1', 'batch_normalization_4']));
   });
 });
@@ -90,7 +94,7 @@ describe('Keras applications: export fidelity', () => {
     await temp?.cleanup();
   });
 
-  it.each(['mobilenet_v2', 'resnet50', 'xception'] as const)(
+  it.each(['mobilenet_v2', 'resnet50', 'xception', 'efficientnet_b0'] as const)(
     '%s with --weights random exports a valid graph that gives the in-memory model’s probabilities',
     async (name) => {
       const source = await loadModelSource({ model: name, weights: 'random', seed: 5, backend: 'wasm' });
@@ -119,13 +123,16 @@ describe('Keras applications: export fidelity', () => {
 
         const comparison = compareProbabilities(exported, reference, 1000);
         console.log(`${name}: max abs diff exported vs in-memory ${comparison.maxAbsDiff.toExponential(2)}`);
-        // Measured: mobilenet_v2 1.1e-5, resnet50 3.1e-5, xception 2.7e-5 (InceptionV3's own fidelity test
-        // allows 1e-4). Both sides run TF.js wasm kernels and each side is deterministic (batch 6 = batch 1
+        // Measured: mobilenet_v2 1.1e-5, resnet50 3.4e-6, xception 2.7e-5, efficientnet_b0 2.4e-6
+        // (InceptionV3's own fidelity test allows 1e-4). Both sides run TF.js wasm kernels and each side is deterministic (batch 6 = batch 1
         // exactly); the likely source is that TF.js layers fuse biases into their convolution or matmul
         // while the graph adds them in a BiasAdd, a rounding difference that depth amplifies.
         expect(comparison.maxAbsDiff).toBeLessThanOrEqual(5e-5);
         expect(comparison.top5Mismatches).toEqual([]);
         expect(new Set(comparison.top1).size).toBeGreaterThan(2);
+        // Not saturated (a one-hot softmax would hide any difference): most photos' top-1 is below 0.99.
+        const top1Probabilities = PHOTOS.map((_, i) => Math.max(...reference.subarray(i * 1000, (i + 1) * 1000)));
+        expect(top1Probabilities.filter((p) => p < 0.99).length).toBeGreaterThanOrEqual(PHOTOS.length / 2);
       } finally {
         source.model.dispose();
       }
@@ -174,7 +181,7 @@ describe('Keras applications: export fidelity', () => {
 
   it('refuses a name that is both an application and a file, and --weights imagenet for a model file', async () => {
     await expect(loadModelSource({ model: join(imagesDir, 'cat.jpg'), weights: 'imagenet' })).rejects.toThrow(
-      /--weights imagenet applies to the built-in applications only \(inception_v3, mobilenet_v2, resnet50, xception\)/,
+      /--weights imagenet applies to the built-in applications only \(inception_v3, mobilenet_v2, resnet50, xception, efficientnet_b0\)/,
     );
     const clash = join(temp.dir, 'clash');
     await mkdir(join(clash, 'resnet50'), { recursive: true });

@@ -3,6 +3,7 @@
 // an exported SavedModel, and comparing probabilities.
 import * as tf from '@tensorflow/tfjs';
 import { loadModel } from '@tensorsky/predict-local';
+import { KerasNormalization } from '../src/keras-layers.js';
 import { writeTfjsLayersModel } from './helpers/tfjs-layers-writer.js';
 import type { NamedWeight } from './helpers/keras-models.js';
 
@@ -53,16 +54,19 @@ export function buildLayerZoo(size = 24, classes = 10): tf.LayersModel {
 }
 
 /**
- * The layer classes an image classifier uses less often, over [size, size, 3] images: transposed and
- * upsampling convolutions (decoder-style), LeakyReLU, then the image read as a sequence for Conv1D
- * (dilated 'valid', and strided 'same'), LayerNormalization and GlobalAveragePooling1D, with gelu
- * and mish activations.
+ * The layer classes an image classifier uses less often, over [size, size, 3] images: Keras's Rescaling
+ * and Normalization at the input, transposed and upsampling convolutions (decoder-style), LeakyReLU,
+ * then the image read as a sequence for Conv1D (dilated 'valid', and strided 'same'), LayerNormalization
+ * and GlobalAveragePooling1D, with gelu and mish activations.
  */
 export function buildDecoderSequenceZoo(size = 12, classes = 10): tf.LayersModel {
   const L = tf.layers;
   const input = tf.input({ shape: [size, size, 3], name: 'image' });
   const apply = (layer: tf.layers.Layer, x: T | T[]) => layer.apply(x) as T;
-  let x = apply(L.conv2dTranspose({ name: 'up_conv', filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'gelu' }), input);
+  // Keras preprocessing layers at the input: per-channel Rescaling, Normalization with adapted weights.
+  let x = apply(L.rescaling({ name: 'rescale', scale: [0.5, 1, 2] as unknown as number, offset: 0.25 }), input);
+  x = apply(new KerasNormalization({ name: 'normalize', axis: -1 }), x);
+  x = apply(L.conv2dTranspose({ name: 'up_conv', filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'gelu' }), x);
   x = apply(L.leakyReLU({ name: 'leaky', alpha: 0.1 }), x);
   x = apply(L.conv2d({ name: 'down', filters: 4, kernelSize: 3, strides: 2, activation: 'mish' }), x);
   x = apply(L.upSampling2d({ name: 'upsample', size: [2, 2] }), x);

@@ -110,7 +110,7 @@ describe('loadModelSource', () => {
     const h5 = join(temp.dir, 'for-errors.h5');
     await writeKerasModelFile(h5, config, h5LayersFor(configLayerNames(config), smallClassifierWeights()));
     expect((await fail({ model: h5, weights: 'imagenet' })).message).toBe(
-      '--weights imagenet applies to the built-in applications only (inception_v3, mobilenet_v2, resnet50, xception); pass --weights FILE.h5',
+      '--weights imagenet applies to the built-in applications only (inception_v3, mobilenet_v2, resnet50, xception, efficientnet_b0); pass --weights FILE.h5',
     );
 
     const zip = join(temp.dir, 'model.keras');

@@ -1,7 +1,8 @@
-// `verify --model mobilenet_v2|resnet50|xception --weights random`: each built-in Keras application
+// `verify --model mobilenet_v2|resnet50|xception|efficientnet_b0 --weights random`: each built-in Keras application
 // exported and checked against its in-memory model on two fixture images (graph validity, the signature,
 // golden scores within verify's default tolerance, same top-5), with the application's own size and
-// preprocess_input mode (ResNet50: caffe, BGR minus ImageNet means).
+// preprocess_input mode (ResNet50: caffe, BGR minus ImageNet means; EfficientNetB0: none, it scales
+// the [0, 255] pixels itself with Rescaling and Normalization layers).
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +25,7 @@ describe('verify on the built-in Keras applications', () => {
     ['mobilenet_v2', 'inception', [224, 224, 3]],
     ['resnet50', 'caffe', [224, 224, 3]],
     ['xception', 'inception', [299, 299, 3]],
+    ['efficientnet_b0', 'none', [224, 224, 3]],
   ] as const)(
     '%s passes with its own preprocessing (%s) and input size',
     async (model, preprocess, inputShape) => {

@@ -1,8 +1,9 @@
-// The built-in Keras applications (`--model inception_v3|mobilenet_v2|resnet50|xception`): for each, its
+// The built-in Keras applications (`--model inception_v3|mobilenet_v2|resnet50|xception|efficientnet_b0`): for each, its
 // builder, Keras's default input size and preprocess_input mode, the ImageNet weights file Keras
 // downloads (URL, md5 as Keras's get_file checks it, cache file name) and Keras's parameter count.
 import type * as tf from '@tensorflow/tfjs';
 import type { PreprocessMode } from '@tensorsky/preprocess';
+import { buildEfficientNetB0, EFFICIENTNET_B0_INPUT_SHAPE } from './efficientnet-b0.js';
 import { buildInceptionV3, INCEPTION_V3_INPUT_SHAPE } from './inception-v3.js';
 import type { ApplicationOptions } from './layers.js';
 import { buildMobileNetV2, MOBILENET_V2_INPUT_SHAPE } from './mobilenet-v2.js';
@@ -80,6 +81,19 @@ export const KERAS_APPLICATIONS = {
       fileName: 'xception_weights_tf_dim_ordering_tf_kernels.h5',
     },
     params: 22_910_480,
+  },
+  efficientnet_b0: {
+    title: 'EfficientNetB0',
+    build: buildEfficientNetB0,
+    inputShape: EFFICIENTNET_B0_INPUT_SHAPE,
+    // Its Rescaling and Normalization layers scale the [0, 255] pixels; preprocess_input is the identity.
+    preprocess: 'none',
+    imagenet: {
+      url: 'https://storage.googleapis.com/keras-applications/efficientnetb0.h5',
+      md5: '902e53a9f72be733fc0bcb005b3ebbac',
+      fileName: 'efficientnetb0.h5',
+    },
+    params: 5_330_571,
   },
 } as const satisfies Record<string, KerasApplication>;
 

@@ -14,6 +14,7 @@
 // by up to ~1.5e-4, while FusedBatchNormV3 stays within ~6e-6 of the TF.js model.
 import * as tf from '@tensorflow/tfjs';
 import { DataType, type GraphBuilder, type GraphTensor, type Padding } from '@tensorsky/saved-model';
+import { KERAS_EPSILON } from '../keras-layers.js';
 import { batchNormAffine, foldBatchNorm, type BatchNormParams } from './fold.js';
 
 export class LayerConversionError extends Error {
@@ -140,6 +141,28 @@ const EMITTERS: Readonly<Record<string, Emitter>> = {
     if (maxValue === null || maxValue === undefined) return ctx.g.relu(ctx.inputs[0]);
     if (maxValue === 6) return ctx.g.relu6(ctx.inputs[0]);
     return ctx.g.apply('Minimum', [ctx.g.relu(ctx.inputs[0]), ctx.g.constant('max_value', maxValue)], {}, { name: 'clip' });
+  },
+  // Keras's Rescaling: x * scale + offset (scale and offset scalars or per channel).
+  Rescaling: (ctx) => {
+    const { g } = ctx;
+    const operand = (name: string, value: unknown) => {
+      const values = typeof value === 'number' ? [value] : (value as number[]);
+      return g.constant(name, Float32Array.from(values), typeof value === 'number' ? [] : [values.length]);
+    };
+    const scaled = g.mul(ctx.inputs[0], operand('scale', ctx.config.scale));
+    const offset = ctx.config.offset ?? 0;
+    return offset === 0 ? scaled : g.add(scaled, operand('offset', offset));
+  },
+  // Keras's Normalization: (x - mean) / max(sqrt(variance), epsilon). The divisor is a frozen constant,
+  // computed in float32 as TensorFlow would (sqrt is exactly rounded either way).
+  Normalization: (ctx) => {
+    const { g } = ctx;
+    const config = ctx.config as { mean?: number | number[] | null; variance?: number | number[] | null };
+    const mean = ctx.weights.get('mean')?.values ?? Float32Array.from([config.mean ?? 0].flat());
+    const variance = ctx.weights.get('variance')?.values ?? Float32Array.from([config.variance ?? 1].flat());
+    const divisor = variance.map((v) => Math.max(Math.fround(Math.sqrt(v)), KERAS_EPSILON));
+    const centered = g.sub(ctx.inputs[0], g.constant('mean', mean, [mean.length]));
+    return g.apply('RealDiv', [centered, g.constant('divisor', divisor, [divisor.length])], {}, { name: 'truediv' });
   },
   LeakyReLU: (ctx) => ctx.g.apply('LeakyRelu', [ctx.inputs[0]], { alpha: (ctx.config.alpha as number | undefined) ?? 0.3 }),
   // tf.keras's layer normalization over the last axis as tf.nn.moments + tf.nn.batch_normalization:
