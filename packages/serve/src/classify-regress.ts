@@ -90,6 +90,8 @@ const METHOD_TENSORS: Record<Method, (name: string, signature: SignatureMetadata
 function examplesTensor(input: ExampleInput, signature: SignatureMetadata, alias: string): Tensor {
   if (input.examples.length === 0) throw invalidArgument('Input is empty.');
   const dtype = signature.inputs[alias].dtype;
+  // TF Serving feeds the strings whatever the signature declares; the engines here take inputs as
+  // declared, so a signature declaring another dtype (half_plus_three's regress, a defect) is refused.
   if (dtype !== 'DT_STRING') throw invalidArgument(`input '${alias}' of the signature has dtype ${dtype}; it must be DT_STRING to take serialized tf.Examples`);
   const { context } = input;
   const values = context?.length

@@ -37,10 +37,12 @@ async function postText(server: ModelServer, route: string, body: string): Promi
   return { status: res.status, text: await res.text() };
 }
 
+// TF Serving's test runs testClassify, testRegress and testMultiInference on both models (the TF2 ones
+// are named testClassifyTf2, ...); its REST cases use the TF1 model.
 describe.each([
-  ['TF1', HALF_PLUS_TWO],
-  ['TF2', HALF_PLUS_TWO_TF2],
-])('Classify, Regress, MultiInference on half_plus_two (%s)', (_kind, basePath) => {
+  ['', HALF_PLUS_TWO],
+  ['Tf2', HALF_PLUS_TWO_TF2],
+])('Classify, Regress, MultiInference on half_plus_two%s', (tf2, basePath) => {
   let server: ModelServer;
   let prediction: Client;
   beforeAll(async () => {
@@ -53,7 +55,7 @@ describe.each([
     await server?.close();
   });
 
-  it('testClassify: score 3.0 for x=2, no label (no "classes" output); model_spec names the signature and version 123', async () => {
+  it(`testClassify${tf2}: score 3.0 for x=2, no label (no "classes" output); model_spec names the signature and version 123`, async () => {
     const res = await unary(prediction, 'Classify', { model_spec: spec('classify_x_to_y'), input: exampleList({ x: [2] }) });
     expect(res.result.classifications).toHaveLength(1);
     expect(res.result.classifications[0].classes).toHaveLength(1);
@@ -64,14 +66,14 @@ describe.each([
     expect(res.model_spec.version.value.toNumber()).toBe(123);
   });
 
-  it('testRegress: 3.0 for x=2', async () => {
+  it(`testRegress${tf2}: 3.0 for x=2`, async () => {
     const res = await unary(prediction, 'Regress', { model_spec: spec('regress_x_to_y'), input: exampleList({ x: [2] }) });
     expect(res.result.regressions.map((r: any) => r.value)).toEqual([3.0]);
     expect(res.model_spec.signature_name).toBe('regress_x_to_y');
     expect(res.model_spec.version.value.toNumber()).toBe(123);
   });
 
-  it('testMultiInference / RegressAndClassifySignaturesTest: regress then classify, 3.0 each, results in task order', async () => {
+  it(`testMultiInference${tf2} / RegressAndClassifySignaturesTest: regress then classify, 3.0 each, results in task order`, async () => {
     const res = await unary(prediction, 'MultiInference', {
       tasks: [
         { model_spec: spec('regress_x_to_y'), method_name: REGRESS },
@@ -100,12 +102,12 @@ describe.each([
     expect(res.results.map((r: any) => r.regression_result.regressions[0].value)).toEqual([3.0, 4.0]);
   });
 
-  it('testClassifyREST: {"results": [[["", 3.0]]]}, the score written as a float', async () => {
+  it(`testClassifyREST${tf2 && ' (on the TF2 model too)'}: {"results": [[["", 3.0]]]}, the score written as a float`, async () => {
     const reply = await postText(server, '/v1/models/default:classify', '{"signature_name": "classify_x_to_y", "examples": [{"x": 2.0}]}');
     expect(reply).toEqual({ status: 200, text: '{"results":[[["",3.0]]]}' });
   });
 
-  it('testRegressREST: {"results": [3.0]}', async () => {
+  it(`testRegressREST${tf2 && ' (on the TF2 model too)'}: {"results": [3.0]}`, async () => {
     const reply = await postText(server, '/v1/models/default:regress', '{"signature_name": "regress_x_to_y", "examples": [{"x": 2.0}]}');
     expect(reply).toEqual({ status: 200, text: '{"results":[3.0]}' });
   });
