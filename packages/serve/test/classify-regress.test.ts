@@ -11,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type ModelServer } from '../src/index.js';
 import { PREDICTION_SERVICE, serviceDefinition } from '../src/grpc-proto.js';
+import { writeExampleClassifierModel } from './support/example-model.js';
 import { HALF_PLUS_TWO, TF_SERVING_FIXTURES, model, post, tempDir } from './support/harness.js';
 import { findPython, generateServingStubs, runPython } from './support/python-grpc.js';
 
@@ -232,6 +233,58 @@ describe('Classify and Regress: inputs, contexts and bad signatures (half_plus_t
     // ValidSingleSignatureTest
     const res = await multi([{ model_spec: spec('regress_x_to_y'), method_name: REGRESS }]);
     expect(res.results.map((r: any) => r.regression_result.regressions[0].value)).toEqual([3.0]);
+  });
+});
+
+describe('Classify with labels: classes and scores outputs (PostProcessClassificationResult)', () => {
+  let server: ModelServer;
+  let prediction: Client;
+  let base: string;
+  beforeAll(async () => {
+    base = await tempDir('tensorsky-classifier-');
+    await writeExampleClassifierModel(path.join(base, '1'));
+    server = await startServer({ host: '127.0.0.1', port: 0, grpcPort: 0, workers: 1, models: [model('labels', base)] });
+    const Ctor = grpc.makeGenericClientConstructor(serviceDefinition(PREDICTION_SERVICE), PREDICTION_SERVICE);
+    prediction = new Ctor(server.grpcAddress!, grpc.credentials.createInsecure()) as unknown as Client;
+  }, 120_000);
+  afterAll(async () => {
+    prediction?.close();
+    await server?.close();
+    await fs.rm(base, { recursive: true, force: true });
+  });
+
+  const examples = '[{"x": 0.25, "labels": ["cat", "dog"]}, {"x": 1.0, "labels": [{"b64": "ZmlzaA=="}, "dog"]}]';
+
+  it('each example gets its [label, score] pairs; bytes features from strings and {"b64": ...}', async () => {
+    expect(await postText(server, '/v1/models/labels:classify', `{"signature_name": "classify", "examples": ${examples}}`)).toEqual({
+      status: 200,
+      text: '{"results":[[["cat",0.25],["dog",0.75]],[["fish",1.0],["dog",0.0]]]}',
+    });
+    const res = await unary(prediction, 'Classify', {
+      model_spec: { name: 'labels', signature_name: 'classify' },
+      input: { example_list: { examples: [{ features: { feature: { x: { float_list: { value: [0.5] } }, labels: { bytes_list: { value: [Buffer.from('a'), Buffer.from('b')] } } } } }] } },
+    });
+    expect(res.result.classifications[0].classes.map((c: any) => [c.label, c.score])).toEqual([
+      ['a', 0.5],
+      ['b', 0.5],
+    ]);
+  });
+
+  it('classes without scores: every score 0 (written 0.0)', async () => {
+    expect(await postText(server, '/v1/models/labels:classify', `{"signature_name": "classes_only", "examples": ${examples}}`)).toEqual({
+      status: 200,
+      text: '{"results":[[["cat",0.0],["dog",0.0]],[["fish",0.0],["dog",0.0]]]}',
+    });
+  });
+
+  it('scores not shaped [batch_size, num_classes]: INVALID_ARGUMENT with TF Serving\'s message', async () => {
+    const reply = await post(server, '/v1/models/labels:classify', `{"signature_name": "scores_1d", "examples": ${examples}}`);
+    expect(reply).toEqual({ status: 400, body: { error: 'Expected Tensor shape: [batch_size num_classes] but got [2]' } });
+  });
+
+  it('regression on a [batch_size] output; a missing feature takes its default', async () => {
+    const reply = await postText(server, '/v1/models/labels:regress', '{"signature_name": "regress_s", "examples": [{"x": 1.0, "labels": ["a", "b"], "s": 2.5}, {"x": 1.0, "labels": ["a", "b"]}]}');
+    expect(reply).toEqual({ status: 200, text: '{"results":[2.5,0.5]}' });
   });
 });
 
