@@ -3,12 +3,11 @@
 // (tensorflow/core/util/example_proto_fast_parsing.cc): straight from the wire, where several Examples
 // concatenated are one Example (TF Serving prepends a context that way), the last entry of a feature
 // name wins, and each feature is read only when a parser asks for it.
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { DataType } from './proto.js';
+import { DataType, TENSORFLOW_PROTO_DIR } from './proto.js';
 
-/** The folder holding tensorflow/core/example/{example,feature}.proto, for schemas that import them. */
-export const EXAMPLE_PROTO_DIR = fileURLToPath(new URL('../proto/', import.meta.url));
+/** The folder holding tensorflow/core/example/{example,feature}.proto (tensorflow.proto's), for schemas that import them. */
+export const EXAMPLE_PROTO_DIR = TENSORFLOW_PROTO_DIR;
 
 /** One feature's values: exactly one kind, as tensorflow.Feature's oneof; `{}` is a feature of no kind. */
 export type FeatureValues =
