@@ -161,6 +161,10 @@ describe('ParseExampleV2: dense, variable-length dense, sparse and ragged featur
       'Name: <unknown>, Key: d, Index: 0.  int64 value 1099511627776 is outside the int32 range this engine computes in',
     );
     await expect(model.predict({ serialized: [[ex0]] as never })).rejects.toThrow('Expected serialized to be a scalar or vector, got shape: [1,1]');
+    // Feature "s": a bytes_list whose one value claims 9 bytes and has 1 (protobuf wire bytes by hand).
+    const truncated = Uint8Array.from([0x0a, 0x0c, 0x0a, 0x0a, 0x0a, 0x01, 0x73, 0x12, 0x05, 0x0a, 0x03, 0x0a, 0x09, 0x61]);
+    await expect(model.predict({ serialized: truncated })).rejects.toThrow("Key: s.  Can't parse serialized Example: Could not get num elements in bytes_list.");
+    await expect(model.predict({ serialized: [truncated] })).rejects.toThrow("Name: <unknown>, Key: s, Index: 0.  Can't parse serialized Example.");
     model.dispose();
   });
 });

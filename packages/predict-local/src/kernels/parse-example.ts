@@ -188,8 +188,11 @@ function parseOne(serialized: Uint8Array, name: string, index: number, config: C
     }
     const listName = `${typeString(cfg.dtype).replace('string', 'bytes')}_list`;
     const list = exampleType === DataType.DT_INVALID ? [] : readList(feature, cfg.dtype, () => prefix);
+    // A single example's variable-length bytes are counted before they are read.
+    const unreadable = () =>
+      fail(!single ? "Can't parse serialized Example." : cfg.dtype === DataType.DT_STRING ? "Can't parse serialized Example: Could not get num elements in bytes_list." : `Can't parse serialized Example: Parsing ${listName} failed.`);
     if (kind !== 'dense') {
-      if (!list) throw fail(single ? `Can't parse serialized Example: Parsing ${listName} failed.` : "Can't parse serialized Example.");
+      if (!list) throw unreadable();
       out[kind][d] = list;
       continue;
     }
@@ -203,7 +206,7 @@ function parseOne(serialized: Uint8Array, name: string, index: number, config: C
         throw fail(`Number of ${typeString(cfg.dtype).replace('string', 'bytes')} values != expected.  Values size: ${list.length} but output shape: ${shapeString(dense.shape)}`);
       }
     } else {
-      if (!list) throw fail(single ? `Can't parse serialized Example: Parsing ${listName} failed.` : "Can't parse serialized Example.");
+      if (!list) throw unreadable();
       if (list.length % dense.stride !== 0) {
         if (single) throw new OpError(`Error while parsing feature with key ${key}: number of elements should be divisible by ${dense.stride}, found ${list.length} instead`);
         throw fail(
