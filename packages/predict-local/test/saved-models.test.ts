@@ -84,14 +84,6 @@ describe.each(['cpu', 'onnx'] as const)('TF1 SavedModels (TF Serving test models
     await expect(refused).rejects.toThrow(UnsupportedOpsError);
     await expect(refused).rejects.toThrow(/AssignAdd.*@tensorflow\/tfjs-node/);
   });
-
-  // classify/regress signatures take serialized tf.Example protos (ParseExample), which the executor
-  // does not implement; they need TensorFlow itself.
-  it('lists every unsupported op (tf.Example signatures need ParseExample)', async () => {
-    const refused = loadModel(halfPlusTwo, { backend, signature: 'classify_x_to_y' });
-    await expect(refused).rejects.toThrow('the local executor cannot run ops ParseExample; install @tensorflow/tfjs-node');
-    await expect(refused).rejects.toMatchObject({ ops: ['ParseExample'] });
-  });
 });
 
 describe.each(['cpu', 'onnx'] as const)('TF2 SavedModels (functions, object-graph checkpoints) on %s', (backend) => {

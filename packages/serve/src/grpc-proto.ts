@@ -2,18 +2,25 @@
 // protobufjs types and @grpc/grpc-js service definitions, shared by the server and by clients (tests).
 import { fileURLToPath } from 'node:url';
 import type { MethodDefinition } from '@grpc/grpc-js';
-import { TENSORFLOW_PROTO_DIR, type Int64, type SignatureDef, type TensorProto } from '@tensorsky/saved-model';
+import { EXAMPLE_PROTO_DIR, TENSORFLOW_PROTO_DIR, type Int64, type SignatureDef, type TensorProto } from '@tensorsky/saved-model';
 import protobuf from 'protobufjs';
 
-/** The folder of TF Serving's .proto files (tensorflow_serving/apis/*.proto); they import "tensorflow.proto" from TENSORFLOW_PROTO_DIR. */
+/**
+ * The folder of TF Serving's .proto files (tensorflow_serving/apis/*.proto); they import "tensorflow.proto"
+ * from TENSORFLOW_PROTO_DIR and "tensorflow/core/example/*.proto" from EXAMPLE_PROTO_DIR.
+ */
 export const SERVING_PROTO_DIR = fileURLToPath(new URL('../proto/', import.meta.url));
 
 const root = new protobuf.Root();
 root.resolvePath = (origin, target) => {
   if (target.startsWith('/') || target.startsWith('google/protobuf/')) return target;
+  if (target.startsWith('tensorflow/core/example/')) return EXAMPLE_PROTO_DIR + target;
   return (target === 'tensorflow.proto' ? TENSORFLOW_PROTO_DIR : SERVING_PROTO_DIR) + target;
 };
-root.loadSync(['model_service.proto', 'prediction_service.proto'].map((f) => `${SERVING_PROTO_DIR}tensorflow_serving/apis/${f}`), { keepCase: true });
+root.loadSync(
+  ['model_service.proto', 'prediction_service.proto', 'internal/serialized_input.proto'].map((f) => `${SERVING_PROTO_DIR}tensorflow_serving/apis/${f}`),
+  { keepCase: true },
+);
 root.resolveAll();
 
 export interface ModelSpec {
@@ -52,6 +59,51 @@ export interface GetModelStatusResponse {
   model_version_status: { version: Int64; state: number; status: { error_code: number; error_message: string } }[];
 }
 
+/** tensorflow.serving.internal.SerializedInput as decoded: each Example still the bytes the client sent. */
+export interface SerializedInput {
+  example_list?: { examples?: Uint8Array[] } | null;
+  example_list_with_context?: { examples?: Uint8Array[]; context?: Uint8Array } | null;
+}
+
+/** ClassificationRequest and RegressionRequest as the server decodes them (SerializedExampleRequest). */
+export interface SerializedExampleRequest {
+  model_spec?: ModelSpec | null;
+  input?: SerializedInput | null;
+}
+
+/** MultiInferenceRequest as the server decodes it. */
+export interface SerializedMultiInferenceRequest {
+  tasks?: { model_spec?: ModelSpec | null; method_name?: string }[];
+  input?: SerializedInput | null;
+}
+
+export interface ClassificationResponse {
+  model_spec: ModelSpec;
+  result: { classifications: { classes: { label: string; score: number }[] }[] };
+}
+
+export interface RegressionResponse {
+  model_spec: ModelSpec;
+  result: { regressions: { value: number }[] };
+}
+
+export interface MultiInferenceResponse {
+  results: ({ model_spec: ModelSpec } & (
+    | { classification_result: ClassificationResponse['result'] }
+    | { regression_result: RegressionResponse['result'] }
+  ))[];
+}
+
+/**
+ * Requests whose tf.Examples the server keeps serialized, decoded with wire-compatible messages
+ * (TF Serving's SerializedInput): the Examples go to the signature as bytes, as TF Serving feeds them.
+ */
+const SERVER_REQUEST_TYPES: Record<string, string> = {
+  Classify: 'tensorflow.serving.internal.SerializedExampleRequest',
+  Regress: 'tensorflow.serving.internal.SerializedExampleRequest',
+  MultiInference: 'tensorflow.serving.internal.SerializedMultiInferenceRequest',
+};
+
 export const PREDICTION_SERVICE = 'tensorflow.serving.PredictionService';
 export const MODEL_SERVICE = 'tensorflow.serving.ModelService';
 
@@ -72,6 +124,7 @@ export function packSignatureDefMap(signatureDef: Record<string, SignatureDef>):
 /**
  * A service of the schema as grpc-js wants it: each method's path and (de)serializers. Messages are
  * encoded from plain objects with numeric enums and decoded to protobufjs messages (int64 as Long).
+ * Requests with tf.Examples decode (server side) with their Examples left serialized.
  */
 export function serviceDefinition(service: string): Record<string, MethodDefinition<object, object>> {
   const definition: Record<string, MethodDefinition<object, object>> = {};
@@ -83,7 +136,7 @@ export function serviceDefinition(service: string): Record<string, MethodDefinit
       requestStream: false,
       responseStream: false,
       requestSerialize: (m) => Buffer.from(request.encode(m).finish()),
-      requestDeserialize: (b) => request.decode(b),
+      requestDeserialize: (b) => (SERVER_REQUEST_TYPES[method.name] ? root.lookupType(SERVER_REQUEST_TYPES[method.name]) : request).decode(b),
       responseSerialize: (m) => Buffer.from(response.encode(m).finish()),
       responseDeserialize: (b) => response.decode(b),
       originalName: method.name,

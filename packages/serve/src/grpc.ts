@@ -1,9 +1,11 @@
-// The gRPC front: TF Serving's tensorflow.serving.PredictionService (Predict, GetModelMetadata) and
-// ModelService (GetModelStatus) over @grpc/grpc-js, on the same service layer as the REST front. It
-// only translates: ModelSpec to a version spec, TensorProtos to tensors and back, errors to TF Serving's
-// status codes. Calls TF Serving has but this server does not support answer UNIMPLEMENTED.
+// The gRPC front: TF Serving's tensorflow.serving.PredictionService (Predict, Classify, Regress,
+// MultiInference, GetModelMetadata) and ModelService (GetModelStatus) over @grpc/grpc-js, on the same
+// service layer as the REST front. It only translates: ModelSpec to a version spec, TensorProtos to
+// tensors and back, errors to TF Serving's status codes. Calls TF Serving has but this server does not
+// support answer UNIMPLEMENTED.
 import * as grpc from '@grpc/grpc-js';
 import { int64ToNumber, parseDataType, type SignatureDef, type TensorInfo } from '@tensorsky/saved-model';
+import { classify, multiInference, regress, type ExampleAnswer, type ExampleInput } from './classify-regress.js';
 import type { SignatureMetadata, TensorInfoMetadata } from './engine.js';
 import { ServeError, cancelled, errorMessage, invalidArgument } from './errors.js';
 import {
@@ -12,6 +14,7 @@ import {
   packSignatureDefMap,
   serviceDefinition,
   servingEnum,
+  type ClassificationResponse,
   type GetModelMetadataRequest,
   type GetModelMetadataResponse,
   type GetModelStatusRequest,
@@ -19,6 +22,11 @@ import {
   type ModelSpec,
   type PredictRequest,
   type PredictResponse,
+  type RegressionResponse,
+  type MultiInferenceResponse,
+  type SerializedExampleRequest,
+  type SerializedInput,
+  type SerializedMultiInferenceRequest,
 } from './grpc-proto.js';
 import type { VersionSpec } from './manager.js';
 import type { PredictionService } from './service.js';
@@ -33,11 +41,6 @@ export interface GrpcFrontOptions {
 
 /** Calls of TF Serving's services that this server does not implement, and why. */
 const UNIMPLEMENTED: Record<string, Record<string, string>> = {
-  [PREDICTION_SERVICE]: {
-    Classify: 'Classify needs tf.Example inputs, which this server does not parse; call Predict',
-    Regress: 'Regress needs tf.Example inputs, which this server does not parse; call Predict',
-    MultiInference: 'MultiInference needs tf.Example inputs, which this server does not parse; call Predict',
-  },
   [MODEL_SERVICE]: {
     HandleReloadConfigRequest: 'this server reads its model config at start only; restart it with the new --model_config_file',
   },
@@ -57,6 +60,9 @@ export class GrpcFront {
     this.server = new grpc.Server({ 'grpc.max_receive_message_length': options.maxRequestBytes });
     this.addService(PREDICTION_SERVICE, {
       Predict: this.unary((req: PredictRequest, signal) => this.predict(req, signal)),
+      Classify: this.unary((req: SerializedExampleRequest, signal) => this.classify(req, signal)),
+      Regress: this.unary((req: SerializedExampleRequest, signal) => this.regress(req, signal)),
+      MultiInference: this.unary((req: SerializedMultiInferenceRequest, signal) => this.multiInference(req, signal)),
       GetModelMetadata: this.unary((req: GetModelMetadataRequest) => this.metadata(req)),
     });
     this.addService(MODEL_SERVICE, { GetModelStatus: this.unary((req: GetModelStatusRequest) => this.status(req)) });
@@ -79,7 +85,7 @@ export class GrpcFront {
   private addService(name: string, implemented: grpc.UntypedServiceImplementation): void {
     const definition: Record<string, grpc.MethodDefinition<object, object>> = serviceDefinition(name);
     const implementation = { ...implemented };
-    for (const [method, why] of Object.entries(UNIMPLEMENTED[name])) {
+    for (const [method, why] of Object.entries(UNIMPLEMENTED[name] ?? {})) {
       // Raw bytes in and out: the request is never decoded.
       definition[method] = {
         path: `/${name}/${method}`,
@@ -129,6 +135,42 @@ export class GrpcFront {
     };
   }
 
+  /** TF Serving's Classify: tf.Examples through a classification signature (classifier.cc). */
+  private async classify(request: SerializedExampleRequest, signal: AbortSignal): Promise<ClassificationResponse> {
+    const spec = modelSpec(request.model_spec);
+    const signatureName = request.model_spec?.signature_name ?? '';
+    const answer = await classify(this.service, { model: spec.name, spec: spec.version, signatureName, input: exampleInput(request.input), signal });
+    return { model_spec: answeredSpec(spec.name, answer), result: { classifications: answer.result.map((classes) => ({ classes })) } };
+  }
+
+  /** TF Serving's Regress: tf.Examples through a regression signature (regressor.cc). */
+  private async regress(request: SerializedExampleRequest, signal: AbortSignal): Promise<RegressionResponse> {
+    const spec = modelSpec(request.model_spec);
+    const signatureName = request.model_spec?.signature_name ?? '';
+    const answer = await regress(this.service, { model: spec.name, spec: spec.version, signatureName, input: exampleInput(request.input), signal });
+    return { model_spec: answeredSpec(spec.name, answer), result: { regressions: answer.result.map((value) => ({ value })) } };
+  }
+
+  /** TF Serving's MultiInference: the version is the first task's (a task without a ModelSpec has an empty one). */
+  private async multiInference(request: SerializedMultiInferenceRequest, signal: AbortSignal): Promise<MultiInferenceResponse> {
+    const tasks = request.tasks ?? [];
+    const first = tasks[0]?.model_spec ? modelSpec(tasks[0].model_spec) : { name: '', version: { kind: 'latest' as const } };
+    const { version, results } = await multiInference(this.service, {
+      tasks: tasks.map((t) => ({ model: t.model_spec?.name ?? '', signatureName: t.model_spec?.signature_name ?? '', methodName: t.method_name ?? '' })),
+      spec: first.version,
+      input: exampleInput(request.input),
+      signal,
+    });
+    return {
+      results: results.map((r) => ({
+        model_spec: answeredSpec(r.model, { version, signatureName: r.signatureName }),
+        ...('classification' in r
+          ? { classification_result: { classifications: r.classification.map((classes) => ({ classes })) } }
+          : { regression_result: { regressions: r.regression.map((value) => ({ value })) } }),
+      })),
+    };
+  }
+
   /** TF Serving's GetModelMetadata: only the "signature_def" field, as a packed SignatureDefMap. */
   private metadata(request: GetModelMetadataRequest): GetModelMetadataResponse {
     const spec = modelSpec(request.model_spec);
@@ -166,6 +208,19 @@ function modelSpec(spec: ModelSpec | null | undefined): { name: string; version:
   if (spec.version) return { name, version: { kind: 'version', version: int64ToNumber(spec.version.value) } };
   if (spec.version_label) return { name, version: { kind: 'label', label: spec.version_label } };
   return { name, version: { kind: 'latest' } };
+}
+
+/** The Examples of a request's Input, still serialized; none when it has no kind ("Input is empty."). */
+function exampleInput(input: SerializedInput | null | undefined): ExampleInput {
+  if (input?.example_list) return { examples: input.example_list.examples ?? [] };
+  const withContext = input?.example_list_with_context;
+  if (withContext) return { examples: withContext.examples ?? [], context: withContext.context };
+  return { examples: [] };
+}
+
+/** The ModelSpec of an answer (util.cc's MakeModelSpec): the signature run and the version it ran on. */
+function answeredSpec(name: string, answer: Pick<ExampleAnswer<unknown>, 'version' | 'signatureName'>): ModelSpec {
+  return { name, version: { value: answer.version }, signature_name: answer.signatureName };
 }
 
 /** The request's inputs as tensors, checked against the signature as TF Serving's Predict checks them. */

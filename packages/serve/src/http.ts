@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CLIENT_CLOSED, ServeError, cancelled, deadlineExceeded, errorMessage, invalidArgument, notFound, shown, unavailable } from './errors.js';
+import { answerExampleRequest } from './example-json.js';
 import { JsonSyntaxError, parseServingJson, writeServingJson } from './json.js';
 import type { VersionSpec } from './manager.js';
 import type { MetricsSnapshot, ServeMetrics } from './metrics.js';
@@ -196,9 +197,15 @@ export class HttpFront {
       };
     }
     if (suffix === ':classify' || suffix === ':regress') {
-      throw invalidArgument(`${suffix} is not supported by this server (it needs tf.Example parsing); use :predict`);
+      const method = suffix === ':classify' ? 'classify' : 'regress';
+      return {
+        model: known,
+        api: method,
+        methods: ['POST'],
+        handle: async (body, signal) => ({ json: await answerExampleRequest(this.service, method, name, spec, await body(), signal) }),
+      };
     }
-    throw notFound(`Malformed request: unknown method ${suffix}; use :predict`);
+    throw notFound(`Malformed request: unknown method ${suffix}; use :predict, :classify or :regress`);
   }
 
   /** Reads and parses a JSON body, enforcing the size limit while it streams and the request deadline. */

@@ -26,6 +26,8 @@ export interface RunRequest {
   inputs: (signature: SignatureMetadata, signatureName: string) => Record<string, Tensor>;
   outputFilter?: readonly string[];
   signal?: AbortSignal;
+  /** The error for a signature the version lacks, where the API's differs from Predict's (Classify: INVALID_ARGUMENT). */
+  signatureNotFound?: (signatureName: string) => ServeError;
 }
 
 export interface RunResult {
@@ -119,6 +121,7 @@ export class PredictionService {
       const signatureName = request.signatureName || DEFAULT_SIGNATURE;
       const signature = lease.signatures[signatureName];
       if (!signature) {
+        if (request.signatureNotFound) throw request.signatureNotFound(signatureName);
         // TF Serving's gRPC Predict answers FAILED_PRECONDITION (predict_util.cc); REST stays 404.
         const known = Object.keys(lease.signatures).join(', ');
         const message = `Serving signature name: "${shown(signatureName)}" not found in signature def of model ${model} version ${lease.version}; it has: ${known}`;

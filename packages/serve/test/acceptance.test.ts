@@ -3,6 +3,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { rgbPng } from '@tensorsky/fixtures';
+import { encodeExample } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseModelConfig, startServer, type ModelServer, type ServeOptions } from '../src/index.js';
 import { HALF_PLUS_THREE, HALF_PLUS_TWO, TWO_VERSIONS, addVersion, get, model, post, tempDir, waitFor } from './support/harness.js';
@@ -54,11 +55,15 @@ describe('TF Serving REST cases: half_plus_two', () => {
     ]);
   });
 
-  it('says clearly when a signature cannot run here, and goes on serving', async () => {
-    // classify_x_to_y parses tf.Example protos (ParseExample), which the local executor does not run.
+  it(':predict runs a tf.Example signature on serialized Examples; bytes that are none get ParseExample\'s 400', async () => {
+    const example = Buffer.from(encodeExample({ x: { floatList: [2] } })).toString('base64');
+    expect(await post(server, '/v1/models/half_plus_two:predict', { signature_name: 'classify_x_to_y', instances: [{ b64: example }] })).toEqual({
+      status: 200,
+      body: { predictions: [[3.0]] },
+    });
     const reply = await post(server, '/v1/models/half_plus_two:predict', { signature_name: 'classify_x_to_y', instances: ['x'] });
-    expect(reply.status).toBe(501);
-    expect(reply.body.error).toMatch(/signature 'classify_x_to_y' cannot run on this server/);
+    expect(reply.status).toBe(400);
+    expect(reply.body.error).toMatch(/Could not parse example input, value: 'x'/);
     expect(await post(server, '/v1/models/half_plus_two:predict', { instances: [1.0] })).toEqual({ status: 200, body: { predictions: [2.5] } });
   });
 });

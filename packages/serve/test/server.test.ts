@@ -79,7 +79,7 @@ describe('REST API', () => {
     ['a non-numeric version', '/v1/models/half_plus_two/versions/latest:predict', { instances: [1] }, 400, /invalid version 'latest'/],
     ['".." as the model name', '/v1/models/..:predict', { instances: [1] }, 400, /invalid model name '..'/],
     ['an encoded "../" in the model name', '/v1/models/%2E%2E%2Fsecrets:predict', { instances: [1] }, 400, /invalid model name '..\/secrets'/],
-    ['an unsupported API', '/v1/models/half_plus_two:classify', { examples: [] }, 400, /:classify is not supported/],
+    ['an empty list of examples', '/v1/models/half_plus_two:classify', { examples: [] }, 400, /'examples' value is an empty array/],
     ['an unknown route', '/v2/whatever', {}, 404, /Malformed request: POST \/v2\/whatever/],
     ['an engine error', PREDICT, { instances: [13] }, 400, /input 13 is refused by the test engine/],
   ])('%s gets a clear error, and the next good request succeeds', async (_what, route, body, status, message) => {

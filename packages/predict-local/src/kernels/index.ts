@@ -5,11 +5,12 @@ import { BASE64_KERNELS } from './base64.js';
 import { CAST_KERNEL } from './cast.js';
 import { DECODE_IMAGE_KERNELS } from './decode-image.js';
 import type { Kernel } from './kernel.js';
+import { PARSE_EXAMPLE_KERNELS } from './parse-example.js';
 
 export { OpError } from './kernel.js';
 export { withDecodeLimits } from './decode-image.js';
 
-const KERNELS: readonly Kernel[] = [...BASE64_KERNELS, CAST_KERNEL, ...DECODE_IMAGE_KERNELS];
+const KERNELS: readonly Kernel[] = [...BASE64_KERNELS, CAST_KERNEL, ...DECODE_IMAGE_KERNELS, ...PARSE_EXAMPLE_KERNELS];
 
 /** Ops executed by our kernels. */
 export const CUSTOM_OPS: ReadonlySet<string> = new Set(KERNELS.map((k) => k.op));

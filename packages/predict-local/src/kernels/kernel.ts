@@ -10,7 +10,8 @@ export interface Kernel {
   readonly op: string;
   /** Returns a promise (reads string bytes, or decodes with sharp): the graph must run under executeAsync. */
   readonly async: boolean;
-  readonly run: (node: GraphNode) => tf.Tensor | Promise<tf.Tensor>;
+  /** Ops with several outputs (or output lists) return them in the op's order, lists flattened. */
+  readonly run: (node: GraphNode) => tf.Tensor | tf.Tensor[] | Promise<tf.Tensor | tf.Tensor[]>;
 }
 
 /** An op failed on its input, as TensorFlow's InvalidArgument would. */
