@@ -10,3 +10,23 @@ export {
   type PreprocessStep,
   type ReferenceImage,
 } from './preprocessing.js';
+export {
+  centralCropOffset,
+  describePreprocessing,
+  float32CropMismatches,
+  GEOMETRY_KINDS,
+  normalizationSteps,
+  PIXEL_GRIDS,
+  PREPROCESSING_FILE,
+  PREPROCESSING_SCHEMA,
+  RESIZE_METHODS,
+  resizeAttrs,
+  resolvePreprocessing,
+  shortSideSize,
+  type Geometry,
+  type NormalizationValues,
+  type PixelGrid,
+  type PreprocessingRecord,
+  type Preprocessing,
+  type ResizeMethod,
+} from './pipeline.js';
