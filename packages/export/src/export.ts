@@ -81,6 +81,8 @@ export interface ExportOptions extends Omit<ModelSourceOptions, 'onProgress'> {
   resize?: ResizeMethod;
   /** Pixel grid of the resize; default half_pixel (TF2). */
   grid?: PixelGrid;
+  /** Antialiased bilinear/bicubic resizing (tf.image.resize(antialias=True)); default false. */
+  antialias?: boolean;
   /** Crop/pad before or after resizing; default stretch. */
   geometry?: Geometry;
   /**
@@ -178,6 +180,7 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
       normalize: options.normalize ?? (options.preprocess === undefined && fromModel ? fromModel.normalize : undefined),
       resize: options.resize ?? fromModel?.resize,
       grid: options.grid,
+      antialias: options.antialias ?? fromModel?.antialias,
       geometry: options.geometry ?? fromModel?.geometry,
       fromModel,
       labels: userLabels ?? (source.labels ? await loadLabels(source.labels) : undefined),
@@ -230,6 +233,7 @@ interface BuildOptions {
   normalize: readonly PreprocessStep[] | undefined;
   resize: ResizeMethod | undefined;
   grid: PixelGrid | undefined;
+  antialias: boolean | undefined;
   geometry: Geometry | undefined;
   fromModel: ModelPreprocessing | undefined;
   labels: Labels | undefined;
@@ -265,6 +269,7 @@ function buildSavedModel(
     normalize: options.normalize,
     resize: options.resize,
     grid: options.grid,
+    antialias: options.antialias,
     geometry: options.geometry,
   };
   const { input, images } = buildImageInputGraph(g, imageInput);

@@ -22,6 +22,8 @@ export interface ModelPreprocessing {
   /** The network input size they produce (from Resizing/CenterCrop), when they resize. */
   size?: { height: number; width: number };
   resize?: ResizeMethod;
+  /** Resizing(antialias=True). */
+  antialias?: boolean;
   geometry?: Geometry;
   /** Normalization steps (Rescaling, Normalization), in the layers' order. */
   normalize: PreprocessStep[];
@@ -116,11 +118,12 @@ export function preprocessingFromLayers(layers: readonly LayerConfig[], source: 
         if (config.crop_to_aspect_ratio === true || config.pad_to_aspect_ratio === true) {
           throw new PreprocessFromError(`${where} uses crop_to_aspect_ratio/pad_to_aspect_ratio, which tensorsky export does not build yet`);
         }
-        if (config.antialias === true) throw new PreprocessFromError(`${where} uses antialias=True, which tensorsky export does not build yet`);
         const interpolation = String(config.interpolation ?? 'bilinear');
         if (!['bilinear', 'nearest', 'bicubic', 'area'].includes(interpolation)) {
           throw new PreprocessFromError(`${where} uses interpolation '${interpolation}'; tensorsky export builds bilinear, nearest, bicubic and area`);
         }
+        // tf.image.resize ignores antialias for nearest and area.
+        if (config.antialias === true && (interpolation === 'bilinear' || interpolation === 'bicubic')) result.antialias = true;
         resized = { height: positiveInt(config.height, where, 'height'), width: positiveInt(config.width, where, 'width') };
         result.resize = interpolation as ResizeMethod;
         result.size = resized;

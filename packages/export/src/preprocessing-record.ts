@@ -5,7 +5,7 @@
 // an older tensorsky, or a graph edited since), the steps are read from the graph itself.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PREPROCESSING_FILE, PREPROCESSING_SCHEMA, resizeAttrs, type PreprocessingRecord } from '@tensorsky/preprocess';
+import { ANTIALIAS_KERNELS, PREPROCESSING_FILE, PREPROCESSING_SCHEMA, resizeAttrs, type PreprocessingRecord } from '@tensorsky/preprocess';
 import { ASSETS_EXTRA_DIR, tensorProtoToArray, type GraphDef, type NodeDef } from '@tensorsky/saved-model';
 
 export interface PreprocessingSteps {
@@ -21,7 +21,14 @@ const RESIZE_OPS: Record<string, string> = {
   ResizeNearestNeighbor: 'nearest',
   ResizeBicubic: 'bicubic',
   ResizeArea: 'area',
+  ScaleAndTranslate: 'antialiased',
 };
+
+function kernelType(node: NodeDef): string {
+  const s = node.attr?.kernel_type?.s;
+  // The OpDef default, when the attr was stripped.
+  return s === undefined ? 'lanczos3' : typeof s === 'string' ? s : new TextDecoder().decode(s);
+}
 
 /** The preprocessing steps of the export in `dir` whose graph is `graph`; undefined if it has no image input graph. */
 export async function preprocessingSteps(dir: string, graph: GraphDef): Promise<PreprocessingSteps | undefined> {
@@ -58,11 +65,20 @@ function recordMismatch(record: PreprocessingRecord, nodes: readonly NodeDef[]):
   const resizes = nodes.filter((n) => n.op in RESIZE_OPS);
   if (resizes.length !== 1) return `${resizes.length} resize ops`;
   const [resize] = resizes as [NodeDef];
+  if (p.antialias) {
+    const expected = ANTIALIAS_KERNELS[p.resize];
+    if (resize.op !== 'ScaleAndTranslate' || kernelType(resize) !== expected) return `the record says ${p.resize} antialiased (ScaleAndTranslate ${expected}), the graph has ${resize.op}`;
+    return geometryMismatch(p, nodes);
+  }
   if (RESIZE_OPS[resize.op] !== p.resize) return `the graph resizes with ${resize.op}, the record says ${p.resize}`;
   const attrs = resizeAttrs(p.resize, p.grid);
   if (boolAttr(resize, 'align_corners') !== attrs.alignCorners || boolAttr(resize, 'half_pixel_centers') !== (attrs.halfPixelCenters ?? false)) {
     return `${resize.op}'s align_corners/half_pixel_centers differ from the record's ${p.grid}`;
   }
+  return geometryMismatch(p, nodes);
+}
+
+function geometryMismatch(p: PreprocessingRecord['preprocessing'], nodes: readonly NodeDef[]): string | undefined {
   const scopes = { central_crop: '/central_crop/', pad_to_square: '/pad_to_square/', short_side: '/short_side/', resize_then_crop: '/center_crop/' } as const;
   for (const [kind, scope] of Object.entries(scopes)) {
     const inGraph = nodes.some((n) => n.name.includes(scope) && (n.op === 'Slice' || n.op === 'Pad' || n.op === 'Minimum'));
@@ -83,7 +99,8 @@ function stepsFromGraph(nodes: readonly NodeDef[]): string[] | undefined {
   for (const n of nodes) {
     if (n.name.includes('/central_crop/') && n.op === 'Slice') steps.push('central crop (Slice; fraction computed in float64)');
     if (n.name.includes('/pad_to_square/') && n.op === 'Pad') steps.push('pad to a square with zeros (Pad)');
-    if (n.op in RESIZE_OPS) {
+    if (n.op === 'ScaleAndTranslate') steps.push(`resize with ScaleAndTranslate (kernel_type=${kernelType(n)}, antialias=${n.attr?.antialias?.b ?? true})`);
+    else if (n.op in RESIZE_OPS) {
       const attrs = ['align_corners', 'half_pixel_centers'].filter((a) => boolAttr(n, a)).map((a) => `${a}=true`);
       steps.push(`resize with ${n.op}${attrs.length ? ` (${attrs.join(', ')})` : ' (legacy pixel centers)'}`);
     }

@@ -4,6 +4,7 @@
 // path, pad_to_bounding_box's Pad), so TensorFlow Serving computes exactly what those functions compute,
 // and only from ops our executor runs with TensorFlow's arithmetic.
 import {
+  ANTIALIAS_KERNELS,
   float32CropMismatches,
   ImageInputGraphError,
   resizeAttrs,
@@ -48,14 +49,25 @@ export function transformImage(g: GraphBuilder, pixels: GraphTensor, p: Preproce
       });
     return [dim(0, 'strided_slice'), dim(1, 'strided_slice_1')] as const;
   };
+  const op = p.antialias ? 'ScaleAndTranslate' : RESIZE_OPS[p.resize];
   const resize = (image: GraphTensor, size: GraphTensor) => {
-    const op = RESIZE_OPS[p.resize];
     const batchOfOne = g.expandDims(image, int('ExpandDims/dim', 0));
-    const { alignCorners, halfPixelCenters } = resizeAttrs(p.resize, p.grid);
-    const resized = g.apply(op, [batchOfOne, size], { align_corners: alignCorners, half_pixel_centers: halfPixelCenters }, { name: op });
+    let resized: GraphTensor;
+    if (p.antialias) {
+      // tf.image.resize(antialias=True): scale = float(size) / float(shape[1:3]), translation zeros.
+      const inputSize = g.stridedSlice(g.shape(batchOfOne, { name: `${op}/Shape` }), int(`${op}/stack`, [1]), int(`${op}/stack_1`, [3]), int(`${op}/stack_2`, [1]), {
+        name: `${op}/strided_slice`,
+      });
+      const scale = g.apply('RealDiv', [g.cast(size, DataType.DT_FLOAT, { name: `${op}/Cast` }), g.cast(inputSize, DataType.DT_FLOAT, { name: `${op}/Cast_1` })], {}, { name: `${op}/truediv` });
+      const translation = constant(`${op}/zeros`, new Float32Array(2), [2]);
+      resized = g.apply(op, [batchOfOne, size, scale, translation], { kernel_type: ANTIALIAS_KERNELS[p.resize], antialias: true }, { name: op });
+    } else {
+      const { alignCorners, halfPixelCenters } = resizeAttrs(p.resize, p.grid);
+      resized = g.apply(op, [batchOfOne, size], { align_corners: alignCorners, half_pixel_centers: halfPixelCenters }, { name: op });
+    }
     return g.squeeze(resized, { axis: [0] });
   };
-  const networkSize = () => int(`${RESIZE_OPS[p.resize]}/size`, [p.height, p.width]);
+  const networkSize = () => int(`${op}/size`, [p.height, p.width]);
 
   switch (p.geometry.kind) {
     case 'stretch':
@@ -81,7 +93,7 @@ export function transformImage(g: GraphBuilder, pixels: GraphTensor, p: Preproce
         return centerCrop(g, resized, p.height, p.width, dims, int);
       });
     case 'resize_then_crop': {
-      const resized = resize(pixels, int(`${RESIZE_OPS[p.resize]}/size`, [p.geometry.height, p.geometry.width]));
+      const resized = resize(pixels, int(`${op}/size`, [p.geometry.height, p.geometry.width]));
       return centerCrop(g, resized, p.height, p.width, dims, int);
     }
   }

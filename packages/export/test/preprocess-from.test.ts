@@ -51,6 +51,12 @@ describe('preprocessingFromLayers', () => {
     expect(p.geometry).toBeUndefined();
   });
 
+  it('takes antialias=True for bilinear/bicubic (ScaleAndTranslate) and ignores it for nearest, as tf.image.resize does', () => {
+    const resizingWith = (interpolation: string) => [input, layer('Resizing', { name: 'r', height: 8, width: 8, interpolation, antialias: true })];
+    expect(preprocessingFromLayers(resizingWith('bicubic') as never, 'x.json').antialias).toBe(true);
+    expect(preprocessingFromLayers(resizingWith('nearest') as never, 'x.json').antialias).toBeUndefined();
+  });
+
   it('uses epsilon 1e-7 for a variance of 0, as Keras does', () => {
     const p = preprocessingFromLayers([input, layer('Normalization', { name: 'n', mean: 0, variance: 0 })] as never, 'x.json');
     expect(p.normalize[1]).toEqual({ kind: 'div', value: Math.fround(1e-7) });

@@ -105,6 +105,21 @@ describe('resize methods and pixel grids', () => {
     expect(set).toEqual(attrs);
   });
 
+  it.each([
+    ['bilinear', 'triangle'],
+    ['bicubic', 'keyscubic'],
+  ] as const)('%s antialiased: ScaleAndTranslate(kernel_type=%s) as tf.image.resize(antialias=True) emits, agrees with the reference', async (resize, kernel) => {
+    const nodes = await expectMatchesReference({ ...SIZE, preprocess: 'inception', resize, antialias: true });
+    const resizeNode = nodes.filter((n) => n.op.startsWith('Resize') || n.op === 'ScaleAndTranslate');
+    expect(resizeNode.map((n) => n.op)).toEqual(['ScaleAndTranslate']);
+    expect(new TextDecoder().decode(resizeNode[0]!.attr!.kernel_type!.s as Uint8Array)).toBe(kernel);
+  });
+
+  it('refuses antialiasing where tf.image.resize has none', () => {
+    expect(() => resolvePreprocessing({ ...SIZE, preprocess: 'unit', resize: 'area', antialias: true })).toThrow(/antialiasing applies to bilinear and bicubic resizing/);
+    expect(() => resolvePreprocessing({ ...SIZE, preprocess: 'unit', resize: 'bilinear', grid: 'legacy', antialias: true })).toThrow(/always uses half-pixel centers/);
+  });
+
   it('refuses align_corners with half-pixel centers and unknown methods', () => {
     const g = new GraphBuilder();
     expect(() => buildImageInputGraph(g, { inputFormat: 'b64', preprocess: 'unit', ...SIZE, resize: 'lanczos3' as never })).toThrow(/unknown resize method 'lanczos3'/);
@@ -121,8 +136,9 @@ describe('geometry', () => {
     ['resize to 60x50, center crop (Keras Resizing + CenterCrop)', { kind: 'resize_then_crop', height: 60, width: 50 }, 'bilinear'],
     ['pad to square', { kind: 'pad_to_square' }, 'bilinear'],
     ['pad to square, nearest', { kind: 'pad_to_square' }, 'nearest'],
-  ] as const)('%s agrees with the reference', async (_, geometry, resize) => {
-    await expectMatchesReference({ ...SIZE, preprocess: 'inception', resize, geometry });
+    ['short side 56, center crop, antialiased bilinear', { kind: 'short_side', shortSide: 56 }, 'bilinear', true],
+  ] as const)('%s agrees with the reference', async (_, geometry, resize, antialias = false) => {
+    await expectMatchesReference({ ...SIZE, preprocess: 'inception', resize, geometry, antialias });
   });
 
   it("central crop offsets follow tf.image.central_crop's int((size - size * fraction) / 2)", () => {

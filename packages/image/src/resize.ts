@@ -228,3 +228,135 @@ export function resizeNearestNeighbor(images: ImageBatch, outHeight: number, out
   }
   return out;
 }
+
+// ---- ScaleAndTranslate (what tf.image.resize emits with antialias=True) ----
+
+/** sampling_kernels.h: the kernel functions (float arithmetic) and their radii. */
+const SAMPLING_KERNELS: Readonly<Record<string, { radius: number; at: (x: number) => number }>> = {
+  box: { radius: 1, at: (x) => (x < 0.5 ? 1 : x === 0.5 ? 0.5 : 0) },
+  triangle: { radius: 1, at: (x) => (x < 1 ? f(1 - x) : 0) },
+  keyscubic: { radius: 2, at: keysCubic },
+  mitchellcubic: { radius: 2, at: mitchellCubic },
+  lanczos1: lanczos(1),
+  lanczos3: lanczos(3),
+  lanczos5: lanczos(5),
+  gaussian: { radius: 1.5, at: (x) => (x >= 1.5 ? 0 : f(Math.exp((-x * x) / (2.0 * f(0.5) * f(0.5))))) },
+};
+
+function keysCubic(x: number): number {
+  if (x >= 2) return 0;
+  // ((-0.5x + 2.5)x - 4)x + 2 and ((1.5x - 2.5)x)x + 1, each operation in float.
+  if (x >= 1) return f(f(f(f(f(f(-0.5 * x) + 2.5) * x) - 4) * x) + 2);
+  return f(f(f(f(f(1.5 * x) - 2.5) * x) * x) + 1);
+}
+
+function mitchellCubic(x: number): number {
+  if (x >= 2) return 0;
+  if (x >= 1) return f(f(f(f(f(f(f(-7 / 18) * x) + 2) * x) - f(10 / 3)) * x) + f(16 / 9));
+  return f(f(f(f(f(f(7 / 6) * x) - 2) * x) * x) + f(8 / 9));
+}
+
+function lanczos(radius: number): { radius: number; at: (x: number) => number } {
+  const pi = f(3.14159265359);
+  return { radius, at: (x) => (x > radius ? 0 : x <= f(1e-3) ? 1 : f((radius * Math.sin(pi * x) * Math.sin((pi * x) / radius)) / (pi * pi * x * x))) };
+}
+
+export const SAMPLING_KERNEL_TYPES = Object.keys(SAMPLING_KERNELS);
+
+export interface ScaleAndTranslateOptions {
+  /** [row, column] scale (output size / input size for a plain resize). */
+  scale: readonly [number, number];
+  /** [row, column] translation; tf.image.resize passes zeros. */
+  translation?: readonly [number, number];
+  /** One of SAMPLING_KERNEL_TYPES; the op's default is lanczos3. */
+  kernelType?: string;
+  /** Widen the kernel by 1/scale when downsampling; the op's default is true. */
+  antialias?: boolean;
+}
+
+interface Spans {
+  size: number;
+  starts: Int32Array;
+  weights: Float32Array;
+}
+
+/** ComputeSpansCore: per output position, the first input index and span_size normalized weights. */
+function computeSpans(kernelType: string, outputSize: number, inputSize: number, scale: number, translate: number, antialias: boolean): Spans {
+  const kernel = SAMPLING_KERNELS[kernelType]!;
+  const invScale = f(1.0 / scale);
+  const invTranslate = f(-invScale * translate);
+  const kernelScale = antialias ? Math.max(invScale, 1) : 1;
+  const reach = f(kernel.radius * kernelScale);
+  const size = Math.min(2 * Math.ceil(reach) + 1, inputSize);
+  const starts = new Int32Array(outputSize);
+  const weights = new Float32Array(size * outputSize);
+  const oneOverKernelScale = f(1 / kernelScale);
+  for (let x = 0; x < outputSize; x++) {
+    const sample = f(f(f(x + 0.5) * invScale) + invTranslate);
+    // Sampling locations outside the image get an empty span (zeros).
+    if (sample < 0 || sample > inputSize) continue;
+    const spanStart = Math.min(inputSize - 1, Math.max(0, Math.ceil(f(f(sample - reach) - 0.5))));
+    const spanEnd = Math.min(inputSize - 1, Math.max(0, Math.floor(f(f(sample + reach) - 0.5)))) + 1;
+    if (spanEnd - spanStart > size) throw new ResizeError(`Span is too large: ${spanEnd - spanStart} vs ${size}.`);
+    let total = 0;
+    const temp: number[] = [];
+    for (let source = spanStart; source < spanEnd; source++) {
+      const position = f(f(source + 0.5) - sample);
+      const weight = kernel.at(Math.abs(f(position * oneOverKernelScale)));
+      total = f(total + weight);
+      temp.push(weight);
+    }
+    if (Math.abs(total) >= f(1000 * 1.1754943508222875e-38)) {
+      const oneOverTotal = f(1 / total);
+      temp.forEach((w, j) => (weights[size * x + j] = f(w * oneOverTotal)));
+    }
+    starts[x] = spanStart;
+  }
+  return { size, starts, weights };
+}
+
+/** ScaleAndTranslate: separable resampling, rows first into an intermediate buffer, then columns (GatherSpans). */
+export function scaleAndTranslate(images: ImageBatch, outHeight: number, outWidth: number, options: ScaleAndTranslateOptions): Float32Array {
+  const [batch, height, width, channels] = images.shape;
+  const kernelType = options.kernelType ?? 'lanczos3';
+  if (!(kernelType in SAMPLING_KERNELS)) throw new ResizeError(`Unrecognized kernel type: ${kernelType}`);
+  if (!(outHeight > 0 && outWidth > 0)) throw new ResizeError('output dimensions must be positive');
+  if (!(height > 0 && width > 0)) throw new ResizeError('input image must be of non-zero size');
+  const [rowScale, colScale] = options.scale.map(f) as [number, number];
+  if (!(rowScale > 0 && colScale > 0)) throw new ResizeError('Scale must be greater than zero.');
+  const [rowTranslation, colTranslation] = (options.translation ?? [0, 0]).map(f) as [number, number];
+  const antialias = options.antialias ?? true;
+  const cols = computeSpans(kernelType, outWidth, width, colScale, colTranslation, antialias);
+  const rows = computeSpans(kernelType, outHeight, height, rowScale, rowTranslation, antialias);
+  const rowSize = width * channels;
+  const intermediate = new Float32Array(outHeight * rowSize);
+  const out = new Float32Array(batch * outHeight * outWidth * channels);
+  for (let b = 0; b < batch; b++) {
+    const image = b * height * rowSize;
+    intermediate.fill(0);
+    for (let y = 0; y < outHeight; y++) {
+      const start = rows.starts[y]!;
+      const span = Math.min(start + rows.size, height) - start;
+      for (let j = 0; j < span; j++) {
+        const w = rows.weights[y * rows.size + j]!;
+        const from = image + (start + j) * rowSize;
+        const to = y * rowSize;
+        for (let i = 0; i < rowSize; i++) intermediate[to + i] = f(intermediate[to + i]! + f(w * images.data[from + i]!));
+      }
+    }
+    const outBase = b * outHeight * outWidth * channels;
+    for (let y = 0; y < outHeight; y++) {
+      for (let x = 0; x < outWidth; x++) {
+        const start = cols.starts[x]!;
+        const span = Math.min(start + cols.size, width) - start;
+        const o = outBase + (y * outWidth + x) * channels;
+        for (let j = 0; j < span; j++) {
+          const w = cols.weights[x * cols.size + j]!;
+          const from = y * rowSize + (start + j) * channels;
+          for (let c = 0; c < channels; c++) out[o + c] = f(out[o + c]! + f(w * intermediate[from + c]!));
+        }
+      }
+    }
+  }
+  return out;
+}

@@ -4,7 +4,7 @@
 // in float64 (area as exact overlap lengths), so it shares no code or structure with the port.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ResizeError, resizeArea, resizeBicubic, resizeNearestNeighbor, type ImageBatch } from '../src/index.js';
+import { ResizeError, resizeArea, resizeBicubic, resizeNearestNeighbor, scaleAndTranslate, type ImageBatch } from '../src/index.js';
 
 function batch(data: number[], height: number, width: number, channels = 1): ImageBatch {
   return { data: Float32Array.from(data), shape: [1, height, width, channels] };
@@ -113,12 +113,33 @@ def nearest_matrix(n_in, n_out, align, half):
         W[o, i] = 1
     return W
 
+def sampling_kernel(name):
+    if name == 'triangle': return 1.0, lambda x: max(0.0, 1 - x)
+    # Keys cubic with a = -0.5 (Catmull-Rom).
+    return 2.0, lambda x: cubic(x, -0.5)
+
+def scale_translate_matrix(n_in, n_out, scale, kernel):
+    # Output o samples the input at (o + 0.5) / scale; the kernel is widened by 1/scale when
+    # downsampling (antialias); weights over the input pixels inside the image, normalized.
+    radius, k = sampling_kernel(kernel)
+    kscale = max(1.0 / scale, 1.0)
+    W = np.zeros((n_out, n_in))
+    for o in range(n_out):
+        sample = (o + 0.5) / scale
+        if sample < 0 or sample > n_in: continue
+        w = np.array([k(abs(i + 0.5 - sample) / kscale) for i in range(n_in)])
+        if w.sum() != 0: W[o] = w / w.sum()
+    return W
+
 out = []
 for case in req:
     img = np.array(case['data'], dtype=np.float64).reshape(case['shape'])
     h, w, c = img.shape
     oh, ow, method, align, half = case['height'], case['width'], case['method'], case['align'], case['half']
-    if method == 'bicubic': Wy, Wx = bicubic_matrix(h, oh, align, half), bicubic_matrix(w, ow, align, half)
+    if method in ('triangle', 'keyscubic'):
+        sy, sx = np.float32(oh) / np.float32(h), np.float32(ow) / np.float32(w)
+        Wy, Wx = scale_translate_matrix(h, oh, float(sy), method), scale_translate_matrix(w, ow, float(sx), method)
+    elif method == 'bicubic': Wy, Wx = bicubic_matrix(h, oh, align, half), bicubic_matrix(w, ow, align, half)
     elif method == 'area': Wy, Wx = area_matrix(h, oh, align), area_matrix(w, ow, align)
     else: Wy, Wx = nearest_matrix(h, oh, align, half), nearest_matrix(w, ow, align, half)
     res = np.einsum('oh,hwc,pw->opc', Wy, img, Wx)
@@ -136,7 +157,7 @@ function numpyAvailable(): boolean {
 }
 
 interface Case {
-  method: 'bicubic' | 'area' | 'nearest';
+  method: 'bicubic' | 'area' | 'nearest' | 'triangle' | 'keyscubic';
   align: boolean;
   half: boolean;
   shape: [number, number, number];
@@ -166,6 +187,9 @@ describe.skipIf(!numpyAvailable())('against a numpy implementation of the same r
       cases.push({ method: 'nearest', align, half, shape, height, width });
       if (!half) cases.push({ method: 'area', align, half, shape, height, width });
     }
+    // ScaleAndTranslate as tf.image.resize(antialias=True) calls it.
+    cases.push({ method: 'triangle', align: false, half: true, shape, height, width });
+    cases.push({ method: 'keyscubic', align: false, half: true, shape, height, width });
   }
   const images = cases.map((c) => Float32Array.from({ length: c.shape[0] * c.shape[1] * c.shape[2] }, () => Math.round(random())));
   const expected = JSON.parse(
@@ -178,7 +202,15 @@ describe.skipIf(!numpyAvailable())('against a numpy implementation of the same r
     const c = cases[i]!;
     const image: ImageBatch = { data: images[i]!, shape: [1, ...c.shape] };
     const flags = { alignCorners: c.align, halfPixelCenters: c.half };
-    const got = c.method === 'bicubic' ? resizeBicubic(image, c.height, c.width, flags) : c.method === 'area' ? resizeArea(image, c.height, c.width, flags) : resizeNearestNeighbor(image, c.height, c.width, flags);
+    const scale = [Math.fround(c.height / c.shape[0]), Math.fround(c.width / c.shape[1])] as const;
+    const got =
+      c.method === 'bicubic'
+        ? resizeBicubic(image, c.height, c.width, flags)
+        : c.method === 'area'
+          ? resizeArea(image, c.height, c.width, flags)
+          : c.method === 'nearest'
+            ? resizeNearestNeighbor(image, c.height, c.width, flags)
+            : scaleAndTranslate(image, c.height, c.width, { scale, kernelType: c.method, antialias: true });
     // float32 accumulation in the port (as TensorFlow) vs float64 here: up to ~1e-6 of 255 per summed
     // input pixel; a wrong weight or index would be off by whole pixel levels.
     expect(maxAbsDiff(got, expected[i]!)).toBeLessThan(c.method === 'nearest' ? 1e-9 : 1e-3);

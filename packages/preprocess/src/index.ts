@@ -11,6 +11,7 @@ export {
   type ReferenceImage,
 } from './preprocessing.js';
 export {
+  ANTIALIAS_KERNELS,
   centralCropOffset,
   describePreprocessing,
   float32CropMismatches,

@@ -50,6 +50,8 @@ export interface Preprocessing {
   geometry: Geometry;
   resize: ResizeMethod;
   grid: PixelGrid;
+  /** tf.image.resize(antialias=True): ScaleAndTranslate with the method's kernel (bilinear, bicubic only). */
+  antialias: boolean;
   /** Normalization on float pixels 0-255, in order. */
   normalize: readonly PreprocessStep[];
   /** The preset the steps come from, or 'custom'. */
@@ -72,9 +74,16 @@ export function resolvePreprocessing(options: PreprocessOptions): Preprocessing 
   if (!(resize in RESIZE_METHODS)) throw new ImageInputGraphError(`unknown resize method '${resize}'; use one of ${Object.keys(RESIZE_METHODS).join(', ')}`);
   const grid = options.grid ?? 'half_pixel';
   if (!(grid in PIXEL_GRIDS)) throw new ImageInputGraphError(`unknown pixel grid '${grid}'; use one of ${Object.keys(PIXEL_GRIDS).join(', ')}`);
+  const antialias = options.antialias ?? false;
+  if (antialias && (resize === 'nearest' || resize === 'area')) {
+    throw new ImageInputGraphError(`antialiasing applies to bilinear and bicubic resizing (as in tf.image.resize), not ${resize}`);
+  }
+  if (antialias && grid !== 'half_pixel') {
+    throw new ImageInputGraphError(`antialiased resizing always uses half-pixel centers (TF2 tf.image.resize); it cannot be combined with ${grid}`);
+  }
   const geometry = options.geometry ?? { kind: 'stretch' };
   checkGeometry(geometry, height, width);
-  return { height, width, channels, geometry, resize, grid, normalize, normalizeName: options.normalize === undefined ? preprocess : 'custom' };
+  return { height, width, channels, geometry, resize, grid, antialias, normalize, normalizeName: options.normalize === undefined ? preprocess : 'custom' };
 }
 
 function checkStep(step: PreprocessStep, channels: number, preset: string | undefined): void {
@@ -126,6 +135,9 @@ function checkGeometry(geometry: Geometry, height: number, width: number): void 
   }
 }
 
+/** ScaleAndTranslate's kernel_type for an antialiased method, as tf.image.resize picks it. */
+export const ANTIALIAS_KERNELS: Readonly<Partial<Record<ResizeMethod, string>>> = { bilinear: 'triangle', bicubic: 'keyscubic' };
+
 /** The resize op's attrs for a method and grid (area has align_corners only). */
 export function resizeAttrs(resize: ResizeMethod, grid: PixelGrid): { alignCorners: boolean; halfPixelCenters?: boolean } {
   if (resize === 'area') return { alignCorners: grid === 'align_corners' };
@@ -166,7 +178,11 @@ export function shortSideSize(height: number, width: number, shortSide: number):
 export function describePreprocessing(p: Preprocessing): string[] {
   const lines: string[] = [];
   const { height, width } = p;
-  const resizeLine = (to: string) => `resize ${to} with ${p.resize} (${RESIZE_METHODS[p.resize].split(' ')[0]}), ${p.resize === 'area' ? (p.grid === 'align_corners' ? 'align_corners=true' : 'align_corners=false') : PIXEL_GRIDS[p.grid]}`;
+  const grid = p.resize === 'area' ? (p.grid === 'align_corners' ? 'align_corners=true' : 'align_corners=false') : PIXEL_GRIDS[p.grid];
+  const resizeLine = (to: string) =>
+    p.antialias
+      ? `resize ${to} with ${p.resize}, antialiased (ScaleAndTranslate, ${ANTIALIAS_KERNELS[p.resize]} kernel, as tf.image.resize(antialias=True))`
+      : `resize ${to} with ${p.resize} (${RESIZE_METHODS[p.resize].split(' ')[0]}), ${grid}`;
   switch (p.geometry.kind) {
     case 'stretch':
       lines.push(resizeLine(`to ${height}x${width} (aspect ratio not kept)`));

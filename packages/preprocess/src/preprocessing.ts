@@ -2,8 +2,9 @@
 // The exported graph (@tensorsky/export's serving input) builds its ops from these steps, and
 // preprocessImagesReference runs the same steps in TF.js: the reference clients and tests compare against.
 import type * as tfjs from '@tensorflow/tfjs-core';
-import { resizeArea, resizeBicubic, resizeNearestNeighbor } from '@tensorsky/image';
+import { resizeArea, resizeBicubic, resizeNearestNeighbor, scaleAndTranslate } from '@tensorsky/image';
 import {
+  ANTIALIAS_KERNELS,
   centralCropOffset,
   resizeAttrs,
   resolvePreprocessing,
@@ -55,6 +56,8 @@ export interface PreprocessOptions {
   resize?: ResizeMethod;
   /** Default half_pixel (TF2). */
   grid?: PixelGrid;
+  /** Antialiased bilinear/bicubic (tf.image.resize(antialias=True)); default false. */
+  antialias?: boolean;
   /** Default stretch. */
   geometry?: Geometry;
   /** Normalization steps; when given they replace `preprocess`'s preset. */
@@ -141,10 +144,17 @@ function referenceGeometry(tf: typeof tfjs, pixels: tfjs.Tensor3D, p: Preprocess
 }
 
 function referenceResize(tf: typeof tfjs, image: tfjs.Tensor3D, [height, width]: [number, number], p: Preprocessing): tfjs.Tensor3D {
+  const [h, w, c] = image.shape;
+  if (p.antialias) {
+    // tf.image.resize's scale: float32 output size / input size.
+    const scale = [Math.fround(height / h), Math.fround(width / w)] as const;
+    const data = image.dataSync() as Float32Array;
+    const out = scaleAndTranslate({ data, shape: [1, h, w, c] }, height, width, { scale, kernelType: ANTIALIAS_KERNELS[p.resize], antialias: true });
+    return tf.tensor3d(out, [height, width, c]);
+  }
   const flags = resizeAttrs(p.resize, p.grid);
   if (p.resize === 'bilinear') return tf.image.resizeBilinear(image, [height, width], flags.alignCorners, flags.halfPixelCenters);
   const kernel = { nearest: resizeNearestNeighbor, bicubic: resizeBicubic, area: resizeArea }[p.resize];
-  const [h, w, c] = image.shape;
   const out = kernel({ data: image.dataSync() as Float32Array, shape: [1, h, w, c] }, height, width, flags);
   return tf.tensor3d(out, [height, width, c]);
 }
