@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkSupportedLayers } from '../src/layers-model.js';
 import { PreprocessFromError, preprocessingFromLayers, readModelPreprocessing } from '../src/preprocess-from.js';
 
 let scratch: string;
@@ -39,7 +40,7 @@ describe('preprocessingFromLayers', () => {
       { kind: 'sub', value: [0.485, 0.456, 0.406] },
       { kind: 'div', value: [f(Math.sqrt(f(0.052441))), f(Math.sqrt(f(0.050176))), f(Math.sqrt(f(0.050625)))] },
     ]);
-    expect((p.normalize[2] as { value: number[] }).value.map((v) => Number(v.toFixed(6)))).toEqual([0.229, 0.224, 0.225]);
+    expect((p.normalize[2] as unknown as { value: number[] }).value.map((v) => Number(v.toFixed(6)))).toEqual([0.229, 0.224, 0.225]);
   });
 
   it('keeps an offset (Rescaling(1/127.5, offset=-1) is Inception scaling) and stops at the first other layer', () => {
@@ -72,6 +73,14 @@ describe('preprocessingFromLayers', () => {
   ])('refuses what it cannot build (%#)', (layers, message) => {
     expect(() => preprocessingFromLayers(layers as never, 'm.json')).toThrow(PreprocessFromError);
     expect(() => preprocessingFromLayers(layers as never, 'm.json')).toThrow(message);
+  });
+});
+
+describe('a model that carries its preprocessing layers', () => {
+  it('is refused with a pointer to --preprocess_from', () => {
+    expect(() => checkSupportedLayers(sequential([input, rescaling, conv]), 'model.keras')).toThrow(
+      "layer 'rescaling' is a Rescaling preprocessing layer, which tensorsky export builds into the serving graph instead: export the model without its preprocessing layers and give this model's file with --preprocess_from",
+    );
   });
 });
 
