@@ -6,7 +6,19 @@ import { readFileSync } from 'node:fs';
 import { access, constants as fsConstants, readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { loadLabels, type Labels } from '@tensorsky/decode';
-import { PREPROCESS_MODES, type PreprocessMode } from '@tensorsky/preprocess';
+import {
+  describePreprocessing,
+  PREPROCESS_MODES,
+  PREPROCESSING_FILE,
+  PREPROCESSING_SCHEMA,
+  resolvePreprocessing,
+  type Geometry,
+  type PixelGrid,
+  type PreprocessingRecord,
+  type PreprocessMode,
+  type PreprocessStep,
+  type ResizeMethod,
+} from '@tensorsky/preprocess';
 import {
   assertValidGraph,
   DataType,
@@ -32,6 +44,7 @@ import {
 import { isApplicationName, KERAS_APPLICATIONS } from './applications/registry.js';
 import { layersModelToGraph } from './convert/layers.js';
 import { graphModelToGraph } from './graph-model.js';
+import { readModelPreprocessing, type ModelPreprocessing } from './preprocess-from.js';
 import { buildImageInputGraph } from './serving-input.js';
 import { loadModelSource, type ModelSource, type ModelSourceOptions } from './source.js';
 
@@ -63,6 +76,21 @@ export interface ExportOptions extends Omit<ModelSourceOptions, 'onProgress'> {
   inputFormat?: ImageEncoding;
   /** Default: what the source says (the built-in application's preprocess_input), else 'inception'. */
   preprocess?: PreprocessMode;
+  /** Normalization steps instead of a preset (e.g. from normalizationSteps: --mean/--std/--channel_order). */
+  normalize?: readonly PreprocessStep[];
+  /** Resize method; default bilinear. */
+  resize?: ResizeMethod;
+  /** Pixel grid of the resize; default half_pixel (TF2). */
+  grid?: PixelGrid;
+  /** Antialiased bilinear/bicubic resizing (tf.image.resize(antialias=True)); default false. */
+  antialias?: boolean;
+  /** Crop/pad before or after resizing; default stretch. */
+  geometry?: Geometry;
+  /**
+   * A Keras model (or JSON config) whose input preprocessing layers (Resizing, CenterCrop, Rescaling,
+   * Normalization) give the resize, geometry and normalization; the options above win over it.
+   */
+  preprocessFrom?: string;
   /** A label preset ('imagenet', 'none', ...) or a labels file; default: ImageNet labels for the 1000-class built-in applications. */
   labels?: string;
   /** Fold batch norms into the preceding convolution (smaller graph; exact only to float32 rounding per layer). Default false. */
@@ -87,7 +115,12 @@ export interface ExportResult {
   inputShape: [number, number, number];
   classes: number;
   inputFormat: ImageEncoding;
-  preprocess: PreprocessMode;
+  /** The normalization preset, or 'custom' for steps given otherwise. */
+  preprocess: PreprocessMode | 'custom';
+  /** What the serving graph does to each image, one line per step (also in assets.extra/tensorsky_preprocessing.json). */
+  preprocessing: string[];
+  /** The model config --preprocess_from read, and which of its layers were used. */
+  preprocessFrom: { source: string; layers: string[] } | null;
   signature: { key: string; method: string; inputs: Record<string, ExportedTensor>; outputs: Record<string, ExportedTensor> };
   /** assets/labels.txt, or null without labels. */
   labels: { file: string; count: number; source: string } | null;
@@ -119,6 +152,7 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
   // Refuse before the slow part; writeSavedModel checks again when it moves the model into place.
   await checkOutputDir(modelDir, options.force ?? false);
   const userLabels = options.labels === undefined ? undefined : await loadLabels(options.labels);
+  const fromModel = options.preprocessFrom === undefined ? undefined : await readModelPreprocessing(options.preprocessFrom);
 
   let source = options.source;
   if (!source) {
@@ -145,6 +179,12 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
     built = buildSavedModel(source, {
       inputFormat: options.inputFormat ?? 'b64',
       preprocess: options.preprocess ?? source.preprocess ?? 'inception',
+      normalize: options.normalize ?? (options.preprocess === undefined && fromModel ? fromModel.normalize : undefined),
+      resize: options.resize ?? fromModel?.resize,
+      grid: options.grid,
+      antialias: options.antialias ?? fromModel?.antialias,
+      geometry: options.geometry ?? fromModel?.geometry,
+      fromModel,
       labels: userLabels ?? (source.labels ? await loadLabels(source.labels) : undefined),
       foldBatchNorms: options.foldBatchNorms ?? false,
       progress,
@@ -162,7 +202,11 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
   try {
     await writeSavedModel(
       modelDir,
-      { savedModel: built.savedModel, assets: built.assets, assetsExtra: { [PROVENANCE_FILE]: serializeProvenance(provenance) } },
+      {
+        savedModel: built.savedModel,
+        assets: built.assets,
+        assetsExtra: { [PROVENANCE_FILE]: serializeProvenance(provenance), [PREPROCESSING_FILE]: built.preprocessingRecord },
+      },
       { overwrite: options.force, lock },
     );
   } finally {
@@ -188,6 +232,12 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
 interface BuildOptions {
   inputFormat: ImageEncoding;
   preprocess: PreprocessMode;
+  normalize: readonly PreprocessStep[] | undefined;
+  resize: ResizeMethod | undefined;
+  grid: PixelGrid | undefined;
+  antialias: boolean | undefined;
+  geometry: Geometry | undefined;
+  fromModel: ModelPreprocessing | undefined;
   labels: Labels | undefined;
   foldBatchNorms: boolean;
   progress: (progress: ExportProgress) => void;
@@ -199,19 +249,32 @@ function buildSavedModel(
 ): {
   savedModel: SavedModel;
   assets: Record<string, string> | undefined;
+  preprocessingRecord: string;
   result: Omit<ExportResult, 'modelDir' | 'provenance' | 'savedModelBytes' | 'timings'>;
 } {
   const [height, width, channels] = source.inputShape;
   const labels = labelsText(options.labels, source.classes);
+  const { fromModel } = options;
+  if (fromModel?.size && (fromModel.size.height !== height || fromModel.size.width !== width)) {
+    throw new ExportError(
+      `--preprocess_from ${fromModel.source} makes ${fromModel.size.height}x${fromModel.size.width} images but ${source.name} takes ${height}x${width}`,
+    );
+  }
 
   const g = new GraphBuilder();
-  const { input, images } = buildImageInputGraph(g, {
+  const imageInput = {
     inputFormat: options.inputFormat,
     height,
     width,
     preprocess: options.preprocess,
     channels: channels as 1 | 3,
-  });
+    normalize: options.normalize,
+    resize: options.resize,
+    grid: options.grid,
+    antialias: options.antialias,
+    geometry: options.geometry,
+  };
+  const { input, images } = buildImageInputGraph(g, imageInput);
   // A graph model's batch norms are already folded or fused by tfjs-converter.
   const { output, foldedBatchNorms } =
     source.kind === 'graph'
@@ -238,6 +301,13 @@ function buildSavedModel(
   assertValidGraph(graphDef, tfOpDefs(), { signatures: { [SIGNATURE_KEY]: signature } });
 
   const ops = opHistogram(graphDef);
+  const preprocessing = resolvePreprocessing(imageInput);
+  const decodeOps = Object.keys(ops).filter((op) => op === 'DecodeBase64' || op.startsWith('Decode'));
+  const steps = [
+    `decode the ${options.inputFormat === 'b64' ? 'web-safe base64 of an ' : ''}image file to ${preprocessing.channels === 1 ? 'grayscale' : 'RGB'} (${decodeOps.join(', ')}), then to float`,
+    ...describePreprocessing(preprocessing),
+  ];
+  const record: PreprocessingRecord = { schema: PREPROCESSING_SCHEMA, steps, preprocessing };
   const savedModel: SavedModel = {
     saved_model_schema_version: 1,
     meta_graphs: [
@@ -256,13 +326,16 @@ function buildSavedModel(
   return {
     savedModel,
     assets: labels ? { [LABELS_FILE]: labels.text } : undefined,
+    preprocessingRecord: `${JSON.stringify(record, null, 2)}\n`,
     result: {
       model: source.name,
       weights: source.weights,
       inputShape: source.inputShape,
       classes: source.classes,
       inputFormat: options.inputFormat,
-      preprocess: options.preprocess,
+      preprocess: options.normalize === undefined ? options.preprocess : 'custom',
+      preprocessing: steps,
+      preprocessFrom: fromModel ? { source: fromModel.source, layers: fromModel.layers } : null,
       signature: {
         key: SIGNATURE_KEY,
         method: signature.method_name!,
@@ -311,6 +384,9 @@ function checkOptions(options: ExportOptions): void {
   }
   if (options.preprocess !== undefined && !(options.preprocess in PREPROCESS_MODES)) {
     throw new ExportError(`unknown preprocessing '${options.preprocess}'; use one of ${Object.keys(PREPROCESS_MODES).join(', ')}`);
+  }
+  if (options.preprocess !== undefined && options.normalize !== undefined) {
+    throw new ExportError(`--preprocess ${options.preprocess} and a custom normalization (--mean/--std/--scale/--channel_order) both say how to normalize: give one of them`);
   }
 }
 

@@ -58,4 +58,6 @@ export {
   type ExportStep,
 } from './export.js';
 export { PREPROCESS_MODES, type PreprocessMode } from '@tensorsky/preprocess';
+export { PreprocessFromError, preprocessingFromLayers, readModelPreprocessing, type ModelPreprocessing } from './preprocess-from.js';
 export { buildImageInputGraph, type ImageInputOptions } from './serving-input.js';
+export { preprocessingSteps, type PreprocessingSteps } from './preprocessing-record.js';

@@ -47,6 +47,11 @@ export function checkSupportedLayers(topology: unknown, source: string): void {
       );
     }
     if (!SUPPORTED_LAYER_CLASSES.includes(className)) {
+      if (['Resizing', 'CenterCrop'].includes(className)) {
+        throw new UnsupportedLayerError(
+          `layer '${name}' is a ${className} preprocessing layer, which tensorsky export builds into the serving graph instead: export the model without its preprocessing layers and give this model's file with --preprocess_from`,
+        );
+      }
       throw new UnsupportedLayerError(
         `layer '${name}' has class ${className}, which tensorsky export does not support; supported: ${SUPPORTED_LAYER_CLASSES.join(', ')}`,
       );

@@ -1,14 +1,10 @@
 // The serving input of an exported model, as TensorFlow ops: a batch of encoded images (base64 or raw
 // bytes) is decoded, resized and normalized inside the graph, so clients send image files, not tensors.
-// The normalization steps are @tensorsky/preprocess's table, which its TF.js reference also runs.
-import {
-  checkPreprocessOptions,
-  ImageInputGraphError,
-  PREPROCESS_STEPS,
-  type PreprocessMode,
-  type PreprocessOptions,
-} from '@tensorsky/preprocess';
+// The crop, resize and normalization steps are @tensorsky/preprocess's description (built as ops in
+// preprocessing.ts), which its TF.js reference also follows.
+import { ImageInputGraphError, resolvePreprocessing, type Preprocessing, type PreprocessOptions } from '@tensorsky/preprocess';
 import { DataType, IMAGE_ENCODINGS, type GraphBuilder, type GraphTensor, type ImageEncoding } from '@tensorsky/saved-model';
+import { checkGraphPreprocessing, normalize, transformImage, type BodyConstant } from './preprocessing.js';
 
 export interface ImageInputOptions extends PreprocessOptions {
   inputFormat: ImageEncoding;
@@ -22,39 +18,42 @@ export interface ImageInputOptions extends PreprocessOptions {
  * built the way TensorFlow 1's tf.map_fn builds it (only ops TensorFlow Serving has without function
  * libraries): a TensorArray scattered from the input, a while loop (Enter/Merge/Switch/LoopCond/
  * NextIteration/Exit) that reads one string, decodes it (DecodeBase64 for 'b64', DecodeImage with
- * channels and expand_animations=false, so a GIF gives its first frame), casts to float, resizes with
- * ResizeBilinear(half_pixel_centers=true) and writes it to a second TensorArray, gathered at the end.
- * Normalization then runs once on the whole batch.
+ * channels and expand_animations=false, so a GIF gives its first frame), casts to float, crops or pads
+ * and resizes it (by default ResizeBilinear(half_pixel_centers=true) to the network size, see
+ * preprocessing.ts) and writes it to a second TensorArray, gathered at the end. Normalization then runs
+ * once on the whole batch.
  */
 export function buildImageInputGraph(g: GraphBuilder, options: ImageInputOptions): { input: GraphTensor; images: GraphTensor } {
-  const channels = checkPreprocessOptions(options);
+  const preprocessing = resolvePreprocessing(options);
+  checkGraphPreprocessing(preprocessing);
+  const { channels } = preprocessing;
   if (!IMAGE_ENCODINGS.includes(options.inputFormat)) {
     throw new ImageInputGraphError(`unknown input format '${options.inputFormat}'; use b64 or bytes`);
   }
-  const { height, width } = options;
   const input = g.placeholder('inputs', DataType.DT_STRING, [-1]);
   const images = g.withScope('preprocess', () => {
     const decoded = g.withScope('map', () =>
-      mapImages(g, input, [height, width, channels], (encoded) => {
+      mapImages(g, input, preprocessing, (encoded) => {
         const bytes = options.inputFormat === 'b64' ? g.decodeBase64(encoded) : encoded;
         return g.decodeImage(bytes, { channels, expandAnimations: false });
       }),
     );
-    return g.identity(normalize(g, decoded, options.preprocess), { name: 'images' });
+    return g.identity(normalize(g, decoded, preprocessing.normalize), { name: 'images' });
   });
   return { input, images };
 }
 
 /**
- * tf.map_fn over a DT_STRING vector in TF1 control flow: decode(element) → Cast → ExpandDims →
- * ResizeBilinear → Squeeze per element, results stacked to [n, ...elementShape].
+ * tf.map_fn over a DT_STRING vector in TF1 control flow: decode(element) → Cast → crop/pad and resize
+ * (transformImage) per element, results stacked to [n, height, width, channels].
  */
 function mapImages(
   g: GraphBuilder,
   elements: GraphTensor,
-  elementShape: [number, number, number],
+  preprocessing: Preprocessing,
   decode: (encoded: GraphTensor) => GraphTensor,
 ): GraphTensor {
+  const elementShape = [preprocessing.height, preprocessing.width, preprocessing.channels];
   const frame = `${g.currentScope}/while/while_context`;
   const n = g.stridedSlice(g.shape(elements), [0], [1], [1], { shrinkAxisMask: 1, name: 'strided_slice' });
   const [inArray, inFlow] = g.tensorArrayV3(n, DataType.DT_STRING, { elementShape: [], identicalElementShapes: true, name: 'TensorArray' });
@@ -88,6 +87,7 @@ function mapImages(
     // Identity), or TensorFlow would run them outside the frame.
     const bodyConst = (name: string, values: number[], shape: number[]) =>
       g.withControlDependencies([i], () => g.constant(name, new Int32Array(values), shape));
+    const bodyConstant: BodyConstant = (name, values, shape) => g.withControlDependencies([i], () => g.constant(name, values, shape));
 
     const encoded = g.tensorArrayReadV3(
       enter(inArray, 'TensorArrayReadV3/Enter', true),
@@ -97,12 +97,7 @@ function mapImages(
       { name: 'TensorArrayReadV3' },
     );
     const pixels = g.cast(decode(encoded), DataType.DT_FLOAT);
-    const batchOfOne = g.expandDims(pixels, bodyConst('ExpandDims/dim', [0], []));
-    const resized = g.resizeBilinear(batchOfOne, bodyConst('ResizeBilinear/size', elementShape.slice(0, 2), [2]), {
-      alignCorners: false,
-      halfPixelCenters: true,
-    });
-    const image = g.squeeze(resized, { axis: [0] });
+    const image = transformImage(g, pixels, preprocessing, bodyConstant);
     const written = g.tensorArrayWriteV3(enter(outArray, 'TensorArrayWrite/TensorArrayWriteV3/Enter', true), i, image, flow, {
       name: 'TensorArrayWrite/TensorArrayWriteV3',
     });
@@ -118,19 +113,4 @@ function mapImages(
     const size = g.tensorArraySizeV3(outArray, flowExit, { name: 'TensorArraySizeV3' });
     return g.tensorArrayGatherV3(outArray, range(size), flowExit, DataType.DT_FLOAT, { elementShape, name: 'TensorArrayGatherV3' });
   });
-}
-
-function normalize(g: GraphBuilder, images: GraphTensor, mode: PreprocessMode): GraphTensor {
-  let x = images;
-  for (const step of PREPROCESS_STEPS[mode]) {
-    if (step.kind === 'rgbToBgr') {
-      x = g.gatherV2(x, [2, 1, 0], 3, { name: 'rgb_to_bgr' });
-      continue;
-    }
-    const value = typeof step.value === 'number' ? new Float32Array([step.value]) : Float32Array.from(step.value);
-    const name = step.kind === 'div' ? 'truediv' : 'sub';
-    const operand = g.constant(`${name}/y`, value, typeof step.value === 'number' ? [] : [value.length]);
-    x = step.kind === 'div' ? g.apply('RealDiv', [x, operand], {}, { name }) : g.sub(x, operand, { name });
-  }
-  return x;
 }

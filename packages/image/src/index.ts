@@ -23,3 +23,15 @@ export { convertChannels, toDtype, type DecodedImage, type ImageDtype, type Pixe
 export { DECODERS, decodePixels, type DecodeOptions, type ImageDecoder } from './decoders.js';
 export { decodeJpegTurbo, type JpegDctMethod, type JpegDecodeOptions } from './jpeg-turbo.js';
 export { decodeImageToRgb, type DecodeImageOptions, type RgbImage } from './rgb.js';
+export {
+  ResizeError,
+  resizeArea,
+  resizeBicubic,
+  resizeNearestNeighbor,
+  resizeScale,
+  SAMPLING_KERNEL_TYPES,
+  scaleAndTranslate,
+  type ImageBatch,
+  type ResizeFlags,
+  type ScaleAndTranslateOptions,
+} from './resize.js';

@@ -6,6 +6,7 @@ import {
   type ExportProgress,
   type ExportResult,
 } from '@tensorsky/export';
+import { normalizationSteps, PIXEL_GRIDS, RESIZE_METHODS, type Geometry, type NormalizationValues } from '@tensorsky/preprocess';
 import { IMAGE_ENCODINGS } from '@tensorsky/saved-model';
 import type { CommandModule } from 'yargs';
 import { withSnakeAliases } from '../options.js';
@@ -38,6 +39,28 @@ const options = withSnakeAliases({
     choices: Object.keys(PREPROCESS_MODES),
     describe: `Pixel scaling: ${Object.entries(PREPROCESS_MODES).map(([mode, what]) => `${mode} = ${what}`).join('; ')}. Default: inception`,
   },
+  resize: {
+    type: 'string',
+    choices: Object.keys(RESIZE_METHODS),
+    describe: 'Resize method (TensorFlow op): bilinear (default), nearest, bicubic, area',
+  },
+  'resize-grid': {
+    type: 'string',
+    choices: Object.keys(PIXEL_GRIDS),
+    describe: `Pixel centers of the resize: ${Object.entries(PIXEL_GRIDS).map(([grid, what]) => `${grid} = ${what}`).join('; ')}. Default: half_pixel`,
+  },
+  antialias: { type: 'boolean', describe: 'Antialiased bilinear/bicubic resizing, as tf.image.resize(antialias=True) (ScaleAndTranslate)' },
+  'central-crop': { type: 'number', describe: 'Keep the central FRACTION of each side first (tf.image.central_crop; TF-slim Inception eval uses 0.875)' },
+  'short-side': { type: 'number', describe: 'Resize so the short side is N (aspect ratio kept), then crop the center to the network size (torchvision/Keras-CV: 256 for 224)' },
+  'pad-to-square': { type: 'boolean', describe: 'Zero-pad to a square (image centered, tf.image.pad_to_bounding_box) before resizing' },
+  scale: { type: 'number', describe: 'Custom normalization: multiply pixels 0-255 by this first (Keras Rescaling), e.g. 0.00392156862745098' },
+  mean: { type: 'string', describe: 'Custom normalization: subtract this, one value or one per channel (comma-separated, in the model channel order)' },
+  std: { type: 'string', describe: 'Custom normalization: then divide by this, one value or one per channel (comma-separated)' },
+  'channel-order': { type: 'string', choices: ['rgb', 'bgr'], describe: 'Custom normalization: channel order the model takes (bgr reorders first, as Keras caffe mode). Default: rgb' },
+  'preprocess-from': {
+    type: 'string',
+    describe: "A Keras model (.keras, .h5, TF.js model.json, or its folder) or JSON config whose Resizing/CenterCrop/Rescaling/Normalization input layers give the preprocessing; flags given here win",
+  },
   labels: { type: 'string', describe: 'Labels for assets/labels.txt: imagenet, none, or a file (one label per line, or JSON)' },
   'fold-batch-norms': {
     type: 'boolean',
@@ -56,6 +79,10 @@ export function exportCommand(output: Output): CommandModule {
     handler: async (argv) => {
       const seed = argv.seed as number;
       if (!Number.isSafeInteger(seed)) throw new FlagError('seed', `must be an integer, got ${seed}`);
+      const normalize = normalizationFlags(argv);
+      if (normalize !== undefined && argv.preprocess !== undefined) {
+        throw new FlagError('preprocess', 'and --mean/--std/--scale/--channel_order both say how to normalize: give one of them');
+      }
       const result = await exportSavedModel({
         modelDir: argv['model-dir'] as string,
         model: argv.model as string | undefined,
@@ -63,6 +90,12 @@ export function exportCommand(output: Output): CommandModule {
         seed,
         inputFormat: argv['input-format'] as ExportOptions['inputFormat'],
         preprocess: argv.preprocess as ExportOptions['preprocess'],
+        normalize,
+        resize: argv.resize as ExportOptions['resize'],
+        grid: argv['resize-grid'] as ExportOptions['grid'],
+        antialias: argv.antialias as boolean | undefined,
+        geometry: geometryFlags(argv),
+        preprocessFrom: argv['preprocess-from'] as string | undefined,
         labels: argv.labels as string | undefined,
         foldBatchNorms: argv['fold-batch-norms'] as boolean,
         force: argv.force as boolean,
@@ -72,6 +105,45 @@ export function exportCommand(output: Output): CommandModule {
       else for (const line of formatResult(result)) output.out(line);
     },
   };
+}
+
+/** --central-crop, --short-side, --pad-to-square: at most one. */
+function geometryFlags(argv: Record<string, unknown>): Geometry | undefined {
+  const given = (['central-crop', 'short-side', 'pad-to-square'] as const).filter((k) => argv[k] !== undefined && argv[k] !== false);
+  if (given.length > 1) throw new FlagError(given[1]!, `and --${given[0]} both say how to crop: give one of them`);
+  const fraction = argv['central-crop'] as number | undefined;
+  if (fraction !== undefined) {
+    if (!(fraction > 0 && fraction <= 1)) throw new FlagError('central-crop', `must be a fraction in (0, 1], got ${fraction}`);
+    return { kind: 'central_crop', fraction };
+  }
+  const shortSide = argv['short-side'] as number | undefined;
+  if (shortSide !== undefined) {
+    if (!Number.isInteger(shortSide) || shortSide < 1) throw new FlagError('short-side', `must be a positive integer (pixels), got ${shortSide}`);
+    return { kind: 'short_side', shortSide };
+  }
+  return argv['pad-to-square'] ? { kind: 'pad_to_square' } : undefined;
+}
+
+/** --scale, --mean, --std, --channel-order as normalization steps, or undefined when none is given. */
+function normalizationFlags(argv: Record<string, unknown>): ExportOptions['normalize'] {
+  const values: NormalizationValues = {
+    scale: argv.scale as number | undefined,
+    mean: numberList(argv, 'mean'),
+    std: numberList(argv, 'std'),
+    channelOrder: argv['channel-order'] as NormalizationValues['channelOrder'],
+  };
+  if (values.scale !== undefined && !Number.isFinite(values.scale)) throw new FlagError('scale', `must be a number, got ${String(argv.scale)}`);
+  if (Object.values(values).every((v) => v === undefined)) return undefined;
+  return normalizationSteps(values);
+}
+
+function numberList(argv: Record<string, unknown>, key: 'mean' | 'std'): number | number[] | undefined {
+  const text = argv[key] as string | undefined;
+  if (text === undefined) return undefined;
+  const values = text.split(',').map((v) => (v.trim() === '' ? NaN : Number(v)));
+  if (values.some((v) => !Number.isFinite(v))) throw new FlagError(key, `must be a number or comma-separated numbers (one per channel), got '${text}'`);
+  if (key === 'std' && values.some((v) => v === 0)) throw new FlagError(key, `must not be 0, got '${text}'`);
+  return values.length === 1 ? values[0]! : values;
 }
 
 /** One line per step; downloads print every 10% (or every 10 MiB when the size is unknown). */
@@ -101,7 +173,9 @@ function formatResult(r: ExportResult): string[] {
     `Exported ${r.model} (weights: ${r.weights}) to ${r.modelDir}`,
     `  signature ${r.signature.key}: inputs ${tensor(inputs.inputs)} -> outputs ${tensor(outputs.outputs)}`,
     `  input: ${encoding} JPEG/PNG/GIF/BMP files, decoded to ${channels === 1 ? 'grayscale' : 'RGB'} and resized to ${height}x${width}`,
-    `  preprocess: ${r.preprocess}, ${PREPROCESS_MODES[r.preprocess]}`,
+    `  preprocess: ${r.preprocess}${r.preprocess === 'custom' ? '' : `, ${PREPROCESS_MODES[r.preprocess]}`}`,
+    ...(r.preprocessFrom ? [`  preprocessing from ${r.preprocessFrom.source}: ${r.preprocessFrom.layers.join(', ')}`] : []),
+    ...r.preprocessing.map((line, i) => `    ${i + 1}. ${line}`),
     `  graph: ${r.nodes} nodes, ${r.foldedBatchNorms} batch norms folded; saved_model.pb ${formatBytes(r.savedModelBytes)}, variables/ empty`,
     `  labels: ${r.labels ? `${r.labels.file} (${r.labels.count} classes, from ${r.labels.source})` : 'none'}`,
     `  time: ${seconds(r.timings.total)} (load ${seconds(r.timings.load)}, convert ${seconds(r.timings.convert)}, write ${seconds(r.timings.write)})`,

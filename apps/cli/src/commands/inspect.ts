@@ -1,5 +1,6 @@
 // `tensorsky inspect`: what `saved_model_cli show --all` prints, plus graph statistics. saved_model_cli's
 // spellings work too: --dir DIR, --tag_set, --signature_def NAME, --all.
+import { preprocessingSteps, type PreprocessingSteps } from '@tensorsky/export';
 import {
   readSavedModel,
   summarizeSavedModel,
@@ -54,10 +55,17 @@ export function inspectCommand(output: Output): CommandModule<object, InspectArg
       const signature = args['signature-def'];
       if (signature !== undefined && args.all) throw new FlagError('signature-def', 'shows one SignatureDef and --all every one: give one of them');
       const tags = args.tag?.split(',').map((t) => t.trim()).filter(Boolean);
-      const summary = await summarizeSavedModel(await readSavedModel(dir), { tags });
+      const loaded = await readSavedModel(dir);
+      const summary = await summarizeSavedModel(loaded, { tags });
       const shown = signature === undefined ? summary : onlySignature(summary, signature, args.tag);
-      if (args.json) output.json(shown);
-      else for (const line of formatSummary(shown, { graph: signature === undefined })) output.out(line);
+      // The image preprocessing of a tensorsky export (its serve graph), when the graph has one.
+      const graph = loaded.savedModel.meta_graphs?.find((mg) => mg.meta_info_def?.tags?.includes('serve'))?.graph_def;
+      const preprocessing = signature === undefined && graph ? await preprocessingSteps(summary.dir, graph) : undefined;
+      if (args.json) output.json(preprocessing ? { ...shown, preprocessing } : shown);
+      else {
+        for (const line of formatSummary(shown, { graph: signature === undefined })) output.out(line);
+        if (preprocessing) for (const line of formatPreprocessing(preprocessing)) output.out(line);
+      }
     },
   };
 }
@@ -106,6 +114,11 @@ function formatSummary(summary: SavedModelSummary, { graph }: { graph: boolean }
   }
   lines.push(`Assets: ${summary.assets.length > 0 ? summary.assets.join(', ') : 'none'}`);
   return lines;
+}
+
+function formatPreprocessing(p: PreprocessingSteps): string[] {
+  const from = p.from === 'record' ? 'assets.extra/tensorsky_preprocessing.json, checked against the graph' : 'read from the graph ops';
+  return ['', `Preprocessing (${from}):`, ...(p.note ? [`  note: ${p.note}`] : []), ...p.steps.map((step, i) => `  ${i + 1}. ${step}`)];
 }
 
 function formatSignatures(mg: MetaGraphSummary): string[] {
