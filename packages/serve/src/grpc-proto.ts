@@ -52,6 +52,17 @@ export interface GetModelStatusResponse {
   model_version_status: { version: Int64; state: number; status: { error_code: number; error_message: string } }[];
 }
 
+export interface ReloadConfigRequest {
+  /** A tensorflow.serving.ModelServerConfig message, as decoded. */
+  config?: object | null;
+  metric_names?: string[];
+}
+
+export interface ReloadConfigResponse {
+  status: { error_code: number; error_message: string };
+  metric: { name: string; int64_value_increase: number }[];
+}
+
 export const PREDICTION_SERVICE = 'tensorflow.serving.PredictionService';
 export const MODEL_SERVICE = 'tensorflow.serving.ModelService';
 
