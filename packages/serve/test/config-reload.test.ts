@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { ServeStartError, type ModelConfig, type ModelServer } from '../src/index.js';
 import { MODEL_SERVICE, serviceDefinition } from '../src/grpc-proto.js';
 import { HALF_PLUS_THREE, HALF_PLUS_TWO, TWO_VERSIONS, get, model, post, startTestServer, tempDir, trafficOn, waitFor } from './support/harness.js';
+import { findGrpcPython, generatePythonStubs, runPython } from './support/python-grpc.js';
 
 const ModelServiceClient = grpc.makeGenericClientConstructor(serviceDefinition(MODEL_SERVICE), MODEL_SERVICE) as unknown as new (
   address: string,
@@ -136,6 +137,70 @@ describe('HandleReloadConfigRequest (gRPC ModelService)', () => {
       details: expect.stringContaining('is not a directory'),
     });
     expect(await post(server, '/v1/models/m:predict', { instances: [2.0] })).toEqual({ status: 200, body: { predictions: [3.0] } });
+  });
+});
+
+const python = findGrpcPython();
+
+// HandleReloadConfigRequest from Python's grpcio, with a ModelServerConfig built by Python's protobuf
+// (as tensorflow-serving-api users write it); prints each call's status or gRPC error.
+const PYTHON_RELOAD = String.raw`
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import grpc
+from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
+from tensorflow_serving.config import model_server_config_pb2
+
+stub = model_service_pb2_grpc.ModelServiceStub(grpc.insecure_channel(sys.argv[2]))
+
+def reload(models):
+    request = model_management_pb2.ReloadConfigRequest()
+    for name, base_path, versions, labels in models:
+        config = request.config.model_config_list.config.add()
+        config.name = name
+        config.base_path = base_path
+        config.model_platform = 'tensorflow'
+        if versions:
+            config.model_version_policy.specific.versions.extend(versions)
+        for label, version in labels.items():
+            config.version_labels[label] = version
+    try:
+        response = stub.HandleReloadConfigRequest(request, 30)
+        return {'error_code': response.status.error_code, 'error_message': response.status.error_message}
+    except grpc.RpcError as e:
+        return {'code': e.code().name, 'details': e.details()}
+
+kept, new, two = sys.argv[3], sys.argv[4], sys.argv[5]
+print(json.dumps({
+    'add_and_retire': reload([('kept', kept, [], {}), ('new', new, [], {})]),
+    'bad_label': reload([('kept', kept, [], {}), ('new', new, [], {}), ('hp', two, [123], {'canary': 124})]),
+}))
+`;
+
+describe.skipIf(!python)('HandleReloadConfigRequest from a Python client (grpcio, stubs generated from our .proto files)', () => {
+  it('adds a model and retires another; a label on an unloaded version is FAILED_PRECONDITION', async () => {
+    server = await startTestServer({ models: [model('kept', HALF_PLUS_TWO), model('old', HALF_PLUS_TWO)], grpcPort: 0 });
+    const dir = await tempDir('tensorsky-reload-python-');
+    onTestFinished(() => fs.rm(dir, { recursive: true, force: true }));
+    expect(await generatePythonStubs(python!, dir)).toEqual({ status: 0, stderr: '' });
+    await fs.writeFile(path.join(dir, 'reload.py'), PYTHON_RELOAD);
+    const traffic = trafficOn(server, '/v1/models/kept:predict', 2000);
+    let run;
+    try {
+      await waitFor('traffic on the kept model', () => traffic.answers[0].length >= 10);
+      run = await runPython(python!, path.join(dir, 'reload.py'), [dir, server.grpcAddress!, HALF_PLUS_TWO, HALF_PLUS_THREE, TWO_VERSIONS]);
+    } finally {
+      await traffic.stop();
+    }
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual({
+      add_and_retire: { error_code: 0, error_message: '' },
+      bad_label: { code: 'FAILED_PRECONDITION', details: 'Request to assign label to version 124 of model hp, which is not currently available for inference (--allow_version_labels_for_unavailable_models allows new labels to point at versions not loaded yet)' },
+    });
+    expect(traffic.failures).toEqual([]);
+    expect(await post(server, '/v1/models/new:predict', { instances: [2.0] })).toEqual({ status: 200, body: { predictions: [4.0] } });
+    expect((await post(server, '/v1/models/old:predict', { instances: [2.0] })).status).toBe(404);
+    expect((await post(server, '/v1/models/hp:predict', { instances: [2.0] })).status).toBe(404);
   });
 });
 

@@ -3,15 +3,15 @@
 // clients: Python's grpcio with stubs generated at test time from our .proto files (an implementation
 // of gRPC and protobuf independent of ours; skipped when python3 lacks grpc and grpc_tools), and
 // @grpc/grpc-js's client, so that the suite checks gRPC without Python too.
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { DataType, TENSORFLOW_PROTO_DIR, tensorProto, tensorProtoToArray, type TensorProto } from '@tensorsky/saved-model';
+import { DataType, tensorProto, tensorProtoToArray, type TensorProto } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelServer } from '../src/index.js';
-import { MODEL_SERVICE, PREDICTION_SERVICE, SERVING_PROTO_DIR, serviceDefinition, servingType } from '../src/grpc-proto.js';
+import { MODEL_SERVICE, PREDICTION_SERVICE, serviceDefinition, servingType } from '../src/grpc-proto.js';
 import { HALF_PLUS_THREE, HALF_PLUS_TWO, TWO_VERSIONS, get, model, startTestServer, tempDir } from './support/harness.js';
+import { findGrpcPython, generatePythonStubs, runPython } from './support/python-grpc.js';
 
 const X = [1.0, 2.0, 5.0];
 const Y_HALF_PLUS_TWO = [2.5, 3.0, 4.5];
@@ -28,15 +28,7 @@ async function startGrpcServer(): Promise<ModelServer> {
   });
 }
 
-/** The Python interpreter that has grpcio and grpc_tools (Debian's python3-grpcio, python3-grpc-tools), if any. */
-function findPython(): string | undefined {
-  for (const candidate of ['python3', '/usr/bin/python3']) {
-    const probe = spawnSync(candidate, ['-c', 'import grpc, grpc_tools.protoc, google.protobuf'], { timeout: 20_000 });
-    if (probe.status === 0) return candidate;
-  }
-  return undefined;
-}
-const python = findPython();
+const python = findGrpcPython();
 if (!python) console.warn('grpc.test.ts: no python3 with grpcio and grpc_tools (apt-get install python3-grpcio python3-grpc-tools); the Python client tests are skipped');
 
 // The calls of TF Serving's test, made with stubs generated from packages/serve/proto and saved-model's
@@ -133,36 +125,11 @@ describe.skipIf(!python)('gRPC API with a Python client (grpcio, stubs generated
   beforeAll(async () => {
     server = await startGrpcServer();
     const dir = await tempDir('tensorsky-grpc-python-');
-    // grpc_tools' bundled protoc (3.5 in Debian's python3-grpc-tools) predates proto3 `optional`, which
-    // tensorflow.proto uses for byte-exact FunctionDef re-encoding only: hand it a copy without the label.
-    await fs.mkdir(path.join(dir, 'tf'));
-    const tensorflowProto = await fs.readFile(path.join(TENSORFLOW_PROTO_DIR, 'tensorflow.proto'), 'utf8');
-    await fs.writeFile(path.join(dir, 'tf', 'tensorflow.proto'), tensorflowProto.replace(/^(\s*)optional /gm, '$1'));
-    const protos = ['model', 'predict', 'get_model_metadata', 'status', 'get_model_status', 'model_service', 'prediction_service'];
-    const protoc = spawnSync(
-      python!,
-      [
-        ...['-m', 'grpc_tools.protoc', `-I${SERVING_PROTO_DIR}`, `-I${path.join(dir, 'tf')}`, `--python_out=${dir}`, `--grpc_python_out=${dir}`],
-        ...[...protos.map((p) => `tensorflow_serving/apis/${p}.proto`), 'tensorflow/core/protobuf/error_codes.proto', 'tensorflow.proto'],
-      ],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
+    const protoc = await generatePythonStubs(python!, dir);
     expect(protoc.stderr).toBe('');
     expect(protoc.status).toBe(0);
     await fs.writeFile(path.join(dir, 'client.py'), PYTHON_CLIENT);
-    // Asynchronous: the server answers from this process's event loop.
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(python!, [path.join(dir, 'client.py'), dir, server.grpcAddress!], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c) => (stdout += c));
-      child.stderr.on('data', (c) => (stderr += c));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    const run = await runPython(python!, path.join(dir, 'client.py'), [dir, server.grpcAddress!]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     result = JSON.parse(run.stdout);
@@ -311,7 +278,7 @@ describe('gRPC API with @grpc/grpc-js', () => {
     });
   });
 
-  it('Classify, Regress, MultiInference and HandleReloadConfigRequest answer UNIMPLEMENTED with the reason', async () => {
+  it('Classify, Regress and MultiInference answer UNIMPLEMENTED with the reason', async () => {
     const raw = (service: string, method: string) =>
       new Promise<grpc.ServiceError>((resolve) => {
         const c = new grpc.Client(server.grpcAddress!, grpc.credentials.createInsecure());
@@ -326,7 +293,6 @@ describe('gRPC API with @grpc/grpc-js', () => {
         details: `${PREDICTION_SERVICE}/${method} is not implemented by tensorsky serve: ${method} needs tf.Example inputs, which this server does not parse; call Predict`,
       });
     }
-    expect(await raw(MODEL_SERVICE, 'HandleReloadConfigRequest')).toMatchObject({ code: grpc.status.UNIMPLEMENTED, details: expect.stringMatching(/reads its model config at start only/) });
   });
 });
 
