@@ -199,6 +199,8 @@ export async function startServer(options: ServeOptions): Promise<ModelServer> {
         });
       }
       if (options.grpcSocketPath !== undefined) {
+        // As gRPC's core does before binding a UNIX socket: a socket file left by an earlier server is replaced.
+        if ((await fs.lstat(options.grpcSocketPath).catch(() => undefined))?.isSocket()) await fs.unlink(options.grpcSocketPath);
         await grpcFront.bind(`unix:${options.grpcSocketPath}`).catch((err) => {
           throw new ServeStartError(`cannot listen for gRPC on the UNIX socket ${options.grpcSocketPath}: ${errorMessage(err)}; choose another --grpc_socket_path`);
         });
