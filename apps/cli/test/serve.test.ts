@@ -225,6 +225,145 @@ describe('tensorsky serve (built binary)', () => {
   });
 });
 
+// TF Serving's command lines, flag for flag: those of its docs (docker.md, serving_config.md) and of
+// tensorflow_model_server_test_base.py's RunServer (which every case of tensorflow_model_server_test.py
+// starts the server with), on free ports and scratch paths.
+describe("TF Serving's documented command lines", () => {
+  /** RunServer's flags: --port, --rest_api_port, --rest_api_timeout_in_ms, --grpc_socket_path, ..., --grpc_channel_arguments. */
+  async function runServer(socket: string, ...modelFlags: string[]): Promise<Served & { grpcPort: number }> {
+    const [grpcPort, restPort] = [await freePort(), await freePort()];
+    const served = await launch([
+      ...[bin, 'serve', `--port=${grpcPort}`, `--rest_api_port=${restPort}`, '--rest_api_timeout_in_ms=5000', `--grpc_socket_path=${socket}`],
+      ...modelFlags,
+      '--grpc_channel_arguments=grpc.so_reuseaddr=1',
+    ]);
+    return { ...served, grpcPort };
+  }
+
+  async function grpcPredict(address: string, name: string, extra: object = {}): Promise<{ y: number[]; version: number }> {
+    const client = new PredictionClient(address, grpc.credentials.createInsecure());
+    try {
+      const reply = await new Promise<any>((resolve, reject) =>
+        client.Predict(
+          { model_spec: { name, ...extra }, inputs: { x: tensorProto(DataType.DT_FLOAT, [1], [2]) } },
+          { deadline: Date.now() + 30_000 },
+          (err: unknown, res: unknown) => (err ? reject(err) : resolve(res)),
+        ),
+      );
+      return { y: reply.outputs.y.float_val, version: reply.model_spec.version.value.toNumber() };
+    } finally {
+      client.close();
+    }
+  }
+
+  it('testGoodModelConfig: --model_config_file (good_model_config.txt), gRPC on the port and on --grpc_socket_path', async () => {
+    const config = path.join(scratch, 'good_model_config.conf');
+    writeFileSync(
+      config,
+      `model_config_list: {
+  config: {
+    name: "half_plus_two",
+    base_path: "${path.join(tfServing, 'saved_model_half_plus_two_cpu')}",
+    model_platform: "tensorflow"
+  },
+  config: {
+    name: "half_plus_three",
+    base_path: "${path.join(tfServing, 'saved_model_half_plus_three')}",
+    model_platform: "tensorflow"
+  }
+}
+`,
+    );
+    const socket = path.join(scratch, 'tf-serving.sock');
+    const served = await runServer(socket, `--model_config_file=${config}`);
+    try {
+      expect(await grpcPredict(`127.0.0.1:${served.grpcPort}`, 'half_plus_two')).toEqual({ y: [3.0], version: 123 });
+      expect(await grpcPredict(`127.0.0.1:${served.grpcPort}`, 'half_plus_three')).toEqual({ y: [4.0], version: 123 });
+      expect(await grpcPredict(`unix:${socket}`, 'half_plus_two')).toEqual({ y: [3.0], version: 123 });
+    } finally {
+      served.child.kill('SIGTERM');
+    }
+    expect(await served.exited).toBe(0);
+  });
+
+  it('testPrometheusEndpoint: --monitoring_config_file (monitoring_config.txt) serves TF Serving\'s metrics', async () => {
+    const monitoring = path.join(scratch, 'monitoring_config.txt');
+    writeFileSync(monitoring, 'prometheus_config: {\n  enable: true,\n  path: "/monitoring/prometheus/metrics"\n}\n');
+    const model = path.join(tfServing, 'saved_model_half_plus_two_cpu');
+    const served = await runServer(path.join(scratch, 'prometheus.sock'), '--model_name=default', `--model_base_path=${model}`, `--monitoring_config_file=${monitoring}`);
+    try {
+      expect(await post(`${served.url}/v1/models/default:predict`, { instances: [2.0] })).toEqual({ status: 200, body: { predictions: [3.0] } });
+      const text = await (await fetch(`${served.url}/monitoring/prometheus/metrics`)).text();
+      expect(text).toContain('# TYPE');
+      expect(text).toMatch(/^:tensorflow:serving:request_count\{model_name="default",status="OK"\} 1$/m);
+      expect(text).toMatch(/^:tensorflow:serving:request_latency_count\{model_name="default",API="predict",entrypoint="REST"\} 1$/m);
+      expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+    } finally {
+      served.child.kill('SIGTERM');
+    }
+    expect(await served.exited).toBe(0);
+  });
+
+  it('RunServer with batching_parameters_file: --enable_batching --batching_parameters_file (batching_config.txt)', async () => {
+    const batching = path.join(scratch, 'batching_config.txt');
+    writeFileSync(batching, 'max_batch_size { value: 128 }\nbatch_timeout_micros { value: 0 }\nmax_enqueued_batches { value: 1000000 }\nnum_batch_threads { value: 8 }\n');
+    const model = path.join(tfServing, 'saved_model_half_plus_two_cpu');
+    const served = await runServer(path.join(scratch, 'batching.sock'), '--model_name=default', `--model_base_path=${model}`, '--enable_batching', `--batching_parameters_file=${batching}`);
+    try {
+      const x = Array.from({ length: 300 }, (_, i) => i);
+      const reply = await post(`${served.url}/v1/models/default:predict`, { instances: x });
+      expect(reply.status).toBe(200);
+      expect(reply.body.predictions).toEqual(x.map((v) => 0.5 * v + 2));
+      expect(await grpcPredict(`127.0.0.1:${served.grpcPort}`, 'default')).toEqual({ y: [3.0], version: 123 });
+    } finally {
+      served.child.kill('SIGTERM');
+    }
+    expect(await served.exited).toBe(0);
+  });
+
+  it('serving_config.md: a config file with version labels, polled (--model_config_file_poll_wait_seconds=60), labels given at start', async () => {
+    const config = path.join(scratch, 'models.config');
+    writeFileSync(
+      config,
+      `model_config_list {
+  config {
+    name: 'my_model'
+    base_path: '${path.join(tfServing, 'saved_model_half_plus_two_2_versions')}'
+    model_platform: 'tensorflow'
+    model_version_policy {
+      specific {
+        versions: 123
+        versions: 124
+      }
+    }
+    version_labels {
+      key: 'stable'
+      value: 123
+    }
+    version_labels {
+      key: 'canary'
+      value: 124
+    }
+  }
+}
+`,
+    );
+    const [grpcPort, restPort] = [await freePort(), await freePort()];
+    const served = await launch([
+      ...[bin, 'serve', `--port=${grpcPort}`, `--rest_api_port=${restPort}`, `--model_config_file=${config}`],
+      ...['--model_config_file_poll_wait_seconds=60', '--allow_version_labels_for_unavailable_models'],
+    ]);
+    try {
+      expect(await grpcPredict(`127.0.0.1:${grpcPort}`, 'my_model', { version_label: 'stable' })).toEqual({ y: [3.0], version: 123 });
+      expect(await grpcPredict(`127.0.0.1:${grpcPort}`, 'my_model', { version_label: 'canary' })).toEqual({ y: [3.0], version: 124 });
+      expect(await post(`${served.url}/v1/models/my_model/labels/canary:predict`, { instances: [2.0] })).toEqual({ status: 200, body: { predictions: [3.0] } });
+    } finally {
+      served.child.kill('SIGTERM');
+    }
+    expect(await served.exited).toBe(0);
+  });
+});
+
 describe('tensorsky serve argument errors', () => {
   async function run(...argv: string[]) {
     const err: string[] = [];
@@ -252,6 +391,16 @@ describe('tensorsky serve argument errors', () => {
     [['serve', '--model_base_path', tfServing, '--max-request-pixels', '1.5'], 2, /--max-request-pixels must be an integer >= 1, got 1.5/],
     [['serve', '--model_base_path', tfServing, '--max_images_per_request', '-3'], 2, /--max_images_per_request must be an integer >= 1, got -3/],
     [['serve', '--model_base_path', tfServing, '--max_gif_frames', '0'], 2, /--max_gif_frames must be an integer >= 1, got 0/],
+    [['serve', '--model_base_path', tfServing, '--batching_parameters_file', '/b.txt'], 2, /--batching_parameters_file is set without --enable_batching .*; add --enable_batching/],
+    [['serve', '--model_base_path', tfServing, '--enable_batching', '--batching_parameters_file', path.join(scratch, 'none.txt')], 1, /cannot read --batching_parameters_file/],
+    [['serve', '--model_base_path', tfServing, '--monitoring_config_file', path.join(scratch, 'none.txt')], 1, /cannot read --monitoring_config_file/],
+    [
+      ['serve', '--model_base_path', tfServing, '--tensorflow_intra_op_parallelism=2', '--tensorflow_inter_op_parallelism=2', '--tensorflow_session_parallelism=2'],
+      2,
+      /configure either --tensorflow_session_parallelism or \(--tensorflow_intra_op_parallelism, --tensorflow_inter_op_parallelism\), not all three/,
+    ],
+    [['serve', '--model_base_path', tfServing, '--grpc_channel_arguments', 'grpc.x'], 2, /--grpc_channel_arguments takes key=value pairs separated by commas, got "grpc.x"/],
+    [['serve', '--model_base_path', tfServing, '--model_config_file_poll_wait_seconds', '-1'], 2, /--model_config_file_poll_wait_seconds must be an integer >= 0, got -1/],
   ])('%j fails with a one-line message', async (argv, exitCode, message) => {
     const { code, err } = await run(...argv);
     expect(code).toBe(exitCode);

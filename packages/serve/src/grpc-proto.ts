@@ -104,6 +104,17 @@ const SERVER_REQUEST_TYPES: Record<string, string> = {
   MultiInference: 'tensorflow.serving.internal.SerializedMultiInferenceRequest',
 };
 
+export interface ReloadConfigRequest {
+  /** A tensorflow.serving.ModelServerConfig message, as decoded. */
+  config?: object | null;
+  metric_names?: string[];
+}
+
+export interface ReloadConfigResponse {
+  status: { error_code: number; error_message: string };
+  metric: { name: string; int64_value_increase: number }[];
+}
+
 export const PREDICTION_SERVICE = 'tensorflow.serving.PredictionService';
 export const MODEL_SERVICE = 'tensorflow.serving.ModelService';
 

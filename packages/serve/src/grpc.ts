@@ -1,8 +1,7 @@
 // The gRPC front: TF Serving's tensorflow.serving.PredictionService (Predict, Classify, Regress,
-// MultiInference, GetModelMetadata) and ModelService (GetModelStatus) over @grpc/grpc-js, on the same
-// service layer as the REST front. It only translates: ModelSpec to a version spec, TensorProtos to
-// tensors and back, errors to TF Serving's status codes. Calls TF Serving has but this server does not
-// support answer UNIMPLEMENTED.
+// MultiInference, GetModelMetadata) and ModelService (GetModelStatus, HandleReloadConfigRequest) over
+// @grpc/grpc-js, on the same service layer as the REST front. It only translates: ModelSpec to a version
+// spec, TensorProtos to tensors and back, errors to TF Serving's status codes.
 import * as grpc from '@grpc/grpc-js';
 import { int64ToNumber, parseDataType, type SignatureDef, type TensorInfo } from '@tensorsky/saved-model';
 import { classify, multiInference, regress, type ExampleAnswer, type ExampleInput } from './classify-regress.js';
@@ -15,6 +14,7 @@ import {
   serviceDefinition,
   servingEnum,
   type ClassificationResponse,
+  servingType,
   type GetModelMetadataRequest,
   type GetModelMetadataResponse,
   type GetModelStatusRequest,
@@ -27,8 +27,12 @@ import {
   type SerializedExampleRequest,
   type SerializedInput,
   type SerializedMultiInferenceRequest,
+  type ReloadConfigRequest,
+  type ReloadConfigResponse,
 } from './grpc-proto.js';
 import type { VersionSpec } from './manager.js';
+import type { ServeMetrics } from './metrics.js';
+import { ModelConfigError, modelConfigsFromObject, type ModelConfig } from './model-config.js';
 import type { PredictionService } from './service.js';
 import { isDType, type Tensor } from './tensor.js';
 import { tensorFromProto, tensorToProto } from './tensor-proto.js';
@@ -37,27 +41,28 @@ export interface GrpcFrontOptions {
   /** Largest accepted request message; larger ones get RESOURCE_EXHAUSTED. */
   maxRequestBytes: number;
   log?: (line: string) => void;
+  /** TF Serving's request_count and request_latency metrics of each call (entrypoint GRPC). */
+  metrics?: ServeMetrics;
+  /** Applies the config of a HandleReloadConfigRequest; without it that call is UNIMPLEMENTED. */
+  reloadConfig?: (configs: ModelConfig[]) => Promise<void>;
+  /** gRPC server channel arguments (TF Serving's --grpc_channel_arguments). */
+  channelOptions?: Record<string, string | number>;
 }
 
 /** Calls of TF Serving's services that this server does not implement, and why. */
-const UNIMPLEMENTED: Record<string, Record<string, string>> = {
-  [MODEL_SERVICE]: {
-    HandleReloadConfigRequest: 'this server reads its model config at start only; restart it with the new --model_config_file',
-  },
-};
-
 type Handler<Req, Res> = (request: Req, signal: AbortSignal) => Promise<Res> | Res;
 
 export class GrpcFront {
   private readonly server: grpc.Server;
   private readonly log: (line: string) => void;
+  private readonly metrics: ServeMetrics | undefined;
 
   constructor(
     private readonly service: PredictionService,
     options: GrpcFrontOptions,
   ) {
     this.log = options.log ?? (() => {});
-    this.server = new grpc.Server({ 'grpc.max_receive_message_length': options.maxRequestBytes });
+    this.server = new grpc.Server({ ...options.channelOptions, 'grpc.max_receive_message_length': options.maxRequestBytes });
     this.addService(PREDICTION_SERVICE, {
       Predict: this.unary((req: PredictRequest, signal) => this.predict(req, signal)),
       Classify: this.unary((req: SerializedExampleRequest, signal) => this.classify(req, signal)),
@@ -65,12 +70,20 @@ export class GrpcFront {
       MultiInference: this.unary((req: SerializedMultiInferenceRequest, signal) => this.multiInference(req, signal)),
       GetModelMetadata: this.unary((req: GetModelMetadataRequest) => this.metadata(req)),
     });
-    this.addService(MODEL_SERVICE, { GetModelStatus: this.unary((req: GetModelStatusRequest) => this.status(req)) });
+    this.addService(MODEL_SERVICE, {
+      GetModelStatus: this.unary((req: GetModelStatusRequest) => this.status(req)),
+      HandleReloadConfigRequest: this.unary((req: ReloadConfigRequest) => reloadConfig(req, options.reloadConfig)),
+    });
+    this.metrics = options.metrics;
   }
 
   /** Listens on host:port (0: a free port); resolves with the port bound. */
   listen(port: number, host: string): Promise<number> {
-    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return this.bind(host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+  }
+
+  /** Listens on a gRPC address (host:port, unix:/path); resolves with the port bound. */
+  bind(address: string): Promise<number> {
     return new Promise((resolve, reject) =>
       this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
     );
@@ -81,37 +94,33 @@ export class GrpcFront {
     return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
   }
 
-  /** Registers a service: the implemented calls, and UNIMPLEMENTED answers for the others TF Serving has. */
+  /** Registers a service with its calls (every call TF Serving has). */
   private addService(name: string, implemented: grpc.UntypedServiceImplementation): void {
-    const definition: Record<string, grpc.MethodDefinition<object, object>> = serviceDefinition(name);
-    const implementation = { ...implemented };
-    for (const [method, why] of Object.entries(UNIMPLEMENTED[name] ?? {})) {
-      // Raw bytes in and out: the request is never decoded.
-      definition[method] = {
-        path: `/${name}/${method}`,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: (b) => b as Buffer,
-        requestDeserialize: (b) => b,
-        responseSerialize: (b) => b as Buffer,
-        responseDeserialize: (b) => b,
-      };
-      implementation[method] = (_call: unknown, callback: grpc.sendUnaryData<object>) =>
-        callback({ code: grpc.status.UNIMPLEMENTED, details: `${name}/${method} is not implemented by tensorsky serve: ${why}` });
-    }
-    this.server.addService(definition, implementation);
+    this.server.addService(serviceDefinition(name), implemented);
   }
 
   /** A unary handler: runs `handle` with a signal that aborts when the client cancels or its deadline passes. */
   private unary<Req, Res>(handle: Handler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
+      const started = process.hrtime.bigint();
       const cancel = new AbortController();
       call.on('cancelled', () => cancel.abort(cancelled('the client cancelled the call or its deadline passed')));
+      // As TF Serving's PredictionServiceImpl: each call counted by model and status, latency when OK.
+      const record = (status: string) => {
+        const [service, method] = call.getPath().slice(1).split('/');
+        if (service !== PREDICTION_SERVICE) return;
+        const model = (call.request as { model_spec?: ModelSpec | null }).model_spec?.name ?? '';
+        this.metrics?.recordTfRequest(model, method, 'GRPC', status, Number(process.hrtime.bigint() - started) / 1e9);
+      };
       void (async () => handle(call.request, cancel.signal))().then(
-        (response) => callback(null, response),
+        (response) => {
+          record('OK');
+          callback(null, response);
+        },
         (err) => {
           if (!(err instanceof ServeError) || err.code === 'INTERNAL') this.log(`internal error on gRPC ${call.getPath()}: ${errorMessage(err)}`);
           const code = err instanceof ServeError ? grpc.status[err.code] : grpc.status.INTERNAL;
+          record(err instanceof ServeError ? err.code : 'INTERNAL');
           callback({ code, details: errorMessage(err) });
         },
       );
@@ -199,6 +208,31 @@ export class GrpcFront {
       })),
     };
   }
+}
+
+/**
+ * TF Serving's ModelServiceImpl::HandleReloadConfigRequest: only a model_config_list is accepted. The
+ * answer carries OK, or the call fails with the reload's status (the config is refused, or a new model
+ * did not become available). metric_names asks for TensorFlow metrics' increases during the reload;
+ * none of those counters exist here, and TF answers 0 for a metric it does not have.
+ */
+async function reloadConfig(request: ReloadConfigRequest, apply: ((configs: ModelConfig[]) => Promise<void>) | undefined): Promise<ReloadConfigResponse> {
+  if (!apply) throw new ServeError(501, 'HandleReloadConfigRequest is not enabled on this server', 'UNIMPLEMENTED');
+  const config = request.config ? servingType('tensorflow.serving.ModelServerConfig').toObject(request.config as never, { longs: String, enums: String }) : {};
+  if (!config.model_config_list) {
+    throw invalidArgument('ServerModelConfig type not supported by HandleReloadConfigRequest. Only ModelConfigList is currently supported');
+  }
+  let configs: ModelConfig[];
+  try {
+    configs = modelConfigsFromObject({ model_config_list: config.model_config_list }, 'ReloadConfigRequest.config');
+  } catch (err) {
+    throw err instanceof ModelConfigError ? invalidArgument(err.message) : err;
+  }
+  await apply(configs);
+  return {
+    status: { error_code: 0, error_message: '' },
+    metric: (request.metric_names ?? []).map((name) => ({ name, int64_value_increase: 0 })),
+  };
 }
 
 /** ModelSpec as the service layer names versions: a number, a label, or (neither) the latest. */

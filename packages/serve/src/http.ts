@@ -11,9 +11,10 @@ import { JsonSyntaxError, parseServingJson, writeServingJson } from './json.js';
 import type { VersionSpec } from './manager.js';
 import type { MetricsSnapshot, ServeMetrics } from './metrics.js';
 import { modelNameProblem } from './model-config.js';
+import { DEFAULT_METRICS_PATH } from './monitoring-config.js';
 import type { PredictionService } from './service.js';
 
-export const METRICS_PATH = '/monitoring/prometheus/metrics';
+export const METRICS_PATH = DEFAULT_METRICS_PATH;
 export const HEALTH_PATH = '/healthz';
 
 export interface HttpFrontOptions {
@@ -23,6 +24,8 @@ export interface HttpFrontOptions {
   requestTimeoutMs: number;
   /** Budget for computing the answer once the request is in; beyond it, 504 and its work is dropped. 0: none. */
   restApiTimeoutMs: number;
+  /** Where Prometheus metrics are served (--monitoring_config_file's path); null: nowhere. Default METRICS_PATH. */
+  metricsPath?: string | null;
   log?: (line: string) => void;
 }
 
@@ -92,6 +95,7 @@ export class HttpFront {
     const started = process.hrtime.bigint();
     this.inFlight++;
     let route: Route | undefined;
+    let status: string = 'OK'; // TF's status code name, for its request_count metric
     const cancel = new AbortController();
     let budget: NodeJS.Timeout | undefined;
     res.on('close', () => {
@@ -100,7 +104,9 @@ export class HttpFront {
       if (!answered) cancel.abort(cancelled('the client closed the connection before its answer'));
       // A response that did not go out whole went to a client that left: an abort, whatever its status.
       const code = answered ? String(res.statusCode) : 'aborted';
-      this.metrics.recordRequest(route?.model ?? '', route?.api ?? 'unknown', code, Number(process.hrtime.bigint() - started) / 1e9);
+      if (!answered && status === 'OK') status = 'CANCELLED';
+      const tfApi = route?.api === 'health' || route?.api === 'metrics' ? undefined : (route?.api ?? 'unknown');
+      this.metrics.recordRequest(route?.model ?? '', route?.api ?? 'unknown', code, Number(process.hrtime.bigint() - started) / 1e9, status, tfApi);
       if (--this.inFlight === 0 && this.idle) this.idle();
     });
     if (this.draining) res.setHeader('Connection', 'close');
@@ -127,13 +133,14 @@ export class HttpFront {
       if (reply.text !== undefined) send(res, 200, reply.text, 'text/plain; version=0.0.4; charset=utf-8');
       else send(res, 200, writeServingJson(reply.json), 'application/json');
     } catch (err) {
-      const status = err instanceof ServeError ? err.status : 500;
-      if (status === 500) this.log(`internal error on ${req.method} ${pathOf(req)}: ${errorMessage(err)}`);
-      if (status === CLIENT_CLOSED) return;
-      if (status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+      status = err instanceof ServeError ? err.code : 'INTERNAL';
+      const httpStatus = err instanceof ServeError ? err.status : 500;
+      if (httpStatus === 500) this.log(`internal error on ${req.method} ${pathOf(req)}: ${errorMessage(err)}`);
+      if (httpStatus === CLIENT_CLOSED) return;
+      if (httpStatus === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
       // A body we did not read to the end leaves the connection unusable: close it after answering.
       if (!req.complete) res.setHeader('Connection', 'close');
-      if (!res.headersSent && !res.destroyed) send(res, status, JSON.stringify({ error: errorMessage(err) }), 'application/json');
+      if (!res.headersSent && !res.destroyed) send(res, httpStatus, JSON.stringify({ error: errorMessage(err) }), 'application/json');
     }
   }
 
@@ -164,8 +171,9 @@ export class HttpFront {
         },
       };
     }
-    if (path === METRICS_PATH) {
-      return { model: '', api: 'metrics', methods: ['GET'], handle: () => ({ text: this.metrics.render(this.snapshot()) }) };
+    const metricsPath = this.options.metricsPath === undefined ? METRICS_PATH : this.options.metricsPath;
+    if (metricsPath !== null && path === metricsPath) {
+      return { model: '', api: 'metrics', methods: ['GET'], handle: async () => ({ text: await this.metrics.render(this.snapshot()) }) };
     }
     throw notFound(`Malformed request: ${req.method} ${path} is not a route of this server`);
   }

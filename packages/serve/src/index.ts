@@ -4,6 +4,7 @@ export { startServer, ServeStartError, type ModelServer, type ServeOptions } fro
 export {
   readModelConfigFile,
   parseModelConfig,
+  modelConfigsFromObject,
   modelNameProblem,
   ModelConfigError,
   DEFAULT_VERSION_POLICY,
@@ -24,4 +25,7 @@ export type { DType, Tensor } from './tensor.js';
 export type { ModelVersionStatus, VersionState } from './manager.js';
 export { ServeError } from './errors.js';
 export { METRICS_PATH, HEALTH_PATH } from './http.js';
+export { ConfigFileError } from './text-format.js';
+export { readBatchingParametersFile, parseBatchingParameters, TF_BATCHING_DEFAULTS, type BatchingParameters } from './batching-parameters.js';
+export { readMonitoringConfigFile, parseMonitoringConfig, type MonitoringConfig } from './monitoring-config.js';
 export { SERVING_PROTO_DIR, PREDICTION_SERVICE, MODEL_SERVICE, serviceDefinition, servingType } from './grpc-proto.js';

@@ -57,6 +57,8 @@ interface VersionEntry {
 interface ModelEntry {
   /** A Map: labels come from request URLs ("constructor" must not be found). */
   labels: Map<string, number>;
+  /** False once a config reload removed the model: its versions are retired, its statuses stay readable. */
+  configured: boolean;
   aspired: Set<number>;
   versions: Map<number, VersionEntry>;
 }
@@ -81,12 +83,55 @@ export class ModelManager {
     this.log = options.log ?? (() => {});
   }
 
+  /** Adds a model, or (config reload) sets the labels of one already known, keeping its versions. */
   addModel(name: string, labels: Record<string, number>): void {
-    this.models.set(name, { labels: new Map(Object.entries(labels)), aspired: new Set(), versions: new Map() });
+    const existing = this.models.get(name);
+    if (existing) {
+      existing.labels = new Map(Object.entries(labels));
+      existing.configured = true;
+      return;
+    }
+    this.models.set(name, { labels: new Map(Object.entries(labels)), configured: true, aspired: new Set(), versions: new Map() });
   }
 
+  /**
+   * A config reload dropped the model: no version is aspired any more, so each is unloaded once its
+   * last request is done (TF Serving's source emits an empty aspired list for it).
+   */
+  removeModel(name: string): void {
+    const model = this.model(name);
+    model.configured = false;
+    model.labels = new Map();
+    this.setAspiredVersions(name, []);
+  }
+
+  /** The models of the current config. */
   modelNames(): string[] {
-    return [...this.models.keys()];
+    return [...this.models].filter(([, m]) => m.configured).map(([name]) => name);
+  }
+
+  /**
+   * Checks the labels of a new config as TF Serving's ServerCore::UpdateModelVersionLabelMap does: a
+   * label may only point at a version that is AVAILABLE now. With allowUnavailable
+   * (--allow_version_labels_for_unavailable_models) a new label, or one that keeps its version, may point
+   * anywhere; a label moving to another version must still point at an AVAILABLE one, so that requests
+   * by that label never go to a version still loading.
+   */
+  checkLabels(configs: { name: string; versionLabels: Record<string, number> }[], allowUnavailable: boolean): void {
+    for (const { name, versionLabels } of configs) {
+      const model = this.models.get(name);
+      for (const [label, version] of Object.entries(versionLabels)) {
+        const current = model?.labels.get(label);
+        if (allowUnavailable && (current === undefined || current === version)) continue;
+        if (model?.versions.get(version)?.state === 'AVAILABLE') continue;
+        throw new ServeError(
+          400,
+          `Request to assign label to version ${version} of model ${name}, which is not currently available for inference` +
+            (allowUnavailable ? '' : ' (--allow_version_labels_for_unavailable_models allows new labels to point at versions not loaded yet)'),
+          'FAILED_PRECONDITION',
+        );
+      }
+    }
   }
 
   /** Sets the versions that should be served; loads new ones and retires the rest when it is safe. */
@@ -168,6 +213,7 @@ export class ModelManager {
   availableCounts(): Record<string, number> {
     const counts: Record<string, number> = Object.create(null); // a model may be named "__proto__"
     for (const [name, model] of this.models) {
+      if (!model.configured) continue;
       counts[name] = [...model.versions.values()].filter((e) => this.servedState(name, e) === 'AVAILABLE').length;
     }
     return counts;

@@ -3,6 +3,7 @@
 // plugin hook and has no meaning here.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { ConfigFileError, checkFields, isMessage, messages, optionalMessage, optionalScalar, parseTextFormat, requiredString, where, type Message, type Value } from './text-format.js';
 
 export type VersionPolicy =
   | { kind: 'latest'; numVersions: number }
@@ -18,7 +19,7 @@ export interface ModelConfig {
   versionLabels: Record<string, number>;
 }
 
-export class ModelConfigError extends Error {
+export class ModelConfigError extends ConfigFileError {
   override name = 'ModelConfigError';
 }
 
@@ -61,25 +62,42 @@ export function parseModelConfig(text: string, origin: string): ModelConfig[] {
     }
     root = jsonMessage(parsed, origin);
   } else {
-    root = new TextFormatParser(text, origin).parseMessage();
+    try {
+      root = parseTextFormat(text, origin);
+    } catch (err) {
+      // TF Serving's words for a file that is not a ModelServerConfig, which its tests look for.
+      throw new ModelConfigError(`Error parsing text-format tensorflow.serving.ModelServerConfig: ${(err as Error).message}`);
+    }
   }
-  return modelConfigs(root, origin);
+  return asModelConfigError(() => modelConfigs(root, origin, path.dirname(path.resolve(origin))));
 }
 
-// A parsed message: field name to its values (repeated fields have several), with the line for errors.
-type Value = string | number | boolean | Message;
-interface Message {
-  fields: Map<string, { values: Value[]; where: string }>;
-  where: string;
+/**
+ * The ModelServerConfig of a HandleReloadConfigRequest, decoded to a plain object (protobufjs's
+ * toObject with snake_case keys, int64 as strings). As TF Serving's ValidateModelConfigList requires,
+ * base paths must be absolute: there is no file to anchor relative ones.
+ */
+export function modelConfigsFromObject(config: unknown, origin: string): ModelConfig[] {
+  return asModelConfigError(() => modelConfigs(jsonMessage(config, origin), origin, null));
 }
 
-function modelConfigs(root: Message, origin: string): ModelConfig[] {
+function asModelConfigError<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof ConfigFileError && !(err instanceof ModelConfigError)) throw new ModelConfigError(err.message);
+    throw err;
+  }
+}
+
+/** `anchor`: the directory relative base paths are resolved against; null: they are refused. */
+function modelConfigs(root: Message, origin: string, anchor: string | null): ModelConfig[] {
   checkFields(root, ['model_config_list', 'custom_model_config']);
   if (root.fields.has('custom_model_config')) throw new ModelConfigError(`${where(root, 'custom_model_config')}: custom_model_config is not supported; use model_config_list`);
   const list = optionalMessage(root, 'model_config_list');
   if (!list) throw new ModelConfigError(`${origin}: no model_config_list; write model_config_list { config { name: '...' base_path: '...' } }`);
   checkFields(list, ['config']);
-  const configs = messages(list, 'config').map((config) => modelConfig(config, origin));
+  const configs = messages(list, 'config').map((config) => modelConfig(config, anchor));
   if (configs.length === 0) throw new ModelConfigError(`${origin}: model_config_list has no config entries`);
   const seen = new Set<string>();
   for (const c of configs) {
@@ -89,12 +107,15 @@ function modelConfigs(root: Message, origin: string): ModelConfig[] {
   return configs;
 }
 
-function modelConfig(config: Message, origin: string): ModelConfig {
+function modelConfig(config: Message, anchor: string | null): ModelConfig {
   checkFields(config, ['name', 'base_path', 'model_platform', 'model_type', 'model_version_policy', 'version_labels', 'logging_config']);
   const name = requiredString(config, 'name');
   const problem = modelNameProblem(name);
   if (problem) throw new ModelConfigError(`${where(config, 'name')}: model name '${name}' is not allowed: ${problem}`);
   const basePath = requiredString(config, 'base_path');
+  if (anchor === null && !path.isAbsolute(basePath)) {
+    throw new ModelConfigError(`Expected model ${name} to have an absolute path or URI; got base_path()=${basePath}`);
+  }
   const platform = optionalScalar(config, 'model_platform') ?? 'tensorflow';
   if (platform !== 'tensorflow') {
     throw new ModelConfigError(`${where(config, 'model_platform')}: model_platform '${String(platform)}' is not supported; only 'tensorflow' SavedModels are served`);
@@ -107,7 +128,7 @@ function modelConfig(config: Message, origin: string): ModelConfig {
   }
   return {
     name,
-    basePath: path.resolve(path.dirname(path.resolve(origin)), basePath),
+    basePath: path.resolve(anchor ?? '/', basePath),
     versionPolicy: versionPolicy(optionalMessage(config, 'model_version_policy')),
     versionLabels: labels,
   };
@@ -137,55 +158,12 @@ function versionPolicy(policy: Message | undefined): VersionPolicy {
   return { kind: 'specific', versions };
 }
 
-function checkFields(message: Message, allowed: string[]): void {
-  for (const [name, { where }] of message.fields) {
-    if (!allowed.includes(name)) {
-      throw new ModelConfigError(`${where}: unknown field '${name}'${allowed.length ? ` (expected one of: ${allowed.join(', ')})` : ''}`);
-    }
-  }
-}
-
-function where(message: Message, field: string): string {
-  return message.fields.get(field)?.where ?? message.where;
-}
-
-function messages(message: Message, field: string): Message[] {
-  return (message.fields.get(field)?.values ?? []).map((v) => {
-    if (!isMessage(v)) throw new ModelConfigError(`${where(message, field)}: '${field}' must be a message { ... }`);
-    return v;
-  });
-}
-
-function optionalMessage(message: Message, field: string): Message | undefined {
-  const all = messages(message, field);
-  if (all.length > 1) throw new ModelConfigError(`${where(message, field)}: '${field}' is given more than once`);
-  return all[0];
-}
-
-function optionalScalar(message: Message, field: string): string | number | boolean | undefined {
-  const entry = message.fields.get(field);
-  if (!entry) return undefined;
-  if (entry.values.length > 1) throw new ModelConfigError(`${entry.where}: '${field}' is given more than once`);
-  const [value] = entry.values;
-  if (isMessage(value)) throw new ModelConfigError(`${entry.where}: '${field}' must be a value, not a message`);
-  return value;
-}
-
-function requiredString(message: Message, field: string): string {
-  const value = optionalScalar(message, field);
-  if (typeof value !== 'string' || value === '') throw new ModelConfigError(`${where(message, field)}: '${field}' must be a non-empty string`);
-  return value;
-}
-
 function versionNumber(value: Value | undefined, at: string): number {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new ModelConfigError(`${at}: version numbers must be non-negative integers, got ${String(value)}`);
   return n;
 }
 
-function isMessage(v: Value | undefined): v is Message {
-  return typeof v === 'object' && v !== null;
-}
 
 // ---------------------------------------------------------------------------------------------
 // JSON: the proto3 JSON mapping of the same message (snake_case or lowerCamelCase field names; maps
@@ -219,136 +197,4 @@ function jsonMessage(value: unknown, at: string): Message {
 function jsonScalar(v: unknown, at: string): string | number | boolean {
   if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
   throw new ModelConfigError(`${at}: unexpected ${v === null ? 'null' : typeof v}`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Protobuf text format: `field: value`, `field { ... }` (or `field: { ... }`, `< ... >`), repeated fields
-// by repetition or `[a, b]`, '...' or "..." strings with C escapes, # comments, optional , or ; separators.
-
-class TextFormatParser {
-  private pos = 0;
-  constructor(
-    private readonly text: string,
-    private readonly origin: string,
-  ) {}
-
-  parseMessage(close?: string): Message {
-    const message: Message = { fields: new Map(), where: this.where() };
-    for (;;) {
-      this.skipSpace();
-      if (this.pos >= this.text.length) {
-        if (close) this.fail(`missing '${close}'`);
-        return message;
-      }
-      if (close && this.text[this.pos] === close) {
-        this.pos++;
-        return message;
-      }
-      const at = this.where();
-      const name = this.identifier();
-      this.skipSpace();
-      const colon = this.text[this.pos] === ':';
-      if (colon) this.pos++;
-      this.skipSpace();
-      const values: Value[] = [];
-      const c = this.text[this.pos];
-      if (c === '{' || c === '<') {
-        this.pos++;
-        values.push(this.parseMessage(c === '{' ? '}' : '>'));
-      } else if (!colon) {
-        this.fail(`expected ':' or '{' after '${name}'`);
-      } else if (c === '[') {
-        this.pos++;
-        for (;;) {
-          this.skipSpace();
-          if (this.text[this.pos] === ']') break;
-          values.push(this.scalar());
-          this.skipSpace();
-          if (this.text[this.pos] === ',') this.pos++;
-          else if (this.text[this.pos] !== ']') this.fail(`expected ',' or ']'`);
-        }
-        this.pos++;
-      } else {
-        values.push(this.scalar());
-      }
-      const entry = message.fields.get(name);
-      if (entry) entry.values.push(...values);
-      else message.fields.set(name, { values, where: at });
-      this.skipSpace();
-      if (this.text[this.pos] === ',' || this.text[this.pos] === ';') this.pos++;
-    }
-  }
-
-  private scalar(): string | number | boolean {
-    const c = this.text[this.pos];
-    if (c === '"' || c === "'") {
-      let s = '';
-      // Adjacent string literals concatenate, as in C and protobuf text format.
-      while (this.text[this.pos] === '"' || this.text[this.pos] === "'") {
-        s += this.quoted();
-        this.skipSpace();
-      }
-      return s;
-    }
-    const m = /^[-+]?(?:0x[0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)/.exec(this.text.slice(this.pos));
-    if (m) {
-      this.pos += m[0].length;
-      return Number(m[0]);
-    }
-    const word = this.identifier();
-    if (word === 'true' || word === 'True') return true;
-    if (word === 'false' || word === 'False') return false;
-    return word; // an enum value name
-  }
-
-  private quoted(): string {
-    const quote = this.text[this.pos++];
-    let s = '';
-    for (;;) {
-      const c = this.text[this.pos++];
-      if (c === undefined || c === '\n') this.fail('unterminated string');
-      if (c === quote) return s;
-      if (c !== '\\') {
-        s += c;
-        continue;
-      }
-      const e = this.text[this.pos++];
-      const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"', a: '\x07', b: '\b', f: '\f', v: '\v', '?': '?' };
-      if (e in simple) s += simple[e];
-      else if (/[0-7]/.test(e)) {
-        const oct = /^[0-7]{1,3}/.exec(this.text.slice(this.pos - 1))![0];
-        this.pos += oct.length - 1;
-        s += String.fromCharCode(parseInt(oct, 8));
-      } else if (e === 'x') {
-        const hex = /^[0-9a-fA-F]{1,2}/.exec(this.text.slice(this.pos))?.[0];
-        if (!hex) this.fail('bad \\x escape');
-        this.pos += hex.length;
-        s += String.fromCharCode(parseInt(hex, 16));
-      } else this.fail(`unknown escape '\\${e}'`);
-    }
-  }
-
-  private identifier(): string {
-    const m = /^[A-Za-z_][A-Za-z0-9_.]*/.exec(this.text.slice(this.pos, this.pos + 256));
-    if (!m) this.fail(`expected a field name, found '${this.text.slice(this.pos, this.pos + 10).split('\n')[0]}'`);
-    this.pos += m[0].length;
-    return m[0];
-  }
-
-  private skipSpace(): void {
-    for (;;) {
-      const m = /^(?:\s+|#[^\n]*)/.exec(this.text.slice(this.pos, this.pos + 4096));
-      if (!m) return;
-      this.pos += m[0].length;
-    }
-  }
-
-  private where(): string {
-    const line = this.text.slice(0, this.pos).split('\n').length;
-    return `${this.origin}:${line}`;
-  }
-
-  private fail(message: string): never {
-    throw new ModelConfigError(`${this.where()}: ${message}`);
-  }
 }

@@ -62,10 +62,15 @@ export class RepositoryPoller {
   private stopped = false;
 
   constructor(
-    private readonly models: ModelConfig[],
+    private models: ModelConfig[],
     private readonly onAspired: (model: ModelConfig, versions: VersionDir[]) => void,
     private readonly onError: (model: ModelConfig, err: unknown) => void,
   ) {}
+
+  /** The models to scan from now on (a config reload); a scan under way finishes with the old list. */
+  setModels(models: ModelConfig[]): void {
+    this.models = models;
+  }
 
   /** Scans all models once now. */
   pollOnce(): Promise<void> {
@@ -82,6 +87,12 @@ export class RepositoryPoller {
       this.running = undefined;
     });
     return this.running;
+  }
+
+  /** Scans all models once a scan under way (which may have read the old model list) is over. */
+  async pollAgain(): Promise<void> {
+    await this.running;
+    await this.pollOnce();
   }
 
   /** Polls every `intervalMs` until stop(); 0 disables polling (TF Serving's poll wait of 0 does the same). */

@@ -4,7 +4,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import { imageLimits, type ImageLimits } from '@tensorsky/image';
 import { BatchingQueue } from './batching.js';
-import { errorMessage } from './errors.js';
+import { ConfigReloader } from './config-reload.js';
+import { ServeError, errorMessage } from './errors.js';
 import { GrpcFront } from './grpc.js';
 import { HttpFront } from './http.js';
 import { ModelManager } from './manager.js';
@@ -48,6 +49,26 @@ export interface ServeOptions {
   /** How often base paths are scanned for new and removed versions; default 1000, 0 scans only at start. */
   pollIntervalMs?: number;
   /**
+   * The --model_config_file `models` came from, re-read every `pollIntervalMs`
+   * (--model_config_file_poll_wait_seconds; 0: never) and reloaded when it changed.
+   */
+  modelConfigFile?: { path: string; pollIntervalMs: number };
+  /**
+   * TF Serving's --allow_version_labels_for_unavailable_models: a new label may point at a version not
+   * loaded yet. Without it, each label must point at an AVAILABLE version: after the initial load at
+   * start (TF Serving checks before loading, so it refuses any label at start without the flag), and
+   * before anything changes on a reload.
+   */
+  allowVersionLabelsForUnavailableModels?: boolean;
+  /** Where Prometheus metrics are served on the REST port (--monitoring_config_file); null: nowhere. Default /monitoring/prometheus/metrics. */
+  metricsPath?: string | null;
+  /** Also serve gRPC on this UNIX socket (TF Serving's --grpc_socket_path). */
+  grpcSocketPath?: string;
+  /** Load attempts after the first failure before a version is given up (TF Serving's --max_num_load_retries); default 4. */
+  maxNumLoadRetries?: number;
+  /** gRPC server channel arguments (TF Serving's --grpc_channel_arguments), e.g. { 'grpc.max_connection_age_ms': 2000 }. */
+  grpcChannelOptions?: Record<string, string | number>;
+  /**
    * The engine module workers import (it exports createEngine; default: the predict-local adapter) and
    * the options passed to it (predict-local takes { backend: 'auto' | 'tensorflow' | 'onnx' | 'wasm' | 'cpu',
    * threads }, threads defaulting to one per worker: the workers, one per core, share the cores, and
@@ -65,6 +86,11 @@ export interface ModelServer {
   /** The gRPC API: host:port (127.0.0.1 for a wildcard host) and port; undefined when it is off. */
   grpcAddress?: string;
   grpcPort?: number;
+  /**
+   * Serves a new model config (TF Serving's ServerCore::ReloadConfig, as HandleReloadConfigRequest does):
+   * resolves once its new models are AVAILABLE; rejects with a ServeError when it is refused (labels).
+   */
+  reloadConfig(models: ModelConfig[]): Promise<void>;
   /** Graceful shutdown: stops accepting, finishes requests in flight, stops the workers. */
   close(): Promise<void>;
 }
@@ -95,16 +121,26 @@ export async function startServer(options: ServeOptions): Promise<ModelServer> {
     log,
   });
   try {
-    const manager = new ModelManager(pool, { log });
+    const manager = new ModelManager(pool, { log, maxLoadAttempts: options.maxNumLoadRetries === undefined ? undefined : options.maxNumLoadRetries + 1 });
     for (const model of options.models) manager.addModel(model.name, model.versionLabels);
     const poller = new RepositoryPoller(
       options.models,
-      (model, versions) => manager.setAspiredVersions(model.name, versions),
+      // A scan that started before a reload removed its model reports nothing for it.
+      (model, versions) => {
+        if (manager.modelNames().includes(model.name)) manager.setAspiredVersions(model.name, versions);
+      },
       (model, err) => log(`cannot scan ${model.basePath} for model ${model.name}: ${errorMessage(err)}`),
     );
     await poller.pollOnce();
     await manager.settled();
     reportInitialLoad(manager, options.models, log);
+    const allowUnavailableLabels = options.allowVersionLabelsForUnavailableModels ?? false;
+    try {
+      manager.checkLabels(options.models, allowUnavailableLabels);
+    } catch (err) {
+      throw new ServeStartError(errorMessage(err));
+    }
+    const reloader = new ConfigReloader(options.models, manager, poller, { allowVersionLabelsForUnavailableModels: allowUnavailableLabels, log });
 
     const metrics = new ServeMetrics();
     const batching = new BatchingQueue(
@@ -114,8 +150,17 @@ export async function startServer(options: ServeOptions): Promise<ModelServer> {
         maxQueuedRequests: options.maxQueuedRequests ?? workers * maxBatchSize * 8,
         idleWorkers: (key) => pool.idleWorkers(key),
       },
-      (job) => pool.run(job),
-      (key, examples) => metrics.batchSize.observe({ model: key.slice(0, key.lastIndexOf('@')) }, examples),
+      (job) => {
+        // A job's graph run lasts from a worker taking it to its result.
+        let started: bigint | undefined;
+        const result = pool.run({ ...job, onStart: () => ((started = process.hrtime.bigint()), job.onStart?.()) });
+        void result.then(
+          () => started !== undefined && metrics.recordGraphRun(Number(process.hrtime.bigint() - started) / 1e9),
+          () => {},
+        );
+        return result;
+      },
+      (key, examples) => metrics.recordBatch(key.slice(0, key.lastIndexOf('@')), examples),
     );
     const maxRequestBytes = options.maxRequestBytes ?? 1572864;
     const service = new PredictionService(manager, batching, limits, () => pool.replacements);
@@ -127,10 +172,17 @@ export async function startServer(options: ServeOptions): Promise<ModelServer> {
         maxRequestBytes,
         requestTimeoutMs: options.requestTimeoutMs ?? 30000,
         restApiTimeoutMs: options.restApiTimeoutMs ?? 30000,
+        metricsPath: options.metricsPath,
         log,
       },
     );
-    const grpcFront = new GrpcFront(service, { maxRequestBytes, log });
+    const reloadConfig = async (models: ModelConfig[]) => {
+      await checkModels(models).catch((err) => {
+        throw new ServeError(400, errorMessage(err));
+      });
+      await reloader.reload(models);
+    };
+    const grpcFront = new GrpcFront(service, { maxRequestBytes, log, metrics, reloadConfig, channelOptions: options.grpcChannelOptions });
     const host = options.host ?? '0.0.0.0';
     const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
     let restBound = 0;
@@ -146,18 +198,28 @@ export async function startServer(options: ServeOptions): Promise<ModelServer> {
           throw new ServeStartError(`cannot listen for gRPC on ${host}:${grpcPort}: ${errorMessage(err)}; choose another --port or --host`);
         });
       }
+      if (options.grpcSocketPath !== undefined) {
+        // As gRPC's core does before binding a UNIX socket: a socket file left by an earlier server is replaced.
+        if ((await fs.lstat(options.grpcSocketPath).catch(() => undefined))?.isSocket()) await fs.unlink(options.grpcSocketPath);
+        await grpcFront.bind(`unix:${options.grpcSocketPath}`).catch((err) => {
+          throw new ServeStartError(`cannot listen for gRPC on the UNIX socket ${options.grpcSocketPath}: ${errorMessage(err)}; choose another --grpc_socket_path`);
+        });
+      }
     } catch (err) {
       await Promise.all([front.drain(), grpcFront.drain()]);
       throw err;
     }
     poller.start(options.pollIntervalMs ?? 1000);
+    if (options.modelConfigFile) reloader.watchFile(options.modelConfigFile.path, options.modelConfigFile.pollIntervalMs);
     let closing: Promise<void> | undefined;
     return {
       url: restPort === null ? '' : `http://${shownHost}:${restBound}`,
       port: restBound,
       ...(grpcBound === undefined ? {} : { grpcAddress: `${shownHost}:${grpcBound}`, grpcPort: grpcBound }),
+      reloadConfig,
       close: () =>
         (closing ??= (async () => {
+          await reloader.stop();
           await poller.stop();
           await Promise.all([front.drain(), grpcFront.drain()]);
           await pool.close();

@@ -13,7 +13,7 @@ import { startServer, type ModelServer } from '../src/index.js';
 import { PREDICTION_SERVICE, serviceDefinition } from '../src/grpc-proto.js';
 import { writeExampleClassifierModel } from './support/example-model.js';
 import { HALF_PLUS_TWO, TF_SERVING_FIXTURES, model, post, tempDir } from './support/harness.js';
-import { findPython, generateServingStubs, runPython } from './support/python-grpc.js';
+import { findGrpcPython, generatePythonStubs, runPython } from './support/python-grpc.js';
 
 const HALF_PLUS_TWO_TF2 = path.join(TF_SERVING_FIXTURES, 'saved_model_half_plus_two_tf2_cpu');
 const CLASSIFY = 'tensorflow/serving/classify';
@@ -288,7 +288,7 @@ describe('Classify with labels: classes and scores outputs (PostProcessClassific
   });
 });
 
-const python = findPython();
+const python = findGrpcPython();
 if (!python) console.warn('classify-regress.test.ts: no python3 with grpcio and grpc_tools (apt-get install python3-grpcio python3-grpc-tools); the Python client tests are skipped');
 
 // The requests of TF Serving's _TestClassify, _TestRegress and _TestMultiInference, word for word.
@@ -351,7 +351,7 @@ describe.skipIf(!python)('Classify, Regress, MultiInference with a Python client
   beforeAll(async () => {
     server = await startServer({ host: '127.0.0.1', port: null, grpcPort: 0, workers: 1, models: [model('default', HALF_PLUS_TWO)] });
     const dir = await tempDir('tensorsky-classify-python-');
-    const protoc = await generateServingStubs(python!, dir);
+    const protoc = await generatePythonStubs(python!, dir);
     expect(protoc.stderr).toBe('');
     expect(protoc.status).toBe(0);
     await fs.writeFile(path.join(dir, 'client.py'), PYTHON_CLIENT);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelServer } from '../src/index.js';
 import { MODEL_SERVICE, PREDICTION_SERVICE, serviceDefinition, servingType } from '../src/grpc-proto.js';
 import { HALF_PLUS_THREE, HALF_PLUS_TWO, TWO_VERSIONS, get, model, startTestServer, tempDir } from './support/harness.js';
-import { findPython, generateServingStubs, runPython } from './support/python-grpc.js';
+import { findGrpcPython, generatePythonStubs, runPython } from './support/python-grpc.js';
 
 const X = [1.0, 2.0, 5.0];
 const Y_HALF_PLUS_TWO = [2.5, 3.0, 4.5];
@@ -28,7 +28,7 @@ async function startGrpcServer(): Promise<ModelServer> {
   });
 }
 
-const python = findPython();
+const python = findGrpcPython();
 if (!python) console.warn('grpc.test.ts: no python3 with grpcio and grpc_tools (apt-get install python3-grpcio python3-grpc-tools); the Python client tests are skipped');
 
 // The calls of TF Serving's test, made with stubs generated from packages/serve/proto and saved-model's
@@ -125,7 +125,7 @@ describe.skipIf(!python)('gRPC API with a Python client (grpcio, stubs generated
   beforeAll(async () => {
     server = await startGrpcServer();
     const dir = await tempDir('tensorsky-grpc-python-');
-    const protoc = await generateServingStubs(python!, dir);
+    const protoc = await generatePythonStubs(python!, dir);
     expect(protoc.stderr).toBe('');
     expect(protoc.status).toBe(0);
     await fs.writeFile(path.join(dir, 'client.py'), PYTHON_CLIENT);
@@ -278,7 +278,7 @@ describe('gRPC API with @grpc/grpc-js', () => {
     });
   });
 
-  it('HandleReloadConfigRequest answers UNIMPLEMENTED with the reason', async () => {
+  it('a call TF Serving does not have answers UNIMPLEMENTED', async () => {
     const raw = (service: string, method: string) =>
       new Promise<grpc.ServiceError>((resolve) => {
         const c = new grpc.Client(server.grpcAddress!, grpc.credentials.createInsecure());
@@ -287,7 +287,8 @@ describe('gRPC API with @grpc/grpc-js', () => {
           resolve(err!);
         });
       });
-    expect(await raw(MODEL_SERVICE, 'HandleReloadConfigRequest')).toMatchObject({ code: grpc.status.UNIMPLEMENTED, details: expect.stringMatching(/reads its model config at start only/) });
+    expect(await raw(PREDICTION_SERVICE, 'NoSuchCall')).toMatchObject({ code: grpc.status.UNIMPLEMENTED });
+    expect(await raw(MODEL_SERVICE, 'NoSuchCall')).toMatchObject({ code: grpc.status.UNIMPLEMENTED });
   });
 });
 

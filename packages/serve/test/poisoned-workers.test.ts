@@ -126,7 +126,7 @@ describe('the compute budget and cancellation', () => {
       const instances = Array.from({ length: 18 }, (_, i) => i);
       expect(await post(server, PREDICT, { instances })).toEqual({ status: 200, body: { predictions: instances.map((x) => 0.5 * x + 2) } });
       expect(await jobsRun(server)).toBe(5);
-      expect(await metric(server, /tensorsky_serve_batch_size_bucket\{model="hp",le="4"\}/)).toBe(5);
+      expect(await metric(server, /tensorsky_serve_batch_size_bucket\{le="4",model="hp"\}/)).toBe(5);
     } finally {
       await server.close();
     }

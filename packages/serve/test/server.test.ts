@@ -138,7 +138,7 @@ describe('REST API', () => {
     expect(status).toBe(200);
     expect(body).toMatch(/^tensorsky_serve_requests_total\{model="half_plus_two",api="predict",code="200"\} \d+$/m);
     expect(body).toMatch(/^tensorsky_serve_request_errors_total\{model="half_plus_two",api="predict",code="400"\} \d+$/m);
-    expect(body).toMatch(/^tensorsky_serve_request_latency_seconds_bucket\{model="half_plus_two",api="predict",le="\+Inf"\} \d+$/m);
+    expect(body).toMatch(/^tensorsky_serve_request_latency_seconds_bucket\{le="\+Inf",model="half_plus_two",api="predict"\} \d+$/m);
     expect(body).toMatch(/^tensorsky_serve_batch_size_count\{model="half_plus_two"\} \d+$/m);
     expect(body).toMatch(/^tensorsky_serve_loaded_versions\{model="half_plus_two"\} 1$/m);
     expect(body).toMatch(/^tensorsky_serve_workers 2$/m);
@@ -300,8 +300,8 @@ describe('throughput and robustness', () => {
       const replies = await Promise.all(Array.from({ length: 8 }, (_, i) => post(server, '/v1/models/hp:predict', { instances: [i] })));
       expect(replies.map((r) => r.body.predictions[0])).toEqual([2, 2.5, 3, 3.5, 4, 4.5, 5, 5.5]);
       const metrics = (await get(server, '/monitoring/prometheus/metrics')).body as string;
-      expect(metrics).toMatch(/^tensorsky_serve_batch_size_bucket\{model="hp",le="8"\} 1$/m);
-      expect(metrics).toMatch(/^tensorsky_serve_batch_size_bucket\{model="hp",le="4"\} 0$/m);
+      expect(metrics).toMatch(/^tensorsky_serve_batch_size_bucket\{le="8",model="hp"\} 1$/m);
+      expect(metrics).toMatch(/^tensorsky_serve_batch_size_bucket\{le="4",model="hp"\} 0$/m);
     } finally {
       await server.close();
     }

@@ -9,6 +9,7 @@ import type { CommandModule } from 'yargs';
 import { withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
 import { FlagError, UsageError } from '../usage.js';
+import { IGNORED_TF_SERVING_OPTIONS, TF_SERVING_OPTIONS, tfServingServeOptions } from './serve-tf-flags.js';
 
 const options = withSnakeAliases({
   'model-base-path': {
@@ -55,7 +56,13 @@ export function serveCommand(output: Output): CommandModule {
   return {
     command: 'serve',
     describe: "Serve SavedModels over TensorFlow Serving's gRPC and REST APIs, with versions, batching and worker threads",
-    builder: (y) => y.options(options),
+    builder: (y) =>
+      y
+        .options(options)
+        .options(TF_SERVING_OPTIONS)
+        .group(Object.keys(TF_SERVING_OPTIONS), "TF Serving's flags (tensorflow_model_server), same meaning:")
+        .options(IGNORED_TF_SERVING_OPTIONS)
+        .group(Object.keys(IGNORED_TF_SERVING_OPTIONS), "TF Serving's flags accepted for compatibility and ignored:"),
     handler: async (argv) => {
       const grpcPort = count(argv.port, 'port', 0);
       const restPort = count(argv['rest-api-port'], 'rest-api-port', 0);
@@ -63,6 +70,8 @@ export function serveCommand(output: Output): CommandModule {
       if (grpcPort === restPort) throw new UsageError(`--port and --rest_api_port are both ${grpcPort}; gRPC and REST need different ports`);
       const models = await modelsToServe(argv);
       const log = (line: string) => output.err(`tensorsky serve: ${line}`);
+      const { threads: tfThreads, ...tfServing } = await tfServingServeOptions(argv, log);
+      const threads = argv.threads === undefined ? tfThreads : count(argv.threads, 'threads', 1);
       const server = await startServer({
         models,
         host: argv.host as string,
@@ -82,7 +91,8 @@ export function serveCommand(output: Output): CommandModule {
           maxGifFrames: count(argv['max-gif-frames'], 'max-gif-frames', 1),
         },
         pollIntervalMs: count(argv['file-system-poll-wait-seconds'], 'file-system-poll-wait-seconds', 0) * 1000,
-        engine: { options: { backend: argv.backend, ...(argv.threads === undefined ? {} : { threads: count(argv.threads, 'threads', 1) }) } },
+        engine: { options: { backend: argv.backend, ...(threads === undefined ? {} : { threads }) } },
+        ...tfServing,
         log,
       });
       // Handlers first: a supervisor may send SIGTERM as soon as it reads the line below.
