@@ -22,8 +22,7 @@ import {
 } from './grpc-proto.js';
 import type { VersionSpec } from './manager.js';
 import type { PredictionService } from './service.js';
-import { isDType, type Tensor } from './tensor.js';
-import { tensorFromProto, tensorToProto } from './tensor-proto.js';
+import { signatureInputTensors, tensorToProto } from './tensor-proto.js';
 
 export interface GrpcFrontOptions {
   /** Largest accepted request message; larger ones get RESOURCE_EXHAUSTED. */
@@ -120,7 +119,7 @@ export class GrpcFront {
       spec: spec.version,
       signatureName: request.model_spec?.signature_name ?? '',
       outputFilter: request.output_filter ?? [],
-      inputs: (signature) => inputTensors(sent, signature),
+      inputs: (signature) => signatureInputTensors(sent, signature),
       signal,
     });
     return {
@@ -166,27 +165,6 @@ function modelSpec(spec: ModelSpec | null | undefined): { name: string; version:
   if (spec.version) return { name, version: { kind: 'version', version: int64ToNumber(spec.version.value) } };
   if (spec.version_label) return { name, version: { kind: 'label', label: spec.version_label } };
   return { name, version: { kind: 'latest' } };
-}
-
-/** The request's inputs as tensors, checked against the signature as TF Serving's Predict checks them. */
-function inputTensors(sent: Record<string, Parameters<typeof tensorFromProto>[0]>, signature: SignatureMetadata): Record<string, Tensor> {
-  const wanted = Object.keys(signature.inputs).sort();
-  const given = Object.keys(sent).sort();
-  if (given.length !== wanted.length || given.some((alias, i) => alias !== wanted[i])) {
-    const extra = given.filter((a) => !(a in signature.inputs));
-    const missing = wanted.filter((a) => !(a in sent));
-    throw invalidArgument(
-      `input size does not match signature: ${given.length}!=${wanted.length} len({${given.join(',')}}) != len({${wanted.join(',')}}). ` +
-        `Sent extra: {${extra.join(',')}}. Missing but required: {${missing.join(',')}}.`,
-    );
-  }
-  const tensors: Record<string, Tensor> = {};
-  for (const alias of wanted) {
-    const dtype = signature.inputs[alias].dtype;
-    if (!isDType(dtype)) throw invalidArgument(`input '${alias}' has dtype ${dtype}, which this server cannot carry`);
-    tensors[alias] = tensorFromProto(sent[alias], alias, dtype);
-  }
-  return tensors;
 }
 
 function signatureDefOf(s: SignatureMetadata): SignatureDef {
