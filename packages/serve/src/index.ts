@@ -25,3 +25,4 @@ export type { ModelVersionStatus, VersionState } from './manager.js';
 export { ServeError } from './errors.js';
 export { METRICS_PATH, HEALTH_PATH } from './http.js';
 export { SERVING_PROTO_DIR, PREDICTION_SERVICE, MODEL_SERVICE, serviceDefinition, servingType } from './grpc-proto.js';
+export { WARMUP_FILE, MAX_WARMUP_RECORDS, warmupFileBytes, type WarmupPredictRequest } from './warmup.js';
