@@ -104,11 +104,11 @@ async function handle(request: Exclude<WorkerRequest, { type: 'close' }>): Promi
 async function warmUp(model: LoadedModel, dir: string): Promise<string | undefined> {
   const started = performance.now();
   try {
-    const { replayWarmupRequests } = await import('./warmup.js');
+    const { WARMUP_ITERATIONS, replayWarmupRequests } = await import('./warmup.js');
     const report = await replayWarmupRequests(model, dir);
     if (!report) return undefined;
     const skipped = report.skipped > 0 ? `; ${report.skipped} classify/regress/multi-inference logs skipped (not replayed by this server)` : '';
-    return `warmup: ${report.replayed} requests replayed in ${Math.round(performance.now() - started)} ms${skipped}`;
+    return `warmup: ${report.replayed} requests replayed in ${Math.round(performance.now() - started)} ms (${WARMUP_ITERATIONS} times each)${skipped}`;
   } catch (err) {
     await Promise.resolve(model.dispose?.()).catch(() => {});
     throw err;

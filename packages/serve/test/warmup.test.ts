@@ -6,7 +6,7 @@ import path from 'node:path';
 import { DataType, tensorProto, writeTfRecords } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedModel, Tensor } from '../src/index.js';
-import { MAX_WARMUP_RECORDS, WARMUP_FILE, replayWarmupRequests, warmupFileBytes } from '../src/warmup.js';
+import { MAX_WARMUP_RECORDS, WARMUP_FILE, WARMUP_ITERATIONS, replayWarmupRequests, warmupFileBytes } from '../src/warmup.js';
 import { HALF_PLUS_TWO, addVersion, get, model, post, startTestServer, tempDir, waitFor } from './support/harness.js';
 
 // Protobuf wire format by hand (protobuf.dev/programming-guides/encoding), so that the files below do
@@ -54,14 +54,14 @@ async function versionWithWarmup(records: Uint8Array[] | Uint8Array): Promise<st
 }
 
 describe('replayWarmupRequests (saved_model_warmup_util.cc RunSavedModelWarmup)', () => {
-  it('replays each predict log once, in order, with its signature and inputs; skips classify logs and empty ones', async () => {
+  it('replays each predict log WARMUP_ITERATIONS times, in order, with its signature and inputs; skips classify logs and empty ones', async () => {
     const dir = await versionWithWarmup([predictLog('serving_default', 'x', [1, 2]), CLASSIFY_LOG, new Uint8Array(0), predictLog('', 'x', [5])]);
     const m = recordingModel();
     expect(await replayWarmupRequests(m, dir)).toEqual({ replayed: 2, skipped: 1 });
-    expect(m.calls).toEqual([
-      { signature: 'serving_default', inputs: { x: { dtype: 'DT_FLOAT', shape: [2], values: new Float32Array([1, 2]) } } },
-      { signature: 'serving_default', inputs: { x: { dtype: 'DT_FLOAT', shape: [1], values: new Float32Array([5]) } } },
-    ]);
+    const first = { signature: 'serving_default', inputs: { x: { dtype: 'DT_FLOAT', shape: [2], values: new Float32Array([1, 2]) } } };
+    const second = { signature: 'serving_default', inputs: { x: { dtype: 'DT_FLOAT', shape: [1], values: new Float32Array([5]) } } };
+    expect(WARMUP_ITERATIONS).toBe(3);
+    expect(m.calls).toEqual([first, first, first, second, second, second]);
   });
 
   it('a version without the file has nothing to replay ("No warmup data file found" is not an error)', async () => {
