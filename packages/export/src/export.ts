@@ -68,6 +68,11 @@ export interface ExportOptions extends Omit<ModelSourceOptions, 'onProgress'> {
   foldBatchNorms?: boolean;
   /** Replace a non-empty modelDir. */
   force?: boolean;
+  /**
+   * More files for assets.extra/, written with the model (atomically), e.g. TF Serving's warmup requests
+   * (tf_serving_warmup_requests, which @tensorsky/serve's warmupFileBytes writes).
+   */
+  assetsExtra?: Record<string, Uint8Array | string>;
   onProgress?: (progress: ExportProgress) => void;
 }
 
@@ -160,7 +165,7 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
   try {
     await writeSavedModel(
       modelDir,
-      { savedModel: built.savedModel, assets: built.assets, assetsExtra: { [PROVENANCE_FILE]: serializeProvenance(provenance) } },
+      { savedModel: built.savedModel, assets: built.assets, assetsExtra: { ...options.assetsExtra, [PROVENANCE_FILE]: serializeProvenance(provenance) } },
       { overwrite: options.force, lock },
     );
   } finally {
