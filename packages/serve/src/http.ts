@@ -178,7 +178,10 @@ export class HttpFront {
       return { model: '', api: 'metrics', methods: ['GET'], handle: () => ({ text: this.metrics.render(this.snapshot()) }) };
     }
     if (MODELS_PATH.test(path)) {
-      return { model: '', api: 'status', methods: ['GET'], handle: () => { throw invalidArgument('Missing model name in request.'); } };
+      const missingName = () => {
+        throw invalidArgument('Missing model name in request.');
+      };
+      return { model: '', api: 'status', methods: ['GET'], handle: missingName };
     }
     // TF Serving: InvalidArgument "Malformed request" (400) within its handler's paths; elsewhere no handler (404).
     if (TF_SERVING_PATHS.test(path)) throw invalidArgument(`Malformed request: ${req.method} ${path}`);

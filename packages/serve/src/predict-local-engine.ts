@@ -5,7 +5,7 @@ import type { ImageLimits } from '@tensorsky/image';
 import { loadModel, type Backend, type InputValue, type LocalModel, type OutputTensor } from '@tensorsky/predict-local';
 import { readSignatureMetadata, type CreateEngine, type ImageInputMap, type LoadedModel } from './engine.js';
 import { ServeError, errorMessage, notFound } from './errors.js';
-import { isDType, isStringTensor, numericArrayFor, shapeSize, type NumericValues, type Tensor } from './tensor.js';
+import { isBigIntValues, isDType, isStringTensor, numericArrayFor, shapeSize, type NumericValues, type Tensor } from './tensor.js';
 
 const DEFAULT_SIGNATURE = 'serving_default';
 
@@ -73,7 +73,7 @@ function nestedValues(t: Tensor): unknown {
       if (isStringTensor(t)) return (values as Uint8Array[]).slice(offset, offset + t.shape[depth]);
       const row = (values as NumericValues).subarray(offset, offset + t.shape[depth]);
       // predict-local takes numbers: int64 values become the nearest double (its kernels compute int64 narrower still).
-      return row instanceof BigInt64Array || row instanceof BigUint64Array ? Array.from(row, Number) : Array.from(row);
+      return isBigIntValues(row) ? Array.from(row, Number) : Array.from(row);
     }
     return Array.from({ length: t.shape[depth] }, (_, i) => build(depth + 1, offset + i * stride));
   };
@@ -87,7 +87,7 @@ function toTensor(output: OutputTensor, alias: string): Tensor {
   if (dtype === 'DT_STRING') return { dtype, shape: output.shape, values: output.data as Uint8Array[] };
   const values = numericArrayFor(dtype, shapeSize(output.shape));
   const data = output.data as NumericValues;
-  if (values instanceof BigInt64Array || values instanceof BigUint64Array) {
+  if (isBigIntValues(values)) {
     for (let i = 0; i < values.length; i++) values[i] = BigInt(data[i]);
   } else values.set(data as Exclude<NumericValues, BigInt64Array | BigUint64Array>);
   return { dtype, shape: output.shape, values };

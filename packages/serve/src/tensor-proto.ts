@@ -12,7 +12,7 @@ import {
 } from '@tensorsky/saved-model';
 import { invalidArgument } from './errors.js';
 import type { SignatureMetadata } from './engine.js';
-import { INTEGER_RANGES, isDType, numericArrayFor, type DType, type Tensor } from './tensor.js';
+import { INTEGER_RANGES, isBigIntValues, isDType, numericArrayFor, type DType, type Tensor } from './tensor.js';
 
 /** A request's TensorProto for input `alias`, which the signature declares as `dtype`. */
 export function tensorFromProto(proto: TensorProto, alias: string, dtype: DType): Tensor {
@@ -30,7 +30,7 @@ export function tensorFromProto(proto: TensorProto, alias: string, dtype: DType)
   if (dtype === 'DT_STRING') return { dtype, shape, values: (values as Uint8Array[]).map((v) => new Uint8Array(v)) };
   const out = numericArrayFor(dtype, values.length);
   // int64 and uint64 arrive as BigInt arrays of their type and travel as they are (tensor.ts).
-  if (out instanceof BigInt64Array || out instanceof BigUint64Array) {
+  if (isBigIntValues(out)) {
     out.set(values as BigInt64Array & BigUint64Array);
     return { dtype, shape, values: out };
   }

@@ -75,9 +75,9 @@ function isBigIntArray(array: TypedArrayConstructor): boolean {
   return array === BigInt64Array || array === BigUint64Array;
 }
 
-/** True for the tensors whose values are bigints (DT_INT64, DT_UINT64). */
-export function hasBigIntValues(t: Tensor): t is Tensor & { values: BigInt64Array | BigUint64Array } {
-  return t.values instanceof BigInt64Array || t.values instanceof BigUint64Array;
+/** True for the values of DT_INT64 and DT_UINT64 tensors, which are bigints. */
+export function isBigIntValues(values: Tensor['values']): values is BigInt64Array | BigUint64Array {
+  return values instanceof BigInt64Array || values instanceof BigUint64Array;
 }
 
 export function isDType(name: string): name is DType {
