@@ -107,8 +107,8 @@ export async function replayWarmupRequests(model: LoadedModel, dir: string): Pro
       report.skipped++;
       continue;
     }
-    const request = log.predict_log?.request;
     if (!log.predict_log) continue; // no log_type: nothing to run, as in TF Serving
+    const { request } = log.predict_log;
     const signatureName = request?.model_spec?.signature_name || 'serving_default';
     try {
       const signature = model.signatures[signatureName];
