@@ -4,7 +4,9 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readProvenance } from '@tensorsky/saved-model';
+import { IMAGES_DIR } from '@tensorsky/fixtures';
+import { readProvenance, readTfRecords } from '@tensorsky/saved-model';
+import { DEFAULT_VERSION_POLICY, WARMUP_FILE, startServer } from '@tensorsky/serve';
 import { afterAll, describe, expect, it } from 'vitest';
 import { functional, keras3 as K, writeKerasArchive } from '../../../packages/export/test/helpers/keras-archive-writer.js';
 import { smallClassifierConfig, smallClassifierWeights } from '../../../packages/export/test/helpers/keras-models.js';
@@ -175,5 +177,46 @@ describe('tensorsky export --model with a TF.js graph model', () => {
       `tensorsky: ${path.join(folder, 'model.json')}: node 'probs' has op Erf, which tensorsky export cannot write: it is neither a TensorFlow op it has the definition of nor a fused op of tfjs-converter (_FusedConv2D, FusedDepthwiseConv2dNative, _FusedMatMul)`,
     ]);
     expect(readdirSync(scratch)).not.toContain('erf-export');
+  });
+});
+
+describe('tensorsky export --warmup_images', () => {
+  it("writes one predict request per image to assets.extra/tf_serving_warmup_requests, which a server replays as the version loads", async () => {
+    const folder = path.join(scratch, 'warmup-tfjs');
+    await writeTfjsLayersModel(folder, smallClassifierConfig(), smallClassifierWeights());
+    const base = path.join(scratch, 'warmup-repo');
+    const images = [path.join(IMAGES_DIR, 'cat.jpg'), path.join(IMAGES_DIR, 'image_png_test.png')];
+    const result = await run('export', '--model_dir', path.join(base, '1'), '--model', folder, '--warmup_images', images.join(','));
+    expect(result.code).toBe(0);
+    expect(readTfRecords(readFileSync(path.join(base, '1', WARMUP_FILE)))).toHaveLength(2);
+
+    // The real engine replays both through the exported graph (DecodeBase64, image decoding, the network).
+    const log: string[] = [];
+    const server = await startServer({
+      models: [{ name: 'm', basePath: base, versionPolicy: DEFAULT_VERSION_POLICY, versionLabels: {} }],
+      host: '127.0.0.1',
+      port: 0,
+      workers: 1,
+      log: (line) => log.push(line),
+    });
+    try {
+      expect(log.filter((line) => /^m@1: warmup: 2 requests replayed in \d+ ms \(3 times each\)$/.test(line))).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses a file that is not an image, or is missing, before exporting anything', async () => {
+    const notImage = path.join(scratch, 'notes.txt');
+    writeFileSync(notImage, 'hello');
+    for (const [file, message] of [
+      [notImage, `${notImage} is not a JPEG, PNG, GIF or BMP image`],
+      [path.join(scratch, 'absent.jpg'), `cannot read ${path.join(scratch, 'absent.jpg')}: no such file`],
+    ]) {
+      const result = await run('export', '--model_dir', path.join(scratch, 'warmup-refused', '1'), '--weights', 'random', '--warmup_images', file);
+      expect(result.code).not.toBe(0);
+      expect(result.err.join('\n')).toContain(message);
+      expect(readdirSync(scratch)).not.toContain('warmup-refused');
+    }
   });
 });

@@ -1,14 +1,14 @@
 // `tensorsky serve` as users run it: the built binary in a child process, gRPC and REST on free loopback ports,
 // with TF Serving's test models and the real engine; plus argument errors in-process.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { DataType, tensorProto } from '@tensorsky/saved-model';
-import { PREDICTION_SERVICE, serviceDefinition } from '@tensorsky/serve';
+import { PREDICTION_SERVICE, WARMUP_FILE, serviceDefinition, warmupFileBytes } from '@tensorsky/serve';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../src/main.js';
 import type { Output } from '../src/output.js';
@@ -216,12 +216,31 @@ describe('tensorsky serve (built binary)', () => {
       expect(await post(`${served.url}/v1/models/three:predict`, { instances: [2.0] })).toEqual({ status: 200, body: { predictions: [4.0] } });
       expect(await post(`${served.url}/v1/projects/p/locations/l/endpoints/three:predict`, { instances: [0.0] })).toEqual({
         status: 200,
-        body: { predictions: [3.0], deployedModelId: '123' },
+        body: { predictions: [3.0], deployedModelId: '123', model: 'projects/p/locations/l/models/three', modelDisplayName: 'three', modelVersionId: '123' },
       });
     } finally {
       served.child.kill('SIGTERM');
     }
     expect(await served.exited).toBe(0);
+  });
+
+  it('replays a version\'s warmup requests before serving it, unless --enable_model_warmup=false', async () => {
+    const base = path.join(scratch, 'warmup');
+    cpSync(path.join(tfServing, 'saved_model_half_plus_two_cpu'), base, { recursive: true });
+    mkdirSync(path.join(base, '00000123', 'assets.extra'));
+    const request = { signatureName: 'serving_default', inputs: { x: tensorProto(DataType.DT_FLOAT, [2, 1], [1, 2], { fields: true }) } };
+    writeFileSync(path.join(base, '00000123', WARMUP_FILE), warmupFileBytes([request]));
+    for (const [flags, replayed] of [[[], true], [['--enable_model_warmup=false'], false]] as const) {
+      const served = await serve('--model_base_path', base, ...flags);
+      try {
+        if (replayed) expect(served.stderr()).toMatch(/default@123: warmup: 1 requests replayed in \d+ ms/);
+        else expect(served.stderr()).not.toMatch(/warmup: /);
+        expect(await post(`${served.url}/v1/models/default:predict`, { instances: [[2.0]] })).toEqual({ status: 200, body: { predictions: [[3.0]] } });
+      } finally {
+        served.child.kill('SIGTERM');
+      }
+      expect(await served.exited).toBe(0);
+    }
   });
 });
 

@@ -97,6 +97,11 @@ export interface ExportOptions extends Omit<ModelSourceOptions, 'onProgress'> {
   foldBatchNorms?: boolean;
   /** Replace a non-empty modelDir. */
   force?: boolean;
+  /**
+   * More files for assets.extra/, written with the model (atomically), e.g. TF Serving's warmup requests
+   * (tf_serving_warmup_requests, which @tensorsky/serve's warmupFileBytes writes).
+   */
+  assetsExtra?: Record<string, Uint8Array | string>;
   onProgress?: (progress: ExportProgress) => void;
 }
 
@@ -205,7 +210,7 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
       {
         savedModel: built.savedModel,
         assets: built.assets,
-        assetsExtra: { [PROVENANCE_FILE]: serializeProvenance(provenance), [PREPROCESSING_FILE]: built.preprocessingRecord },
+        assetsExtra: { ...options.assetsExtra, [PROVENANCE_FILE]: serializeProvenance(provenance), [PREPROCESSING_FILE]: built.preprocessingRecord },
       },
       { overwrite: options.force, lock },
     );

@@ -1,5 +1,6 @@
 export * from './proto.js';
 export * from './bundle.js';
+export * from './tfrecord.js';
 export * from './io.js';
 export * from './staging.js';
 export * from './model-file.js';

@@ -1,6 +1,6 @@
 // Errors that carry what TensorFlow Serving would answer with: the HTTP status of its REST API and the
 // canonical status code of its gRPC API (they differ where TF Serving's two fronts differ, e.g. an
-// unknown signature is 404 over REST here and FAILED_PRECONDITION over gRPC). The message is the body's
+// unknown signature is 400 over REST and FAILED_PRECONDITION over gRPC). The message is the body's
 // "error" or the gRPC status details.
 
 /** TensorFlow's (and gRPC's) canonical status codes this server answers with. */
@@ -39,7 +39,7 @@ const STATUS_CODES: Record<number, StatusCode> = {
 
 /** 400: the request is malformed or does not fit the signature (TF Serving's INVALID_ARGUMENT). */
 export const invalidArgument = (message: string) => new ServeError(400, message);
-/** 404: unknown model, version or label (TF Serving's NOT_FOUND). */
+/** 404: unknown model or version (TF Serving's NOT_FOUND). */
 export const notFound = (message: string) => new ServeError(404, message);
 /** 504: the request's compute budget ran out (TF Serving's DEADLINE_EXCEEDED, --rest_api_timeout_in_ms). */
 export const deadlineExceeded = (message: string) => new ServeError(504, message);

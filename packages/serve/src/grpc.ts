@@ -34,8 +34,7 @@ import type { VersionSpec } from './manager.js';
 import type { ServeMetrics } from './metrics.js';
 import { ModelConfigError, modelConfigsFromObject, type ModelConfig } from './model-config.js';
 import type { PredictionService } from './service.js';
-import { isDType, type Tensor } from './tensor.js';
-import { tensorFromProto, tensorToProto } from './tensor-proto.js';
+import { signatureInputTensors, tensorToProto } from './tensor-proto.js';
 
 export interface GrpcFrontOptions {
   /** Largest accepted request message; larger ones get RESOURCE_EXHAUSTED. */
@@ -135,7 +134,7 @@ export class GrpcFront {
       spec: spec.version,
       signatureName: request.model_spec?.signature_name ?? '',
       outputFilter: request.output_filter ?? [],
-      inputs: (signature) => inputTensors(sent, signature),
+      inputs: (signature) => signatureInputTensors(sent, signature),
       signal,
     });
     return {
@@ -255,27 +254,6 @@ function exampleInput(input: SerializedInput | null | undefined): ExampleInput {
 /** The ModelSpec of an answer (util.cc's MakeModelSpec): the signature run and the version it ran on. */
 function answeredSpec(name: string, answer: Pick<ExampleAnswer<unknown>, 'version' | 'signatureName'>): ModelSpec {
   return { name, version: { value: answer.version }, signature_name: answer.signatureName };
-}
-
-/** The request's inputs as tensors, checked against the signature as TF Serving's Predict checks them. */
-function inputTensors(sent: Record<string, Parameters<typeof tensorFromProto>[0]>, signature: SignatureMetadata): Record<string, Tensor> {
-  const wanted = Object.keys(signature.inputs).sort();
-  const given = Object.keys(sent).sort();
-  if (given.length !== wanted.length || given.some((alias, i) => alias !== wanted[i])) {
-    const extra = given.filter((a) => !(a in signature.inputs));
-    const missing = wanted.filter((a) => !(a in sent));
-    throw invalidArgument(
-      `input size does not match signature: ${given.length}!=${wanted.length} len({${given.join(',')}}) != len({${wanted.join(',')}}). ` +
-        `Sent extra: {${extra.join(',')}}. Missing but required: {${missing.join(',')}}.`,
-    );
-  }
-  const tensors: Record<string, Tensor> = {};
-  for (const alias of wanted) {
-    const dtype = signature.inputs[alias].dtype;
-    if (!isDType(dtype)) throw invalidArgument(`input '${alias}' has dtype ${dtype}, which this server cannot carry`);
-    tensors[alias] = tensorFromProto(sent[alias], alias, dtype);
-  }
-  return tensors;
 }
 
 function signatureDefOf(s: SignatureMetadata): SignatureDef {

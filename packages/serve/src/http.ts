@@ -45,8 +45,16 @@ const RETRY_AFTER_SECONDS = 1;
 /** A deadline timer this late means the main thread was too busy to read the body, not that the client was slow. */
 const OVERLOAD_LATENESS_MS = 200;
 
-const MODEL_PATH = /^\/v1\/models\/([^/]+?)(?:\/versions\/([^/]+?)|\/labels\/([^/]+?))?(\/metadata|:[A-Za-z]+)?$/;
-const VERTEX_PATH = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/endpoints\/([^/:]+):predict$/;
+// TF Serving registers its handler for `(?i)/v1/.*` and parses paths with case-insensitive RE2 patterns
+// (http_rest_api_util.cc: kPredictionApiGegex, kModelStatusApiRegex), then compares the captured method
+// (`predict`) and subresource (`metadata`) case-sensitively (http_rest_api_handler.cc ProcessRequest):
+// /V1/Models/m:predict is a predict, :PREDICT is a malformed request, /METADATA a status request.
+const MODEL_PATH = /^\/v1\/models\/([^/]+?)(?:\/versions\/([^/]+?)|\/labels\/([^/]+?))?(\/metadata|:[A-Za-z]+)?$/i;
+/** GET /v1/models with no model name: TF Serving's ProcessModelStatusRequest refuses it with 400. */
+const MODELS_PATH = /^\/v1\/models$/i;
+/** Everything TF Serving's REST handler is registered for; a path here that no pattern parses is a 400. */
+const TF_SERVING_PATHS = /^\/v1\//i;
+const VERTEX_PATH = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/endpoints\/([^/:]+):(predict|rawPredict)$/;
 
 export class HttpFront {
   readonly server: http.Server;
@@ -150,12 +158,15 @@ export class HttpFront {
     if (model) return this.modelRoute(model);
     const vertex = VERTEX_PATH.exec(path);
     if (vertex) {
-      const endpoint = decode(vertex[3], 'endpoint id');
+      const endpoint = { project: decode(vertex[1], 'project'), location: decode(vertex[2], 'location'), id: decode(vertex[3], 'endpoint id') };
+      const raw = vertex[4] === 'rawPredict';
       return {
-        model: this.service.endpointModel(endpoint) ?? '',
-        api: 'vertex_predict',
+        model: this.service.endpointModel(endpoint.id) ?? '',
+        api: raw ? 'vertex_raw_predict' : 'vertex_predict',
         methods: ['POST'],
-        handle: async (body, signal) => ({ json: (await this.service.vertexPredict(endpoint, await body(), signal)).body }),
+        handle: async (body, signal) => ({
+          json: (await (raw ? this.service.vertexRawPredict(endpoint, await body(), signal) : this.service.vertexPredict(endpoint, await body(), signal))).body,
+        }),
       };
     }
     if (path === HEALTH_PATH) {
@@ -175,6 +186,14 @@ export class HttpFront {
     if (metricsPath !== null && path === metricsPath) {
       return { model: '', api: 'metrics', methods: ['GET'], handle: async () => ({ text: await this.metrics.render(this.snapshot()) }) };
     }
+    if (MODELS_PATH.test(path)) {
+      const missingName = () => {
+        throw invalidArgument('Missing model name in request.');
+      };
+      return { model: '', api: 'status', methods: ['GET'], handle: missingName };
+    }
+    // TF Serving: InvalidArgument "Malformed request" (400) within its handler's paths; elsewhere no handler (404).
+    if (TF_SERVING_PATHS.test(path)) throw invalidArgument(`Malformed request: ${req.method} ${path}`);
     throw notFound(`Malformed request: ${req.method} ${path} is not a route of this server`);
   }
 
@@ -192,7 +211,10 @@ export class HttpFront {
       spec = { kind: 'label', label: decode(rawLabel, 'label') };
     }
     const known = this.service.hasModel(name) ? name : '';
-    if (suffix === undefined) return { model: known, api: 'status', methods: ['GET'], handle: () => ({ json: this.service.modelStatus(name, spec) }) };
+    // Any other case of "/metadata" matches TF's (?i) pattern but is not "metadata": a status request there.
+    if (suffix === undefined || (suffix.toLowerCase() === '/metadata' && suffix !== '/metadata')) {
+      return { model: known, api: 'status', methods: ['GET'], handle: () => ({ json: this.service.modelStatus(name, spec) }) };
+    }
     if (suffix === '/metadata') {
       return { model: known, api: 'metadata', methods: ['GET'], handle: () => ({ json: this.service.modelMetadata(name, spec) }) };
     }
@@ -213,7 +235,7 @@ export class HttpFront {
         handle: async (body, signal) => ({ json: await answerExampleRequest(this.service, method, name, spec, await body(), signal) }),
       };
     }
-    throw notFound(`Malformed request: unknown method ${suffix}; use :predict, :classify or :regress`);
+    throw invalidArgument(`Malformed request: unknown method ${suffix} (methods are lower case); use :predict, :classify or :regress`);
   }
 
   /** Reads and parses a JSON body, enforcing the size limit while it streams and the request deadline. */

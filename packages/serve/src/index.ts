@@ -29,3 +29,4 @@ export { ConfigFileError } from './text-format.js';
 export { readBatchingParametersFile, parseBatchingParameters, TF_BATCHING_DEFAULTS, type BatchingParameters } from './batching-parameters.js';
 export { readMonitoringConfigFile, parseMonitoringConfig, type MonitoringConfig } from './monitoring-config.js';
 export { SERVING_PROTO_DIR, PREDICTION_SERVICE, MODEL_SERVICE, serviceDefinition, servingType } from './grpc-proto.js';
+export { WARMUP_FILE, MAX_WARMUP_RECORDS, warmupFileBytes, type WarmupPredictRequest } from './warmup.js';

@@ -6,6 +6,7 @@ import type { SignatureMetadata } from './engine.js';
 import { invalidArgument, shown } from './errors.js';
 import { JsonFloat, JsonNumber } from './json.js';
 import {
+  BIGINT_RANGES,
   INTEGER_RANGES,
   isDType,
   numericArrayFor,
@@ -107,8 +108,11 @@ export function requestTensors(request: PredictRequest, signature: SignatureMeta
     tensors[name] = checkStringRank(jsonToTensor(inputs, dtypeOf(name), '"inputs"'), signature.inputs[name], '"inputs"');
     return tensors;
   }
-  checkNames(Object.keys(inputs));
-  for (const [name, value] of Object.entries(inputs)) {
+  // TF Serving's FillTensorMapFromInputsMap looks up each input of the signature and ignores other keys.
+  const missing = inputNames.filter((name) => !(name in inputs));
+  if (missing.length > 0) throw invalidArgument(`Missing named input${missing.length > 1 ? 's' : ''}: ${missing.join(', ')} in 'inputs' object (signature '${signatureName}')`);
+  for (const name of inputNames) {
+    const value = inputs[name];
     const where = `input '${name}'`;
     if (empty(value)) throw invalidArgument(`${where} is an empty list; send at least one example`);
     tensors[name] = checkStringRank(jsonToTensor(value, dtypeOf(name), where), signature.inputs[name], where);
@@ -143,7 +147,8 @@ export function jsonToTensor(value: unknown, dtype: DType, where: string): Tenso
   if (dtype === 'DT_STRING') return { dtype, shape, values: leaves.map((leaf, i) => stringBytes(leaf, where, i)) };
   const values = numericArrayFor(dtype, shapeSize(shape));
   const range = INTEGER_RANGES[dtype];
-  const float = FLOAT_DIGITS[dtype];
+  const wideRange = BIGINT_RANGES[dtype];
+  if (wideRange) return { dtype, shape, values: bigIntValues(leaves, values as BigInt64Array | BigUint64Array, wideRange, dtype, where) };
   for (let i = 0; i < leaves.length; i++) {
     const leaf = leaves[i];
     if (dtype === 'DT_BOOL') {
@@ -151,10 +156,9 @@ export function jsonToTensor(value: unknown, dtype: DType, where: string): Tenso
       values[i] = leaf ? 1 : 0;
     } else if (!(leaf instanceof JsonNumber)) {
       throw typeError(where, dtype, leaf, 'a number');
-    } else if (float) {
-      if (!isLosslessDecimal(leaf, float)) {
-        throw invalidArgument(`${where}: Cannot convert JSON value: ${leaf.text} to ${float.name} without loss of precision.`);
-      }
+    } else if (FLOAT_TYPES.has(dtype)) {
+      // json_tensor.cc's AddValueToTensor takes any number for a float (GetFloat(): a cast, so 1e39 is
+      // Infinity and 16777217 is 16777216); the typed array does the same rounding.
       values[i] = leaf.value;
     } else if (!leaf.isInteger) {
       // rapidjson reads 3.0 and 3e0 as doubles, which no integer input takes (TF Serving's TypeError).
@@ -168,23 +172,35 @@ export function jsonToTensor(value: unknown, dtype: DType, where: string): Tenso
   return { dtype, shape, values };
 }
 
-/** Float dtypes: the largest finite value, and the largest integer held exactly (2^digits - 1). */
-const FLOAT_DIGITS: Partial<Record<DType, { name: string; max: number; maxInteger: number }>> = {
-  DT_FLOAT: { name: 'float', max: 3.4028234663852886e38, maxInteger: 2 ** 24 - 1 },
-  DT_HALF: { name: 'float', max: 3.4028234663852886e38, maxInteger: 2 ** 24 - 1 },
-  DT_BFLOAT16: { name: 'float', max: 3.4028234663852886e38, maxInteger: 2 ** 24 - 1 },
-  DT_DOUBLE: { name: 'double', max: Number.MAX_VALUE, maxInteger: 2 ** 53 - 1 },
-};
+/**
+ * DT_INT64 / DT_UINT64 leaves read from their digits, as rapidjson's GetInt64/GetUint64 do, so that
+ * 2^53 + 1 stays 2^53 + 1 (a double would make it 2^53).
+ */
+function bigIntValues(
+  leaves: unknown[],
+  values: BigInt64Array | BigUint64Array,
+  [min, max]: readonly [bigint, bigint],
+  dtype: DType,
+  where: string,
+): BigInt64Array | BigUint64Array {
+  for (let i = 0; i < leaves.length; i++) {
+    const leaf = leaves[i];
+    if (!(leaf instanceof JsonNumber)) throw typeError(where, dtype, leaf, 'a number');
+    if (!leaf.isInteger) throw typeError(where, dtype, leaf, 'an integer');
+    const value = BigInt(leaf.text);
+    if (value < min || value > max) throw invalidArgument(`${where} must hold integers in [${min}, ${max}] for ${dtype}; got ${leaf.text}`);
+    values[i] = value;
+  }
+  return values;
+}
 
 /**
- * json_tensor.cc's IsLosslessDecimal: NaN and infinities pass; an integer must be held exactly; a
- * decimal must be within the type's finite range (1e39 is no float).
+ * Dtypes that take any JSON number. TF Serving refused integers and decimals a float cannot hold "without
+ * loss of precision" until 2021 (tensorflow/serving 57dac6cd, in 2.5 and later): now it converts them,
+ * and its tests (json_tensor_test.cc FloatTensorWithPrecisionLoss, FloatTensorThatExceedsMaxReturnsInf)
+ * require 1435774380 to be taken and DBL_MAX to become inf.
  */
-function isLosslessDecimal(leaf: JsonNumber, type: { max: number; maxInteger: number }): boolean {
-  if (!Number.isFinite(leaf.value)) return true;
-  if (leaf.isInteger) return Math.abs(leaf.value) <= type.maxInteger;
-  return Math.abs(leaf.value) <= type.max;
-}
+const FLOAT_TYPES: ReadonlySet<DType> = new Set(['DT_FLOAT', 'DT_HALF', 'DT_BFLOAT16', 'DT_DOUBLE']);
 
 function collectLeaves(value: unknown, shape: number[], depth: number, out: unknown[], where: string): void {
   if (depth === shape.length) {
@@ -286,7 +302,8 @@ function leafWriter(t: Tensor, alias: string): (i: number) => unknown {
   }
   const values = t.values as NumericValues;
   if (t.dtype === 'DT_BOOL') return (i) => values[i] !== 0;
-  if (t.dtype === 'DT_FLOAT' || t.dtype === 'DT_HALF' || t.dtype === 'DT_BFLOAT16') return (i) => new JsonFloat(values[i], 'float');
-  if (t.dtype === 'DT_DOUBLE') return (i) => new JsonFloat(values[i], 'double');
+  if (t.dtype === 'DT_FLOAT' || t.dtype === 'DT_HALF' || t.dtype === 'DT_BFLOAT16') return (i) => new JsonFloat(values[i] as number, 'float');
+  if (t.dtype === 'DT_DOUBLE') return (i) => new JsonFloat(values[i] as number, 'double');
+  // int64 and uint64 are bigints, written with all their digits (rapidjson's Writer::Int64 / Uint64).
   return (i) => values[i];
 }

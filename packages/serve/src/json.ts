@@ -1,6 +1,6 @@
 // JSON as TF Serving reads and writes it. It parses with rapidjson's kParseNanAndInfFlag (NaN, Inf,
-// Infinity, with an optional minus, are numbers) and tells 3 from 3.0 (an int may not feed a float
-// that cannot hold it exactly; 3.0 is no int32), so numbers are kept with their text. It writes floats
+// Infinity, with an optional minus, are numbers) and tells 3 from 3.0 (3.0 is no int32; an int64 is
+// read from its digits, beyond 2^53), so numbers are kept with their text. It writes floats
 // as tensorflow_serving/util/json_tensor.cc's WriteDecimal does: "%.6g" if that reads back to the same
 // value, else max_digits10 ("%.9g" for float, "%.17g" for double), ".0" after whole numbers, and NaN,
 // Infinity, -Infinity as bare tokens. No JSON library does either, hence this small module.
@@ -128,7 +128,7 @@ export function parseServingJson(text: string): unknown {
   return result;
 }
 
-/** JSON.stringify for responses, with JsonFloat written as TF Serving writes floats. */
+/** JSON.stringify for responses, with JsonFloat written as TF Serving writes floats and bigints (int64) with all digits. */
 export function writeServingJson(value: unknown): string {
   const parts: string[] = [];
   const write = (v: unknown): void => {
@@ -151,7 +151,8 @@ export function writeServingJson(value: unknown): string {
         write(item);
       }
       parts.push('}');
-    } else parts.push(JSON.stringify(v) ?? 'null');
+    } else if (typeof v === 'bigint') parts.push(v.toString());
+    else parts.push(JSON.stringify(v) ?? 'null');
   };
   write(value);
   return parts.join('');

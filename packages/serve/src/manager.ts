@@ -7,7 +7,7 @@
 // random weights is said to be one in the log, in its metadata and in /healthz.
 import { checkProvenance, type ProvenanceCheck } from '@tensorsky/saved-model';
 import { withoutPrototypes, type ImageInputMap, type LoadedVersion, type SignatureMap } from './engine.js';
-import { ServeError, errorMessage, notFound, shown } from './errors.js';
+import { errorMessage, invalidArgument, notFound, shown } from './errors.js';
 import type { VersionDir } from './repository.js';
 
 /** TF Serving's ModelVersionStatus.State names. */
@@ -148,7 +148,7 @@ export class ModelManager {
     this.reconcile(name, model);
   }
 
-  /** Takes a reference on the version a request resolves to; throws 404 when it is not AVAILABLE. */
+  /** Takes a reference on the version a request resolves to; throws 404 when it is not AVAILABLE, 400 for an unknown label. */
   acquire(name: string, spec: VersionSpec): Lease {
     const model = this.models.get(name);
     if (!model) throw notFound(`Servable not found for request: ${describeSpec(name, spec)}`);
@@ -186,8 +186,10 @@ export class ModelManager {
     const model = this.models.get(name);
     if (!model || model.versions.size === 0) throw notFound(`Could not find any versions of model ${name}`);
     let entries = [...model.versions.values()].sort((a, b) => b.version - a.version);
-    if (spec.kind !== 'latest') {
-      const version = spec.kind === 'version' ? spec.version : this.labelVersion(name, model, spec.label);
+    // TF Serving's GetModelStatusWithModelSpec looks only at model_spec.version: a label (known or not)
+    // gets the statuses of all versions, as a request naming the model alone does.
+    if (spec.kind === 'version') {
+      const { version } = spec;
       entries = entries.filter((e) => e.version === version);
       if (entries.length === 0) throw notFound(`Could not find version ${version} of model ${name}`);
     }
@@ -237,8 +239,8 @@ export class ModelManager {
 
   private labelVersion(name: string, model: ModelEntry, label: string): number {
     const version = model.labels.get(label);
-    // TF Serving's gRPC answer is INVALID_ARGUMENT (ServerCore::GetModelVersionForLabel); REST stays 404.
-    if (version === undefined) throw new ServeError(404, `Unrecognized servable version label: ${shown(label)} (model ${name})`, 'INVALID_ARGUMENT');
+    // INVALID_ARGUMENT in TF Serving (ServerCore::GetModelVersionForLabel), which its REST API answers with 400.
+    if (version === undefined) throw invalidArgument(`Unrecognized servable version label: ${shown(label)} (model ${name})`);
     return version;
   }
 

@@ -5,7 +5,7 @@ import type { ImageLimits } from '@tensorsky/image';
 import { loadModel, type Backend, type InputValue, type LocalModel, type OutputTensor } from '@tensorsky/predict-local';
 import { readSignatureMetadata, type CreateEngine, type ImageInputMap, type LoadedModel } from './engine.js';
 import { ServeError, errorMessage, notFound } from './errors.js';
-import { isDType, isStringTensor, numericArrayFor, shapeSize, type NumericValues, type Tensor } from './tensor.js';
+import { isBigIntValues, isDType, isStringTensor, numericArrayFor, shapeSize, type NumericValues, type Tensor } from './tensor.js';
 
 const DEFAULT_SIGNATURE = 'serving_default';
 
@@ -70,7 +70,10 @@ function nestedValues(t: Tensor): unknown {
   const build = (depth: number, offset: number): unknown[] => {
     const stride = shapeSize(t.shape.slice(depth + 1));
     if (depth === t.shape.length - 1) {
-      return isStringTensor(t) ? (values as Uint8Array[]).slice(offset, offset + t.shape[depth]) : Array.from((values as NumericValues).subarray(offset, offset + t.shape[depth]));
+      if (isStringTensor(t)) return (values as Uint8Array[]).slice(offset, offset + t.shape[depth]);
+      const row = (values as NumericValues).subarray(offset, offset + t.shape[depth]);
+      // predict-local takes numbers: int64 values become the nearest double (its kernels compute int64 narrower still).
+      return isBigIntValues(row) ? Array.from(row, Number) : Array.from(row);
     }
     return Array.from({ length: t.shape[depth] }, (_, i) => build(depth + 1, offset + i * stride));
   };
@@ -83,6 +86,9 @@ function toTensor(output: OutputTensor, alias: string): Tensor {
   if (!isDType(dtype)) throw new Error(`output '${alias}' has dtype ${dtype}, which the REST API cannot carry`);
   if (dtype === 'DT_STRING') return { dtype, shape: output.shape, values: output.data as Uint8Array[] };
   const values = numericArrayFor(dtype, shapeSize(output.shape));
-  values.set(output.data as NumericValues);
+  const data = output.data as NumericValues;
+  if (isBigIntValues(values)) {
+    for (let i = 0; i < values.length; i++) values[i] = BigInt(data[i]);
+  } else values.set(data as Exclude<NumericValues, BigInt64Array | BigUint64Array>);
   return { dtype, shape: output.shape, values };
 }

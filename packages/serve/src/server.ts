@@ -46,6 +46,11 @@ export interface ServeOptions {
    * beyond it the request gets 504 and its work not yet started is dropped; default 30000, 0 for none.
    */
   restApiTimeoutMs?: number;
+  /**
+   * Replay each version's warmup requests (assets.extra/tf_serving_warmup_requests, TF Serving's
+   * --enable_model_warmup) in every engine worker before the version becomes AVAILABLE; default true.
+   */
+  enableModelWarmup?: boolean;
   /** How often base paths are scanned for new and removed versions; default 1000, 0 scans only at start. */
   pollIntervalMs?: number;
   /**
@@ -118,6 +123,7 @@ export async function startServer(options: ServeOptions): Promise<ModelServer> {
     size: workers,
     engineModule: String(engineModule),
     engineOptions: { ...options.engine?.options, imageLimits: limits },
+    modelWarmup: options.enableModelWarmup ?? true,
     log,
   });
   try {

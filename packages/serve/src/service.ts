@@ -13,6 +13,13 @@ import { versionKey } from './workers.js';
 
 export const DEFAULT_SIGNATURE = 'serving_default';
 
+/** A Vertex AI endpoint as its URL names it: projects/{project}/locations/{location}/endpoints/{id}. */
+export interface VertexEndpoint {
+  project: string;
+  location: string;
+  id: string;
+}
+
 export interface PredictResult {
   body: Record<string, unknown>;
   version: number;
@@ -122,10 +129,11 @@ export class PredictionService {
       const signature = lease.signatures[signatureName];
       if (!signature) {
         if (request.signatureNotFound) throw request.signatureNotFound(signatureName);
-        // TF Serving's gRPC Predict answers FAILED_PRECONDITION (predict_util.cc); REST stays 404.
+        // TF Serving's gRPC Predict answers FAILED_PRECONDITION (predict_util.cc), its REST API 400
+        // (InvalidArgument from HttpRestApiHandler::GetInfoMap; http_server.cc maps both to BAD_REQUEST).
         const known = Object.keys(lease.signatures).join(', ');
         const message = `Serving signature name: "${shown(signatureName)}" not found in signature def of model ${model} version ${lease.version}; it has: ${known}`;
-        throw new ServeError(404, message, 'FAILED_PRECONDITION');
+        throw new ServeError(400, message, 'FAILED_PRECONDITION');
       }
       const aliases = selectedOutputs(signature, outputFilter);
       const inputs = request.inputs(signature, signatureName);
@@ -145,18 +153,43 @@ export class PredictionService {
   }
 
   /**
-   * POST /v1/projects/{p}/locations/{l}/endpoints/{e}:predict, as Vertex AI answers it. The endpoint
-   * maps to the model of the same name, or to the only model served.
+   * POST /v1/projects/{p}/locations/{l}/endpoints/{e}:predict, answered in Vertex AI's PredictResponse
+   * shape: predictions, and which model served them (deployedModelId, model as a resource name in the
+   * caller's project and location, modelDisplayName, modelVersionId). The endpoint maps to the model
+   * of the same name, or to the only model served.
    */
-  async vertexPredict(endpoint: string, body: unknown, signal?: AbortSignal): Promise<PredictResult> {
-    const model = this.endpointModel(endpoint);
-    if (!model) throw notFound(`endpoint ${endpoint} is not served here; serve a model named ${endpoint} or only one model`);
+  async vertexPredict(endpoint: VertexEndpoint, body: unknown, signal?: AbortSignal): Promise<PredictResult> {
+    const model = this.vertexModel(endpoint);
     if (typeof body !== 'object' || body === null || !Array.isArray((body as { instances?: unknown }).instances)) {
       throw invalidArgument('a Vertex AI predict request needs "instances": a list, one entry per example');
     }
     const { instances } = body as { instances: unknown[] };
     const result = await this.predict(model, { kind: 'latest' }, { instances }, signal);
-    return { body: { predictions: result.body.predictions, deployedModelId: String(result.version) }, version: result.version };
+    const version = String(result.version);
+    return {
+      body: {
+        predictions: result.body.predictions,
+        deployedModelId: version,
+        model: `projects/${endpoint.project}/locations/${endpoint.location}/models/${model}`,
+        modelDisplayName: model,
+        modelVersionId: version,
+      },
+      version: result.version,
+    };
+  }
+
+  /**
+   * POST .../endpoints/{e}:rawPredict: Vertex AI hands the body to the container's predict route as it
+   * is and returns the container's answer as it is, so this is TF Serving's :predict on the latest version.
+   */
+  async vertexRawPredict(endpoint: VertexEndpoint, body: unknown, signal?: AbortSignal): Promise<PredictResult> {
+    return this.predict(this.vertexModel(endpoint), { kind: 'latest' }, body, signal);
+  }
+
+  private vertexModel(endpoint: VertexEndpoint): string {
+    const model = this.endpointModel(endpoint.id);
+    if (!model) throw notFound(`endpoint ${shown(endpoint.id)} is not served here; serve a model named ${shown(endpoint.id)} or only one model`);
+    return model;
   }
 
   /** The model a Vertex AI endpoint id stands for: the model of that name, else the only model served. */

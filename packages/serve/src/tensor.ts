@@ -27,12 +27,15 @@ export type NumericValues =
   | Int32Array
   | Uint8Array
   | Uint16Array
-  | Uint32Array;
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
 
 /**
  * A dense tensor in row-major order. Numeric values use the typed array of `numericArrayFor(dtype)`:
- * DT_HALF/DT_BFLOAT16 widen to Float32Array, DT_INT64/DT_UINT64 use Float64Array (exact up to 2^53),
- * DT_BOOL is a Uint8Array of 0/1. DT_STRING holds one byte array per element.
+ * DT_HALF/DT_BFLOAT16 widen to Float32Array, DT_INT64/DT_UINT64 use BigInt64Array/BigUint64Array (all
+ * 64 bits, as TF Serving reads and writes them), DT_BOOL is a Uint8Array of 0/1. DT_STRING holds one
+ * byte array per element.
  */
 export interface Tensor {
   dtype: DType;
@@ -41,22 +44,41 @@ export interface Tensor {
 }
 
 /** The REST API's numeric dtypes' facts, from saved-model's DataType table (see numericArrayFor). */
-function numeric(dtype: string): { array: NumberArrayConstructor; range?: readonly [bigint, bigint] } | undefined {
+function numeric(dtype: string): { array: TypedArrayConstructor; range?: readonly [bigint, bigint] } | undefined {
   const t = dtype.startsWith('DT_') ? parseDataType(dtype) : undefined;
   const info = t === undefined ? undefined : dtypeInfo(t);
-  return info?.numberArray ? { array: info.numberArray, range: info.range } : undefined;
+  if (!info?.numberArray) return undefined;
+  // 64-bit integers keep every bit (BigInt arrays); the narrower types are plain numbers.
+  const array = info.array === BigInt64Array || info.array === BigUint64Array ? info.array : info.numberArray;
+  return { array, range: info.range };
 }
 
-const clampToDouble = (v: bigint) => Number(v < -MAX_EXACT ? -MAX_EXACT : v > MAX_EXACT ? MAX_EXACT : v);
-const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+type TypedArrayConstructor = NumberArrayConstructor | BigInt64ArrayConstructor | BigUint64ArrayConstructor;
 
-/** Integer ranges the JSON parser enforces (64-bit types are limited to exact doubles). */
+/** Integer ranges the JSON parser enforces, as numbers for the types held in plain numbers. */
 export const INTEGER_RANGES: Partial<Record<DType, [number, number]>> = Object.fromEntries(
   Object.keys(DataType).flatMap((name) => {
-    const range = numeric(name)?.range;
-    return range ? [[name, [clampToDouble(range[0]), clampToDouble(range[1])]]] : [];
+    const facts = numeric(name);
+    return facts?.range && !isBigIntArray(facts.array) ? [[name, [Number(facts.range[0]), Number(facts.range[1])]]] : [];
   }),
 );
+
+/** The ranges of DT_INT64 and DT_UINT64, whose values are bigints. */
+export const BIGINT_RANGES: Partial<Record<DType, readonly [bigint, bigint]>> = Object.fromEntries(
+  Object.keys(DataType).flatMap((name) => {
+    const facts = numeric(name);
+    return facts?.range && isBigIntArray(facts.array) ? [[name, facts.range]] : [];
+  }),
+);
+
+function isBigIntArray(array: TypedArrayConstructor): boolean {
+  return array === BigInt64Array || array === BigUint64Array;
+}
+
+/** True for the values of DT_INT64 and DT_UINT64 tensors, which are bigints. */
+export function isBigIntValues(values: Tensor['values']): values is BigInt64Array | BigUint64Array {
+  return values instanceof BigInt64Array || values instanceof BigUint64Array;
+}
 
 export function isDType(name: string): name is DType {
   return name === 'DT_STRING' || numeric(name) !== undefined;
@@ -93,7 +115,8 @@ export function concatTensors(parts: Tensor[]): Tensor {
   let offset = 0;
   for (const t of parts) {
     const v = t.values as NumericValues;
-    values.set(v, offset);
+    // Parts share the dtype, hence the array type (a BigInt array only with BigInt arrays).
+    (values as { set(array: NumericValues, offset: number): void }).set(v, offset);
     offset += v.length;
   }
   return { dtype: first.dtype, shape, values };

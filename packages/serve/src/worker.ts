@@ -6,7 +6,8 @@ import type { Tensor } from './tensor.js';
 
 /** Messages from the pool to a worker. */
 export type WorkerRequest =
-  | { id: number; type: 'load'; key: string; dir: string }
+  /** `warmup`: replay the version's warmup requests (warmup.ts) before answering. */
+  | { id: number; type: 'load'; key: string; dir: string; warmup?: boolean }
   | { id: number; type: 'unload'; key: string }
   | { id: number; type: 'predict'; key: string; signature: string; inputs: Record<string, Tensor> }
   /** Finish what runs, free every model, then reply: the pool terminates the thread after that. */
@@ -60,11 +61,15 @@ async function close(id: number, others: Promise<void>[]): Promise<void> {
 async function handle(request: Exclude<WorkerRequest, { type: 'close' }>): Promise<void> {
   try {
     if (request.type === 'load') {
-      const loading = loads.then(() => engine.load(request.dir));
+      const loading = loads.then(async () => {
+        const model = await engine.load(request.dir);
+        return { model, warmup: request.warmup ? await warmUp(model, request.dir) : undefined };
+      });
       loads = loading.catch(() => {});
-      const model = await loading;
+      const { model, warmup } = await loading;
       models.set(request.key, model);
-      reply(request.id, { signatures: model.signatures, imageInputs: model.imageInputs ?? {}, notes: model.notes ?? [] });
+      const notes = [...(model.notes ?? []), ...(warmup ? [warmup] : [])];
+      reply(request.id, { signatures: model.signatures, imageInputs: model.imageInputs ?? {}, notes });
     } else if (request.type === 'unload') {
       const model = models.get(request.key);
       models.delete(request.key);
@@ -89,6 +94,24 @@ async function handle(request: Exclude<WorkerRequest, { type: 'close' }>): Promi
       ...(typeof status === 'number' ? { status } : {}),
       ...(fatal ? { fatal } : {}),
     } satisfies WorkerReply);
+  }
+}
+
+/**
+ * Replays the version's warmup requests on this worker's copy (a version with none: undefined); a
+ * failure fails the load, as in TF Serving, and frees what was loaded. Resolves with a line for the log.
+ */
+async function warmUp(model: LoadedModel, dir: string): Promise<string | undefined> {
+  const started = performance.now();
+  try {
+    const { WARMUP_ITERATIONS, replayWarmupRequests } = await import('./warmup.js');
+    const report = await replayWarmupRequests(model, dir);
+    if (!report) return undefined;
+    const skipped = report.skipped > 0 ? `; ${report.skipped} classify/regress/multi-inference logs skipped (not replayed by this server)` : '';
+    return `warmup: ${report.replayed} requests replayed in ${Math.round(performance.now() - started)} ms (${WARMUP_ITERATIONS} times each)${skipped}`;
+  } catch (err) {
+    await Promise.resolve(model.dispose?.()).catch(() => {});
+    throw err;
   }
 }
 

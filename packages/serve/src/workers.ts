@@ -14,6 +14,8 @@ export interface WorkerPoolOptions {
   /** URL (href) of the engine module each worker imports; it exports createEngine(options). */
   engineModule: string;
   engineOptions?: Record<string, unknown>;
+  /** Replay each version's warmup requests (assets.extra/tf_serving_warmup_requests) in every worker before it serves it; default true. */
+  modelWarmup?: boolean;
   log?: (line: string) => void;
 }
 
@@ -233,7 +235,13 @@ export class WorkerPool implements VersionLoader {
   private async loadInto(worker: PoolWorker, key: string, dir: string): Promise<LoadedVersion> {
     worker.loading++;
     try {
-      const { signatures, imageInputs, notes } = await this.call<LoadedVersion & { notes: string[] }>(worker, { id: 0, type: 'load', key, dir });
+      const { signatures, imageInputs, notes } = await this.call<LoadedVersion & { notes: string[] }>(worker, {
+        id: 0,
+        type: 'load',
+        key,
+        dir,
+        warmup: this.options.modelWarmup ?? true,
+      });
       worker.loaded.add(key);
       // Every worker loads the same way: one worker's notes say it for all.
       if (worker === this.workers[0]) for (const note of notes) this.log(`${key}: ${note}`);

@@ -100,11 +100,15 @@ describe('names from requests that are Object.prototype members', () => {
 
   it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])('%s is an unknown signature, label and input', async (name) => {
     const signature = await post(server, '/v1/models/half_plus_two:predict', { signature_name: name, instances: [1] });
-    expect(signature.status).toBe(404);
+    expect(signature.status).toBe(400);
     expect(signature.body.error).toMatch(new RegExp(`^Serving signature name: "${name}" not found in signature def of model half_plus_two version 123; it has: `));
+    // Status ignores labels (TF Serving's GetModelStatusWithModelSpec): every version, as for the model alone.
     const label = await get(server, `/v1/models/half_plus_two/labels/${name}`);
-    expect(label).toEqual({ status: 404, body: { error: `Unrecognized servable version label: ${name} (model half_plus_two)` } });
-    expect((await post(server, `/v1/models/half_plus_two/labels/${name}:predict`, { instances: [1] })).status).toBe(404);
+    expect(label).toEqual(await get(server, '/v1/models/half_plus_two'));
+    expect(await post(server, `/v1/models/half_plus_two/labels/${name}:predict`, { instances: [1] })).toEqual({
+      status: 400,
+      body: { error: `Unrecognized servable version label: ${name} (model half_plus_two)` },
+    });
     const input = await post(server, '/v1/models/half_plus_two:predict', `{"instances": [{"${name}": [1]}]}`);
     expect(input).toEqual({ status: 400, body: { error: `signature 'serving_default' has no input '${name}'; its inputs are: x` } });
     expect((await post(server, '/v1/models/half_plus_two:predict', `{"inputs": {"${name}": [1]}}`)).status).toBe(400);

@@ -71,9 +71,10 @@ describe('a sweep of hostile requests', () => {
       ['no instances or inputs', () => post(server, PREDICT, { signature_name: 'serving_default' }), 400, /instances|inputs/],
       ['numbers for an image input', () => post(server, PREDICT, { instances: [1, 2] }), 400, /./],
       ['an empty batch', () => post(server, PREDICT, { instances: [] }), 400, /./],
-      ['signature "__proto__"', () => post(server, PREDICT, { signature_name: '__proto__', instances: [b64(good)] }), 404, /__proto__/],
-      ['signature "constructor"', () => post(server, PREDICT, { signature_name: 'constructor', instances: [b64(good)] }), 404, /constructor/],
-      ['label "constructor"', () => get(server, '/v1/models/images/labels/constructor'), 404, /constructor/],
+      ['signature "__proto__"', () => post(server, PREDICT, { signature_name: '__proto__', instances: [b64(good)] }), 400, /__proto__/],
+      ['signature "constructor"', () => post(server, PREDICT, { signature_name: 'constructor', instances: [b64(good)] }), 400, /constructor/],
+      // (A status request ignores the label, as TF Serving's does; a predict resolves it.)
+      ['label "constructor"', () => post(server, '/v1/models/images/labels/constructor:predict', { instances: [b64(good)] }), 400, /constructor/],
       ['a model name with ..', () => raw(server, 'GET', '/v1/models/..%2F..%2Fetc'), 400, /invalid model name '\.\.\/\.\.\/etc'/],
       ['a model name with CR LF', () => raw(server, 'GET', '/v1/models/images%0D%0AX-Injected:%201'), 400, /invalid model name 'images\\r\\nX-Injected: 1'/],
       ['an unknown model', () => post(server, '/v1/models/nope:predict', { instances: [b64(good)] }), 404, /nope/],

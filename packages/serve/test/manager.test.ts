@@ -136,7 +136,8 @@ describe('ModelManager', () => {
     await manager.settled();
     expect(manager.acquire('m', { kind: 'label', label: 'stable' }).version).toBe(1);
     expect(manager.acquire('m', { kind: 'label', label: 'canary' }).signatures.serving_default.method_name).toBe('v2');
-    expect(manager.status('m', { kind: 'label', label: 'canary' }).map((s) => s.version)).toEqual(['2']);
+    // TF Serving's GetModelStatusWithModelSpec ignores labels: every version, newest first.
+    expect(manager.status('m', { kind: 'label', label: 'canary' }).map((s) => s.version)).toEqual(['2', '1']);
     expect(() => manager.acquire('m', { kind: 'label', label: 'beta' })).toThrow('Unrecognized servable version label: beta');
     expect(() => manager.acquire('x', { kind: 'latest' })).toThrow('Servable not found for request: Latest(x)');
     expect(() => manager.status('x', { kind: 'latest' })).toThrow('Could not find any versions of model x');

@@ -57,11 +57,23 @@ describe('REST API', () => {
     expect(signatures.classify_x_to_y.inputs.inputs).toEqual({ dtype: 'DT_STRING', tensor_shape: { dim: [], unknown_rank: true }, name: 'tf_example:0' });
   });
 
-  it('answers the Vertex AI predict shape and the health route', async () => {
+  it("answers Vertex AI's predict (PredictResponse: predictions and which model served them), :rawPredict and the health route", async () => {
     expect(await post(server, '/v1/projects/p1/locations/europe-west4/endpoints/123456:predict', { instances: [2.0, 4.0], parameters: {} })).toEqual({
       status: 200,
-      body: { predictions: [3.0, 4.0], deployedModelId: '123' },
+      body: {
+        predictions: [3.0, 4.0],
+        deployedModelId: '123',
+        model: 'projects/p1/locations/europe-west4/models/half_plus_two',
+        modelDisplayName: 'half_plus_two',
+        modelVersionId: '123',
+      },
     });
+    // rawPredict hands the body to the container's predict route as it is and returns its answer as it is.
+    const raw = '/v1/projects/p1/locations/europe-west4/endpoints/123456:rawPredict';
+    expect(await post(server, raw, { instances: [2.0, 4.0] })).toEqual({ status: 200, body: { predictions: [3.0, 4.0] } });
+    expect(await post(server, raw, { signature_name: 'serving_default', inputs: { x: [[6.0]] } })).toEqual({ status: 200, body: { outputs: [[5.0]] } });
+    expect((await post(server, raw, { instances: [] })).status).toBe(400);
+    expect((await post(server, '/v1/projects/p1/locations/europe-west4/endpoints/123456:predict', { inputs: [1.0] })).body.error).toMatch(/needs "instances"/);
     expect(await get(server, '/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
   });
 
@@ -72,10 +84,10 @@ describe('REST API', () => {
     ['instances that are not a list', PREDICT, { instances: { x: 1 } }, 400, /"instances" must be a list/],
     ['a ragged tensor', PREDICT, { instances: [[1], [2, 3]] }, 400, /not a dense tensor/],
     ['invalid base64', PREDICT, { signature_name: 'classify_x_to_y', instances: [{ b64: 'not base64!' }] }, 400, /not valid base64/],
-    ['an unknown signature', PREDICT, { signature_name: 'nope', instances: [1] }, 404, /Serving signature name: "nope" not found/],
+    ['an unknown signature', PREDICT, { signature_name: 'nope', instances: [1] }, 400, /Serving signature name: "nope" not found/],
     ['an unknown model', '/v1/models/nope:predict', { instances: [1] }, 404, /Servable not found for request: Latest\(nope\)/],
     ['an unknown version', '/v1/models/half_plus_two/versions/7:predict', { instances: [1] }, 404, /Specific\(half_plus_two, 7\)/],
-    ['an unknown label', '/v1/models/half_plus_two/labels/canary:predict', { instances: [1] }, 404, /Unrecognized servable version label: canary/],
+    ['an unknown label', '/v1/models/half_plus_two/labels/canary:predict', { instances: [1] }, 400, /Unrecognized servable version label: canary/],
     ['a non-numeric version', '/v1/models/half_plus_two/versions/latest:predict', { instances: [1] }, 400, /invalid version 'latest'/],
     ['".." as the model name', '/v1/models/..:predict', { instances: [1] }, 400, /invalid model name '..'/],
     ['an encoded "../" in the model name', '/v1/models/%2E%2E%2Fsecrets:predict', { instances: [1] }, 400, /invalid model name '..\/secrets'/],

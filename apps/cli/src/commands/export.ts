@@ -2,12 +2,17 @@ import {
   APPLICATION_NAMES,
   exportSavedModel,
   PREPROCESS_MODES,
+  SIGNATURE_KEY,
   type ExportOptions,
   type ExportProgress,
   type ExportResult,
 } from '@tensorsky/export';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { detectImageFormat, notAnImageMessage } from '@tensorsky/image';
+import { DataType, IMAGE_ENCODINGS, tensorProto, toBase64, type ImageEncoding } from '@tensorsky/saved-model';
+import { WARMUP_FILE, warmupFileBytes } from '@tensorsky/serve';
 import { normalizationSteps, PIXEL_GRIDS, RESIZE_METHODS, type Geometry, type NormalizationValues } from '@tensorsky/preprocess';
-import { IMAGE_ENCODINGS } from '@tensorsky/saved-model';
 import type { CommandModule } from 'yargs';
 import { withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
@@ -67,6 +72,11 @@ const options = withSnakeAliases({
     default: false,
     describe: 'Fold batch norms into the convolutions before them (smaller graph, exact only to float32 rounding per layer)',
   },
+  'warmup-images': {
+    type: 'string',
+    describe:
+      'Images (comma-separated files) written as predict requests to assets.extra/tf_serving_warmup_requests: TF Serving and tensorsky serve replay them as the version loads, so the first real request is not a cold one',
+  },
   force: { type: 'boolean', default: false, describe: 'Replace a non-empty --model_dir' },
   json: { type: 'boolean', default: false, describe: 'Print the result as JSON' },
 } as const);
@@ -83,12 +93,15 @@ export function exportCommand(output: Output): CommandModule {
       if (normalize !== undefined && argv.preprocess !== undefined) {
         throw new FlagError('preprocess', 'and --mean/--std/--scale/--channel_order both say how to normalize: give one of them');
       }
+      const inputFormat = argv['input-format'] as ImageEncoding;
+      const warmupImages = argv['warmup-images'] as string | undefined;
+      const assetsExtra = warmupImages === undefined ? undefined : { [path.basename(WARMUP_FILE)]: await warmupRequests(warmupImages, inputFormat) };
       const result = await exportSavedModel({
         modelDir: argv['model-dir'] as string,
         model: argv.model as string | undefined,
         weights: argv.weights as string | undefined,
         seed,
-        inputFormat: argv['input-format'] as ExportOptions['inputFormat'],
+        inputFormat,
         preprocess: argv.preprocess as ExportOptions['preprocess'],
         normalize,
         resize: argv.resize as ExportOptions['resize'],
@@ -99,6 +112,7 @@ export function exportCommand(output: Output): CommandModule {
         labels: argv.labels as string | undefined,
         foldBatchNorms: argv['fold-batch-norms'] as boolean,
         force: argv.force as boolean,
+        assetsExtra,
         onProgress: progressPrinter((line) => output.err(`tensorsky export: ${line}`)),
       });
       if (argv.json) output.json(result);
@@ -144,6 +158,26 @@ function numberList(argv: Record<string, unknown>, key: 'mean' | 'std'): number 
   if (values.some((v) => !Number.isFinite(v))) throw new FlagError(key, `must be a number or comma-separated numbers (one per channel), got '${text}'`);
   if (key === 'std' && values.some((v) => v === 0)) throw new FlagError(key, `must not be 0, got '${text}'`);
   return values.length === 1 ? values[0]! : values;
+}
+
+/**
+ * TF Serving's warmup file for the exported signature: one predict request per image, its input
+ * (DT_STRING [1]) holding the file as the model takes it (web-safe base64 text, or the raw bytes).
+ * Images are checked here: one the model cannot decode would make every load of the version fail.
+ */
+async function warmupRequests(list: string, inputFormat: ImageEncoding): Promise<Uint8Array> {
+  const files = list.split(',').map((f) => f.trim()).filter((f) => f !== '');
+  if (files.length === 0) throw new FlagError('warmup-images', 'names no file; give image files separated by commas');
+  const requests = [];
+  for (const file of files) {
+    const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
+      throw new FlagError('warmup-images', `cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+    });
+    if (!detectImageFormat(bytes)) throw new FlagError('warmup-images', notAnImageMessage(file, bytes));
+    const value = inputFormat === 'b64' ? new TextEncoder().encode(toBase64(bytes, 'web-safe')) : new Uint8Array(bytes);
+    requests.push({ signatureName: SIGNATURE_KEY, inputs: { inputs: tensorProto(DataType.DT_STRING, [1], [value], { fields: true }) } });
+  }
+  return warmupFileBytes(requests);
 }
 
 /** One line per step; downloads print every 10% (or every 10 MiB when the size is unknown). */

@@ -43,6 +43,11 @@ const options = withSnakeAliases({
   'max-request-pixels': { type: 'number', default: 200_000_000, describe: 'Pixels all images of one request may have together' },
   'max-images-per-request': { type: 'number', default: 256, describe: 'Images one request may hold' },
   'max-gif-frames': { type: 'number', default: 256, describe: 'Frames of an animated GIF decoded whole' },
+  'enable-model-warmup': {
+    type: 'boolean',
+    default: true,
+    describe: "Replay each version's assets.extra/tf_serving_warmup_requests in every worker before serving it, as TF Serving does (--enable_model_warmup=false: off)",
+  },
   'file-system-poll-wait-seconds': { type: 'number', default: 1, describe: 'How often to look for new and removed versions; 0 only at start' },
   backend: {
     type: 'string',
@@ -90,6 +95,7 @@ export function serveCommand(output: Output): CommandModule {
           maxImages: count(argv['max-images-per-request'], 'max-images-per-request', 1),
           maxGifFrames: count(argv['max-gif-frames'], 'max-gif-frames', 1),
         },
+        enableModelWarmup: argv['enable-model-warmup'] as boolean,
         pollIntervalMs: count(argv['file-system-poll-wait-seconds'], 'file-system-poll-wait-seconds', 0) * 1000,
         engine: { options: { backend: argv.backend, ...(threads === undefined ? {} : { threads }) } },
         ...tfServing,
