@@ -22,6 +22,7 @@ import {
   writeSavedModel,
   type AssetFileDef,
   type GraphDef,
+  type GraphTensor,
   type ImageEncoding,
   type OpDef,
   type Provenance,
@@ -31,10 +32,22 @@ import {
 } from '@tensorsky/saved-model';
 import { layersModelToGraph } from './convert/layers.js';
 import { graphModelToGraph } from './graph-model.js';
+import {
+  frozenGraphToGraph,
+  imageInputProblem,
+  loadSavedModelSource,
+  type FrozenSignature,
+  type SavedModelSource,
+  type SavedModelSourceOptions,
+} from './saved-model-source.js';
 import { buildImageInputGraph } from './serving-input.js';
 import { loadModelSource, type ModelSource, type ModelSourceOptions } from './source.js';
 
 export const SIGNATURE_KEY = 'serving_default';
+/** --input_format that keeps a SavedModel signature's own inputs (no image front). */
+export const TENSOR_INPUT = 'tensor';
+/** The key a kept serving_default of the source gets, next to the new serving_default. */
+export const ORIGINAL_SERVING_DEFAULT = 'serving_default_original';
 export const LABELS_FILE = 'labels.txt';
 
 /** This package, as the provenance record names the exporter (src/ and dist/ are both one level below package.json). */
@@ -58,8 +71,19 @@ export interface ExportOptions extends Omit<ModelSourceOptions, 'onProgress'> {
   modelDir: string;
   /** An already loaded model to export (the caller keeps and disposes it); otherwise loaded from the source options. */
   source?: ModelSource;
-  /** Default 'b64' (web-safe base64 strings, as in the tutorial). */
-  inputFormat?: ImageEncoding;
+  /** A TensorFlow SavedModel directory to export instead of a Keras or TF.js model (see saved-model-source.ts). */
+  savedModel?: string;
+  /** With savedModel: the signature to export (default serving_default). */
+  signature?: SavedModelSourceOptions['signature'];
+  /** With savedModel: a concrete function of its object graph to export instead of a signature. */
+  function?: SavedModelSourceOptions['function'];
+  /** With savedModel: keep its signatures (frozen, inputs unchanged) next to the new serving_default. */
+  keepSignatures?: boolean;
+  /**
+   * Default 'b64' (web-safe base64 strings, as in the tutorial). 'tensor' (savedModel only): no image
+   * front; the signature is frozen with its inputs as they are.
+   */
+  inputFormat?: ImageEncoding | typeof TENSOR_INPUT;
   /** Default: what the source says (inception for InceptionV3), else 'inception'. */
   preprocess?: PreprocessMode;
   /** A label preset ('imagenet', 'none', ...) or a labels file; default: ImageNet labels for the 1000-class InceptionV3. */
@@ -82,10 +106,13 @@ export interface ExportResult {
   modelDir: string;
   model: string;
   weights: string;
-  /** [height, width, channels] the graph resizes images to. */
-  inputShape: [number, number, number];
-  classes: number;
-  inputFormat: ImageEncoding;
+  /** [height, width, channels] the graph resizes images to; null with input format 'tensor'. */
+  inputShape: [number, number, number] | null;
+  /** Output classes; null when the output is not [batch, classes] (input format 'tensor'). */
+  classes: number | null;
+  inputFormat: ImageEncoding | typeof TENSOR_INPUT;
+  /** Signatures of the source kept next to serving_default (--keep_signatures), by key. */
+  keptSignatures: string[];
   preprocess: PreprocessMode;
   signature: { key: string; method: string; inputs: Record<string, ExportedTensor>; outputs: Record<string, ExportedTensor> };
   /** assets/labels.txt, or null without labels. */
@@ -119,8 +146,16 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
   await checkOutputDir(modelDir, options.force ?? false);
   const userLabels = options.labels === undefined ? undefined : await loadLabels(options.labels);
 
-  let source = options.source;
-  if (!source) {
+  let source: ModelSource | SavedModelSource | undefined = options.source;
+  if (options.savedModel !== undefined) {
+    progress({ step: 'load', message: `loading SavedModel ${options.savedModel}` });
+    source = await loadSavedModelSource({
+      dir: options.savedModel,
+      signature: options.signature,
+      function: options.function,
+      keepSignatures: options.keepSignatures,
+    });
+  } else if (!source) {
     progress({ step: 'load', message: options.model ? `loading ${options.model}` : 'building InceptionV3' });
     source = await loadModelSource({
       model: options.model,
@@ -138,12 +173,17 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
   try {
     // From here on a second export into modelDir is refused; taking the lock also clears what a killed export left.
     lock = await lockTarget(modelDir);
-    const size = source.kind === 'graph' ? `${source.graph.nodes.size} nodes` : `${source.model.layers.length} layers`;
+    const size =
+      source.kind === 'saved-model'
+        ? `${source.picked}, ${source.main.graph.nodes.length} nodes frozen`
+        : source.kind === 'graph'
+          ? `${source.graph.nodes.size} nodes`
+          : `${source.model.layers.length} layers`;
     progress({ step: 'convert', message: `converting ${source.name} (${size}) to TensorFlow ops` });
     built = buildSavedModel(source, {
       inputFormat: options.inputFormat ?? 'b64',
-      preprocess: options.preprocess ?? source.preprocess ?? 'inception',
-      labels: userLabels ?? (source.labels ? await loadLabels(source.labels) : undefined),
+      preprocess: options.preprocess ?? (source.kind === 'saved-model' ? undefined : source.preprocess) ?? 'inception',
+      labels: userLabels ?? (source.kind !== 'saved-model' && source.labels ? await loadLabels(source.labels) : undefined),
       foldBatchNorms: options.foldBatchNorms ?? false,
       progress,
     });
@@ -151,7 +191,7 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
     await lock?.release();
     throw err;
   } finally {
-    if (!options.source) source.model.dispose();
+    if (!options.source && source.kind !== 'saved-model') source.model.dispose();
   }
   const converted = performance.now();
 
@@ -184,7 +224,7 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
 }
 
 interface BuildOptions {
-  inputFormat: ImageEncoding;
+  inputFormat: ImageEncoding | typeof TENSOR_INPUT;
   preprocess: PreprocessMode;
   labels: Labels | undefined;
   foldBatchNorms: boolean;
@@ -192,34 +232,25 @@ interface BuildOptions {
 }
 
 function buildSavedModel(
-  source: ModelSource,
+  source: ModelSource | SavedModelSource,
   options: BuildOptions,
 ): {
   savedModel: SavedModel;
   assets: Record<string, string> | undefined;
   result: Omit<ExportResult, 'modelDir' | 'provenance' | 'savedModelBytes' | 'timings'>;
 } {
-  const [height, width, channels] = source.inputShape;
-  const labels = labelsText(options.labels, source.classes);
-
   const g = new GraphBuilder();
-  const { input, images } = buildImageInputGraph(g, {
-    inputFormat: options.inputFormat,
-    height,
-    width,
-    preprocess: options.preprocess,
-    channels: channels as 1 | 3,
-  });
-  // A graph model's batch norms are already folded or fused by tfjs-converter.
-  const { output, foldedBatchNorms } =
-    source.kind === 'graph'
-      ? { output: graphModelToGraph(source.graph, g, images), foldedBatchNorms: [] }
-      : layersModelToGraph(source.model, g, images, { foldBatchNorms: options.foldBatchNorms });
-  if (output.dtype !== DataType.DT_FLOAT) throw new ExportError(`the model output is ${DataType[output.dtype]}, expected DT_FLOAT`);
-
-  const signature: SignatureDef = g.signature({ inputs: input }, { outputs: output });
-  // The builder does not track shapes through the network; the model knows its output shape.
-  signature.outputs!.outputs!.tensor_shape = shapeProto([-1, source.classes]);
+  const network = buildNetwork(g, source, options);
+  const { signature, foldedBatchNorms, classes } = network;
+  const labels = classes === null ? undefined : labelsText(options.labels, classes);
+  if (options.labels && classes === null) throw new ExportError(`labels need an output [batch, classes]; the exported signature's outputs are not`);
+  const signatures: Record<string, SignatureDef> = { [SIGNATURE_KEY]: signature };
+  // The source's own signatures, frozen with their inputs unchanged, each under its own name scope.
+  const kept = source.kind === 'saved-model' ? source.kept : [];
+  for (const original of kept) {
+    const key = original.key === SIGNATURE_KEY ? ORIGINAL_SERVING_DEFAULT : original.key;
+    signatures[key] = g.withScope(`signature_${key.replace(/[^A-Za-z0-9_.\-]/g, '_')}`, () => frozenSignature(g, original, `signature "${original.key}" of ${source.name}`));
+  }
 
   // An asset is announced to TensorFlow by a graph tensor holding its file name, which the loader
   // replaces with the full path (TF1's asset collection); nothing else in the graph reads it.
@@ -233,7 +264,7 @@ function buildSavedModel(
   // Serving builds that predate an attr (e.g. MatMul's grad_a) still load the graph.
   const graphDef = g.toGraphDef({ stripDefaultAttrs: true });
   options.progress({ step: 'validate', message: `checking ${graphDef.node?.length ?? 0} nodes against TensorFlow's op definitions` });
-  assertValidGraph(graphDef, tfOpDefs(), { signatures: { [SIGNATURE_KEY]: signature } });
+  assertValidGraph(graphDef, tfOpDefs(), { signatures });
 
   const ops = opHistogram(graphDef);
   const savedModel: SavedModel = {
@@ -242,37 +273,93 @@ function buildSavedModel(
       {
         meta_info_def: { tags: ['serve'], stripped_default_attrs: true, stripped_op_list: { op: usedOpDefs(ops) } },
         graph_def: graphDef,
-        signature_def: { [SIGNATURE_KEY]: signature },
+        signature_def: signatures,
         ...(assetFileDefs.length > 0 ? { asset_file_def: assetFileDefs } : {}),
       },
     ],
   };
-  const tensor = (alias: 'inputs' | 'outputs'): ExportedTensor => {
-    const info = (alias === 'inputs' ? signature.inputs : signature.outputs)![alias]!;
-    return { name: info.name!, dtype: DataType[info.dtype!], shape: (info.tensor_shape?.dim ?? []).map((d) => Number(d.size)) };
-  };
+  const tensors = (infos: SignatureDef['inputs']): Record<string, ExportedTensor> =>
+    Object.fromEntries(
+      Object.entries(infos ?? {}).map(([alias, info]) => [
+        alias,
+        { name: info.name!, dtype: DataType[info.dtype!], shape: (info.tensor_shape?.dim ?? []).map((d) => Number(d.size)) },
+      ]),
+    );
   return {
     savedModel,
     assets: labels ? { [LABELS_FILE]: labels.text } : undefined,
     result: {
       model: source.name,
       weights: source.weights,
-      inputShape: source.inputShape,
-      classes: source.classes,
+      inputShape: network.inputShape,
+      classes,
       inputFormat: options.inputFormat,
       preprocess: options.preprocess,
       signature: {
         key: SIGNATURE_KEY,
         method: signature.method_name!,
-        inputs: { inputs: tensor('inputs') },
-        outputs: { outputs: tensor('outputs') },
+        inputs: tensors(signature.inputs),
+        outputs: tensors(signature.outputs),
       },
+      keptSignatures: Object.keys(signatures).filter((key) => key !== SIGNATURE_KEY),
       labels: labels ? { file: `assets/${LABELS_FILE}`, count: labels.count, source: labels.source } : null,
       nodes: graphDef.node?.length ?? 0,
       ops,
-      foldedBatchNorms: foldedBatchNorms.length,
+      foldedBatchNorms,
     },
   };
+}
+
+/** The serving_default signature: the image front, then the model (or, for input format 'tensor', the frozen signature alone). */
+function buildNetwork(
+  g: GraphBuilder,
+  source: ModelSource | SavedModelSource,
+  options: BuildOptions,
+): { signature: SignatureDef; inputShape: [number, number, number] | null; classes: number | null; foldedBatchNorms: number } {
+  if (options.inputFormat === TENSOR_INPUT) {
+    if (source.kind !== 'saved-model') throw new ExportError(`--input_format ${TENSOR_INPUT} applies to --saved_model only; other models get the image front`);
+    const signature = frozenSignature(g, source.main, `the ${source.picked} of ${source.name}`);
+    return { signature, inputShape: null, classes: source.classes ?? null, foldedBatchNorms: 0 };
+  }
+  const inputShape = source.kind === 'saved-model' ? source.imageShape : source.inputShape;
+  const problem = source.kind === 'saved-model' ? imageInputProblem(source) : undefined;
+  if (problem || !inputShape) throw new ExportError(`${problem}; export it frozen without the image front with --input_format ${TENSOR_INPUT}`);
+  const [height, width, channels] = inputShape;
+  const { input, images } = buildImageInputGraph(g, {
+    inputFormat: options.inputFormat,
+    height,
+    width,
+    preprocess: options.preprocess,
+    channels: channels as 1 | 3,
+  });
+  let output: GraphTensor;
+  let folded = 0;
+  if (source.kind === 'saved-model') {
+    const [spec] = source.main.graph.inputs;
+    output = [...frozenGraphToGraph(source.main.graph, g, new Map([[spec!.alias, images]]), `the ${source.picked} of ${source.name}`).outputs.values()][0]!;
+  } else if (source.kind === 'graph') {
+    // A graph model's batch norms are already folded or fused by tfjs-converter.
+    output = graphModelToGraph(source.graph, g, images);
+  } else {
+    const converted = layersModelToGraph(source.model, g, images, { foldBatchNorms: options.foldBatchNorms });
+    output = converted.output;
+    folded = converted.foldedBatchNorms.length;
+  }
+  if (output.dtype !== DataType.DT_FLOAT) throw new ExportError(`the model output is ${DataType[output.dtype]}, expected DT_FLOAT`);
+  const classes = source.classes ?? null;
+  const signature: SignatureDef = g.signature({ inputs: input }, { outputs: output });
+  // The builder does not track shapes through the network; the model knows its output shape.
+  signature.outputs!.outputs!.tensor_shape = shapeProto([-1, classes ?? -1]);
+  return { signature, inputShape, classes, foldedBatchNorms: folded };
+}
+
+/** A frozen signature of a SavedModel copied into `g` with its own inputs, shapes and method as the source declares them. */
+function frozenSignature(g: GraphBuilder, frozen: FrozenSignature, where: string): SignatureDef {
+  const { inputs, outputs } = frozenGraphToGraph(frozen.graph, g, new Map(), where);
+  const signature = g.signature(Object.fromEntries(inputs), Object.fromEntries(outputs), frozen.method || undefined);
+  for (const spec of frozen.graph.inputs) signature.inputs![spec.alias]!.tensor_shape = shapeProto(spec.shape);
+  for (const spec of frozen.graph.outputs) signature.outputs![spec.alias]!.tensor_shape = shapeProto(spec.shape);
+  return signature;
 }
 
 /** labels.txt content: one label per line, line 1 = class 0. */
@@ -304,8 +391,19 @@ function usedOpDefs(ops: Record<string, number>): OpDef[] {
 /** Option mistakes are reported before any slow work. */
 function checkOptions(options: ExportOptions): void {
   if (!options.modelDir) throw new ExportError('no SavedModel directory given (--model_dir)');
-  if (options.inputFormat !== undefined && !IMAGE_ENCODINGS.includes(options.inputFormat)) {
-    throw new ExportError(`unknown input format '${options.inputFormat}'; use ${IMAGE_ENCODINGS.join(' or ')}`);
+  const formats: readonly string[] = options.savedModel === undefined ? IMAGE_ENCODINGS : [...IMAGE_ENCODINGS, TENSOR_INPUT];
+  if (options.inputFormat !== undefined && !formats.includes(options.inputFormat)) {
+    throw new ExportError(
+      options.inputFormat === TENSOR_INPUT
+        ? `--input_format ${TENSOR_INPUT} applies to --saved_model only; other models get the image front`
+        : `unknown input format '${options.inputFormat}'; use ${formats.join(', ')}`,
+    );
+  }
+  if (options.savedModel !== undefined && (options.model !== undefined || options.weights !== undefined || options.source !== undefined)) {
+    throw new ExportError('--saved_model is the whole model: give it without --model or --weights');
+  }
+  if (options.savedModel === undefined && (options.signature !== undefined || options.function !== undefined || options.keepSignatures)) {
+    throw new ExportError('--signature, --function and --keep_signatures apply to --saved_model only');
   }
   if (options.preprocess !== undefined && !(options.preprocess in PREPROCESS_MODES)) {
     throw new ExportError(`unknown preprocessing '${options.preprocess}'; use one of ${Object.keys(PREPROCESS_MODES).join(', ')}`);

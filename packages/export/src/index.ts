@@ -42,12 +42,21 @@ export {
   exportSavedModel,
   ExportError,
   LABELS_FILE,
+  ORIGINAL_SERVING_DEFAULT,
   SIGNATURE_KEY,
+  TENSOR_INPUT,
   type ExportedTensor,
   type ExportOptions,
   type ExportProgress,
   type ExportResult,
   type ExportStep,
 } from './export.js';
+export {
+  loadSavedModelSource,
+  SavedModelSourceError,
+  type FrozenSignature,
+  type SavedModelSource,
+  type SavedModelSourceOptions,
+} from './saved-model-source.js';
 export { PREPROCESS_MODES } from '@tensorsky/preprocess';
 export { buildImageInputGraph, type ImageInputOptions } from './serving-input.js';

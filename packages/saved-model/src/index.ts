@@ -14,3 +14,4 @@ export * from './signature.js';
 export * from './tensor-name.js';
 export * from './dtypes.js';
 export * from './passes/index.js';
+export * from './object-graph.js';

@@ -1,6 +1,7 @@
 import {
   exportSavedModel,
   PREPROCESS_MODES,
+  TENSOR_INPUT,
   type ExportOptions,
   type ExportProgress,
   type ExportResult,
@@ -21,6 +22,17 @@ const options = withSnakeAliases({
     type: 'string',
     describe: 'Keras .h5 model, Keras 3 .keras archive, or TF.js layers or graph model (model.json or its folder); default: Keras InceptionV3',
   },
+  'saved-model': {
+    type: 'string',
+    describe: 'A TensorFlow SavedModel folder (tf.saved_model.save, model.export()): its signature is frozen (functions inlined, variables made constants) behind the image front',
+  },
+  signature: { type: 'string', describe: 'With --saved_model: the signature to export (default serving_default)' },
+  function: { type: 'string', describe: 'With --saved_model: a concrete function of its TF2 object graph to export instead of a signature' },
+  'keep-signatures': {
+    type: 'boolean',
+    default: false,
+    describe: `With --saved_model: keep its signatures (frozen, inputs unchanged) next to the new serving_default (its own serving_default as serving_default_original)`,
+  },
   weights: {
     type: 'string',
     describe: "imagenet (InceptionV3's ImageNet weights, downloaded once; the default for InceptionV3), random, or a Keras .h5 weights file",
@@ -28,9 +40,9 @@ const options = withSnakeAliases({
   seed: { type: 'number', default: 0, describe: 'Seed for --weights random' },
   'input-format': {
     type: 'string',
-    choices: IMAGE_ENCODINGS,
+    choices: [...IMAGE_ENCODINGS, TENSOR_INPUT],
     default: 'b64',
-    describe: 'b64: web-safe base64 strings of image files; bytes: the raw files (TF Serving / Vertex AI {"b64": ...})',
+    describe: `b64: web-safe base64 strings of image files; bytes: the raw files (TF Serving / Vertex AI {"b64": ...}); ${TENSOR_INPUT} (--saved_model only): no image front, the signature frozen with its own inputs`,
   },
   preprocess: {
     type: 'string',
@@ -50,7 +62,7 @@ const options = withSnakeAliases({
 export function exportCommand(output: Output): CommandModule {
   return {
     command: 'export',
-    describe: 'Export an image classifier (Keras InceptionV3, a Keras .h5 or TF.js model) as a frozen SavedModel that decodes images itself',
+    describe: 'Export an image classifier (Keras InceptionV3, a Keras .h5/.keras, TF.js model or TensorFlow SavedModel) as a frozen SavedModel that decodes images itself',
     builder: (y) => y.options(options),
     handler: async (argv) => {
       const seed = argv.seed as number;
@@ -58,6 +70,10 @@ export function exportCommand(output: Output): CommandModule {
       const result = await exportSavedModel({
         modelDir: argv['model-dir'] as string,
         model: argv.model as string | undefined,
+        savedModel: argv['saved-model'] as string | undefined,
+        signature: argv.signature as string | undefined,
+        function: argv.function as string | undefined,
+        keepSignatures: (argv['keep-signatures'] as boolean) || undefined,
         weights: argv.weights as string | undefined,
         seed,
         inputFormat: argv['input-format'] as ExportOptions['inputFormat'],
@@ -92,15 +108,24 @@ function progressPrinter(print: (line: string) => void): (progress: ExportProgre
 
 function formatResult(r: ExportResult): string[] {
   const tensor = (t: { dtype: string; shape: number[] }) => `${t.dtype} [${t.shape.join(', ')}]`;
+  const tensors = (ts: Record<string, { dtype: string; shape: number[] }>) =>
+    Object.entries(ts)
+      .map(([alias, t]) => `${alias} ${tensor(t)}`)
+      .join(', ');
   const { inputs, outputs } = r.signature;
-  const [height, width, channels] = r.inputShape;
   const encoding = r.inputFormat === 'b64' ? 'web-safe base64 of' : 'raw bytes of';
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const input = r.inputShape
+    ? [
+        `  input: ${encoding} JPEG/PNG/GIF/BMP files, decoded to ${r.inputShape[2] === 1 ? 'grayscale' : 'RGB'} and resized to ${r.inputShape[0]}x${r.inputShape[1]}`,
+        `  preprocess: ${r.preprocess}, ${PREPROCESS_MODES[r.preprocess]}`,
+      ]
+    : ['  input: the signature\'s own tensors (no image front)'];
   return [
     `Exported ${r.model} (weights: ${r.weights}) to ${r.modelDir}`,
-    `  signature ${r.signature.key}: inputs ${tensor(inputs.inputs)} -> outputs ${tensor(outputs.outputs)}`,
-    `  input: ${encoding} JPEG/PNG/GIF/BMP files, decoded to ${channels === 1 ? 'grayscale' : 'RGB'} and resized to ${height}x${width}`,
-    `  preprocess: ${r.preprocess}, ${PREPROCESS_MODES[r.preprocess]}`,
+    `  signature ${r.signature.key}: ${tensors(inputs)} -> ${tensors(outputs)}`,
+    ...input,
+    ...(r.keptSignatures.length > 0 ? [`  kept signatures: ${r.keptSignatures.join(', ')}`] : []),
     `  graph: ${r.nodes} nodes, ${r.foldedBatchNorms} batch norms folded; saved_model.pb ${formatBytes(r.savedModelBytes)}, variables/ empty`,
     `  labels: ${r.labels ? `${r.labels.file} (${r.labels.count} classes, from ${r.labels.source})` : 'none'}`,
     `  time: ${seconds(r.timings.total)} (load ${seconds(r.timings.load)}, convert ${seconds(r.timings.convert)}, write ${seconds(r.timings.write)})`,
