@@ -167,6 +167,8 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
     });
   }
   const loaded = performance.now();
+  // Refused before the target is locked (which creates its parent folders).
+  if (source.kind === 'saved-model') checkSavedModelSource(source, options);
 
   let lock: TargetLock | undefined;
   let built: ReturnType<typeof buildSavedModel>;
@@ -243,7 +245,6 @@ function buildSavedModel(
   const network = buildNetwork(g, source, options);
   const { signature, foldedBatchNorms, classes } = network;
   const labels = classes === null ? undefined : labelsText(options.labels, classes);
-  if (options.labels && classes === null) throw new ExportError(`labels need an output [batch, classes]; the exported signature's outputs are not`);
   const signatures: Record<string, SignatureDef> = { [SIGNATURE_KEY]: signature };
   // The source's own signatures, frozen with their inputs unchanged, each under its own name scope.
   const kept = source.kind === 'saved-model' ? source.kept : [];
@@ -321,9 +322,8 @@ function buildNetwork(
     const signature = frozenSignature(g, source.main, `the ${source.picked} of ${source.name}`);
     return { signature, inputShape: null, classes: source.classes ?? null, foldedBatchNorms: 0 };
   }
-  const inputShape = source.kind === 'saved-model' ? source.imageShape : source.inputShape;
-  const problem = source.kind === 'saved-model' ? imageInputProblem(source) : undefined;
-  if (problem || !inputShape) throw new ExportError(`${problem}; export it frozen without the image front with --input_format ${TENSOR_INPUT}`);
+  if (source.kind === 'saved-model') checkSavedModelSource(source, { inputFormat: options.inputFormat });
+  const inputShape = source.kind === 'saved-model' ? source.imageShape! : source.inputShape;
   const [height, width, channels] = inputShape;
   const { input, images } = buildImageInputGraph(g, {
     inputFormat: options.inputFormat,
@@ -351,6 +351,16 @@ function buildNetwork(
   // The builder does not track shapes through the network; the model knows its output shape.
   signature.outputs!.outputs!.tensor_shape = shapeProto([-1, classes ?? -1]);
   return { signature, inputShape, classes, foldedBatchNorms: folded };
+}
+
+/** Whether the frozen signature can be exported as asked: behind the image front, it must take one image batch. */
+function checkSavedModelSource(source: SavedModelSource, options: Pick<ExportOptions, 'inputFormat' | 'labels'>): void {
+  if (options.labels !== undefined && source.classes === undefined) {
+    throw new ExportError(`--labels needs an output [batch, classes]; the ${source.picked} of ${source.name} returns ${source.main.graph.outputs.length} outputs of other shapes`);
+  }
+  if (options.inputFormat === TENSOR_INPUT) return;
+  const problem = imageInputProblem(source);
+  if (problem) throw new ExportError(`${problem}; export it frozen without the image front with --input_format ${TENSOR_INPUT}`);
 }
 
 /** A frozen signature of a SavedModel copied into `g` with its own inputs, shapes and method as the source declares them. */
