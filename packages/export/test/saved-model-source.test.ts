@@ -81,6 +81,24 @@ describe('export --saved_model of SavedModels written by TensorFlow (fixtures)',
     }
   });
 
+  it('exports concrete functions of the object graph (--function), their captured variables restored by the checkpoint’s object graph', async () => {
+    const original = fixture('tf-serving', 'saved_model_half_plus_two_tf2_cpu', '00000123');
+    // predict captures a and b (y = 0.5x + 2), regress_x2y3 captures a and c (0.5x + 3).
+    for (const [fn, signature, output] of [
+      ['__inference_predict_235', 'serving_default', 'y'],
+      ['__inference_regress_x2y3_165', 'regress_x2_to_y3', 'outputs'],
+    ] as const) {
+      const modelDir = join(temp.dir, fn, '1');
+      const result = await exportSavedModel({ modelDir, savedModel: original, inputFormat: 'tensor', function: fn });
+      expect(Object.keys(result.signature.outputs)).toEqual([output]);
+      const [input] = Object.keys(result.signature.inputs);
+      for (const x of [[0], [4]]) {
+        const expected = await run(original, { [signature === 'serving_default' ? 'x' : 'inputs']: x }, signature);
+        expect(await run(modelDir, { [input!]: x })).toEqual({ [output]: expected[Object.keys(expected)[0]!] });
+      }
+    }
+  });
+
   it('exports another signature with --signature', async () => {
     const original = fixture('tfjs-node', 'module_with_multiple_signatures');
     const modelDir = join(temp.dir, 'timestwo', '1');
