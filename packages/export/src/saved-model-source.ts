@@ -4,7 +4,6 @@
 // inlined, variables restored from variables/ and turned into constants), then its nodes are copied
 // into the exporter's graph behind the image-decoding front. With keepSignatures the SavedModel's own
 // signatures are frozen too and written next to the new serving_default, their inputs unchanged.
-import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
@@ -18,7 +17,7 @@ import {
   int64ToNumber,
   parseTensorName,
   readSavedModel,
-  readTensorBundle,
+  readSavedModelVariables,
   SAVED_MODEL_PB,
   SavedModelError,
   signatureKeys,
@@ -150,14 +149,8 @@ export async function loadSavedModelSource(options: SavedModelSourceOptions): Pr
 }
 
 function readVariables(dir: string): Map<string, BundleTensor> | undefined {
-  const prefix = join(dir, 'variables', 'variables');
   try {
-    readFileSync(`${prefix}.index`, { flag: 'r' }).length;
-  } catch {
-    return undefined;
-  }
-  try {
-    return readTensorBundle(prefix);
+    return readSavedModelVariables(dir);
   } catch (err) {
     if (err instanceof TensorBundleError) throw new SavedModelSourceError(`${dir}: ${err.message}`);
     throw err;
