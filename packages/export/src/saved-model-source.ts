@@ -129,7 +129,11 @@ export async function loadSavedModelSource(options: SavedModelSourceOptions): Pr
     main = freeze(metaGraph, key);
     picked = `signature "${key}"`;
   }
+  checkWritable(main.graph, `the ${picked} of ${basename(loaded.dir)}`);
   const kept = options.keepSignatures ? keys.map((key) => freeze(metaGraph, key)) : [];
+  for (const signature of kept) {
+    checkWritable(signature.graph, `--keep_signatures: signature "${signature.key}" of ${basename(loaded.dir)}`, 'export without --keep_signatures');
+  }
 
   const name = basename(loaded.dir);
   const pb = join(loaded.dir, SAVED_MODEL_PB);
@@ -154,6 +158,22 @@ function readVariables(dir: string): Map<string, BundleTensor> | undefined {
   } catch (err) {
     if (err instanceof TensorBundleError) throw new SavedModelSourceError(`${dir}: ${err.message}`);
     throw err;
+  }
+}
+
+/**
+ * Refuses, before anything is written, a frozen graph whose ops TensorFlow Serving may lack: ops outside
+ * the vendored op definitions, and control flow through functions (If/While bodies).
+ */
+function checkWritable(graph: FrozenGraph, where: string, advice?: string): void {
+  const then = advice ? `; ${advice}` : '';
+  if (graph.functions.length > 0) {
+    const names = graph.functions.map((f) => f.signature?.name).join(', ');
+    throw new SavedModelSourceError(`${where} uses control flow through functions (${names}); tensorsky export writes graphs without function libraries${then}`);
+  }
+  const unknown = graph.nodes.find((n) => !tfOpDefs().has(n.op));
+  if (unknown) {
+    throw new SavedModelSourceError(`${where}: node "${unknown.name}" has op ${unknown.op}, which is not among the TensorFlow ops tensorsky export writes${then}`);
   }
 }
 
@@ -197,10 +217,7 @@ export function frozenGraphToGraph(
   feeds: ReadonlyMap<string, GraphTensor>,
   where: string,
 ): { inputs: Map<string, GraphTensor>; outputs: Map<string, GraphTensor> } {
-  if (frozen.functions.length > 0) {
-    const names = frozen.functions.map((f) => f.signature?.name).join(', ');
-    throw new SavedModelSourceError(`${where} uses control flow through functions (${names}); tensorsky export writes graphs without function libraries`);
-  }
+  checkWritable(frozen, where);
   const byName = new Map(frozen.nodes.map((n) => [n.name, n]));
   const fed = new Map<string, GraphTensor>();
   for (const input of frozen.inputs) {
