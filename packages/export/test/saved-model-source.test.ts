@@ -64,6 +64,30 @@ describe('export --saved_model of SavedModels written by TensorFlow (fixtures)',
     }
   });
 
+  // tfjs-node's TF2 test models: one variable each (times three, times two, multiply by a constant).
+  const TFJS_NODE: [string, Record<string, tf.TensorLike>][] = [
+    ['times_three_float', { x: 2.5 }],
+    ['times_two_int', { x: 21 }],
+    ['int64_multiply', { x: [3, -4] }],
+    ['uint8_multiply', { x: [7] }],
+    ['model_multi_output', { x: 3, y: 5 }],
+    ['model_single_input_multi_output', { x: 6 }],
+  ];
+  for (const [name, inputs] of TFJS_NODE) {
+    it(`freezes tfjs-node's ${name} into a serving_default giving the original’s answers`, async () => {
+      const original = fixture('tfjs-node', name);
+      const modelDir = join(temp.dir, name, '1');
+      await exportSavedModel({ modelDir, savedModel: original, inputFormat: 'tensor' });
+      expect(readdirSync(join(modelDir, 'variables'))).toEqual([]);
+      const ops = await opsOf(modelDir);
+      for (const op of STATEFUL) expect(ops.has(op), op).toBe(false);
+      const expected = await run(original, inputs);
+      if (name === 'times_three_float') expect(expected).toEqual({ output_0: [7.5] });
+      expect(Object.values(expected).every((values) => values.length > 0)).toBe(true);
+      expect(await run(modelDir, inputs)).toEqual(expected);
+    });
+  }
+
   it('keeps the original signatures next to serving_default (--keep_signatures), each giving the original’s answers', async () => {
     const original = fixture('tfjs-node', 'module_with_multiple_signatures');
     const modelDir = join(temp.dir, 'multiple', '1');
