@@ -412,6 +412,9 @@ function checkOptions(options: ExportOptions): void {
   if (options.savedModel !== undefined && (options.model !== undefined || options.weights !== undefined || options.source !== undefined)) {
     throw new ExportError('--saved_model is the whole model: give it without --model or --weights');
   }
+  if (options.savedModel !== undefined && options.foldBatchNorms) {
+    throw new ExportError('--fold-batch-norms applies to Keras and TF.js layers models; a SavedModel is exported as its graph computes');
+  }
   if (options.savedModel === undefined && (options.signature !== undefined || options.function !== undefined || options.keepSignatures)) {
     throw new ExportError('--signature, --function and --keep_signatures apply to --saved_model only');
   }

@@ -149,6 +149,9 @@ describe('export --saved_model of SavedModels written by TensorFlow (fixtures)',
       /^.*00000123: no concrete function "__inference_nothing_1" in the object graph; its concrete functions: __inference_.*/,
     );
     expect(await refusal({ modelDir: target, model: 'x.h5', inputFormat: 'tensor' })).toBe('--input_format tensor applies to --saved_model only; other models get the image front');
+    expect(await refusal({ modelDir: target, savedModel: original, foldBatchNorms: true })).toBe(
+      '--fold-batch-norms applies to Keras and TF.js layers models; a SavedModel is exported as its graph computes',
+    );
     expect(await refusal({ modelDir: target, savedModel: join(temp.dir, 'nowhere') })).toBe(`${join(temp.dir, 'nowhere')} does not exist`);
     expect(await refusal({ modelDir: target, savedModel: original, inputFormat: 'tensor', keepSignatures: true })).toBe(
       `--keep_signatures: signature "classify_x_to_y" of 00000123: node "StatefulPartitionedCall_1/StatefulPartitionedCall/ParseExample/ParseExampleV2" has op ParseExampleV2, which is not among the TensorFlow ops tensorsky export writes; export without --keep_signatures`,
