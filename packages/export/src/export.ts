@@ -242,7 +242,9 @@ function buildSavedModel(
   result: Omit<ExportResult, 'modelDir' | 'provenance' | 'savedModelBytes' | 'timings'>;
 } {
   const g = new GraphBuilder();
-  const network = buildNetwork(g, source, options);
+  // Weights written once, whichever signatures of a SavedModel use them.
+  const constants = new Map<object, GraphTensor>();
+  const network = buildNetwork(g, source, options, constants);
   const { signature, foldedBatchNorms, classes } = network;
   const labels = classes === null ? undefined : labelsText(options.labels, classes);
   const signatures: Record<string, SignatureDef> = { [SIGNATURE_KEY]: signature };
@@ -250,7 +252,9 @@ function buildSavedModel(
   const kept = source.kind === 'saved-model' ? source.kept : [];
   for (const original of kept) {
     const key = original.key === SIGNATURE_KEY ? ORIGINAL_SERVING_DEFAULT : original.key;
-    signatures[key] = g.withScope(`signature_${key.replace(/[^A-Za-z0-9_.\-]/g, '_')}`, () => frozenSignature(g, original, `signature "${original.key}" of ${source.name}`));
+    signatures[key] = g.withScope(`signature_${key.replace(/[^A-Za-z0-9_.\-]/g, '_')}`, () =>
+      frozenSignature(g, original, `signature "${original.key}" of ${source.name}`, constants),
+    );
   }
 
   // An asset is announced to TensorFlow by a graph tensor holding its file name, which the loader
@@ -316,10 +320,11 @@ function buildNetwork(
   g: GraphBuilder,
   source: ModelSource | SavedModelSource,
   options: BuildOptions,
+  constants: Map<object, GraphTensor>,
 ): { signature: SignatureDef; inputShape: [number, number, number] | null; classes: number | null; foldedBatchNorms: number } {
   if (options.inputFormat === TENSOR_INPUT) {
     if (source.kind !== 'saved-model') throw new ExportError(`--input_format ${TENSOR_INPUT} applies to --saved_model only; other models get the image front`);
-    const signature = frozenSignature(g, source.main, `the ${source.picked} of ${source.name}`);
+    const signature = frozenSignature(g, source.main, `the ${source.picked} of ${source.name}`, constants);
     return { signature, inputShape: null, classes: source.classes ?? null, foldedBatchNorms: 0 };
   }
   if (source.kind === 'saved-model') checkSavedModelSource(source, { inputFormat: options.inputFormat });
@@ -336,7 +341,8 @@ function buildNetwork(
   let folded = 0;
   if (source.kind === 'saved-model') {
     const [spec] = source.main.graph.inputs;
-    output = [...frozenGraphToGraph(source.main.graph, g, new Map([[spec!.alias, images]]), `the ${source.picked} of ${source.name}`).outputs.values()][0]!;
+    const where = `the ${source.picked} of ${source.name}`;
+    output = [...frozenGraphToGraph(source.main.graph, g, new Map([[spec!.alias, images]]), where, constants).outputs.values()][0]!;
   } else if (source.kind === 'graph') {
     // A graph model's batch norms are already folded or fused by tfjs-converter.
     output = graphModelToGraph(source.graph, g, images);
@@ -364,8 +370,8 @@ function checkSavedModelSource(source: SavedModelSource, options: Pick<ExportOpt
 }
 
 /** A frozen signature of a SavedModel copied into `g` with its own inputs, shapes and method as the source declares them. */
-function frozenSignature(g: GraphBuilder, frozen: FrozenSignature, where: string): SignatureDef {
-  const { inputs, outputs } = frozenGraphToGraph(frozen.graph, g, new Map(), where);
+function frozenSignature(g: GraphBuilder, frozen: FrozenSignature, where: string, constants: Map<object, GraphTensor>): SignatureDef {
+  const { inputs, outputs } = frozenGraphToGraph(frozen.graph, g, new Map(), where, constants);
   const signature = g.signature(Object.fromEntries(inputs), Object.fromEntries(outputs), frozen.method || undefined);
   for (const spec of frozen.graph.inputs) signature.inputs![spec.alias]!.tensor_shape = shapeProto(spec.shape);
   for (const spec of frozen.graph.outputs) signature.outputs![spec.alias]!.tensor_shape = shapeProto(spec.shape);

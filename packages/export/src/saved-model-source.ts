@@ -152,9 +152,20 @@ export async function loadSavedModelSource(options: SavedModelSourceOptions): Pr
   };
 }
 
+/**
+ * The checkpoint, each tensor read once: every signature frozen from it then holds the very same value
+ * arrays, which frozenGraphToGraph writes once (see its `constants`).
+ */
 function readVariables(dir: string): Map<string, BundleTensor> | undefined {
   try {
-    return readSavedModelVariables(dir);
+    const bundle = readSavedModelVariables(dir);
+    if (!bundle) return undefined;
+    return new Map(
+      [...bundle].map(([key, tensor]) => {
+        let values: ReturnType<BundleTensor['read']> | undefined;
+        return [key, { ...tensor, read: () => (values ??= tensor.read()) }];
+      }),
+    );
   } catch (err) {
     if (err instanceof TensorBundleError) throw new SavedModelSourceError(`${dir}: ${err.message}`);
     throw err;
@@ -209,13 +220,15 @@ export function imageInputProblem(source: SavedModelSource): string | undefined 
  * Copies a frozen graph into `g` under the builder's current scope: nodes in dependency order, each
  * checked against its OpDef by the builder; frozen variables become Consts holding their checkpoint
  * values. `feeds` replaces inputs (by signature alias) with tensors of `g`; the other inputs stay
- * Placeholders. Returns the outputs by alias and the inputs by alias.
+ * Placeholders. `constants` (values array → Const) lets graphs frozen from the same checkpoint share
+ * their weights. Returns the outputs by alias and the inputs by alias.
  */
 export function frozenGraphToGraph(
   frozen: FrozenGraph,
   g: GraphBuilder,
   feeds: ReadonlyMap<string, GraphTensor>,
   where: string,
+  constants: Map<object, GraphTensor> = new Map(),
 ): { inputs: Map<string, GraphTensor>; outputs: Map<string, GraphTensor> } {
   checkWritable(frozen, where);
   const byName = new Map(frozen.nodes.map((n) => [n.name, n]));
@@ -265,7 +278,9 @@ export function frozenGraphToGraph(
     const lazy = frozen.constants.get(name);
     if (lazy) {
       const value = lazy();
-      converted.set(name, [g.constant(name, value.values as TensorValues, value.shape, value.dtype)]);
+      const written = constants.get(value.values) ?? g.constant(name, value.values as TensorValues, value.shape, value.dtype);
+      constants.set(value.values, written);
+      converted.set(name, [written]);
       continue;
     }
     const inputs = (node.input ?? []).map((ref) => {

@@ -211,7 +211,7 @@ describe('export --saved_model of a TF2 image classifier in tf.saved_model.saveâ
       const result = await exportSavedModel({
         modelDir,
         savedModel: original,
-        ...(pick === 'function' ? { function: SERVE_FUNCTION } : {}),
+        ...(pick === 'function' ? { function: SERVE_FUNCTION } : { keepSignatures: true }),
         preprocess: 'inception',
       });
       expect(result.inputShape).toEqual([spec.height, spec.width, spec.channels]);
@@ -223,6 +223,15 @@ describe('export --saved_model of a TF2 image classifier in tf.saved_model.saveâ
       for (const op of ['Conv2D', 'BiasAdd', 'Relu', 'Mean', 'MatMul', 'AddV2', 'Softmax', 'DecodeImage']) expect(ops.has(op), op).toBe(true);
       for (const op of ['VarHandleOp', 'ReadVariableOp', 'StatefulPartitionedCall']) expect(ops.has(op), op).toBe(false);
 
+      if (pick === 'signature') {
+        // The kept signature shares the weights of the new serving_default: one Const per variable.
+        expect(result.keptSignatures).toEqual(['serving_default_original']);
+        const nodes = getMetaGraph((await readSavedModel(modelDir)).savedModel).graph_def!.node!;
+        const kernels = nodes.filter((n) => n.op === 'Const' && n.attr?.value?.tensor?.tensor_shape?.dim?.length === 4);
+        expect(kernels).toHaveLength(1);
+        const x = tf.tidy(() => tf.randomUniform([2, spec.height, spec.width, spec.channels], -1, 1, 'float32', 5).arraySync());
+        expect(await run(modelDir, { image: x }, 'serving_default_original')).toEqual(await run(original, { image: x }));
+      }
       const exported = await predictExported(modelDir, files.map((f) => f.toString('base64url')));
       expect(exported.shape).toEqual([PHOTOS.length, spec.classes]);
       const comparison = compareProbabilities(exported.data, reference, spec.classes);
