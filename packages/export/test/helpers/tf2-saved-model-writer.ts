@@ -12,7 +12,7 @@
 //     StatefulPartitionedCall (f = __inference_signature_wrapper_*, inputs: image, then the captured
 //     variable handles); Placeholder "saver_filename" and StatefulPartitionedCall_2 calling the
 //     restore function (saver_def.restore_op_name). The save function (StatefulPartitionedCall_1) is
-//     left out: nothing here runs it.
+//     left out: nothing here runs it. meta_info_def.stripped_op_list: the OpDefs of the ops used.
 //   graph_def.library.function: __inference_serve_* (ReadVariableOp of resource args, then the math),
 //     __inference_signature_wrapper_* (a nested StatefulPartitionedCall of serve, as TF traces it), and
 //     __inference__traced_restore_* (RestoreV2 → Identity → AssignVariableOp per variable).
@@ -24,20 +24,24 @@
 //   tensor_bundle.h; the index an SSTable, tensorflow/core/lib/io/format.cc) holding each variable under
 //   "<child name>/.ATTRIBUTES/VARIABLE_VALUE" and the TrackableObjectGraph (trackable_object_graph.proto)
 //   under "_CHECKPOINTABLE_OBJECT_GRAPH".
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SAVED_MODELS_DIR } from '@tensorsky/fixtures';
 import {
   crc32c,
   DataType,
+  decodeMessage,
   encodeMessage,
   encodeSavedObjectGraph,
   encodeTrackableObjectGraph,
   maskCrc32c,
   shapeProto,
   tensorProto,
+  tfOpDefs,
   type AttrValue,
   type FunctionDef,
   type NodeDef,
+  type OpDef,
   type SavedObjectGraph,
   type StructuredValue,
   type TrackableObjectGraph,
@@ -238,6 +242,23 @@ function restoreFunction(): FunctionDef {
   };
 }
 
+/**
+ * meta_info_def.stripped_op_list: the OpDef of every op of the graph and its functions, as TensorFlow
+ * lists them. The resource and checkpoint ops' definitions come from a SavedModel TensorFlow 2 wrote
+ * (the half_plus_two fixture), the others from the vendored op definitions.
+ */
+function strippedOpList(functions: FunctionDef[], nodes: NodeDef[]): OpDef[] {
+  const fixture = join(SAVED_MODELS_DIR, 'tf-serving', 'saved_model_half_plus_two_tf2_cpu', '00000123', 'saved_model.pb');
+  const written = decodeMessage('SavedModel', readFileSync(fixture)).meta_graphs![0]!.meta_info_def!.stripped_op_list!.op ?? [];
+  const byName = new Map<string, OpDef>([...tfOpDefs(), ...written.map((op) => [op.name!, op] as const)]);
+  const used = new Set([...nodes, ...functions.flatMap((f) => f.node_def ?? [])].map((n) => n.op));
+  return [...used].sort().map((op) => byName.get(op) ?? fail(op));
+}
+
+function fail(op: string): never {
+  throw new Error(`no OpDef for ${op}`);
+}
+
 function tensorSpec(name: string, shape: number[]): StructuredValue {
   return { tensor_spec_value: { name, shape: shapeProto(shape), dtype: F } };
 }
@@ -297,12 +318,18 @@ export function writeTf2Classifier(dir: string, spec: ClassifierSpec, weights: C
   };
 
   mkdirSync(join(dir, 'variables'), { recursive: true });
+  const functions = [serveFunction(), signatureWrapper(), restoreFunction()];
   const savedModel = encodeMessage('SavedModel', {
     saved_model_schema_version: 1,
     meta_graphs: [
       {
-        meta_info_def: { tags: ['serve'], tensorflow_version: '2.15.0', tensorflow_git_version: 'v2.15.0-0-g6887368d6d4' },
-        graph_def: { node: nodes, library: { function: [serveFunction(), signatureWrapper(), restoreFunction()] }, versions: { producer: 1645, min_consumer: 12 } },
+        meta_info_def: {
+          stripped_op_list: { op: strippedOpList(functions, nodes) },
+          tags: ['serve'],
+          tensorflow_version: '2.15.0',
+          tensorflow_git_version: 'v2.15.0-0-g6887368d6d4',
+        },
+        graph_def: { node: nodes, library: { function: functions }, versions: { producer: 1645, min_consumer: 12 } },
         saver_def: { filename_tensor_name: 'saver_filename:0', save_tensor_name: 'StatefulPartitionedCall_1:0', restore_op_name: 'StatefulPartitionedCall_2', version: 2 },
         signature_def: {
           serving_default: {
