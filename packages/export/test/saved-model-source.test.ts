@@ -64,6 +64,19 @@ describe('export --saved_model of SavedModels written by TensorFlow (fixtures)',
     }
   });
 
+  it('freezes a TF1 SavedModel (VariableV2 restored by its saver) and refuses --function on it', async () => {
+    const original = fixture('tf-serving', 'saved_model_half_plus_two_cpu', '00000123');
+    const modelDir = join(temp.dir, 'tf1', '1');
+    await exportSavedModel({ modelDir, savedModel: original, inputFormat: 'tensor' });
+    const x = [[1], [-2], [10]];
+    const expected = await run(original, { x });
+    expect(expected.y).toEqual([2.5, 1, 7]);
+    expect(await run(modelDir, { x })).toEqual(expected);
+    await expect(exportSavedModel({ modelDir: join(temp.dir, 'tf1-function', '1'), savedModel: original, inputFormat: 'tensor', function: 'f' })).rejects.toThrow(
+      `${original}: --function needs a TF2 SavedModel (tf.saved_model.save); this one has no object graph, export one of its signatures instead`,
+    );
+  });
+
   // tfjs-node's TF2 test models: one variable each (times three, times two, multiply by a constant).
   const TFJS_NODE: [string, Record<string, tf.TensorLike>][] = [
     ['times_three_float', { x: 2.5 }],
