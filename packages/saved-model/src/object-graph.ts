@@ -144,7 +144,8 @@ export function encodeTrackableObjectGraph(graph: TrackableObjectGraph): Uint8Ar
 
 function decode(type: string, bytes: Uint8Array): unknown {
   try {
-    return schema.lookupType(`og.${type}`).toObject(schema.lookupType(`og.${type}`).decode(bytes), { longs: Number, defaults: false, arrays: true });
+    const message = schema.lookupType(`og.${type}`);
+    return message.toObject(message.decode(bytes), { longs: Number, defaults: false, arrays: true });
   } catch (err) {
     throw new GraphPreparationError(`the ${type} is damaged (${(err as Error).message})`);
   }
