@@ -12,6 +12,8 @@ import { functional, keras3 as K, writeKerasArchive } from '../../../packages/ex
 import { smallClassifierConfig, smallClassifierWeights } from '../../../packages/export/test/helpers/keras-models.js';
 import { smallGraphModel, writeTfjsGraphModel } from '../../../packages/export/test/helpers/tfjs-graph-writer.js';
 import { writeTfjsLayersModel } from '../../../packages/export/test/helpers/tfjs-layers-writer.js';
+import { SERVE_FUNCTION, writeTf2Classifier } from '../../../packages/export/test/helpers/tf2-saved-model-writer.js';
+import { SAVED_MODELS_DIR } from '@tensorsky/fixtures';
 import { run } from './support/run-cli.js';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-export-cli-'));
@@ -218,5 +220,63 @@ describe('tensorsky export --warmup_images', () => {
       expect(result.err.join('\n')).toContain(message);
       expect(readdirSync(scratch)).not.toContain('warmup-refused');
     }
+describe('tensorsky export --saved_model', () => {
+  const spec = { height: 16, width: 16, channels: 3, filters: 4, classes: 3 };
+  const classifier = path.join(scratch, 'tf2-classifier');
+  const weights = (n: number, scale: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i + 1) * scale);
+  writeTf2Classifier(classifier, spec, { convKernel: weights(3 * 3 * 3 * 4, 0.5), convBias: weights(4, 0.1), denseKernel: weights(12, 1), denseBias: weights(3, 0.1) });
+
+  it('freezes a TF2 SavedModel behind the image front, keeping its signature next to serving_default', async () => {
+    const modelDir = path.join(scratch, 'from-saved-model', '1');
+    const result = await run('export', '--model_dir', modelDir, '--saved_model', classifier, '--keep-signatures');
+    expect(result.err.filter((l) => !l.startsWith('tensorsky export: '))).toEqual([]);
+    expect(result.code).toBe(0);
+    expect(result.err.join('\n')).toMatch(/converting tf2-classifier \(signature "serving_default", \d+ nodes frozen\) to TensorFlow ops/);
+    expect(result.out).toContain('  signature serving_default: inputs DT_STRING [-1] -> outputs DT_FLOAT [-1, 3]');
+    expect(result.out).toContain('  input: web-safe base64 of JPEG/PNG/GIF/BMP files, decoded to RGB and resized to 16x16');
+    expect(result.out).toContain('  kept signatures: serving_default_original');
+    const inspected = await run('inspect', modelDir);
+    expect(inspected.out).toEqual(expect.arrayContaining(["signature_def['serving_default_original']:", 'Variables: none (variables/variables.index missing or empty)']));
+  });
+
+  it('exports a concrete function (--function) as JSON', async () => {
+    const modelDir = path.join(scratch, 'from-function', '1');
+    const result = await run('export', '--model_dir', modelDir, '--saved_model', classifier, '--function', SERVE_FUNCTION, '--json');
+    expect(result.code).toBe(0);
+    expect(result.json[0]).toMatchObject({ model: 'tf2-classifier', inputShape: [16, 16, 3], classes: 3, keptSignatures: [] });
+  });
+
+  it('keeps a numeric signature as it is with --input_format tensor', async () => {
+    const modelDir = path.join(scratch, 'half-plus-two', '1');
+    const original = path.join(SAVED_MODELS_DIR, 'tf-serving', 'saved_model_half_plus_two_tf2_cpu', '00000123');
+    const result = await run('export', '--model_dir', modelDir, '--saved_model', original, '--input_format', 'tensor');
+    expect(result.code).toBe(0);
+    expect(result.out).toContain('  signature serving_default: x DT_FLOAT [1] -> y DT_FLOAT [1]');
+    expect(result.out).toContain("  input: the signature's own tensors (no image front)");
+  });
+
+  /** Exit code 1, one error line (besides the progress lines), and no target directory. */
+  async function refused(target: string, ...args: string[]): Promise<string[]> {
+    const result = await run('export', '--model_dir', path.join(scratch, target, '1'), ...args);
+    expect(result.code).toBe(1);
+    expect(result.err.filter((l) => !l.startsWith('tensorsky export: '))).toHaveLength(1);
+    expect(readdirSync(scratch)).not.toContain(target);
+    return result.err.filter((l) => l.startsWith('tensorsky: '));
+  }
+
+  it('refuses a SavedModel without the chosen signature: one line naming the signatures it has, nothing written', async () => {
+    expect(await refused('no-signature', '--saved_model', classifier, '--signature', 'classify')).toEqual([
+      `tensorsky: ${classifier} has no signature "classify"; its signatures: serving_default`,
+    ]);
+  });
+
+  it('refuses an unknown concrete function, a non-image signature without --input_format tensor, and --saved_model with --model', async () => {
+    const [line] = await refused('no-function', '--saved_model', classifier, '--function', 'serve');
+    expect(line).toBe(`tensorsky: ${classifier}: no concrete function "serve" in the object graph; its concrete functions: ${SERVE_FUNCTION}, __inference_signature_wrapper_118`);
+    const original = path.join(SAVED_MODELS_DIR, 'tfjs-node', 'times_three_float');
+    expect(await refused('not-image', '--saved_model', original)).toEqual([
+      'tensorsky: the signature "serving_default" of times_three_float takes "x" DT_FLOAT [], not one float image batch [batch, height, width, 1 or 3] with a fixed size; export it frozen without the image front with --input_format tensor',
+    ]);
+    expect(await refused('both', '--saved_model', classifier, '--model', classifier)).toEqual(['tensorsky: --saved_model is the whole model: give it without --model or --weights']);
   });
 });

@@ -34,6 +34,7 @@ import {
   writeSavedModel,
   type AssetFileDef,
   type GraphDef,
+  type GraphTensor,
   type ImageEncoding,
   type OpDef,
   type Provenance,
@@ -45,10 +46,22 @@ import { isApplicationName, KERAS_APPLICATIONS } from './applications/registry.j
 import { layersModelToGraph } from './convert/layers.js';
 import { graphModelToGraph } from './graph-model.js';
 import { readModelPreprocessing, type ModelPreprocessing } from './preprocess-from.js';
-import { buildImageInputGraph } from './serving-input.js';
+import {
+  frozenGraphToGraph,
+  imageInputProblem,
+  loadSavedModelSource,
+  type FrozenSignature,
+  type SavedModelSource,
+  type SavedModelSourceOptions,
+} from './saved-model-source.js';
+import { buildImageInputGraph, type ImageInputOptions } from './serving-input.js';
 import { loadModelSource, type ModelSource, type ModelSourceOptions } from './source.js';
 
 export const SIGNATURE_KEY = 'serving_default';
+/** --input_format that keeps a SavedModel signature's own inputs (no image front). */
+export const TENSOR_INPUT = 'tensor';
+/** The key a kept serving_default of the source gets, next to the new serving_default. */
+export const ORIGINAL_SERVING_DEFAULT = 'serving_default_original';
 export const LABELS_FILE = 'labels.txt';
 
 /** This package, as the provenance record names the exporter (src/ and dist/ are both one level below package.json). */
@@ -72,8 +85,19 @@ export interface ExportOptions extends Omit<ModelSourceOptions, 'onProgress'> {
   modelDir: string;
   /** An already loaded model to export (the caller keeps and disposes it); otherwise loaded from the source options. */
   source?: ModelSource;
-  /** Default 'b64' (web-safe base64 strings, as in the tutorial). */
-  inputFormat?: ImageEncoding;
+  /** A TensorFlow SavedModel directory to export instead of a Keras or TF.js model (see saved-model-source.ts). */
+  savedModel?: string;
+  /** With savedModel: the signature to export (default serving_default). */
+  signature?: SavedModelSourceOptions['signature'];
+  /** With savedModel: a concrete function of its object graph to export instead of a signature. */
+  function?: SavedModelSourceOptions['function'];
+  /** With savedModel: keep its signatures (frozen, inputs unchanged) next to the new serving_default. */
+  keepSignatures?: boolean;
+  /**
+   * Default 'b64' (web-safe base64 strings, as in the tutorial). 'tensor' (savedModel only): no image
+   * front; the signature is frozen with its inputs as they are.
+   */
+  inputFormat?: ImageEncoding | typeof TENSOR_INPUT;
   /** Default: what the source says (the built-in application's preprocess_input), else 'inception'. */
   preprocess?: PreprocessMode;
   /** Normalization steps instead of a preset (e.g. from normalizationSteps: --mean/--std/--channel_order). */
@@ -116,13 +140,16 @@ export interface ExportResult {
   modelDir: string;
   model: string;
   weights: string;
-  /** [height, width, channels] the graph resizes images to. */
-  inputShape: [number, number, number];
-  classes: number;
-  inputFormat: ImageEncoding;
+  /** [height, width, channels] the graph resizes images to; null with input format 'tensor'. */
+  inputShape: [number, number, number] | null;
+  /** Output classes; null when the output is not [batch, classes] (input format 'tensor'). */
+  classes: number | null;
+  inputFormat: ImageEncoding | typeof TENSOR_INPUT;
+  /** Signatures of the source kept next to serving_default (--keep_signatures), by key. */
+  keptSignatures: string[];
   /** The normalization preset, or 'custom' for steps given otherwise. */
   preprocess: PreprocessMode | 'custom';
-  /** What the serving graph does to each image, one line per step (also in assets.extra/tensorsky_preprocessing.json). */
+  /** What the serving graph does to each image, one line per step (also in assets.extra/tensorsky_preprocessing.json); empty with input format 'tensor'. */
   preprocessing: string[];
   /** The model config --preprocess_from read, and which of its layers were used. */
   preprocessFrom: { source: string; layers: string[] } | null;
@@ -159,8 +186,16 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
   const userLabels = options.labels === undefined ? undefined : await loadLabels(options.labels);
   const fromModel = options.preprocessFrom === undefined ? undefined : await readModelPreprocessing(options.preprocessFrom);
 
-  let source = options.source;
-  if (!source) {
+  let source: ModelSource | SavedModelSource | undefined = options.source;
+  if (options.savedModel !== undefined) {
+    progress({ step: 'load', message: `loading SavedModel ${options.savedModel}` });
+    source = await loadSavedModelSource({
+      dir: options.savedModel,
+      signature: options.signature,
+      function: options.function,
+      keepSignatures: options.keepSignatures,
+    });
+  } else if (!source) {
     const application = options.model === undefined ? 'inception_v3' : isApplicationName(options.model) ? options.model : undefined;
     progress({ step: 'load', message: application ? `building ${KERAS_APPLICATIONS[application].title}` : `loading ${options.model}` });
     source = await loadModelSource({
@@ -173,24 +208,31 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
     });
   }
   const loaded = performance.now();
+  // Refused before the target is locked (which creates its parent folders).
+  if (source.kind === 'saved-model') checkSavedModelSource(source, options);
 
   let lock: TargetLock | undefined;
   let built: ReturnType<typeof buildSavedModel>;
   try {
     // From here on a second export into modelDir is refused; taking the lock also clears what a killed export left.
     lock = await lockTarget(modelDir);
-    const size = source.kind === 'graph' ? `${source.graph.nodes.size} nodes` : `${source.model.layers.length} layers`;
+    const size =
+      source.kind === 'saved-model'
+        ? `${source.picked}, ${source.main.graph.nodes.length} nodes frozen`
+        : source.kind === 'graph'
+          ? `${source.graph.nodes.size} nodes`
+          : `${source.model.layers.length} layers`;
     progress({ step: 'convert', message: `converting ${source.name} (${size}) to TensorFlow ops` });
     built = buildSavedModel(source, {
       inputFormat: options.inputFormat ?? 'b64',
-      preprocess: options.preprocess ?? source.preprocess ?? 'inception',
+      preprocess: options.preprocess ?? (source.kind === 'saved-model' ? undefined : source.preprocess) ?? 'inception',
       normalize: options.normalize ?? (options.preprocess === undefined && fromModel ? fromModel.normalize : undefined),
       resize: options.resize ?? fromModel?.resize,
       grid: options.grid,
       antialias: options.antialias ?? fromModel?.antialias,
       geometry: options.geometry ?? fromModel?.geometry,
       fromModel,
-      labels: userLabels ?? (source.labels ? await loadLabels(source.labels) : undefined),
+      labels: userLabels ?? (source.kind !== 'saved-model' && source.labels ? await loadLabels(source.labels) : undefined),
       foldBatchNorms: options.foldBatchNorms ?? false,
       progress,
     });
@@ -198,7 +240,7 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
     await lock?.release();
     throw err;
   } finally {
-    if (!options.source) source.model.dispose();
+    if (!options.source && source.kind !== 'saved-model') source.model.dispose();
   }
   const converted = performance.now();
 
@@ -210,7 +252,11 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
       {
         savedModel: built.savedModel,
         assets: built.assets,
-        assetsExtra: { ...options.assetsExtra, [PROVENANCE_FILE]: serializeProvenance(provenance), [PREPROCESSING_FILE]: built.preprocessingRecord },
+        assetsExtra: {
+          ...options.assetsExtra,
+          [PROVENANCE_FILE]: serializeProvenance(provenance),
+          ...(built.preprocessingRecord === undefined ? {} : { [PREPROCESSING_FILE]: built.preprocessingRecord }),
+        },
       },
       { overwrite: options.force, lock },
     );
@@ -235,7 +281,7 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
 }
 
 interface BuildOptions {
-  inputFormat: ImageEncoding;
+  inputFormat: ImageEncoding | typeof TENSOR_INPUT;
   preprocess: PreprocessMode;
   normalize: readonly PreprocessStep[] | undefined;
   resize: ResizeMethod | undefined;
@@ -249,47 +295,30 @@ interface BuildOptions {
 }
 
 function buildSavedModel(
-  source: ModelSource,
+  source: ModelSource | SavedModelSource,
   options: BuildOptions,
 ): {
   savedModel: SavedModel;
   assets: Record<string, string> | undefined;
-  preprocessingRecord: string;
+  /** assets.extra/tensorsky_preprocessing.json; undefined without the image front. */
+  preprocessingRecord: string | undefined;
   result: Omit<ExportResult, 'modelDir' | 'provenance' | 'savedModelBytes' | 'timings'>;
 } {
-  const [height, width, channels] = source.inputShape;
-  const labels = labelsText(options.labels, source.classes);
-  const { fromModel } = options;
-  if (fromModel?.size && (fromModel.size.height !== height || fromModel.size.width !== width)) {
-    throw new ExportError(
-      `--preprocess_from ${fromModel.source} makes ${fromModel.size.height}x${fromModel.size.width} images but ${source.name} takes ${height}x${width}`,
+  const g = new GraphBuilder();
+  // Weights written once, whichever signatures of a SavedModel use them.
+  const constants = new Map<object, GraphTensor>();
+  const network = buildNetwork(g, source, options, constants);
+  const { signature, foldedBatchNorms, classes } = network;
+  const labels = classes === null ? undefined : labelsText(options.labels, classes);
+  const signatures: Record<string, SignatureDef> = { [SIGNATURE_KEY]: signature };
+  // The source's own signatures, frozen with their inputs unchanged, each under its own name scope.
+  const kept = source.kind === 'saved-model' ? source.kept : [];
+  for (const original of kept) {
+    const key = original.key === SIGNATURE_KEY ? ORIGINAL_SERVING_DEFAULT : original.key;
+    signatures[key] = g.withScope(`signature_${key.replace(/[^A-Za-z0-9_.\-]/g, '_')}`, () =>
+      frozenSignature(g, original, `signature "${original.key}" of ${source.name}`, constants),
     );
   }
-
-  const g = new GraphBuilder();
-  const imageInput = {
-    inputFormat: options.inputFormat,
-    height,
-    width,
-    preprocess: options.preprocess,
-    channels: channels as 1 | 3,
-    normalize: options.normalize,
-    resize: options.resize,
-    grid: options.grid,
-    antialias: options.antialias,
-    geometry: options.geometry,
-  };
-  const { input, images } = buildImageInputGraph(g, imageInput);
-  // A graph model's batch norms are already folded or fused by tfjs-converter.
-  const { output, foldedBatchNorms } =
-    source.kind === 'graph'
-      ? { output: graphModelToGraph(source.graph, g, images), foldedBatchNorms: [] }
-      : layersModelToGraph(source.model, g, images, { foldBatchNorms: options.foldBatchNorms });
-  if (output.dtype !== DataType.DT_FLOAT) throw new ExportError(`the model output is ${DataType[output.dtype]}, expected DT_FLOAT`);
-
-  const signature: SignatureDef = g.signature({ inputs: input }, { outputs: output });
-  // The builder does not track shapes through the network; the model knows its output shape.
-  signature.outputs!.outputs!.tensor_shape = shapeProto([-1, source.classes]);
 
   // An asset is announced to TensorFlow by a graph tensor holding its file name, which the loader
   // replaces with the full path (TF1's asset collection); nothing else in the graph reads it.
@@ -303,40 +332,48 @@ function buildSavedModel(
   // Serving builds that predate an attr (e.g. MatMul's grad_a) still load the graph.
   const graphDef = g.toGraphDef({ stripDefaultAttrs: true });
   options.progress({ step: 'validate', message: `checking ${graphDef.node?.length ?? 0} nodes against TensorFlow's op definitions` });
-  assertValidGraph(graphDef, tfOpDefs(), { signatures: { [SIGNATURE_KEY]: signature } });
+  assertValidGraph(graphDef, tfOpDefs(), { signatures });
 
   const ops = opHistogram(graphDef);
-  const preprocessing = resolvePreprocessing(imageInput);
-  const decodeOps = Object.keys(ops).filter((op) => op === 'DecodeBase64' || op.startsWith('Decode'));
-  const steps = [
-    `decode the ${options.inputFormat === 'b64' ? 'web-safe base64 of an ' : ''}image file to ${preprocessing.channels === 1 ? 'grayscale' : 'RGB'} (${decodeOps.join(', ')}), then to float`,
-    ...describePreprocessing(preprocessing),
-  ];
-  const record: PreprocessingRecord = { schema: PREPROCESSING_SCHEMA, steps, preprocessing };
+  const { imageInput } = network;
+  let steps: string[] = [];
+  let record: PreprocessingRecord | undefined;
+  if (imageInput) {
+    const preprocessing = resolvePreprocessing(imageInput);
+    const decodeOps = Object.keys(ops).filter((op) => op === 'DecodeBase64' || op.startsWith('Decode'));
+    steps = [
+      `decode the ${options.inputFormat === 'b64' ? 'web-safe base64 of an ' : ''}image file to ${preprocessing.channels === 1 ? 'grayscale' : 'RGB'} (${decodeOps.join(', ')}), then to float`,
+      ...describePreprocessing(preprocessing),
+    ];
+    record = { schema: PREPROCESSING_SCHEMA, steps, preprocessing };
+  }
   const savedModel: SavedModel = {
     saved_model_schema_version: 1,
     meta_graphs: [
       {
         meta_info_def: { tags: ['serve'], stripped_default_attrs: true, stripped_op_list: { op: usedOpDefs(ops) } },
         graph_def: graphDef,
-        signature_def: { [SIGNATURE_KEY]: signature },
+        signature_def: signatures,
         ...(assetFileDefs.length > 0 ? { asset_file_def: assetFileDefs } : {}),
       },
     ],
   };
-  const tensor = (alias: 'inputs' | 'outputs'): ExportedTensor => {
-    const info = (alias === 'inputs' ? signature.inputs : signature.outputs)![alias]!;
-    return { name: info.name!, dtype: DataType[info.dtype!], shape: (info.tensor_shape?.dim ?? []).map((d) => Number(d.size)) };
-  };
+  const tensors = (infos: SignatureDef['inputs']): Record<string, ExportedTensor> =>
+    Object.fromEntries(
+      Object.entries(infos ?? {}).map(([alias, info]) => [
+        alias,
+        { name: info.name!, dtype: DataType[info.dtype!], shape: (info.tensor_shape?.dim ?? []).map((d) => Number(d.size)) },
+      ]),
+    );
   return {
     savedModel,
     assets: labels ? { [LABELS_FILE]: labels.text } : undefined,
-    preprocessingRecord: `${JSON.stringify(record, null, 2)}\n`,
+    preprocessingRecord: record && `${JSON.stringify(record, null, 2)}\n`,
     result: {
       model: source.name,
       weights: source.weights,
-      inputShape: source.inputShape,
-      classes: source.classes,
+      inputShape: network.inputShape,
+      classes,
       inputFormat: options.inputFormat,
       preprocess: options.normalize === undefined ? options.preprocess : 'custom',
       preprocessing: steps,
@@ -344,15 +381,98 @@ function buildSavedModel(
       signature: {
         key: SIGNATURE_KEY,
         method: signature.method_name!,
-        inputs: { inputs: tensor('inputs') },
-        outputs: { outputs: tensor('outputs') },
+        inputs: tensors(signature.inputs),
+        outputs: tensors(signature.outputs),
       },
+      keptSignatures: Object.keys(signatures).filter((key) => key !== SIGNATURE_KEY),
       labels: labels ? { file: `assets/${LABELS_FILE}`, count: labels.count, source: labels.source } : null,
       nodes: graphDef.node?.length ?? 0,
       ops,
-      foldedBatchNorms: foldedBatchNorms.length,
+      foldedBatchNorms,
     },
   };
+}
+
+/** The serving_default signature: the image front, then the model (or, for input format 'tensor', the frozen signature alone). */
+function buildNetwork(
+  g: GraphBuilder,
+  source: ModelSource | SavedModelSource,
+  options: BuildOptions,
+  constants: Map<object, GraphTensor>,
+): {
+  signature: SignatureDef;
+  inputShape: [number, number, number] | null;
+  classes: number | null;
+  foldedBatchNorms: number;
+  /** The image front's options; null for input format 'tensor'. */
+  imageInput: ImageInputOptions | null;
+} {
+  if (options.inputFormat === TENSOR_INPUT) {
+    if (source.kind !== 'saved-model') throw new ExportError(`--input_format ${TENSOR_INPUT} applies to --saved_model only; other models get the image front`);
+    const signature = frozenSignature(g, source.main, `the ${source.picked} of ${source.name}`, constants);
+    return { signature, inputShape: null, classes: source.classes ?? null, foldedBatchNorms: 0, imageInput: null };
+  }
+  if (source.kind === 'saved-model') checkSavedModelSource(source, { inputFormat: options.inputFormat });
+  const inputShape = source.kind === 'saved-model' ? source.imageShape! : source.inputShape;
+  const [height, width, channels] = inputShape;
+  const { fromModel } = options;
+  if (fromModel?.size && (fromModel.size.height !== height || fromModel.size.width !== width)) {
+    throw new ExportError(
+      `--preprocess_from ${fromModel.source} makes ${fromModel.size.height}x${fromModel.size.width} images but ${source.name} takes ${height}x${width}`,
+    );
+  }
+  const imageInput = {
+    inputFormat: options.inputFormat,
+    height,
+    width,
+    preprocess: options.preprocess,
+    channels: channels as 1 | 3,
+    normalize: options.normalize,
+    resize: options.resize,
+    grid: options.grid,
+    antialias: options.antialias,
+    geometry: options.geometry,
+  };
+  const { input, images } = buildImageInputGraph(g, imageInput);
+  let output: GraphTensor;
+  let folded = 0;
+  if (source.kind === 'saved-model') {
+    const [spec] = source.main.graph.inputs;
+    const where = `the ${source.picked} of ${source.name}`;
+    output = [...frozenGraphToGraph(source.main.graph, g, new Map([[spec!.alias, images]]), where, constants).outputs.values()][0]!;
+  } else if (source.kind === 'graph') {
+    // A graph model's batch norms are already folded or fused by tfjs-converter.
+    output = graphModelToGraph(source.graph, g, images);
+  } else {
+    const converted = layersModelToGraph(source.model, g, images, { foldBatchNorms: options.foldBatchNorms });
+    output = converted.output;
+    folded = converted.foldedBatchNorms.length;
+  }
+  if (output.dtype !== DataType.DT_FLOAT) throw new ExportError(`the model output is ${DataType[output.dtype]}, expected DT_FLOAT`);
+  const classes = source.classes ?? null;
+  const signature: SignatureDef = g.signature({ inputs: input }, { outputs: output });
+  // The builder does not track shapes through the network; the model knows its output shape.
+  signature.outputs!.outputs!.tensor_shape = shapeProto([-1, classes ?? -1]);
+  return { signature, inputShape, classes, foldedBatchNorms: folded, imageInput };
+}
+
+/** Whether the frozen signature can be exported as asked: behind the image front, it must take one image batch. */
+function checkSavedModelSource(source: SavedModelSource, options: Pick<ExportOptions, 'inputFormat' | 'labels'>): void {
+  if (options.labels !== undefined && source.classes === undefined) {
+    throw new ExportError(`--labels needs an output [batch, classes]; the ${source.picked} of ${source.name} returns ${source.main.graph.outputs.length} outputs of other shapes`);
+  }
+  if (options.inputFormat === TENSOR_INPUT) return;
+  const problem = imageInputProblem(source);
+  if (problem) throw new ExportError(`${problem}; export it frozen without the image front with --input_format ${TENSOR_INPUT}`);
+}
+
+/** A frozen signature of a SavedModel copied into `g` with its own inputs, shapes and method as the source declares them. */
+function frozenSignature(g: GraphBuilder, frozen: FrozenSignature, where: string, constants: Map<object, GraphTensor>): SignatureDef {
+  const { inputs, outputs } = frozenGraphToGraph(frozen.graph, g, new Map(), where, constants);
+  const signature = g.signature(Object.fromEntries(inputs), Object.fromEntries(outputs), frozen.method || undefined);
+  for (const spec of frozen.graph.inputs) signature.inputs![spec.alias]!.tensor_shape = shapeProto(spec.shape);
+  for (const spec of frozen.graph.outputs) signature.outputs![spec.alias]!.tensor_shape = shapeProto(spec.shape);
+  return signature;
 }
 
 /** labels.txt content: one label per line, line 1 = class 0. */
@@ -384,8 +504,22 @@ function usedOpDefs(ops: Record<string, number>): OpDef[] {
 /** Option mistakes are reported before any slow work. */
 function checkOptions(options: ExportOptions): void {
   if (!options.modelDir) throw new ExportError('no SavedModel directory given (--model_dir)');
-  if (options.inputFormat !== undefined && !IMAGE_ENCODINGS.includes(options.inputFormat)) {
-    throw new ExportError(`unknown input format '${options.inputFormat}'; use ${IMAGE_ENCODINGS.join(' or ')}`);
+  const formats: readonly string[] = options.savedModel === undefined ? IMAGE_ENCODINGS : [...IMAGE_ENCODINGS, TENSOR_INPUT];
+  if (options.inputFormat !== undefined && !formats.includes(options.inputFormat)) {
+    throw new ExportError(
+      options.inputFormat === TENSOR_INPUT
+        ? `--input_format ${TENSOR_INPUT} applies to --saved_model only; other models get the image front`
+        : `unknown input format '${options.inputFormat}'; use ${formats.join(', ')}`,
+    );
+  }
+  if (options.savedModel !== undefined && (options.model !== undefined || options.weights !== undefined || options.source !== undefined)) {
+    throw new ExportError('--saved_model is the whole model: give it without --model or --weights');
+  }
+  if (options.savedModel !== undefined && options.foldBatchNorms) {
+    throw new ExportError('--fold-batch-norms applies to Keras and TF.js layers models; a SavedModel is exported as its graph computes');
+  }
+  if (options.savedModel === undefined && (options.signature !== undefined || options.function !== undefined || options.keepSignatures)) {
+    throw new ExportError('--signature, --function and --keep_signatures apply to --saved_model only');
   }
   if (options.preprocess !== undefined && !(options.preprocess in PREPROCESS_MODES)) {
     throw new ExportError(`unknown preprocessing '${options.preprocess}'; use one of ${Object.keys(PREPROCESS_MODES).join(', ')}`);

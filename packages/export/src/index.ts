@@ -50,13 +50,22 @@ export {
   exportSavedModel,
   ExportError,
   LABELS_FILE,
+  ORIGINAL_SERVING_DEFAULT,
   SIGNATURE_KEY,
+  TENSOR_INPUT,
   type ExportedTensor,
   type ExportOptions,
   type ExportProgress,
   type ExportResult,
   type ExportStep,
 } from './export.js';
+export {
+  loadSavedModelSource,
+  SavedModelSourceError,
+  type FrozenSignature,
+  type SavedModelSource,
+  type SavedModelSourceOptions,
+} from './saved-model-source.js';
 export { PREPROCESS_MODES, type PreprocessMode } from '@tensorsky/preprocess';
 export { PreprocessFromError, preprocessingFromLayers, readModelPreprocessing, type ModelPreprocessing } from './preprocess-from.js';
 export { buildImageInputGraph, type ImageInputOptions } from './serving-input.js';

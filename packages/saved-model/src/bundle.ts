@@ -371,3 +371,9 @@ export function readTensorBundle(prefix: string): Map<string, BundleTensor> {
   }
   return tensors;
 }
+
+/** The checkpoint of the SavedModel in `dir` (variables/variables), or undefined when it has none (a frozen graph). */
+export function readSavedModelVariables(dir: string): Map<string, BundleTensor> | undefined {
+  const prefix = `${dir}/variables/variables`;
+  return fs.existsSync(`${prefix}.index`) ? readTensorBundle(prefix) : undefined;
+}

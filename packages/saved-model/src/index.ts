@@ -16,3 +16,4 @@ export * from './tensor-name.js';
 export * from './dtypes.js';
 export * from './passes/index.js';
 export * from './example.js';
+export * from './object-graph.js';

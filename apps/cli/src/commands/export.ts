@@ -3,6 +3,7 @@ import {
   exportSavedModel,
   PREPROCESS_MODES,
   SIGNATURE_KEY,
+  TENSOR_INPUT,
   type ExportOptions,
   type ExportProgress,
   type ExportResult,
@@ -28,6 +29,17 @@ const options = withSnakeAliases({
     type: 'string',
     describe: `A built-in Keras application (${APPLICATION_NAMES.join(', ')}), a Keras .h5 model, Keras 3 .keras archive, or TF.js layers or graph model (model.json or its folder); default: inception_v3`,
   },
+  'saved-model': {
+    type: 'string',
+    describe: 'A TensorFlow SavedModel folder (tf.saved_model.save, model.export()): its signature is frozen (functions inlined, variables made constants) behind the image front',
+  },
+  signature: { type: 'string', describe: 'With --saved_model: the signature to export (default serving_default)' },
+  function: { type: 'string', describe: 'With --saved_model: a concrete function of its TF2 object graph to export instead of a signature' },
+  'keep-signatures': {
+    type: 'boolean',
+    default: false,
+    describe: `With --saved_model: keep its signatures (frozen, inputs unchanged) next to the new serving_default (its own serving_default as serving_default_original)`,
+  },
   weights: {
     type: 'string',
     describe: "imagenet (the built-in application's ImageNet weights from Keras, downloaded once into ~/.keras/models; its default), random, or a Keras .h5 weights file",
@@ -35,9 +47,9 @@ const options = withSnakeAliases({
   seed: { type: 'number', default: 0, describe: 'Seed for --weights random' },
   'input-format': {
     type: 'string',
-    choices: IMAGE_ENCODINGS,
+    choices: [...IMAGE_ENCODINGS, TENSOR_INPUT],
     default: 'b64',
-    describe: 'b64: web-safe base64 strings of image files; bytes: the raw files (TF Serving / Vertex AI {"b64": ...})',
+    describe: `b64: web-safe base64 strings of image files; bytes: the raw files (TF Serving / Vertex AI {"b64": ...}); ${TENSOR_INPUT} (--saved_model only): no image front, the signature frozen with its own inputs`,
   },
   preprocess: {
     type: 'string',
@@ -84,7 +96,7 @@ const options = withSnakeAliases({
 export function exportCommand(output: Output): CommandModule {
   return {
     command: 'export',
-    describe: 'Export an image classifier (a built-in Keras application, a Keras .h5/.keras or TF.js model) as a frozen SavedModel that decodes images itself',
+    describe: 'Export an image classifier (a built-in Keras application, a Keras .h5/.keras, TF.js model or TensorFlow SavedModel) as a frozen SavedModel that decodes images itself',
     builder: (y) => y.options(options),
     handler: async (argv) => {
       const seed = argv.seed as number;
@@ -99,6 +111,10 @@ export function exportCommand(output: Output): CommandModule {
       const result = await exportSavedModel({
         modelDir: argv['model-dir'] as string,
         model: argv.model as string | undefined,
+        savedModel: argv['saved-model'] as string | undefined,
+        signature: argv.signature as string | undefined,
+        function: argv.function as string | undefined,
+        keepSignatures: (argv['keep-signatures'] as boolean) || undefined,
         weights: argv.weights as string | undefined,
         seed,
         inputFormat,
@@ -199,17 +215,26 @@ function progressPrinter(print: (line: string) => void): (progress: ExportProgre
 
 function formatResult(r: ExportResult): string[] {
   const tensor = (t: { dtype: string; shape: number[] }) => `${t.dtype} [${t.shape.join(', ')}]`;
+  const tensors = (ts: Record<string, { dtype: string; shape: number[] }>) =>
+    Object.entries(ts)
+      .map(([alias, t]) => `${alias} ${tensor(t)}`)
+      .join(', ');
   const { inputs, outputs } = r.signature;
-  const [height, width, channels] = r.inputShape;
   const encoding = r.inputFormat === 'b64' ? 'web-safe base64 of' : 'raw bytes of';
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const input = r.inputShape
+    ? [
+        `  input: ${encoding} JPEG/PNG/GIF/BMP files, decoded to ${r.inputShape[2] === 1 ? 'grayscale' : 'RGB'} and resized to ${r.inputShape[0]}x${r.inputShape[1]}`,
+        `  preprocess: ${r.preprocess}${r.preprocess === 'custom' ? '' : `, ${PREPROCESS_MODES[r.preprocess]}`}`,
+        ...(r.preprocessFrom ? [`  preprocessing from ${r.preprocessFrom.source}: ${r.preprocessFrom.layers.join(', ')}`] : []),
+        ...r.preprocessing.map((line, i) => `    ${i + 1}. ${line}`),
+      ]
+    : ['  input: the signature\'s own tensors (no image front)'];
   return [
     `Exported ${r.model} (weights: ${r.weights}) to ${r.modelDir}`,
-    `  signature ${r.signature.key}: inputs ${tensor(inputs.inputs)} -> outputs ${tensor(outputs.outputs)}`,
-    `  input: ${encoding} JPEG/PNG/GIF/BMP files, decoded to ${channels === 1 ? 'grayscale' : 'RGB'} and resized to ${height}x${width}`,
-    `  preprocess: ${r.preprocess}${r.preprocess === 'custom' ? '' : `, ${PREPROCESS_MODES[r.preprocess]}`}`,
-    ...(r.preprocessFrom ? [`  preprocessing from ${r.preprocessFrom.source}: ${r.preprocessFrom.layers.join(', ')}`] : []),
-    ...r.preprocessing.map((line, i) => `    ${i + 1}. ${line}`),
+    `  signature ${r.signature.key}: ${tensors(inputs)} -> ${tensors(outputs)}`,
+    ...input,
+    ...(r.keptSignatures.length > 0 ? [`  kept signatures: ${r.keptSignatures.join(', ')}`] : []),
     `  graph: ${r.nodes} nodes, ${r.foldedBatchNorms} batch norms folded; saved_model.pb ${formatBytes(r.savedModelBytes)}, variables/ empty`,
     `  labels: ${r.labels ? `${r.labels.file} (${r.labels.count} classes, from ${r.labels.source})` : 'none'}`,
     `  time: ${seconds(r.timings.total)} (load ${seconds(r.timings.load)}, convert ${seconds(r.timings.convert)}, write ${seconds(r.timings.write)})`,
