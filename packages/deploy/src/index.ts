@@ -1,5 +1,4 @@
-export { DeployNameError, checkBucket, checkModelName, checkProjectId, checkRegion, defaultServingImage, modelPrefix, parseModelVersion, type ModelVersion } from './names.js';
-export { CloudError, operationError, toCloudError, type CloudContext } from './errors.js';
+export { defaultServingImage, modelPrefix } from './names.js';
 export { formatRestCall, type RestCall } from './rest-call.js';
 export { DRY_RUN_READ_TIMEOUT_MS, DryRunReads } from './dry-run.js';
 export { ACCESS_TOKEN_ENV, accessTokenFromEnv, createStorage, vertexAuth, type StorageClientOptions, type VertexAuth } from './auth.js';

@@ -6,7 +6,7 @@
 import { aiplatform, type aiplatform_v1 } from 'googleapis/build/src/apis/aiplatform/index.js';
 import { vertexAuth, type VertexAuth } from './auth.js';
 import { DryRunReads } from './dry-run.js';
-import { CloudError, operationError, toCloudError, type CloudContext } from './errors.js';
+import { CloudError, operationError, toCloudError, type CloudContext } from '@tensorsky/cloud-errors';
 import { filterString } from './names.js';
 import { restUrl, type RestCall } from './rest-call.js';
 

@@ -67,15 +67,15 @@ export function predictCloudCommand(output: Output): CommandModule {
           throw err instanceof CloudSettingsError ? new PredictCloudCommandError(`${err.message}; or call a TF Serving server with --url`) : err;
         }
         const { project, region } = settings;
-        target = {
-          kind: 'vertex',
+        const { VertexBackend } = await import('@tensorsky/predict-vertex');
+        target = new VertexBackend({
           projectId: project.value,
           region: region.value,
           endpoint: str('endpoint'),
           modelName: str('model-name'),
           modelVersion: str('model-version'),
           apiRoot: str('api-root'),
-        };
+        });
       }
 
       const result = await predictCloud({
