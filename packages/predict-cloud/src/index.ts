@@ -17,6 +17,7 @@ export {
   type ImageInstance,
 } from './request.js';
 export {
+  classScores,
   predictCloud,
   predictImages,
   withRetries,

@@ -89,7 +89,7 @@ export async function withRetries<T>(attempt: () => Promise<T>, options: RetryOp
 }
 
 /** One prediction as class scores: a list of numbers, or an object whose only (or "outputs") entry is one. */
-function classScores(prediction: unknown, source: string): number[] {
+export function classScores(prediction: unknown, source: string): number[] {
   let value = prediction;
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const entries = Object.entries(value);
