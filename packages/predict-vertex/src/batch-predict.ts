@@ -259,6 +259,7 @@ export async function batchPredict(options: BatchPredictOptions): Promise<BatchP
     log(`created batch prediction job ${job.name} on ${replicas} ${options.machineType ?? DEFAULT_MACHINE_TYPE} machine${replicas === 1 ? '' : 's'}`);
   } else {
     log(`re-attached to batch prediction job ${job.name} (${job.state}), recorded in ${stateFile}`);
+    if (options.dryRun) return { job: job.name!, state: job.state ?? 'JOB_STATE_UNSPECIFIED', attached, images: keys.length, uploaded, skipped, results: [], calls };
   }
 
   job = await waitForJob(vertex, job, attached, options, emit, log, checkAborted);
