@@ -21,7 +21,7 @@ import {
   type RestCall,
   type VertexAuth,
 } from '@tensorsky/deploy';
-import { DEFAULT_INPUT_NAME, PredictTargetError, imageInstance } from '@tensorsky/predict-cloud';
+import { DEFAULT_INPUT_NAME, PredictTargetError, imageInstance, withRetries } from '@tensorsky/predict-cloud';
 import { expandImagePaths, readImageFile } from '@tensorsky/preprocess';
 import { detectImageFormat } from '@tensorsky/image';
 import type { ImageEncoding } from '@tensorsky/saved-model';
@@ -315,7 +315,8 @@ async function waitForJob(
     await sleep(Math.min(delay, progressIntervalMs), options.signal);
     checkAborted();
     delay = Math.min(maxDelayMs, delay * 1.5);
-    const next = await vertex.getBatchPredictionJob(job.name!);
+    // A job runs for hours: a dropped connection or a busy API (429, 503) must not end the wait.
+    const next = await withRetries(() => vertex.getBatchPredictionJob(job.name!));
     if (!next) throw new CloudError(`batch prediction job ${job.name} no longer exists (deleted?); rerun to create a new one`, 'NOT_FOUND');
     job = next;
   }

@@ -124,6 +124,16 @@ describe('batch prediction', () => {
     expect(csv[1].split(',')[0]).toBe(result.results[0].image);
   }, 120_000);
 
+  it('reads the images from a gs:// folder, uploading nothing, and names results by their URIs', async () => {
+    // The images the first test uploaded.
+    const result = await batchPredict(options('from-gcs', { images: `gs://${BUCKET}/full/images` }));
+    expect(result).toMatchObject({ state: 'JOB_STATE_SUCCEEDED', uploaded: 0, skipped: 0, images: PHOTOS.length });
+    expect(result.results.map((r) => r.image).sort()).toEqual(PHOTOS.map((p, i) => `gs://${BUCKET}/full/images/${i < 4 ? p : `more/${p}`}`).sort());
+    for (const r of result.results) expect(r.predictions!.map((p) => p.index), r.image).toEqual(localTop.get(path.basename(r.image)));
+    const [objects] = await cloud.storage.bucket(BUCKET).getFiles({ prefix: 'from-gcs/' });
+    expect(objects.map((o) => o.name).filter((n) => n.startsWith('from-gcs/images/'))).toEqual([]);
+  }, 60_000);
+
   it('reports an image the model cannot decode as a failed instance, and predicts the others', async () => {
     const dir = path.join(scratch, 'with-broken');
     mkdirSync(dir);

@@ -181,6 +181,9 @@ export class VertexDouble {
 
   async listen(): Promise<void> {
     this.server = http.createServer((req, res) => void this.handle(req, res));
+    // Google's front ends keep idle connections open for minutes; Node's default 5 s would reset a
+    // client's reused connection after a pause (a test loading a model between two calls).
+    this.server.keepAliveTimeout = 10 * 60_000;
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
   }
