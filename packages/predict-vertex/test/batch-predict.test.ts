@@ -134,13 +134,18 @@ describe('batch prediction', () => {
     expect(objects.map((o) => o.name).filter((n) => n.startsWith('from-gcs/images/'))).toEqual([]);
   }, 60_000);
 
-  it('reports an image the model cannot decode as a failed instance, and predicts the others', async () => {
+  it('reports an image the model cannot decode as a failed instance, predicts the others, and repeats the state at each heartbeat', async () => {
     const dir = path.join(scratch, 'with-broken');
     mkdirSync(dir);
     copyFileSync(path.join(IMAGES_DIR, 'cat.jpg'), path.join(dir, 'cat.jpg'));
     // A JPEG cut short: its header says JPEG, its data ends early.
     writeFileSync(path.join(dir, 'broken.jpg'), readFileSync(path.join(IMAGES_DIR, 'coffee.jpg')).subarray(0, 300));
-    const result = await batchPredict(options('broken', { images: dir }));
+    // A heartbeat every 50 ms here (30 s by default): the running job is reported again while its state holds.
+    const lines: string[] = [];
+    const result = await batchPredict(options('broken', { images: dir, log: (line) => lines.push(line), poll: { ...FAST_POLL, progressIntervalMs: 50 } }));
+    const running = lines.filter((l) => /^batch prediction job projects\/.+: JOB_STATE_RUNNING, \d+ predicted, \d+ failed \(\d+ s elapsed\)$/.test(l));
+    expect(running.length).toBeGreaterThanOrEqual(2);
+    expect(lines.some((l) => /: JOB_STATE_SUCCEEDED, 1 predicted, 1 failed \(\d+ s elapsed\)$/.test(l))).toBe(true);
     const byName = new Map(result.results.map((r) => [path.basename(r.image), r]));
     expect(byName.get('cat.jpg')!.predictions!.map((p) => p.index)).toEqual(localTop.get('cat.jpg'));
     expect(byName.get('broken.jpg')!.error).toBeTruthy();
