@@ -7,7 +7,8 @@ import { accessTokenFromEnv, createStorage, type VertexAuth } from './auth.js';
 import { DryRunReads } from './dry-run.js';
 import { uploadModelFiles, type UploadProgress, type UploadReport } from './gcs.js';
 import { describeServingInput, listModelFiles, type ServingInput } from './model-files.js';
-import { checkBucket, checkModelName, checkProjectId, checkRegion, defaultServingImage, modelPrefix, parseModelVersion } from './names.js';
+import { checkBucket, checkModelName, checkProjectId, checkRegion, parseModelVersion } from '@tensorsky/cloud-errors';
+import { defaultServingImage, modelPrefix } from './names.js';
 import type { RestCall } from './rest-call.js';
 import { VertexClient, type DeployedModel, type PollOptions, type VertexModel } from './vertex.js';
 

@@ -2,7 +2,7 @@
 // endpoints exist). Offline, or without credentials, it cannot: it says so once and plans as for a
 // fresh project, printing every call a real run would make. Each read is bounded and never retried,
 // so an unreachable host costs seconds, not the minutes of a real run's retries.
-import { CloudError } from './errors.js';
+import { CloudError } from '@tensorsky/cloud-errors';
 
 /** Longest wait for one read of the current state in a dry run. */
 export const DRY_RUN_READ_TIMEOUT_MS = 5000;

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { createReadStream } from 'node:fs';
 import type { Storage } from '@google-cloud/storage';
 import { DryRunReads } from './dry-run.js';
-import { toCloudError, type CloudContext } from './errors.js';
+import { toCloudError, type CloudContext } from '@tensorsky/cloud-errors';
 import type { LocalFile } from './model-files.js';
 import { restUrl, type RestCall } from './rest-call.js';
 

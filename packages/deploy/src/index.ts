@@ -1,5 +1,4 @@
-export { DeployNameError, checkBucket, checkModelName, checkProjectId, checkRegion, defaultServingImage, modelPrefix, parseModelVersion, type ModelVersion } from './names.js';
-export { CloudError, operationError, toCloudError, type CloudContext } from './errors.js';
+export { defaultServingImage, modelPrefix } from './names.js';
 export { formatRestCall, type RestCall } from './rest-call.js';
 export { DRY_RUN_READ_TIMEOUT_MS, DryRunReads } from './dry-run.js';
 export { ACCESS_TOKEN_ENV, accessTokenFromEnv, createStorage, vertexAuth, type StorageClientOptions, type VertexAuth } from './auth.js';
@@ -14,7 +13,7 @@ export {
   type UploadProgress,
   type UploadReport,
 } from './gcs.js';
-export { DRY_RUN_PLACEHOLDER, VertexClient, type DeployedModel, type PollOptions, type PredictResponse, type VertexEndpoint, type VertexModel, type VertexOptions } from './vertex.js';
+export { DRY_RUN_PLACEHOLDER, VertexClient, formatElapsed, type BatchPredictionJob, type DeployedModel, type PollOptions, type PredictResponse, type VertexEndpoint, type VertexModel, type VertexOptions } from './vertex.js';
 export {
   CPU_UTILIZATION_METRIC,
   DEFAULT_MACHINE_TYPE,

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { stagingPath, withTargetLock } from '@tensorsky/saved-model';
 import { describeServingInput, listModelFiles, ModelDirError, type LocalFile } from './model-files.js';
-import { DeployNameError, parseModelVersion } from './names.js';
+import { DeployNameError, parseModelVersion } from '@tensorsky/cloud-errors';
 
 export class PublishConflictError extends Error {
   override name = 'PublishConflictError';

@@ -2,7 +2,7 @@
 // deployed models (model, version ID, aliases), its traffic split and the replicas each runs on.
 import { accessTokenFromEnv, type VertexAuth } from './auth.js';
 import { CPU_UTILIZATION_METRIC, modelId } from './deploy-vertex.js';
-import { checkModelName, checkProjectId, checkRegion } from './names.js';
+import { checkModelName, checkProjectId, checkRegion } from '@tensorsky/cloud-errors';
 import { VertexClient, type VertexModel } from './vertex.js';
 
 export interface VertexStatusOptions {

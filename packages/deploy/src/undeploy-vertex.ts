@@ -5,7 +5,7 @@
 import { accessTokenFromEnv, type VertexAuth } from './auth.js';
 import { modelId } from './deploy-vertex.js';
 import { DryRunReads } from './dry-run.js';
-import { checkModelName, checkProjectId, checkRegion, parseModelVersion } from './names.js';
+import { checkModelName, checkProjectId, checkRegion, parseModelVersion } from '@tensorsky/cloud-errors';
 import type { RestCall } from './rest-call.js';
 import { VertexClient, type DeployedModel, type PollOptions, type VertexEndpoint } from './vertex.js';
 

@@ -1,12 +1,12 @@
 // Vertex AI's REST API (aiplatform v1) through googleapis, reduced to what deployment, undeployment and
 // prediction need: models (list, listVersions, get, upload, delete, deleteVersion), endpoints (list,
-// get, create, delete, deployModel, undeployModel, patch, predict) and long-running operations, polled
-// with backoff until done or a deadline. Every call is described as a RestCall first, so --dry-run can
-// print the writes instead of sending them.
+// get, create, delete, deployModel, undeployModel, patch, predict), batch prediction jobs (create, get,
+// cancel) and long-running operations, polled with backoff until done or a deadline. Every call is
+// described as a RestCall first, so --dry-run can print the writes instead of sending them.
 import { aiplatform, type aiplatform_v1 } from 'googleapis/build/src/apis/aiplatform/index.js';
 import { vertexAuth, type VertexAuth } from './auth.js';
 import { DryRunReads } from './dry-run.js';
-import { CloudError, operationError, toCloudError, type CloudContext } from './errors.js';
+import { CloudError, operationError, toCloudError, type CloudContext } from '@tensorsky/cloud-errors';
 import { filterString } from './names.js';
 import { restUrl, type RestCall } from './rest-call.js';
 
@@ -14,6 +14,7 @@ export type VertexModel = aiplatform_v1.Schema$GoogleCloudAiplatformV1Model;
 export type VertexEndpoint = aiplatform_v1.Schema$GoogleCloudAiplatformV1Endpoint;
 export type DeployedModel = aiplatform_v1.Schema$GoogleCloudAiplatformV1DeployedModel;
 export type PredictResponse = aiplatform_v1.Schema$GoogleCloudAiplatformV1PredictResponse;
+export type BatchPredictionJob = aiplatform_v1.Schema$GoogleCloudAiplatformV1BatchPredictionJob;
 type Operation = aiplatform_v1.Schema$GoogleLongrunningOperation;
 
 export interface PollOptions {
@@ -51,6 +52,7 @@ export interface VertexOptions {
 /** Server-assigned names that a dry run cannot know; printed in their place. */
 export const DRY_RUN_PLACEHOLDER = {
   model: '{new-model-id}',
+  batchPredictionJob: '{new-batch-prediction-job-id}',
   version: '{new-version-id}',
   endpoint: '{new-endpoint-id}',
   deployedModel: '{new-deployed-model-id}',
@@ -231,6 +233,27 @@ export class VertexClient {
     }
   }
 
+  /** batchPredictionJobs.create: the job starts at once (state JOB_STATE_QUEUED or PENDING); poll it with getBatchPredictionJob. */
+  async createBatchPredictionJob(job: BatchPredictionJob): Promise<BatchPredictionJob> {
+    const call: RestCall = { method: 'POST', url: this.url(`${this.parent}/batchPredictionJobs`), body: job };
+    const created = await this.write(call, 'batchPredictionJobs.create', () =>
+      this.api.projects.locations.batchPredictionJobs.create({ parent: this.parent, requestBody: job }),
+    );
+    return created ?? { ...job, name: `${this.parent}/batchPredictionJobs/${DRY_RUN_PLACEHOLDER.batchPredictionJob}`, state: 'JOB_STATE_QUEUED' };
+  }
+
+  /** batchPredictionJobs.get; undefined when it does not exist (deleted, or another project). */
+  async getBatchPredictionJob(name: string): Promise<BatchPredictionJob | undefined> {
+    return this.readOrUndefined({ method: 'GET', url: this.url(name) }, 'batchPredictionJobs.get', () => this.api.projects.locations.batchPredictionJobs.get({ name }));
+  }
+
+  /** batchPredictionJobs.cancel: best effort; the job ends in JOB_STATE_CANCELLED (or finishes anyway). */
+  async cancelBatchPredictionJob(name: string): Promise<void> {
+    await this.write({ method: 'POST', url: this.url(`${name}:cancel`), body: {} }, 'batchPredictionJobs.cancel', () =>
+      this.api.projects.locations.batchPredictionJobs.cancel({ name, requestBody: {} }),
+    );
+  }
+
   /**
    * Polls operations.get with growing waits until the operation is done; returns its response. Says
    * what it waits for when the state changes and every progressIntervalMs, so a deployment that takes
@@ -323,7 +346,7 @@ function operationState(op: Operation): string {
 }
 
 /** "45 s", "2 min 05 s". */
-function formatElapsed(ms: number): string {
+export function formatElapsed(ms: number): string {
   const seconds = Math.round(ms / 1000);
   return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, '0')} s`;
 }

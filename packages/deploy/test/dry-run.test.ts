@@ -3,7 +3,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SAVED_MODELS_DIR } from '@tensorsky/fixtures';
-import { CloudError, DRY_RUN_PLACEHOLDER, DryRunReads, deployToVertex, formatRestCall, type RestCall } from '../src/index.js';
+import { CloudError } from '@tensorsky/cloud-errors';
+import { DRY_RUN_PLACEHOLDER, DryRunReads, deployToVertex, formatRestCall, type RestCall } from '../src/index.js';
 import { TEST_PROJECT, TEST_REGION, TEST_TOKEN, unreachableUrl } from './helpers/fake-cloud.js';
 
 const HALF_PLUS_TWO = path.join(SAVED_MODELS_DIR, 'tf-serving', 'saved_model_half_plus_two_cpu', '00000123');

@@ -4,8 +4,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CloudError } from '@tensorsky/cloud-errors';
 import {
-  CloudError,
   DRY_RUN_PLACEHOLDER,
   VertexClient,
   deployToVertex,

@@ -1,15 +1,12 @@
-// Call image classifiers served remotely: TensorFlow Serving's REST API (tensorsky serve, TF Serving)
-// or Vertex AI endpoints, with request bodies built from the model's signature.
+// Call image classifiers served remotely over TensorFlow Serving's REST API (tensorsky serve, TF Serving),
+// or through any PredictBackend (Vertex AI: @tensorsky/predict-vertex), with request bodies built from the
+// model's signature. No Google Cloud dependency.
 export {
-  createBackend,
   PredictTargetError,
   TfServingBackend,
-  VertexBackend,
   type ModelInput,
   type PredictBackend,
-  type PredictTarget,
   type TfServingTarget,
-  type VertexTarget,
 } from './backends.js';
 export {
   DEFAULT_INPUT_NAME,
@@ -20,6 +17,7 @@ export {
   type ImageInstance,
 } from './request.js';
 export {
+  classScores,
   predictCloud,
   predictImages,
   withRetries,

@@ -1,10 +1,10 @@
 // Classifying image files with a remote model: requests built for its signature, split under the
 // payload limit, retried with backoff when the service is busy (429/503), then class scores decoded
 // into labelled top-k predictions.
-import { CloudError } from '@tensorsky/deploy';
+import { CloudError } from '@tensorsky/cloud-errors';
 import { decodeTopK, loadLabels, type Prediction } from '@tensorsky/decode';
 import { expandImagePaths, readImageFile } from '@tensorsky/preprocess';
-import { createBackend, PredictTargetError, type PredictBackend, type PredictTarget } from './backends.js';
+import { PredictTargetError, TfServingBackend, type PredictBackend, type TfServingTarget } from './backends.js';
 import type { ImageEncoding } from '@tensorsky/saved-model';
 import { DEFAULT_INPUT_NAME, imageInstance, splitIntoRequests, type ImageInstance } from './request.js';
 
@@ -89,7 +89,7 @@ export async function withRetries<T>(attempt: () => Promise<T>, options: RetryOp
 }
 
 /** One prediction as class scores: a list of numbers, or an object whose only (or "outputs") entry is one. */
-function classScores(prediction: unknown, source: string): number[] {
+export function classScores(prediction: unknown, source: string): number[] {
   let value = prediction;
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const entries = Object.entries(value);
@@ -104,7 +104,8 @@ function classScores(prediction: unknown, source: string): number[] {
 export interface CloudPredictOptions extends PredictImagesOptions {
   /** Image files, directories or globs. */
   images: string[];
-  target: PredictTarget;
+  /** A TF Serving REST API, or any backend (a Vertex AI endpoint: VertexBackend of @tensorsky/predict-vertex). */
+  target: TfServingTarget | PredictBackend;
   /** Labels preset or file (inception, imagenet, transfert, none, or a path); default inception. */
   labels?: string;
   /** Classes per image; default 5. */
@@ -123,7 +124,7 @@ export async function predictCloud(options: CloudPredictOptions): Promise<CloudP
   if (files.length === 0) throw new PredictTargetError('no images given; pass --image FILE (or a directory or glob)');
   const images: ImageInstance[] = [];
   for (const file of files) images.push({ source: file, bytes: (await readImageFile(file)).bytes });
-  const backend = createBackend(options.target);
+  const backend = 'predict' in options.target ? options.target : new TfServingBackend(options.target);
   const { results, ...rest } = await predictImages(backend, images, options);
   return {
     target: backend.description,

@@ -11,7 +11,7 @@ import { loadModel } from '@tensorsky/predict-local';
 import { DEFAULT_VERSION_POLICY, startServer, type ModelServer } from '@tensorsky/serve';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CloudError } from '@tensorsky/deploy';
+import { CloudError } from '@tensorsky/cloud-errors';
 import { MAX_REQUEST_BYTES, PayloadTooLargeError, TfServingBackend, imageInstance, predictCloud, predictImages } from '../src/index.js';
 import { writeImageClassifier } from '../../deploy/test/helpers/image-model.js';
 import { IMAGES_DIR, SAVED_MODELS_DIR } from '@tensorsky/fixtures';

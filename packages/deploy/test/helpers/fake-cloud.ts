@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Storage } from '@google-cloud/storage';
 import { createStorage } from '../../src/index.js';
 import { startGcsEmulator, type GcsEmulator } from './gcs-emulator.js';
-import { startVertexDouble, type VertexDouble, type VertexDoubleOptions } from './vertex-double.js';
+import { startVertexDouble, type ObjectStore, type VertexDouble, type VertexDoubleOptions } from './vertex-double.js';
 
 export const TEST_PROJECT = 'tensorsky-test';
 export const TEST_REGION = 'europe-west1';
@@ -19,7 +19,7 @@ export interface FakeCloud {
   stop(): Promise<void>;
 }
 
-export async function startFakeCloud(options: Partial<Omit<VertexDoubleOptions, 'fetchArtifacts'>> = {}): Promise<FakeCloud> {
+export async function startFakeCloud(options: Partial<Omit<VertexDoubleOptions, 'fetchArtifacts' | 'objects'>> = {}): Promise<FakeCloud> {
   const gcs = await startGcsEmulator();
   const storage = createStorage({ projectId: TEST_PROJECT, apiEndpoint: gcs.url });
   const vertex = await startVertexDouble({
@@ -28,6 +28,7 @@ export async function startFakeCloud(options: Partial<Omit<VertexDoubleOptions, 
     accessToken: TEST_TOKEN,
     ...options,
     fetchArtifacts: (artifactUri, dir) => downloadFolder(storage, artifactUri, dir),
+    objects: objectStore(storage),
   });
   return {
     gcs,
@@ -36,6 +37,31 @@ export async function startFakeCloud(options: Partial<Omit<VertexDoubleOptions, 
     stop: async () => {
       await vertex.close();
       await gcs.stop();
+    },
+  };
+}
+
+/** Batch prediction jobs' view of the emulator: objects by gs:// URI. */
+function objectStore(storage: Storage): ObjectStore {
+  const split = (uri: string) => {
+    const match = /^gs:\/\/([^/]+)\/?(.*)$/.exec(uri);
+    if (!match) throw new Error(`not a gs:// URI: ${uri}`);
+    return { bucket: match[1], name: match[2] };
+  };
+  return {
+    list: async (prefix) => {
+      const { bucket, name } = split(prefix);
+      const [files] = await storage.bucket(bucket).getFiles({ prefix: name });
+      return files.map((f) => `gs://${bucket}/${f.name}`);
+    },
+    read: async (uri) => {
+      const { bucket, name } = split(uri);
+      const [bytes] = await storage.bucket(bucket).file(name).download();
+      return bytes.toString('utf8');
+    },
+    write: async (uri, text) => {
+      const { bucket, name } = split(uri);
+      await storage.bucket(bucket).file(name).save(text, { resumable: false, contentType: 'application/jsonl' });
     },
   };
 }

@@ -5,6 +5,8 @@
 // deployment uses), Google's error format,
 // and bearer-token auth. Deploying a model version copies its artifacts out of Cloud Storage and serves
 // them with `tensorsky serve`; :predict forwards to that server, as Vertex AI's TF Serving container does.
+// Batch prediction jobs read their JSONL instances from Cloud Storage, send them to a `tensorsky serve` of
+// the model version and write the prediction shards back, moving QUEUED -> RUNNING -> SUCCEEDED/FAILED.
 import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -33,6 +35,19 @@ export interface VertexDoubleOptions {
   fetchArtifacts(artifactUri: string, dir: string): Promise<void>;
   /** Serves the TF Serving repository at basePath as model "model"; default an in-process `tensorsky serve`. */
   startServing?(basePath: string): Promise<Serving>;
+  /** Cloud Storage as batch prediction jobs use it (gs:// URIs); without it, batchPredictionJobs.create is refused. */
+  objects?: ObjectStore;
+  /** batchPredictionJobs.get calls answered JOB_STATE_QUEUED before the job shows its real state; default 1. */
+  batchQueuedPolls?: number;
+  /** Predictions per batch prediction output shard; default 4, so that small tests get several shards. */
+  batchShardSize?: number;
+}
+
+export interface ObjectStore {
+  /** Object URIs under a gs:// prefix. */
+  list(prefix: string): Promise<string[]>;
+  read(uri: string): Promise<string>;
+  write(uri: string, text: string): Promise<void>;
 }
 
 export interface RecordedRequest {
@@ -88,6 +103,27 @@ interface EndpointRecord {
   createTime: string;
 }
 
+interface BatchJobRecord {
+  id: string;
+  request: Record<string, any>;
+  modelId: string;
+  modelVersionId: string;
+  state: string;
+  /** batchPredictionJobs.get calls so far: the first one still sees the job queued. */
+  polls: number;
+  successful: number;
+  failed: number;
+  cancelRequested: boolean;
+  outputDirectory?: string;
+  error?: { code: number; message: string };
+  /** Settles when the work has ended (done, failed or cancelled). */
+  finished?: Promise<void>;
+  settled: boolean;
+  createTime: string;
+  startTime?: string;
+  endTime?: string;
+}
+
 interface OperationRecord {
   name: string;
   metadataType: string;
@@ -125,6 +161,7 @@ export class VertexDouble {
   readonly requests: RecordedRequest[] = [];
   readonly models = new Map<string, ModelRecord>();
   readonly endpoints = new Map<string, EndpointRecord>();
+  readonly batchJobs = new Map<string, BatchJobRecord>();
   private readonly operations = new Map<string, OperationRecord>();
   private readonly faults: Fault[] = [];
   private readonly operationFaults: { action: string; status: string; message: string }[] = [];
@@ -144,11 +181,16 @@ export class VertexDouble {
 
   async listen(): Promise<void> {
     this.server = http.createServer((req, res) => void this.handle(req, res));
+    // Google's front ends keep idle connections open for minutes; Node's default 5 s would reset a
+    // client's reused connection after a pause (a test loading a model between two calls).
+    this.server.keepAliveTimeout = 10 * 60_000;
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
   }
 
   async close(): Promise<void> {
+    for (const job of this.batchJobs.values()) job.cancelRequested = true;
+    await Promise.all([...this.batchJobs.values()].map((job) => job.finished));
     for (const endpoint of this.endpoints.values()) for (const d of endpoint.deployed) await d.serving.close();
     this.endpoints.clear();
     this.server.closeAllConnections();
@@ -234,6 +276,9 @@ export class VertexDouble {
     if ((m = /^POST endpoints\/([^/:]+):deployModel$/.exec(route))) return this.deploy(this.endpoint(m[1]), checked('DeployModelRequest', body));
     if ((m = /^POST endpoints\/([^/:]+):undeployModel$/.exec(route))) return this.undeploy(this.endpoint(m[1]), checked('UndeployModelRequest', body));
     if ((m = /^POST endpoints\/([^/:]+):predict$/.exec(route))) return this.predict(this.endpoint(m[1]), checked('PredictRequest', body));
+    if (route === 'POST batchPredictionJobs') return this.createBatchJob(checked('BatchPredictionJob', body));
+    if ((m = /^GET batchPredictionJobs\/([^/:]+)$/.exec(route))) return this.getBatchJob(this.batchJob(m[1]));
+    if ((m = /^POST batchPredictionJobs\/([^/:]+):cancel$/.exec(route))) return this.cancelBatchJob(this.batchJob(m[1]), checked('CancelBatchPredictionJobRequest', body));
     if ((m = /^GET ((?:models|endpoints)\/[^/]+\/)?operations\/([^/]+)$/.exec(route))) return this.getOperation(`${m[1] ?? ''}operations/${m[2]}`);
     throw new ApiError(404, 'NOT_FOUND', `Method not found: ${method} ${pathname}`);
   }
@@ -536,6 +581,165 @@ export class VertexDouble {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Batch prediction jobs
+
+  /**
+   * batchPredictionJobs.create: checks the request as the reference describes it (a model version,
+   * JSONL in and out, dedicated resources for a custom model), then runs it at once in the background.
+   */
+  private createBatchJob(body: Record<string, any>): unknown {
+    const ref = /^projects\/([^/]+)\/locations\/([^/]+)\/models\/([^/@]+)(?:@(.+))?$/.exec(body.model ?? '');
+    if (!ref) throw new ApiError(400, 'INVALID_ARGUMENT', `model must name a Model (projects/*/locations/*/models/*[@version]), got "${body.model}".`);
+    const model = this.model(ref[3]);
+    const version = this.version(model, ref[4]);
+    const input = body.inputConfig as Record<string, any>;
+    if (input.instancesFormat !== 'jsonl') throw new ApiError(400, 'INVALID_ARGUMENT', `This double reads instances_format jsonl only, got "${input.instancesFormat}".`);
+    const uris = input.gcsSource?.uris as string[] | undefined;
+    if (!uris?.length || !uris.every((u) => /^gs:\/\/[^/]+\/.+/.test(u))) throw new ApiError(400, 'INVALID_ARGUMENT', 'input_config.gcs_source.uris must list gs:// URIs.');
+    const out = body.outputConfig as Record<string, any>;
+    if (out.predictionsFormat !== 'jsonl') throw new ApiError(400, 'INVALID_ARGUMENT', `Model supports predictions_format jsonl, got "${out.predictionsFormat}".`);
+    if (!/^gs:\/\/[^/]+/.test(out.gcsDestination?.outputUriPrefix ?? '')) throw new ApiError(400, 'INVALID_ARGUMENT', 'output_config.gcs_destination.output_uri_prefix must be a gs:// folder.');
+    const resources = body.dedicatedResources as Record<string, any> | undefined;
+    if (!resources?.machineSpec?.machineType) throw new ApiError(400, 'INVALID_ARGUMENT', 'Model requires dedicated_resources with machine_spec.machine_type: custom-trained models cannot use automatic resources.');
+    const starting = resources.startingReplicaCount ?? 1;
+    if (!(Number.isInteger(starting) && starting >= 1)) throw new ApiError(400, 'INVALID_ARGUMENT', 'dedicated_resources.starting_replica_count must be at least 1.');
+    if (resources.maxReplicaCount !== undefined && resources.maxReplicaCount < starting) {
+      throw new ApiError(400, 'INVALID_ARGUMENT', 'dedicated_resources.max_replica_count must not be below starting_replica_count.');
+    }
+    if (!this.options.objects) throw new ApiError(400, 'FAILED_PRECONDITION', 'This double has no Cloud Storage to read instances from.');
+    const faultIndex = this.operationFaults.findIndex((f) => f.action === 'batchPredictionJob');
+    const fault = faultIndex >= 0 ? this.operationFaults.splice(faultIndex, 1)[0] : undefined;
+    const job: BatchJobRecord = {
+      id: this.newId(19),
+      request: body,
+      modelId: model.id,
+      modelVersionId: version.versionId,
+      state: 'JOB_STATE_QUEUED',
+      polls: 0,
+      successful: 0,
+      failed: 0,
+      cancelRequested: false,
+      settled: false,
+      createTime: new Date().toISOString(),
+    };
+    this.batchJobs.set(job.id, job);
+    job.finished = (fault ? Promise.reject(Object.assign(new Error(fault.message), { code: GRPC_CODE[fault.status] ?? 2 })) : this.runBatchJob(job, version))
+      .then(
+        () => {
+          job.state = job.cancelRequested ? 'JOB_STATE_CANCELLED' : 'JOB_STATE_SUCCEEDED';
+        },
+        (err: Error & { code?: number }) => {
+          job.state = 'JOB_STATE_FAILED';
+          job.error = { code: err.code ?? 13, message: err.message };
+        },
+      )
+      .finally(() => {
+        job.settled = true;
+        job.endTime = new Date().toISOString();
+      });
+    return this.batchJobJson(job, 'JOB_STATE_QUEUED');
+  }
+
+  /** The job's state as a client sees it: queued at the first reads, then running until the work has ended. */
+  private getBatchJob(job: BatchJobRecord): unknown {
+    job.polls++;
+    if (job.polls <= (this.options.batchQueuedPolls ?? 1)) return this.batchJobJson(job, 'JOB_STATE_QUEUED');
+    if (!job.settled) return this.batchJobJson(job, job.cancelRequested ? 'JOB_STATE_CANCELLING' : 'JOB_STATE_RUNNING');
+    return this.batchJobJson(job, job.state);
+  }
+
+  private cancelBatchJob(job: BatchJobRecord, _body: Record<string, any>): unknown {
+    if (job.settled) throw new ApiError(400, 'FAILED_PRECONDITION', `Cannot cancel BatchPredictionJob ${job.id} in state ${job.state}.`);
+    job.cancelRequested = true;
+    return {};
+  }
+
+  private batchJob(id: string): BatchJobRecord {
+    const job = this.batchJobs.get(id);
+    if (!job) throw new ApiError(404, 'NOT_FOUND', `The BatchPredictionJob "${this.parent}/batchPredictionJobs/${id}" does not exist.`);
+    return job;
+  }
+
+  private batchJobJson(job: BatchJobRecord, state: string): unknown {
+    const final = ['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED'].includes(state);
+    return {
+      ...job.request,
+      name: `${this.parent}/batchPredictionJobs/${job.id}`,
+      model: `${this.parent}/models/${job.modelId}`,
+      modelVersionId: job.modelVersionId,
+      state,
+      // int64 fields are JSON strings in Google's REST APIs.
+      completionStats: { successfulCount: String(job.successful), failedCount: String(job.failed), incompleteCount: final ? '0' : '-1' },
+      ...(job.outputDirectory && state !== 'JOB_STATE_QUEUED' ? { outputInfo: { gcsOutputDirectory: job.outputDirectory } } : {}),
+      ...(final && job.error ? { error: job.error } : {}),
+      createTime: job.createTime,
+      ...(job.startTime ? { startTime: job.startTime } : {}),
+      ...(final && job.endTime ? { endTime: job.endTime } : {}),
+      updateTime: new Date().toISOString(),
+    };
+  }
+
+  /**
+   * What Vertex AI does for a batch job of a TF Serving model: serve the version's artifacts, send the
+   * instances (without the key field) in batches, and write {"key"|"instance", "prediction"} lines into
+   * prediction.results-NNNNN-of-NNNNN shards and failures into prediction.errors_stats-NNNNN-of-NNNNN.
+   */
+  private async runBatchJob(job: BatchJobRecord, version: ModelVersionRecord): Promise<void> {
+    const objects = this.options.objects!;
+    const request = job.request;
+    job.startTime = new Date().toISOString();
+    const stamp = job.startTime.replace(/[:.]/g, '-');
+    const prefix = (request.outputConfig.gcsDestination.outputUriPrefix as string).replace(/\/+$/, '');
+    job.outputDirectory = `${prefix}/prediction-${request.displayName}-${stamp}`;
+    const keyField = request.instanceConfig?.keyField as string | undefined;
+    const lines: string[] = [];
+    for (const pattern of request.inputConfig.gcsSource.uris as string[]) {
+      const star = pattern.indexOf('*');
+      const matching = star < 0 ? [pattern] : (await objects.list(pattern.slice(0, star))).filter((uri) => globRegExp(pattern).test(uri));
+      if (matching.length === 0) throw Object.assign(new Error(`No files match ${pattern}.`), { code: 3 });
+      for (const uri of matching.sort()) lines.push(...(await objects.read(uri)).split('\n').filter((l) => l.trim()));
+    }
+    const rows = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const basePath = await mkdtemp(path.join(os.tmpdir(), `vertex-double-batch-${job.id}-`));
+    const results: string[] = [];
+    const errors: string[] = [];
+    try {
+      await this.options.fetchArtifacts(version.artifactUri, path.join(basePath, '1'));
+      const serving = await (this.options.startServing ?? serveInProcess)(basePath);
+      try {
+        for (let i = 0; i < rows.length && !job.cancelRequested; i += 8) {
+          const batch = rows.slice(i, i + 8);
+          const instances = batch.map((row) => (keyField ? Object.fromEntries(Object.entries(row).filter(([k]) => k !== keyField)) : row));
+          const echo = (row: Record<string, unknown>) => (keyField ? { key: row[keyField] } : { instance: row });
+          const answer = await predictOn(serving, instances);
+          if ('predictions' in answer) {
+            batch.forEach((row, j) => results.push(JSON.stringify({ ...echo(row), prediction: answer.predictions[j] })));
+            job.successful += batch.length;
+          } else {
+            // One bad instance fails its request: Vertex AI reports the failure per instance.
+            for (const [j, row] of batch.entries()) {
+              const single = await predictOn(serving, [instances[j]]);
+              if ('predictions' in single) {
+                results.push(JSON.stringify({ ...echo(row), prediction: single.predictions[0] }));
+                job.successful++;
+              } else {
+                errors.push(JSON.stringify({ ...echo(row), error: { code: 3, message: single.error } }));
+                job.failed++;
+              }
+            }
+          }
+        }
+      } finally {
+        await serving.close();
+      }
+    } finally {
+      await rm(basePath, { recursive: true, force: true });
+    }
+    await writeShards(objects, job.outputDirectory, 'prediction.results', results, this.options.batchShardSize ?? 4);
+    if (errors.length > 0) await writeShards(objects, job.outputDirectory, 'prediction.errors_stats', errors, this.options.batchShardSize ?? 4);
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Operations
 
   private startOperation(relative: string, metadataType: string, action: string, work: () => Promise<Record<string, unknown>>): unknown {
@@ -611,6 +815,27 @@ async function serveInProcess(basePath: string): Promise<Serving> {
     pollIntervalMs: 0,
   });
   return { url: server.url, close: () => server.close() };
+}
+
+/** TF Serving's :predict on the served model: the predictions, or the error it answered. */
+async function predictOn(serving: Serving, instances: unknown[]): Promise<{ predictions: unknown[] } | { error: string }> {
+  const res = await fetch(`${serving.url}/v1/models/model:predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances }) });
+  const answer = (await res.json()) as { predictions?: unknown[]; error?: string };
+  return res.ok && Array.isArray(answer.predictions) ? { predictions: answer.predictions } : { error: answer.error ?? `HTTP ${res.status}` };
+}
+
+/** Lines into NAME-00000-of-0000N files of at most `size` lines each (none when there are no lines). */
+async function writeShards(objects: ObjectStore, directory: string, name: string, lines: string[], size: number): Promise<void> {
+  const count = Math.ceil(lines.length / size);
+  for (let i = 0; i < count; i++) {
+    const shard = `${name}-${String(i).padStart(5, '0')}-of-${String(count).padStart(5, '0')}`;
+    await objects.write(`${directory}/${shard}`, `${lines.slice(i * size, (i + 1) * size).join('\n')}\n`);
+  }
+}
+
+/** A gs:// pattern whose "*" matches within one path segment. */
+function globRegExp(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
 }
 
 /** Validates a body against the REST reference; the API answers 400 INVALID_ARGUMENT listing the problems. */

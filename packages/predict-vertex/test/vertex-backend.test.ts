@@ -1,4 +1,4 @@
-// predict-cloud against Vertex AI: the REST double (whose :predict forwards to tensorsky serve) and the
+// predict-cloud's requests through VertexBackend: the REST double (whose :predict forwards to tensorsky serve) and the
 // GCS emulator, with an image classifier deployed by deployToVertex. Truth: the same SavedModel run
 // locally by predict-local.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { loadModel } from '@tensorsky/predict-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VertexClient, deployToVertex } from '@tensorsky/deploy';
-import { predictCloud, PredictTargetError, type VertexTarget } from '../src/index.js';
+import { predictCloud, PredictTargetError } from '@tensorsky/predict-cloud';
+import { VertexBackend, type VertexTarget } from '../src/index.js';
 import { startFakeCloud, TEST_PROJECT, TEST_REGION, TEST_TOKEN, type FakeCloud } from '../../deploy/test/helpers/fake-cloud.js';
 import { writeImageClassifier } from '../../deploy/test/helpers/image-model.js';
 import { IMAGES_DIR } from '@tensorsky/fixtures';
@@ -50,8 +51,8 @@ function deployVersion(version: 'v1' | 'v2') {
   });
 }
 
-function target(extra: Partial<VertexTarget> = {}): VertexTarget {
-  return { kind: 'vertex', projectId: TEST_PROJECT, region: TEST_REGION, apiRoot: cloud.vertex.url, accessToken: TEST_TOKEN, modelName: 'jean_inception', modelVersion: 'v1', ...extra };
+function target(extra: Partial<VertexTarget> = {}): VertexBackend {
+  return new VertexBackend({ projectId: TEST_PROJECT, region: TEST_REGION, apiRoot: cloud.vertex.url, accessToken: TEST_TOKEN, modelName: 'jean_inception', modelVersion: 'v1', ...extra });
 }
 
 async function localTop(version: 'v1' | 'v2', k: number): Promise<number[][]> {
@@ -69,7 +70,7 @@ async function localTop(version: 'v1' | 'v2', k: number): Promise<number[][]> {
   }
 }
 
-describe('predict-cloud on Vertex AI', () => {
+describe('VertexBackend', () => {
   it('finds the endpoint from the model name and version, and matches local predictions', async () => {
     const result = await predictCloud({ images: PHOTOS, target: target(), top: 6 });
     expect(result).toMatchObject({ inputFormat: 'b64', inputName: 'inputs', requests: 1, modelVersion: '1' });

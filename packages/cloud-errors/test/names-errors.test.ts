@@ -2,17 +2,7 @@
 // from what Google's APIs, Node's fetch and google-auth-library actually throw.
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import {
-  CloudError,
-  checkBucket,
-  checkModelName,
-  checkProjectId,
-  defaultServingImage,
-  modelPrefix,
-  operationError,
-  parseModelVersion,
-  toCloudError,
-} from '../src/index.js';
+import { CloudError, checkBucket, checkModelName, checkProjectId, operationError, parseModelVersion, toCloudError } from '../src/index.js';
 
 describe('names', () => {
   it('maps tutorial versions to Vertex AI aliases and TF Serving version numbers', () => {
@@ -30,13 +20,6 @@ describe('names', () => {
     for (const bad of ['My_Bucket', 'ab', 'a..b', '-bucket']) expect(() => checkBucket(bad)).toThrow(/invalid bucket/);
     expect(checkProjectId('my-project-123')).toBe('my-project-123');
     for (const bad of ['123456789012', 'My Project', 'proj']) expect(() => checkProjectId(bad)).toThrow(/invalid project ID/);
-    expect(modelPrefix('jean_inception', parseModelVersion('v1'))).toBe('models/jean_inception/v1/');
-  });
-
-  it('picks the prebuilt serving image from the registry of the region', () => {
-    expect(defaultServingImage('europe-west4')).toBe('europe-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest');
-    expect(defaultServingImage('us-central1')).toBe('us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest');
-    expect(defaultServingImage('asia-northeast1')).toBe('asia-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest');
   });
 });
 
