@@ -4,12 +4,13 @@ import * as tf from '../tf.js';
 import { BASE64_KERNELS } from './base64.js';
 import { CAST_KERNEL } from './cast.js';
 import { DECODE_IMAGE_KERNELS } from './decode-image.js';
+import { STRING_KERNELS } from './strings.js';
 import type { Kernel } from './kernel.js';
 
 export { OpError } from './kernel.js';
 export { withDecodeLimits } from './decode-image.js';
 
-const KERNELS: readonly Kernel[] = [...BASE64_KERNELS, CAST_KERNEL, ...DECODE_IMAGE_KERNELS];
+const KERNELS: readonly Kernel[] = [...BASE64_KERNELS, CAST_KERNEL, ...DECODE_IMAGE_KERNELS, ...STRING_KERNELS];
 
 /** Ops executed by our kernels. */
 export const CUSTOM_OPS: ReadonlySet<string> = new Set(KERNELS.map((k) => k.op));
