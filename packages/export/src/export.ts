@@ -31,6 +31,7 @@ import {
 } from '@tensorsky/saved-model';
 import { layersModelToGraph } from './convert/layers.js';
 import { graphModelToGraph } from './graph-model.js';
+import { JPEG_DCT_METHODS, type JpegDct } from './jpeg-dct.js';
 import { buildImageInputGraph } from './serving-input.js';
 import { loadModelSource, type ModelSource, type ModelSourceOptions } from './source.js';
 
@@ -62,6 +63,8 @@ export interface ExportOptions extends Omit<ModelSourceOptions, 'onProgress'> {
   inputFormat?: ImageEncoding;
   /** Default: what the source says (inception for InceptionV3), else 'inception'. */
   preprocess?: PreprocessMode;
+  /** The IDCT the serving graph decodes JPEGs with: 'accurate' (default; PIL's and sharp's) or 'fast' (TensorFlow's DecodeImage). */
+  jpegDct?: JpegDct;
   /** A label preset ('imagenet', 'none', ...) or a labels file; default: ImageNet labels for the 1000-class InceptionV3. */
   labels?: string;
   /** Fold batch norms into the preceding convolution (smaller graph; exact only to float32 rounding per layer). Default false. */
@@ -87,6 +90,7 @@ export interface ExportResult {
   classes: number;
   inputFormat: ImageEncoding;
   preprocess: PreprocessMode;
+  jpegDct: JpegDct;
   signature: { key: string; method: string; inputs: Record<string, ExportedTensor>; outputs: Record<string, ExportedTensor> };
   /** assets/labels.txt, or null without labels. */
   labels: { file: string; count: number; source: string } | null;
@@ -143,6 +147,7 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
     built = buildSavedModel(source, {
       inputFormat: options.inputFormat ?? 'b64',
       preprocess: options.preprocess ?? source.preprocess ?? 'inception',
+      jpegDct: options.jpegDct ?? 'accurate',
       labels: userLabels ?? (source.labels ? await loadLabels(source.labels) : undefined),
       foldBatchNorms: options.foldBatchNorms ?? false,
       progress,
@@ -156,7 +161,13 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
   const converted = performance.now();
 
   progress({ step: 'write', message: `writing ${modelDir}` });
-  const provenance: Provenance = { schema: PROVENANCE_SCHEMA, exporter: EXPORTER, exportedAt: new Date().toISOString(), ...source.provenance };
+  const provenance: Provenance = {
+    schema: PROVENANCE_SCHEMA,
+    exporter: EXPORTER,
+    exportedAt: new Date().toISOString(),
+    ...source.provenance,
+    jpegDct: built.result.jpegDct,
+  };
   try {
     await writeSavedModel(
       modelDir,
@@ -186,6 +197,7 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
 interface BuildOptions {
   inputFormat: ImageEncoding;
   preprocess: PreprocessMode;
+  jpegDct: JpegDct;
   labels: Labels | undefined;
   foldBatchNorms: boolean;
   progress: (progress: ExportProgress) => void;
@@ -209,6 +221,7 @@ function buildSavedModel(
     width,
     preprocess: options.preprocess,
     channels: channels as 1 | 3,
+    jpegDct: options.jpegDct,
   });
   // A graph model's batch norms are already folded or fused by tfjs-converter.
   const { output, foldedBatchNorms } =
@@ -261,6 +274,7 @@ function buildSavedModel(
       classes: source.classes,
       inputFormat: options.inputFormat,
       preprocess: options.preprocess,
+      jpegDct: options.jpegDct,
       signature: {
         key: SIGNATURE_KEY,
         method: signature.method_name!,
@@ -309,6 +323,9 @@ function checkOptions(options: ExportOptions): void {
   }
   if (options.preprocess !== undefined && !(options.preprocess in PREPROCESS_MODES)) {
     throw new ExportError(`unknown preprocessing '${options.preprocess}'; use one of ${Object.keys(PREPROCESS_MODES).join(', ')}`);
+  }
+  if (options.jpegDct !== undefined && !JPEG_DCT_METHODS.includes(options.jpegDct)) {
+    throw new ExportError(`unknown JPEG IDCT '${options.jpegDct}'; use ${JPEG_DCT_METHODS.join(' or ')}`);
   }
 }
 

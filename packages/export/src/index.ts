@@ -51,3 +51,4 @@ export {
 } from './export.js';
 export { PREPROCESS_MODES } from '@tensorsky/preprocess';
 export { buildImageInputGraph, type ImageInputOptions } from './serving-input.js';
+export { JPEG_DCT_METHODS, type JpegDct } from './jpeg-dct.js';

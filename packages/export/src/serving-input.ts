@@ -9,9 +9,12 @@ import {
   type PreprocessOptions,
 } from '@tensorsky/preprocess';
 import { DataType, IMAGE_ENCODINGS, type GraphBuilder, type GraphTensor, type ImageEncoding } from '@tensorsky/saved-model';
+import { decodeImageStep, type JpegDct } from './jpeg-dct.js';
 
 export interface ImageInputOptions extends PreprocessOptions {
   inputFormat: ImageEncoding;
+  /** The IDCT JPEGs are decoded with (see jpeg-dct.ts); default 'accurate'. */
+  jpegDct?: JpegDct;
 }
 
 /**
@@ -21,8 +24,8 @@ export interface ImageInputOptions extends PreprocessOptions {
  * Images of different sizes cannot be decoded as one tensor, so each is decoded and resized in a loop,
  * built the way TensorFlow 1's tf.map_fn builds it (only ops TensorFlow Serving has without function
  * libraries): a TensorArray scattered from the input, a while loop (Enter/Merge/Switch/LoopCond/
- * NextIteration/Exit) that reads one string, decodes it (DecodeBase64 for 'b64', DecodeImage with
- * channels and expand_animations=false, so a GIF gives its first frame), casts to float, resizes with
+ * NextIteration/Exit) that reads one string, decodes it (DecodeBase64 for 'b64', then decodeImageStep:
+ * JPEGs with the IDCT jpegDct names, a GIF's first frame), casts to float, resizes with
  * ResizeBilinear(half_pixel_centers=true) and writes it to a second TensorArray, gathered at the end.
  * Normalization then runs once on the whole batch.
  */
@@ -35,9 +38,9 @@ export function buildImageInputGraph(g: GraphBuilder, options: ImageInputOptions
   const input = g.placeholder('inputs', DataType.DT_STRING, [-1]);
   const images = g.withScope('preprocess', () => {
     const decoded = g.withScope('map', () =>
-      mapImages(g, input, [height, width, channels], (encoded) => {
+      mapImages(g, input, [height, width, channels], (encoded, loopPivot) => {
         const bytes = options.inputFormat === 'b64' ? g.decodeBase64(encoded) : encoded;
-        return g.decodeImage(bytes, { channels, expandAnimations: false });
+        return decodeImageStep(g, bytes, { channels, jpegDct: options.jpegDct ?? 'accurate', loopPivot });
       }),
     );
     return g.identity(normalize(g, decoded, options.preprocess), { name: 'images' });
@@ -53,7 +56,7 @@ function mapImages(
   g: GraphBuilder,
   elements: GraphTensor,
   elementShape: [number, number, number],
-  decode: (encoded: GraphTensor) => GraphTensor,
+  decode: (encoded: GraphTensor, loopPivot: GraphTensor) => GraphTensor,
 ): GraphTensor {
   const frame = `${g.currentScope}/while/while_context`;
   const n = g.stridedSlice(g.shape(elements), [0], [1], [1], { shrinkAxisMask: 1, name: 'strided_slice' });
@@ -96,7 +99,7 @@ function mapImages(
       DataType.DT_STRING,
       { name: 'TensorArrayReadV3' },
     );
-    const pixels = g.cast(decode(encoded), DataType.DT_FLOAT);
+    const pixels = g.cast(decode(encoded, i), DataType.DT_FLOAT);
     const batchOfOne = g.expandDims(pixels, bodyConst('ExpandDims/dim', [0], []));
     const resized = g.resizeBilinear(batchOfOne, bodyConst('ResizeBilinear/size', elementShape.slice(0, 2), [2]), {
       alignCorners: false,

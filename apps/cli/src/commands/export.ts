@@ -1,5 +1,6 @@
 import {
   exportSavedModel,
+  JPEG_DCT_METHODS,
   PREPROCESS_MODES,
   type ExportOptions,
   type ExportProgress,
@@ -37,6 +38,13 @@ const options = withSnakeAliases({
     choices: Object.keys(PREPROCESS_MODES),
     describe: `Pixel scaling: ${Object.entries(PREPROCESS_MODES).map(([mode, what]) => `${mode} = ${what}`).join('; ')}. Default: inception`,
   },
+  'jpeg-dct': {
+    type: 'string',
+    choices: JPEG_DCT_METHODS,
+    default: 'accurate',
+    describe:
+      "IDCT for JPEGs in the serving graph: accurate (libjpeg's ISLOW, as PIL and sharp decode: DecodeJpeg dct_method=INTEGER_ACCURATE) or fast (IFAST, TensorFlow's DecodeImage default)",
+  },
   labels: { type: 'string', describe: 'Labels for assets/labels.txt: imagenet, none, or a file (one label per line, or JSON)' },
   'fold-batch-norms': {
     type: 'boolean',
@@ -62,6 +70,7 @@ export function exportCommand(output: Output): CommandModule {
         seed,
         inputFormat: argv['input-format'] as ExportOptions['inputFormat'],
         preprocess: argv.preprocess as ExportOptions['preprocess'],
+        jpegDct: argv['jpeg-dct'] as ExportOptions['jpegDct'],
         labels: argv.labels as string | undefined,
         foldBatchNorms: argv['fold-batch-norms'] as boolean,
         force: argv.force as boolean,
@@ -101,6 +110,7 @@ function formatResult(r: ExportResult): string[] {
     `  signature ${r.signature.key}: inputs ${tensor(inputs.inputs)} -> outputs ${tensor(outputs.outputs)}`,
     `  input: ${encoding} JPEG/PNG/GIF/BMP files, decoded to ${channels === 1 ? 'grayscale' : 'RGB'} and resized to ${height}x${width}`,
     `  preprocess: ${r.preprocess}, ${PREPROCESS_MODES[r.preprocess]}`,
+    `  JPEG IDCT: ${r.jpegDct === 'accurate' ? 'accurate (DecodeJpeg dct_method=INTEGER_ACCURATE; DecodeImage for other formats)' : 'fast (DecodeImage, IFAST)'}`,
     `  graph: ${r.nodes} nodes, ${r.foldedBatchNorms} batch norms folded; saved_model.pb ${formatBytes(r.savedModelBytes)}, variables/ empty`,
     `  labels: ${r.labels ? `${r.labels.file} (${r.labels.count} classes, from ${r.labels.source})` : 'none'}`,
     `  time: ${seconds(r.timings.total)} (load ${seconds(r.timings.load)}, convert ${seconds(r.timings.convert)}, write ${seconds(r.timings.write)})`,
