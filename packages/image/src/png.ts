@@ -1,0 +1,105 @@
+// PNG pixels as TensorFlow's DecodePng/DecodeImage compute them (tensorflow/core/lib/png/png_io.cc,
+// CommonInitDecode): the file's samples (from sharp, at the file's own bit depth), then the libpng
+// transformations TensorFlow asks for, in libpng's order (pngrtran.c png_do_read_transformations):
+//   - channels 0 means the image's own: palette 3 (4 with a tRNS chunk), gray 1, gray+alpha 2, RGB 3, RGBA 4
+//     (png_get_channels: a gray or RGB file's tRNS does not add a channel);
+//   - an even channel count wants alpha: the file's alpha, else tRNS as alpha, else a filler of
+//     (1 << bit_depth) - 1 — so 255 for 8-bit, 65535 for 16-bit, but 1, 3 or 15 for 1-, 2- or 4-bit gray;
+//     an odd count drops alpha (no compositing);
+//   - RGB to gray: png_set_rgb_to_gray(0.299, 0.587), integer weights 9797/19234/3737 out of 32768
+//     (libpng truncates the coefficients), truncated for 8-bit samples, rounded (+16384) for 16-bit,
+//     and a pixel whose R, G and B are equal keeps that value; gray to RGB repeats the value;
+//   - 16-bit samples for dtype uint8: png_set_strip_16, the high byte; 8-bit samples for uint16 and
+//     float: Convert8to16, v | v << 8 (v * 257); float is then the 16-bit value / 65535.
+import { ImageInputError } from './format.js';
+import type { Pixels } from './pixels.js';
+import { decodeWithSharp, type SharpDecodeOptions } from './sharp.js';
+
+/** What IHDR and the chunks before IDAT say. */
+export interface PngInfo {
+  readonly width: number;
+  readonly height: number;
+  readonly bitDepth: number;
+  /** 0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA. */
+  readonly colorType: number;
+  readonly hasTransparency: boolean;
+}
+
+const COLOR_MASK = 2;
+const ALPHA_MASK = 4;
+const PALETTE = 3;
+
+export function readPngInfo(bytes: Uint8Array): PngInfo {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const type = (at: number) => String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+  if (bytes.length < 33 || type(8) !== 'IHDR') throw new ImageInputError('invalid PNG data: no IHDR chunk after the signature');
+  const info = { width: view.getUint32(16), height: view.getUint32(20), bitDepth: bytes[24], colorType: bytes[25] };
+  let hasTransparency = false;
+  for (let at = 8; at + 8 <= bytes.length; ) {
+    const name = type(at);
+    if (name === 'IDAT' || name === 'IEND') break;
+    if (name === 'tRNS') hasTransparency = true;
+    at += 12 + view.getUint32(at);
+  }
+  return { ...info, hasTransparency };
+}
+
+/** png_get_channels for a gray, RGB, gray+alpha or RGBA file; palette files are 3 or 4 (see above). */
+function ownChannels(info: PngInfo): number {
+  if (info.colorType === PALETTE) return info.hasTransparency ? 4 : 3;
+  return [1, 0, 3, 0, 2, 0, 4][info.colorType] ?? 0;
+}
+
+// png_set_rgb_to_gray(png, 1, 0.299, 0.587): (png_uint_16)(29900 * 32768 / 100000) and the same for
+// 58700; blue gets the rest of 32768.
+const RED = 9797;
+const GREEN = 19234;
+const BLUE = 32768 - RED - GREEN;
+
+export interface PngDecodeOptions extends SharpDecodeOptions {
+  /** 0: the image's own; 1 to 4. */
+  readonly channels?: number;
+  /** 16 for dtype uint16 and float (TensorFlow decodes those at 16 bits), else 8. */
+  readonly bits?: 8 | 16;
+}
+
+/** Decodes a PNG to `channels` samples of `bits` bits each, with TensorFlow's libpng rules (see above). */
+export async function decodePng(bytes: Uint8Array, options: PngDecodeOptions = {}): Promise<Pixels> {
+  const { channels = 0, bits = 8, ...sharpOptions } = options;
+  const info = readPngInfo(bytes);
+  const want = channels || ownChannels(info);
+  // The file's samples at its own depth: gray or RGB, plus alpha when the file has alpha or tRNS.
+  const source = await decodeWithSharp(bytes, 'png', { ...sharpOptions, allFrames: false });
+  const sixteen = source.data instanceof Uint16Array;
+  const colors = source.channels <= 2 ? 1 : 3;
+  const sourceAlpha = source.channels === 2 || source.channels === 4;
+  const hasAlpha = (info.colorType & ALPHA_MASK) !== 0 || info.hasTransparency;
+  const wantsAlpha = want % 2 === 0;
+  const wantsGray = want < 3;
+  // The filler is (1 << bit_depth) - 1 of the file's depth, cut to the row's sample width.
+  const filler = ((1 << info.bitDepth) - 1) & (sixteen ? 0xffff : 0xff);
+  const count = source.width * source.height;
+  const out = new (sixteen ? Uint16Array : Uint8Array)(count * want);
+  const s = source.data;
+  for (let i = 0; i < count; i++) {
+    const at = i * source.channels;
+    let r = s[at];
+    let g = colors === 3 ? s[at + 1] : r;
+    let b = colors === 3 ? s[at + 2] : r;
+    if (wantsGray && colors === 3 && (r !== g || r !== b)) {
+      r = sixteen ? (RED * r + GREEN * g + BLUE * b + 16384) >>> 15 : (RED * r + GREEN * g + BLUE * b) >>> 15;
+      g = b = r;
+    }
+    const d = i * want;
+    out[d] = r;
+    if (!wantsGray) {
+      out[d + 1] = g;
+      out[d + 2] = b;
+    }
+    if (wantsAlpha) out[d + want - 1] = hasAlpha && sourceAlpha ? s[at + source.channels - 1] : filler;
+  }
+  const pixels: Pixels = { height: source.height, width: source.width, channels: want, frames: 1, data: out };
+  if (sixteen && bits === 8) return { ...pixels, data: Uint8Array.from(out, (v) => v >>> 8) };
+  if (!sixteen && bits === 16) return { ...pixels, data: Uint16Array.from(out, (v) => v * 257) };
+  return pixels;
+}
