@@ -8,7 +8,9 @@
 //     an odd count drops alpha (no compositing);
 //   - RGB to gray: png_set_rgb_to_gray(0.299, 0.587), integer weights 9797/19234/3737 out of 32768
 //     (libpng truncates the coefficients), truncated for 8-bit samples, rounded (+16384) for 16-bit,
-//     and a pixel whose R, G and B are equal keeps that value; gray to RGB repeats the value;
+//     and a pixel whose R, G and B are equal keeps that value; gray to RGB repeats the value; with a
+//     gAMA or sRGB chunk whose gamma is more than 5% from 1, libpng converts through linear light
+//     (8-bit files here; 16-bit files with such a gamma are not reproduced);
 //   - 16-bit samples for dtype uint8: png_set_strip_16, the high byte; 8-bit samples for uint16 and
 //     float: Convert8to16, v | v << 8 (v * 257); float is then the 16-bit value / 65535.
 import { ImageInputError } from './format.js';
@@ -23,6 +25,8 @@ export interface PngInfo {
   /** 0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA. */
   readonly colorType: number;
   readonly hasTransparency: boolean;
+  /** The file's gamma in 1/100000 units: 45455 with an sRGB chunk, else gAMA's value; undefined without either. */
+  readonly gamma: number | undefined;
 }
 
 const COLOR_MASK = 2;
@@ -35,13 +39,17 @@ export function readPngInfo(bytes: Uint8Array): PngInfo {
   if (bytes.length < 33 || type(8) !== 'IHDR') throw new ImageInputError('invalid PNG data: no IHDR chunk after the signature');
   const info = { width: view.getUint32(16), height: view.getUint32(20), bitDepth: bytes[24], colorType: bytes[25] };
   let hasTransparency = false;
+  let gamma: number | undefined;
+  let srgb = false;
   for (let at = 8; at + 8 <= bytes.length; ) {
     const name = type(at);
     if (name === 'IDAT' || name === 'IEND') break;
     if (name === 'tRNS') hasTransparency = true;
+    if (name === 'gAMA' && at + 12 <= bytes.length) gamma = view.getUint32(at + 8) || undefined;
+    if (name === 'sRGB') srgb = true;
     at += 12 + view.getUint32(at);
   }
-  return { ...info, hasTransparency };
+  return { ...info, hasTransparency, gamma: srgb ? 45455 : gamma };
 }
 
 /** png_get_channels for a gray, RGB, gray+alpha or RGBA file; palette files are 3 or 4 (see above). */
@@ -55,6 +63,28 @@ function ownChannels(info: PngInfo): number {
 const RED = 9797;
 const GREEN = 19234;
 const BLUE = 32768 - RED - GREEN;
+
+// libpng's fixed-point gamma arithmetic (png.c): png_reciprocal, png_gamma_significant (more than 5% from
+// 1), and the 8-bit tables png_build_8bit_table makes with png_gamma_8bit_correct.
+const reciprocal = (g: number) => Math.floor(1e10 / g + 0.5);
+const significant = (g: number) => g < 95000 || g > 105000;
+function gammaTable(g: number): Uint8Array {
+  return Uint8Array.from({ length: 256 }, (_, i) => (i > 0 && i < 255 && significant(g) ? Math.floor(255 * Math.pow(i / 255, g * 0.00001) + 0.5) : i));
+}
+
+/**
+ * RGB to gray for 8-bit samples. With a significant file gamma (gAMA, sRGB) libpng builds gamma tables
+ * for rgb_to_gray (png_init_read_transformations): the colours go to linear light (gamma_to_1), are
+ * weighted and rounded, and come back (gamma_from_1); the screen gamma is the file gamma's reciprocal.
+ */
+function grayOf8(gamma: number | undefined): (r: number, g: number, b: number) => number {
+  if (gamma === undefined || !(significant(gamma) || significant(reciprocal(gamma)))) {
+    return (r, g, b) => (RED * r + GREEN * g + BLUE * b) >>> 15;
+  }
+  const toLinear = gammaTable(reciprocal(gamma));
+  const fromLinear = gammaTable(reciprocal(reciprocal(gamma)));
+  return (r, g, b) => fromLinear[(RED * toLinear[r] + GREEN * toLinear[g] + BLUE * toLinear[b] + 16384) >>> 15];
+}
 
 export interface PngDecodeOptions extends SharpDecodeOptions {
   /** 0: the image's own; 1 to 4. */
@@ -81,13 +111,15 @@ export async function decodePng(bytes: Uint8Array, options: PngDecodeOptions = {
   const count = source.width * source.height;
   const out = new (sixteen ? Uint16Array : Uint8Array)(count * want);
   const s = source.data;
+  const gray8 = grayOf8(info.gamma);
   for (let i = 0; i < count; i++) {
     const at = i * source.channels;
     let r = s[at];
     let g = colors === 3 ? s[at + 1] : r;
     let b = colors === 3 ? s[at + 2] : r;
     if (wantsGray && colors === 3 && (r !== g || r !== b)) {
-      r = sixteen ? (RED * r + GREEN * g + BLUE * b + 16384) >>> 15 : (RED * r + GREEN * g + BLUE * b) >>> 15;
+      // 16-bit files with a significant gamma use libpng's 16-bit tables, not reproduced here (see README).
+      r = sixteen ? (RED * r + GREEN * g + BLUE * b + 16384) >>> 15 : gray8(r, g, b);
       g = b = r;
     }
     const d = i * want;

@@ -38,6 +38,12 @@ const CASES: Record<string, PngSpec> = {
   'RGB 8-bit': { width: W, height: H, colorType: 'rgb', bitDepth: 8, samples: samples(W * H, 3, 8, 8) },
   'RGB 16-bit': { width: W, height: H, colorType: 'rgb', bitDepth: 16, samples: samples(W * H, 3, 16, 9) },
   'RGB 8-bit with tRNS': { width: W, height: H, colorType: 'rgb', bitDepth: 8, samples: [...samples(W * H - 1, 3, 8, 10), 1, 2, 3], transparency: [1, 2, 3] },
+  // libpng converts RGB to gray through linear light when the file's gamma is significant (not within 5% of 1).
+  'RGB 8-bit with gAMA 1/2.2': { width: W, height: H, colorType: 'rgb', bitDepth: 8, samples: samples(W * H, 3, 8, 15), gamma: 45455 },
+  'RGB 8-bit with gAMA 1/2.2, 1024 pixels': { width: 64, height: 16, colorType: 'rgb', bitDepth: 8, samples: samples(1024, 3, 8, 19), gamma: 45455 },
+  'RGB 8-bit with gAMA 2.2': { width: W, height: H, colorType: 'rgb', bitDepth: 8, samples: samples(W * H, 3, 8, 16), gamma: 220000 },
+  'RGB 8-bit with gAMA 0.97 (not significant)': { width: W, height: H, colorType: 'rgb', bitDepth: 8, samples: samples(W * H, 3, 8, 17), gamma: 97000 },
+  'palette 8-bit with sRGB': { width: W, height: H, colorType: 'palette', bitDepth: 8, samples: samples(W * H, 1, 4, 18), palette, srgb: 0 },
   'RGBA 8-bit': { width: W, height: H, colorType: 'rgba', bitDepth: 8, samples: samples(W * H, 4, 8, 11) },
   'RGBA 16-bit': { width: W, height: H, colorType: 'rgba', bitDepth: 16, samples: samples(W * H, 4, 16, 12) },
   'palette 8-bit': { width: W, height: H, colorType: 'palette', bitDepth: 8, samples: samples(W * H, 1, 4, 13), palette },
