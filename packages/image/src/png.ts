@@ -9,8 +9,8 @@
 //   - RGB to gray: png_set_rgb_to_gray(0.299, 0.587), integer weights 9797/19234/3737 out of 32768
 //     (libpng truncates the coefficients), truncated for 8-bit samples, rounded (+16384) for 16-bit,
 //     and a pixel whose R, G and B are equal keeps that value; gray to RGB repeats the value; with a
-//     gAMA or sRGB chunk whose gamma is more than 5% from 1, libpng converts through linear light
-//     (8-bit files here; 16-bit files with such a gamma are not reproduced);
+//     gAMA or sRGB chunk whose gamma is more than 5% from 1, libpng converts through linear light with
+//     its gamma tables (an sBIT chunk, which changes the 16-bit tables, is not read);
 //   - 16-bit samples for dtype uint8: png_set_strip_16, the high byte; 8-bit samples for uint16 and
 //     float: Convert8to16, v | v << 8 (v * 257); float is then the 16-bit value / 65535.
 import { ImageInputError } from './format.js';
@@ -79,11 +79,48 @@ function gammaTable(g: number): Uint8Array {
  */
 function grayOf8(gamma: number | undefined): (r: number, g: number, b: number) => number {
   if (gamma === undefined || !(significant(gamma) || significant(reciprocal(gamma)))) {
-    return (r, g, b) => (RED * r + GREEN * g + BLUE * b) >>> 15;
+    return (r, g, b) => (r === g && r === b ? r : (RED * r + GREEN * g + BLUE * b) >>> 15);
   }
   const toLinear = gammaTable(reciprocal(gamma));
   const fromLinear = gammaTable(reciprocal(reciprocal(gamma)));
-  return (r, g, b) => fromLinear[(RED * toLinear[r] + GREEN * toLinear[g] + BLUE * toLinear[b] + 16384) >>> 15];
+  return (r, g, b) => (r === g && r === b ? r : fromLinear[(RED * toLinear[r] + GREEN * toLinear[g] + BLUE * toLinear[b] + 16384) >>> 15]);
+}
+
+/** libpng's png_gamma_16bit_correct. */
+const correct16 = (v: number, g: number) => (v > 0 && v < 65535 ? Math.floor(65535 * Math.pow(v / 65535, g * 0.00001) + 0.5) : v);
+
+/**
+ * RGB to gray for 16-bit samples (png_do_rgb_to_gray), rounded. With a significant gamma, libpng's
+ * 16-bit tables (png_build_gamma_table) are indexed by the top 16 - shift bits, shift 5 when the output
+ * is cut to 8 bits (PNG_MAX_GAMMA_8 = 11), else 0 (a file with an sBIT chunk would change it; not read
+ * here); for uint8 output a pixel with R = G = B goes through png_build_16to8_table.
+ */
+function grayOf16(gamma: number | undefined, bits: 8 | 16): (r: number, g: number, b: number) => number {
+  if (gamma === undefined || !(significant(gamma) || significant(reciprocal(gamma)))) {
+    return (r, g, b) => (r === g && r === b ? r : (RED * r + GREEN * g + BLUE * b + 16384) >>> 15);
+  }
+  const shift = bits === 8 ? 5 : 0;
+  const max = (1 << (16 - shift)) - 1;
+  const table = (exponent: number) => Uint16Array.from({ length: max + 1 }, (_, i) => Math.floor(65535 * Math.pow(i / max, exponent * 0.00001) + 0.5));
+  const toLinear = table(reciprocal(gamma));
+  const fromLinear = table(reciprocal(reciprocal(gamma)));
+  let same = (v: number) => v;
+  if (bits === 8) {
+    // png_build_16to8_table with png_product2(gamma, screen gamma): 16-bit values of the 8-bit outputs.
+    const product = Math.floor(gamma * 1e-5 * reciprocal(gamma) + 0.5);
+    const to8 = new Uint16Array(max + 1).fill(65535);
+    let last = 0;
+    for (let i = 0; i < 255; i++) {
+      const bound = Math.floor((correct16(i * 257 + 128, product) * max + 32768) / 65535) + 1;
+      for (; last < bound && last <= max; last++) to8[last] = i * 257;
+    }
+    same = (v) => to8[v >>> shift];
+  }
+  return (r, g, b) => {
+    if (r === g && r === b) return same(r);
+    const gray = (RED * toLinear[r >>> shift] + GREEN * toLinear[g >>> shift] + BLUE * toLinear[b >>> shift] + 16384) >>> 15;
+    return fromLinear[gray >>> shift];
+  };
 }
 
 export interface PngDecodeOptions extends SharpDecodeOptions {
@@ -111,15 +148,14 @@ export async function decodePng(bytes: Uint8Array, options: PngDecodeOptions = {
   const count = source.width * source.height;
   const out = new (sixteen ? Uint16Array : Uint8Array)(count * want);
   const s = source.data;
-  const gray8 = grayOf8(info.gamma);
+  const gray = sixteen ? grayOf16(info.gamma, bits) : grayOf8(info.gamma);
   for (let i = 0; i < count; i++) {
     const at = i * source.channels;
     let r = s[at];
     let g = colors === 3 ? s[at + 1] : r;
     let b = colors === 3 ? s[at + 2] : r;
-    if (wantsGray && colors === 3 && (r !== g || r !== b)) {
-      // 16-bit files with a significant gamma use libpng's 16-bit tables, not reproduced here (see README).
-      r = sixteen ? (RED * r + GREEN * g + BLUE * b + 16384) >>> 15 : gray8(r, g, b);
+    if (wantsGray && colors === 3) {
+      r = gray(r, g, b);
       g = b = r;
     }
     const d = i * want;

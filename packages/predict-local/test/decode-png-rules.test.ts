@@ -41,6 +41,8 @@ const CASES: Record<string, PngSpec> = {
   // libpng converts RGB to gray through linear light when the file's gamma is significant (not within 5% of 1).
   'RGB 8-bit with gAMA 1/2.2': { width: W, height: H, colorType: 'rgb', bitDepth: 8, samples: samples(W * H, 3, 8, 15), gamma: 45455 },
   'RGB 8-bit with gAMA 1/2.2, 1024 pixels': { width: 64, height: 16, colorType: 'rgb', bitDepth: 8, samples: samples(1024, 3, 8, 19), gamma: 45455 },
+  'RGB 16-bit with gAMA 1/2.2, 1024 pixels': { width: 64, height: 16, colorType: 'rgb', bitDepth: 16, samples: samples(1024, 3, 16, 20), gamma: 45455 },
+  'RGB 16-bit with sRGB': { width: W, height: H, colorType: 'rgb', bitDepth: 16, samples: samples(W * H, 3, 16, 21), srgb: 0 },
   'RGB 8-bit with gAMA 2.2': { width: W, height: H, colorType: 'rgb', bitDepth: 8, samples: samples(W * H, 3, 8, 16), gamma: 220000 },
   'RGB 8-bit with gAMA 0.97 (not significant)': { width: W, height: H, colorType: 'rgb', bitDepth: 8, samples: samples(W * H, 3, 8, 17), gamma: 97000 },
   'palette 8-bit with sRGB': { width: W, height: H, colorType: 'palette', bitDepth: 8, samples: samples(W * H, 1, 4, 18), palette, srgb: 0 },
