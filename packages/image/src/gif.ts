@@ -20,8 +20,10 @@ interface Frame {
   height: number;
   colors: Uint8Array | undefined;
   transparent: number | undefined;
-  /** Colour indices, row-major, width x height. */
-  indices: Uint8Array;
+  minCodeSize: number;
+  interlaced: boolean;
+  /** The LZW codes (sub-blocks joined), decoded only for the frames the output holds. */
+  codes: Uint8Array;
 }
 
 function fail(message: string): never {
@@ -166,15 +168,23 @@ function readFrames(bytes: Uint8Array): Frame[] {
     const flags = r.u8();
     const colors = flags & 0x80 ? r.take(3 << ((flags & 7) + 1)) : globalColors;
     const minCodeSize = r.u8();
-    let indices = decodeLzw(minCodeSize, r.subBlocks(), width * height, frames.length);
-    if (flags & 0x40) indices = deinterlace(indices, width, height);
-    frames.push({ left, top, width, height, colors, transparent, indices });
+    frames.push({ left, top, width, height, colors, transparent, minCodeSize, interlaced: (flags & 0x40) !== 0, codes: r.subBlocks() });
     // A Graphic Control Extension applies to the next frame only (DGifSavedExtensionToGCB).
     transparent = undefined;
   }
 }
 
-/** Decodes a GIF to RGB frames with TensorFlow's canvas and compositing rules (see above). */
+/** A frame's colour indices in row order. */
+function frameIndices(frame: Frame, k: number): Uint8Array {
+  const indices = decodeLzw(frame.minCodeSize, frame.codes, frame.width * frame.height, k);
+  return frame.interlaced ? deinterlace(indices, frame.width, frame.height) : indices;
+}
+
+/**
+ * Decodes a GIF to RGB frames with TensorFlow's canvas and compositing rules (see above). Only the frames
+ * the output holds are decompressed (all of them, or the first), so a long animation decoded for its
+ * first frame costs no more than that frame.
+ */
 export function decodeGif(bytes: Uint8Array, options: { allFrames?: boolean } = {}): Pixels {
   const frames = readFrames(bytes);
   if (frames.length === 0) fail('gif file does not contain any image');
@@ -185,6 +195,7 @@ export function decodeGif(bytes: Uint8Array, options: { allFrames?: boolean } = 
   const data = new Uint8Array(count * plane);
   for (let k = 0; k < count; k++) {
     const frame = frames[k];
+    const indices = frameIndices(frame, k);
     const canvas = data.subarray(k * plane, (k + 1) * plane);
     if (k > 0) canvas.set(data.subarray((k - 1) * plane, k * plane));
     if (!frame.colors) fail(`missing color map for frame ${k}`);
@@ -193,7 +204,7 @@ export function decodeGif(bytes: Uint8Array, options: { allFrames?: boolean } = 
     const right = Math.min(frame.left + frame.width, width);
     for (let y = frame.top; y < bottom; y++) {
       for (let x = frame.left; x < right; x++) {
-        const index = frame.indices[(y - frame.top) * frame.width + (x - frame.left)];
+        const index = indices[(y - frame.top) * frame.width + (x - frame.left)];
         // A new canvas is zeros, so a first frame's transparent pixels stay black.
         if (index === frame.transparent) continue;
         if (index >= colorCount) fail(`found color index ${index} outside of color map range ${colorCount}`);
