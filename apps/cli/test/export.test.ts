@@ -32,6 +32,7 @@ describe('tensorsky export', () => {
     expect(exported.out).toContain('  signature serving_default: inputs DT_STRING [-1] -> outputs DT_FLOAT [-1, 1000]');
     expect(exported.out).toContain('  preprocess: inception, x / 127.5 - 1 (Keras "tf" mode: InceptionV3, MobileNet, Xception)');
     expect(exported.out).toContain('  labels: assets/labels.txt (1000 classes, from imagenet)');
+    expect(exported.out).toContain('  JPEG IDCT: accurate (DecodeJpeg dct_method=INTEGER_ACCURATE; DecodeImage for other formats)');
 
     const labels = readFileSync(path.join(modelDir, 'assets', 'labels.txt'), 'utf8').split('\n');
     expect(labels.slice(0, 2)).toEqual(['tench', 'goldfish']);
@@ -49,6 +50,7 @@ describe('tensorsky export', () => {
         '  Method name is: tensorflow/serving/predict',
         'Variables: none (variables/variables.index missing or empty)',
         'Assets: labels.txt',
+        'JPEG decoding: DecodeJpeg 1 (accurate IDCT, dct_method INTEGER_ACCURATE), DecodeImage 1 (fast IDCT)',
       ]),
     );
   });
@@ -61,7 +63,7 @@ describe('tensorsky export', () => {
     expect(refused.err).toEqual([`tensorsky: refusing to overwrite ${modelDir}: the directory is not empty (use --force to replace it)`]);
     expect(statSync(pb).mtimeMs).toBe(before);
 
-    const replaced = await run('export', '--model-dir', modelDir, '--weights', 'random', '--seed', '4', '--input-format', 'bytes', '--preprocess', 'unit', '--labels', 'none', '--force', '--json');
+    const replaced = await run('export', '--model-dir', modelDir, '--weights', 'random', '--seed', '4', '--input-format', 'bytes', '--preprocess', 'unit', '--labels', 'none', '--jpeg_dct', 'fast', '--force', '--json');
     expect(replaced.code).toBe(0);
     expect(replaced.out).toEqual([]);
     expect(replaced.json).toEqual([
@@ -72,6 +74,7 @@ describe('tensorsky export', () => {
         inputFormat: 'bytes',
         preprocess: 'unit',
         labels: null,
+        jpegDct: 'fast',
         classes: 1000,
         signature: expect.objectContaining({ outputs: { outputs: { name: 'predictions/Softmax:0', dtype: 'DT_FLOAT', shape: [-1, 1000] } } }),
       }),

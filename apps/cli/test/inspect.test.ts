@@ -62,6 +62,7 @@ describe('tensorsky inspect (in process)', () => {
     expect(out.find((line) => line.startsWith('Ops ('))).toMatch(/^Ops \(17 kinds\): Const 22, Identity 13, Assign 12, /);
     expect(out).toContain('Constants: 22 Const nodes holding 150 B');
     expect(out).toContain('Saver: yes');
+    expect(out).toContain('JPEG decoding: none (no decode op in the graph)');
     expect(out).toContain('Variables: variables.data-00000-of-00001 (20 B), variables.index (172 B)');
     expect(out).toContain('Assets: foo.txt');
   });

@@ -45,6 +45,7 @@ import {
 import { isApplicationName, KERAS_APPLICATIONS } from './applications/registry.js';
 import { layersModelToGraph } from './convert/layers.js';
 import { graphModelToGraph } from './graph-model.js';
+import { JPEG_DCT_METHODS, type JpegDct } from './jpeg-dct.js';
 import { readModelPreprocessing, type ModelPreprocessing } from './preprocess-from.js';
 import {
   frozenGraphToGraph,
@@ -115,6 +116,8 @@ export interface ExportOptions extends Omit<ModelSourceOptions, 'onProgress'> {
    * Normalization) give the resize, geometry and normalization; the options above win over it.
    */
   preprocessFrom?: string;
+  /** The IDCT the serving graph decodes JPEGs with: 'accurate' (default; PIL's and sharp's) or 'fast' (TensorFlow's DecodeImage). */
+  jpegDct?: JpegDct;
   /** A label preset ('imagenet', 'none', ...) or a labels file; default: ImageNet labels for the 1000-class built-in applications. */
   labels?: string;
   /** Fold batch norms into the preceding convolution (smaller graph; exact only to float32 rounding per layer). Default false. */
@@ -153,6 +156,8 @@ export interface ExportResult {
   preprocessing: string[];
   /** The model config --preprocess_from read, and which of its layers were used. */
   preprocessFrom: { source: string; layers: string[] } | null;
+  /** The IDCT the serving graph decodes JPEGs with; null without the image front (input format 'tensor'). */
+  jpegDct: JpegDct | null;
   signature: { key: string; method: string; inputs: Record<string, ExportedTensor>; outputs: Record<string, ExportedTensor> };
   /** assets/labels.txt, or null without labels. */
   labels: { file: string; count: number; source: string } | null;
@@ -233,6 +238,7 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
       geometry: options.geometry ?? fromModel?.geometry,
       fromModel,
       labels: userLabels ?? (source.kind !== 'saved-model' && source.labels ? await loadLabels(source.labels) : undefined),
+      jpegDct: options.jpegDct ?? 'accurate',
       foldBatchNorms: options.foldBatchNorms ?? false,
       progress,
     });
@@ -245,7 +251,13 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
   const converted = performance.now();
 
   progress({ step: 'write', message: `writing ${modelDir}` });
-  const provenance: Provenance = { schema: PROVENANCE_SCHEMA, exporter: EXPORTER, exportedAt: new Date().toISOString(), ...source.provenance };
+  const provenance: Provenance = {
+    schema: PROVENANCE_SCHEMA,
+    exporter: EXPORTER,
+    exportedAt: new Date().toISOString(),
+    ...source.provenance,
+    ...(built.result.jpegDct === null ? {} : { jpegDct: built.result.jpegDct }),
+  };
   try {
     await writeSavedModel(
       modelDir,
@@ -289,6 +301,7 @@ interface BuildOptions {
   antialias: boolean | undefined;
   geometry: Geometry | undefined;
   fromModel: ModelPreprocessing | undefined;
+  jpegDct: JpegDct;
   labels: Labels | undefined;
   foldBatchNorms: boolean;
   progress: (progress: ExportProgress) => void;
@@ -378,6 +391,7 @@ function buildSavedModel(
       preprocess: options.normalize === undefined ? options.preprocess : 'custom',
       preprocessing: steps,
       preprocessFrom: fromModel ? { source: fromModel.source, layers: fromModel.layers } : null,
+      jpegDct: network.imageInput ? options.jpegDct : null,
       signature: {
         key: SIGNATURE_KEY,
         method: signature.method_name!,
@@ -432,6 +446,7 @@ function buildNetwork(
     grid: options.grid,
     antialias: options.antialias,
     geometry: options.geometry,
+    jpegDct: options.jpegDct,
   };
   const { input, images } = buildImageInputGraph(g, imageInput);
   let output: GraphTensor;
@@ -526,6 +541,9 @@ function checkOptions(options: ExportOptions): void {
   }
   if (options.preprocess !== undefined && options.normalize !== undefined) {
     throw new ExportError(`--preprocess ${options.preprocess} and a custom normalization (--mean/--std/--scale/--channel_order) both say how to normalize: give one of them`);
+  }
+  if (options.jpegDct !== undefined && !JPEG_DCT_METHODS.includes(options.jpegDct)) {
+    throw new ExportError(`unknown JPEG IDCT '${options.jpegDct}'; use ${JPEG_DCT_METHODS.join(' or ')}`);
   }
 }
 

@@ -70,3 +70,4 @@ export { PREPROCESS_MODES, type PreprocessMode } from '@tensorsky/preprocess';
 export { PreprocessFromError, preprocessingFromLayers, readModelPreprocessing, type ModelPreprocessing } from './preprocess-from.js';
 export { buildImageInputGraph, type ImageInputOptions } from './serving-input.js';
 export { preprocessingSteps, type PreprocessingSteps } from './preprocessing-record.js';
+export { JPEG_DCT_METHODS, type JpegDct } from './jpeg-dct.js';

@@ -5,9 +5,12 @@
 import { ImageInputGraphError, resolvePreprocessing, type Preprocessing, type PreprocessOptions } from '@tensorsky/preprocess';
 import { DataType, IMAGE_ENCODINGS, type GraphBuilder, type GraphTensor, type ImageEncoding } from '@tensorsky/saved-model';
 import { checkGraphPreprocessing, normalize, transformImage, type BodyConstant } from './preprocessing.js';
+import { decodeImageStep, type JpegDct } from './jpeg-dct.js';
 
 export interface ImageInputOptions extends PreprocessOptions {
   inputFormat: ImageEncoding;
+  /** The IDCT JPEGs are decoded with (see jpeg-dct.ts); default 'accurate'. */
+  jpegDct?: JpegDct;
 }
 
 /**
@@ -17,11 +20,10 @@ export interface ImageInputOptions extends PreprocessOptions {
  * Images of different sizes cannot be decoded as one tensor, so each is decoded and resized in a loop,
  * built the way TensorFlow 1's tf.map_fn builds it (only ops TensorFlow Serving has without function
  * libraries): a TensorArray scattered from the input, a while loop (Enter/Merge/Switch/LoopCond/
- * NextIteration/Exit) that reads one string, decodes it (DecodeBase64 for 'b64', DecodeImage with
- * channels and expand_animations=false, so a GIF gives its first frame), casts to float, crops or pads
- * and resizes it (by default ResizeBilinear(half_pixel_centers=true) to the network size, see
- * preprocessing.ts) and writes it to a second TensorArray, gathered at the end. Normalization then runs
- * once on the whole batch.
+ * NextIteration/Exit) that reads one string, decodes it (DecodeBase64 for 'b64', then decodeImageStep:
+ * JPEGs with the IDCT jpegDct names, a GIF's first frame), casts to float, crops or pads and resizes it
+ * (by default ResizeBilinear(half_pixel_centers=true) to the network size, see preprocessing.ts) and
+ * writes it to a second TensorArray, gathered at the end. Normalization then runs once on the whole batch.
  */
 export function buildImageInputGraph(g: GraphBuilder, options: ImageInputOptions): { input: GraphTensor; images: GraphTensor } {
   const preprocessing = resolvePreprocessing(options);
@@ -33,9 +35,9 @@ export function buildImageInputGraph(g: GraphBuilder, options: ImageInputOptions
   const input = g.placeholder('inputs', DataType.DT_STRING, [-1]);
   const images = g.withScope('preprocess', () => {
     const decoded = g.withScope('map', () =>
-      mapImages(g, input, preprocessing, (encoded) => {
+      mapImages(g, input, preprocessing, (encoded, loopPivot) => {
         const bytes = options.inputFormat === 'b64' ? g.decodeBase64(encoded) : encoded;
-        return g.decodeImage(bytes, { channels, expandAnimations: false });
+        return decodeImageStep(g, bytes, { channels, jpegDct: options.jpegDct ?? 'accurate', loopPivot });
       }),
     );
     return g.identity(normalize(g, decoded, preprocessing.normalize), { name: 'images' });
@@ -51,7 +53,7 @@ function mapImages(
   g: GraphBuilder,
   elements: GraphTensor,
   preprocessing: Preprocessing,
-  decode: (encoded: GraphTensor) => GraphTensor,
+  decode: (encoded: GraphTensor, loopPivot: GraphTensor) => GraphTensor,
 ): GraphTensor {
   const elementShape = [preprocessing.height, preprocessing.width, preprocessing.channels];
   const frame = `${g.currentScope}/while/while_context`;
@@ -96,7 +98,7 @@ function mapImages(
       DataType.DT_STRING,
       { name: 'TensorArrayReadV3' },
     );
-    const pixels = g.cast(decode(encoded), DataType.DT_FLOAT);
+    const pixels = g.cast(decode(encoded, i), DataType.DT_FLOAT);
     const image = transformImage(g, pixels, preprocessing, bodyConstant);
     const written = g.tensorArrayWriteV3(enter(outArray, 'TensorArrayWrite/TensorArrayWriteV3/Enter', true), i, image, flow, {
       name: 'TensorArrayWrite/TensorArrayWriteV3',

@@ -114,7 +114,7 @@ describe('exportSavedModel', () => {
     const exported = await predictExported(modelDir, files.map((f) => new Uint8Array(f)));
     expect(exported.shape).toEqual([3, 3]);
     const keras = await loadKerasModel(h5);
-    const decoded = await Promise.all(files.map((f) => decodeImageToRgb(f)));
+    const decoded = await Promise.all(files.map((f) => decodeImageToRgb(f, { dctMethod: 'accurate' })));
     const pixels = preprocessImagesReference(tf, decoded, { height: 32, width: 32, preprocess: 'unit' });
     const probabilities = keras.predict(pixels) as tf.Tensor;
     const comparison = compareProbabilities(exported.data, (await probabilities.data()) as Float32Array, 3);
@@ -134,7 +134,7 @@ describe('exportSavedModel with foldBatchNorms', () => {
     const file = await readFile(join(imagesDir, 'astronaut.jpg'));
     const exported = await predictExported(modelDir, [file.toString('base64url')]);
     const keras = await loadKerasModel(h5);
-    const pixels = preprocessImagesReference(tf, [await decodeImageToRgb(file)], { height: 32, width: 32, preprocess: 'inception' });
+    const pixels = preprocessImagesReference(tf, [await decodeImageToRgb(file, { dctMethod: 'accurate' })], { height: 32, width: 32, preprocess: 'inception' });
     const probabilities = keras.predict(pixels) as tf.Tensor;
     expect(compareProbabilities(exported.data, (await probabilities.data()) as Float32Array, 3).maxAbsDiff).toBeLessThanOrEqual(1e-4);
     tf.dispose([pixels, probabilities]);

@@ -51,7 +51,7 @@ describe('fine-tuned TF.js layers model export fidelity', () => {
 
   it('gives the source model’s probabilities and top-5 on photos of different sizes in one request', async () => {
     const files = await Promise.all(PHOTOS.map((name) => readFile(join(imagesDir, name))));
-    const decoded = await Promise.all(files.map((f) => decodeImageToRgb(f)));
+    const decoded = await Promise.all(files.map((f) => decodeImageToRgb(f, { dctMethod: 'accurate' })));
     expect(new Set(decoded.map((d) => `${d.height}x${d.width}`)).size).toBeGreaterThan(3);
 
     const exported = await predictExported(result.modelDir, files.map((f) => f.toString('base64url')));

@@ -56,7 +56,7 @@ describe('InceptionV3 export fidelity', () => {
     } finally {
       model.dispose();
     }
-    const decoded = await Promise.all(files.map((f) => decodeImageToRgb(f)));
+    const decoded = await Promise.all(files.map((f) => decodeImageToRgb(f, { dctMethod: 'accurate' })));
     const pixels = preprocessImagesReference(tf, decoded, { height: 299, width: 299, preprocess: 'inception' });
     const probabilities = source.model.predict(pixels) as tf.Tensor;
     const reference = (await probabilities.data()) as Float32Array;

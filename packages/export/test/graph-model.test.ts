@@ -32,7 +32,7 @@ describe('TF.js graph models', () => {
     await initTfjs('wasm');
     temp = await makeTempDir('graph-model');
     photos = await Promise.all(photoPaths().map((p) => readFile(p)));
-    const decoded = await Promise.all(photos.map((f) => decodeImageToRgb(f)));
+    const decoded = await Promise.all(photos.map((f) => decodeImageToRgb(f, { dctMethod: 'accurate' })));
     pixels = preprocessImagesReference(tf, decoded, { height: 32, width: 32, preprocess: 'inception' });
   });
   afterAll(async () => {

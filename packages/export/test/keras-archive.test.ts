@@ -63,7 +63,7 @@ function weightsByLayer(model: tf.LayersModel): Record<string, { shape: number[]
 }
 
 async function referenceProbabilities(model: tf.LayersModel, files: Buffer[]): Promise<Float32Array> {
-  const decoded = await Promise.all(files.map((f) => decodeImageToRgb(f)));
+  const decoded = await Promise.all(files.map((f) => decodeImageToRgb(f, { dctMethod: 'accurate' })));
   const pixels = preprocessImagesReference(tf, decoded, { height: SIZE, width: SIZE, preprocess: 'inception' });
   const probabilities = model.predict(pixels) as tf.Tensor;
   const data = (await probabilities.data()) as Float32Array;

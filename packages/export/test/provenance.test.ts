@@ -38,6 +38,7 @@ describe('the provenance record of an export', () => {
       exportedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       model: { kind: 'file', name: 'flowers_small', file: 'flowers_small.h5', md5: await md5(h5) },
       weights: { kind: 'random', seed: 3 },
+      jpegDct: 'accurate',
     });
     expect(Date.parse(provenance!.exportedAt)).toBeGreaterThanOrEqual(before);
     expect(Date.parse(provenance!.exportedAt)).toBeLessThanOrEqual(Date.now());

@@ -110,6 +110,10 @@ describe('buildImageInputGraph structure', () => {
       'preprocess/map/while/ExpandDims/dim',
       'preprocess/map/while/ResizeBilinear/size',
       'preprocess/map/while/add/y',
+      // The magic-bytes test of the JPEG dispatch (jpeg_dct 'accurate', the default).
+      'preprocess/map/while/decode_image/is_jpeg/Equal/y',
+      'preprocess/map/while/decode_image/is_jpeg/Substr/len',
+      'preprocess/map/while/decode_image/is_jpeg/Substr/pos',
     ]);
     for (const n of bodyConsts) expect(n.input).toEqual(['^preprocess/map/while/Identity']);
     expect(byName.get('preprocess/map/while/Identity')!.input).toEqual(['preprocess/map/while/Switch:1']);
@@ -209,7 +213,8 @@ describe('buildImageInputGraph run by the local executor', () => {
     const options = { preprocess: 'inception', height: 75, width: 90 } as const;
     const out = await run({ inputFormat, ...options }, files);
     expect(out.shape).toEqual([4, 75, 90, 3]);
-    const decoded = await Promise.all(files.map((f) => decodeImageToRgb(f)));
+    // The graph decodes JPEGs with the accurate IDCT (jpeg_dct's default).
+    const decoded = await Promise.all(files.map((f) => decodeImageToRgb(f, { dctMethod: 'accurate' })));
     expect(new Set(decoded.map((d) => `${d.height}x${d.width}`)).size).toBe(4);
     const reference = preprocessImagesReference(tf, decoded, options);
     expect(maxAbsDiff(out.data, await reference.data())).toBeLessThan(1e-5);

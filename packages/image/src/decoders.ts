@@ -3,20 +3,17 @@
 import { decodeBmp } from './bmp.js';
 import { ImageInputError, type ImageFormat } from './format.js';
 import { decodeJpegTurbo, type JpegDecodeOptions } from './jpeg-turbo.js';
-import { convertChannels, type Pixels } from './pixels.js';
-import { decodeWithSharp, type SharpDecodeOptions } from './sharp.js';
+import type { Pixels } from './pixels.js';
+import { decodeGif } from './gif.js';
+import { decodePng, type PngDecodeOptions } from './png.js';
+import type { SharpDecodeOptions } from './sharp.js';
 
-export interface DecodeOptions extends SharpDecodeOptions, Pick<JpegDecodeOptions, 'dctMethod' | 'fancyUpscaling' | 'ratio'> {
+export interface DecodeOptions extends SharpDecodeOptions, Pick<JpegDecodeOptions, 'dctMethod' | 'fancyUpscaling' | 'ratio'>, Pick<PngDecodeOptions, 'bits'> {
   /** 0 (default): the image's own channel count; otherwise 1, 3 or 4. */
   readonly channels?: number;
 }
 
 export type ImageDecoder = (bytes: Uint8Array, options: DecodeOptions) => Promise<Pixels>;
-
-/** Converts to the requested channel count, unless it is 0 (keep the image's own). */
-function withChannels(pixels: Pixels, channels: number): Pixels {
-  return channels === 0 ? pixels : convertChannels(pixels, channels);
-}
 
 export const DECODERS: Readonly<Record<ImageFormat, ImageDecoder>> = {
   // libjpeg-turbo with TensorFlow's IDCT choice (default the fast one), not sharp (always the accurate one).
@@ -24,12 +21,14 @@ export const DECODERS: Readonly<Record<ImageFormat, ImageDecoder>> = {
     if (channels === 4) throw new ImageInputError('JPEG does not support 4 channels');
     return decodeJpegTurbo(bytes, { ...options, channels, tryRecoverTruncated: failOn === 'none' });
   },
-  async png(bytes, { channels = 0, ...options }) {
-    return withChannels(await decodeWithSharp(bytes, 'png', { ...options, allFrames: false }), channels);
+  // sharp's samples with libpng's transformations as TensorFlow asks for them (png.ts).
+  async png(bytes, { channels = 0, bits, failOn, maxPixels }) {
+    return decodePng(bytes, { channels, bits, failOn, maxPixels });
   },
-  async gif(bytes, { channels = 0, ...options }) {
+  // TensorFlow's own canvas and compositing rules (gif.ts).
+  async gif(bytes, { channels = 0, allFrames = false }) {
     if (channels !== 0 && channels !== 3) throw new ImageInputError(`channels must be 0 or 3 for GIF, got ${channels}`);
-    return withChannels(await decodeWithSharp(bytes, 'gif', options), channels);
+    return decodeGif(bytes, { allFrames });
   },
   async bmp(bytes, { channels = 0 }) {
     return decodeBmp(bytes, channels);

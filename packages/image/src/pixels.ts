@@ -65,7 +65,9 @@ export function toDtype(p: Pixels, dtype: ImageDtype, shape: number[]): DecodedI
   if (data instanceof Uint16Array) {
     // 16-bit PNG: libpng's png_set_strip_16 keeps the high byte for uint8.
     if (dtype === 'uint16') return { dtype, shape, data };
-    if (dtype === 'float32') return { dtype, shape, data: Float32Array.from(data, (v) => v / 65535) };
+    // float32(v) * float32(1 / 65535), as TensorFlow multiplies (a product of two floats is exact in a double).
+    const scale16 = Math.fround(1 / 65535);
+    if (dtype === 'float32') return { dtype, shape, data: Float32Array.from(data, (v) => v * scale16) };
     return { dtype, shape, data: Uint8Array.from(data, (v) => v >>> 8) };
   }
   if (dtype === 'uint8') return { dtype, shape, data };

@@ -1,6 +1,7 @@
 // Client-side (reference) decode to RGB, as TensorFlow's DecodeImage with channels=3 does.
 import { decodeBmpRgb } from './bmp.js';
 import { decodePixels } from './decoders.js';
+import type { JpegDctMethod } from './jpeg-turbo.js';
 import { ImageInputError, formatName } from './format.js';
 import { DEFAULT_MAX_PIXELS, checkImageSize, probeImageSize } from './header.js';
 import { toDtype, type Pixels } from './pixels.js';
@@ -17,6 +18,8 @@ export interface DecodeImageOptions {
   readonly maxPixels?: number;
   /** Name used in error messages, e.g. the file path. */
   readonly name?: string;
+  /** The IDCT for JPEGs: 'fast' (default, DecodeImage's) or 'accurate' (DecodeJpeg INTEGER_ACCURATE, PIL's and sharp's). */
+  readonly dctMethod?: JpegDctMethod;
 }
 
 /**
@@ -26,7 +29,7 @@ export interface DecodeImageOptions {
  * error, never a partial image.
  */
 export async function decodeImageToRgb(bytes: Uint8Array, options: DecodeImageOptions = {}): Promise<RgbImage> {
-  const { maxPixels = DEFAULT_MAX_PIXELS, name = 'image' } = options;
+  const { maxPixels = DEFAULT_MAX_PIXELS, name = 'image', dctMethod = 'fast' } = options;
   const size = probeImageSize(bytes, name);
   checkImageSize(size, maxPixels, name);
   let pixels: Pixels;
@@ -35,7 +38,7 @@ export async function decodeImageToRgb(bytes: Uint8Array, options: DecodeImageOp
   } else {
     try {
       // failOn 'error': truncated or corrupt PNG/GIF data fails rather than decoding partially.
-      pixels = await decodePixels(bytes, size.format, { channels: 3, failOn: 'error', maxPixels });
+      pixels = await decodePixels(bytes, size.format, { channels: 3, failOn: 'error', maxPixels, dctMethod });
     } catch (err) {
       const reason = err instanceof ImageInputError && err.cause instanceof Error ? err.cause.message : (err as Error).message;
       throw new ImageInputError(`${name}: cannot decode ${formatName(size.format)}: ${reason.trim()}`);

@@ -68,9 +68,9 @@ describe('image decode ops', () => {
     expect(Array.from(rgb.data)).toEqual([255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30]);
     const gray = await decodeImage('DecodePng', png, { channels: 1 });
     expect(gray.shape).toEqual([2, 2, 1]);
-    // ITU-R BT.601 luma (what libpng/libjpeg use for RGB → gray).
-    const luma = (r: number, g: number, b: number) => 0.299 * r + 0.587 * g + 0.114 * b;
-    [luma(255, 0, 0), luma(0, 255, 0), luma(0, 0, 255), luma(10, 20, 30)].forEach((y, i) => expect(Math.abs(gray.data[i] - y)).toBeLessThanOrEqual(0.5));
+    // libpng's png_set_rgb_to_gray(0.299, 0.587), as png_io.cc asks: weights 9797/19234/3737 of 32768, truncated.
+    const luma = (r: number, g: number, b: number) => Math.floor((9797 * r + 19234 * g + 3737 * b) / 32768);
+    expect(Array.from(gray.data)).toEqual([luma(255, 0, 0), luma(0, 255, 0), luma(0, 0, 255), luma(10, 20, 30)]);
     const asFloat = await decodeImage('DecodeImage', png, { dtype: 'float32', channels: 3 });
     expect(asFloat.data).toBeInstanceOf(Float32Array);
     expect(asFloat.data[0]).toBeCloseTo(1, 6);

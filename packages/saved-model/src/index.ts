@@ -6,6 +6,7 @@ export * from './staging.js';
 export * from './model-file.js';
 export * from './provenance.js';
 export * from './summary.js';
+export * from './jpeg-idct.js';
 export { tfOpDefs, parseOpDefs, attrValueCase, attrsWithDefaults, argDtypes, outputDtypes, type OpDefs } from './opdefs.js';
 export * from './tensor.js';
 export * from './builder.js';

@@ -22,6 +22,11 @@ export interface Provenance {
   exportedAt: string;
   model: ModelProvenance;
   weights: WeightsProvenance;
+  /**
+   * The IDCT the serving graph decodes JPEGs with (export --jpeg_dct): 'accurate' (libjpeg's ISLOW, as PIL
+   * and sharp decode) or 'fast' (IFAST, TensorFlow's DecodeImage). Absent in records written before the option.
+   */
+  jpegDct?: 'accurate' | 'fast';
 }
 
 export type ModelProvenance =
@@ -107,6 +112,7 @@ function provenanceProblem(value: unknown): string | undefined {
   if (model.kind === 'file' ? !isString(model.file) || !isString(model.md5) : model.kind !== 'built-in') {
     return "model must be {kind: 'built-in', name} or {kind: 'file', name, file, md5}";
   }
+  if (value.jpegDct !== undefined && value.jpegDct !== 'accurate' && value.jpegDct !== 'fast') return "jpegDct must be 'accurate' or 'fast'";
   if (!isObject(weights)) return 'weights must be an object';
   switch (weights.kind) {
     case 'imagenet':

@@ -11,6 +11,7 @@ import {
   type TensorInfo,
   type TensorProto,
 } from './proto.js';
+import { summarizeJpegDecoders, type JpegDecoderSummary } from './jpeg-idct.js';
 import { summarizeTensor, type SignatureSummary, type TensorSummary } from './signature.js';
 
 export interface MetaGraphSummary {
@@ -31,6 +32,8 @@ export interface MetaGraphSummary {
   constants: { count: number; bytes: number };
   /** Whether a SaverDef (how to restore variables) is present. */
   saverDef: boolean;
+  /** The decode ops that read JPEGs, by op and the IDCT they decode with (export --jpeg_dct). */
+  jpegDecoders: JpegDecoderSummary[];
 }
 
 export interface SavedModelSummary {
@@ -86,6 +89,7 @@ function summarizeMetaGraph(metaGraph: MetaGraphDef): MetaGraphSummary {
     ops: opHistogram(allNodes),
     constants: { count: constants.length, bytes: sum(constants.map(constantBytes)) },
     saverDef: Boolean(metaGraph.saver_def),
+    jpegDecoders: summarizeJpegDecoders(allNodes),
   };
 }
 

@@ -95,6 +95,8 @@ describe('provenance', () => {
     expect(parse({ ...randomProvenance, model: { kind: 'file', name: 'm' } })).toThrow("model must be {kind: 'built-in', name} or {kind: 'file', name, file, md5}");
     expect(parse({ ...randomProvenance, weights: { kind: 'imagenet', file: 'w.h5' } })).toThrow('weights of kind imagenet need file and md5');
     expect(parse({ ...randomProvenance, weights: { kind: 'pretrained' } })).toThrow('unknown weights kind "pretrained"');
+    expect(parse({ ...randomProvenance, jpegDct: 'slow' })).toThrow("jpegDct must be 'accurate' or 'fast'");
+    expect(parseProvenance(JSON.stringify({ ...randomProvenance, jpegDct: 'fast' }), 'p.json').jpegDct).toBe('fast');
     const fromFiles: Provenance = {
       ...randomProvenance,
       model: { kind: 'file', name: 'flowers', file: 'flowers.h5', md5: 'd41d8cd98f00b204e9800998ecf8427e' },

@@ -13,7 +13,17 @@ import { loadLabels, type Labels } from '@tensorsky/decode';
 import { exportSavedModel } from '@tensorsky/export';
 import type { Backend as LocalBackend, LocalModel, TensorInfoSummary } from '@tensorsky/predict-local';
 import { readImageFile } from '@tensorsky/preprocess';
-import { getMetaGraph, imageFeed, imageInput, readSavedModel, scoresOutput, tfOpDefs, validateGraph, weightsWarning } from '@tensorsky/saved-model';
+import {
+  getMetaGraph,
+  imageFeed,
+  imageInput,
+  readSavedModel,
+  scoresOutput,
+  servedJpegIdct,
+  tfOpDefs,
+  validateGraph,
+  weightsWarning,
+} from '@tensorsky/saved-model';
 import { compareScores, latencyStats } from './compare.js';
 import { smokeLocal, smokeVertex } from './deploy-smoke.js';
 import { compareImage, describeImage, imageProblem } from './golden.js';
@@ -120,7 +130,11 @@ const goldenCheck: Check = {
         stop: 'no golden comparison',
       };
     }
-    const models = { exported, input, output, reference, labels: await modelLabels(run.modelDir!), tolerance: settings.tolerance, topK: settings.topK };
+    // The reference decodes JPEGs with the export's IDCT (export --jpeg_dct), read from its graph.
+    const { savedModel } = await readSavedModel(run.modelDir!);
+    const jpegDct = servedJpegIdct(getMetaGraph(savedModel, ['serve']).graph_def?.node ?? []) ?? 'fast';
+    const labels = await modelLabels(run.modelDir!);
+    const models = { exported, input, output, reference, jpegDct, labels, tolerance: settings.tolerance, topK: settings.topK };
     // Which engines the tolerance is stated for: the export on its engine against the source on TF.js.
     const engines = `exported on ${exported.backend}, source on ${reference.backend}`;
     if (exported.fallback) log(`note: ${exported.fallback}`);

@@ -3,6 +3,7 @@
 // by compareScores; and how the result reads in the log and in the report's problems.
 import path from 'node:path';
 import { decodeTopK, type Labels } from '@tensorsky/decode';
+import type { JpegDctMethod } from '@tensorsky/image';
 import type { LocalModel } from '@tensorsky/predict-local';
 import { readImageFile } from '@tensorsky/preprocess';
 import { imageFeed } from '@tensorsky/saved-model';
@@ -17,6 +18,8 @@ export interface GoldenModels {
   /** The scores output's signature key. */
   output: string;
   reference: ReferenceModel;
+  /** The IDCT the SavedModel decodes JPEGs with, which the reference decodes them with too. */
+  jpegDct: JpegDctMethod;
   labels: Labels;
   tolerance: number;
   topK: number;
@@ -50,7 +53,7 @@ export async function compareImage(models: GoldenModels, image: string, warmUp: 
   let referenceScores: Float32Array;
   try {
     const t = performance.now();
-    [referenceScores] = await models.reference.scores([await models.reference.decode(bytes, image)]);
+    [referenceScores] = await models.reference.scores([await models.reference.decode(bytes, image, models.jpegDct)]);
     result.referenceMs = performance.now() - t;
   } catch (err) {
     return { image: { ...result, error: `the source model failed on it: ${errorLine(err)}` }, warmupMs };

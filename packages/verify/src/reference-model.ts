@@ -3,7 +3,7 @@
 // exports with it, `tensorsky predict` runs it when no SavedModel is given, and the benchmark times it.
 import type * as tfjs from '@tensorflow/tfjs';
 import { initTfjs, loadModelSource, type ModelSource, type ModelSourceOptions } from '@tensorsky/export';
-import { decodeImageToRgb, type RgbImage } from '@tensorsky/image';
+import { decodeImageToRgb, type JpegDctMethod, type RgbImage } from '@tensorsky/image';
 import { preprocessImagesReference, type PreprocessMode } from '@tensorsky/preprocess';
 import { scoreRows } from './compare.js';
 
@@ -13,8 +13,11 @@ export interface ReferenceModel {
   readonly preprocess: PreprocessMode;
   /** The TF.js backend it runs on ('tensorflow', 'wasm' or 'cpu'). */
   readonly backend: string;
-  /** An image file's pixels as the reference sees them: decoded to RGB in TypeScript, not by a graph. */
-  decode(bytes: Uint8Array, name?: string): Promise<RgbImage>;
+  /**
+   * An image file's pixels as the reference sees them: decoded to RGB in TypeScript, not by a graph;
+   * JPEGs with `dctMethod` (default 'accurate', as PIL and sharp decode and exports do by default).
+   */
+  decode(bytes: Uint8Array, name?: string, dctMethod?: JpegDctMethod): Promise<RgbImage>;
   /** The model's input for decoded images: resized and scaled, [n, height, width, 3]; the caller disposes it. */
   input(images: readonly RgbImage[]): tfjs.Tensor4D;
   /** Class scores of decoded images, one row per image. */
@@ -39,7 +42,7 @@ export function referenceModel(tf: typeof tfjs, source: ModelSource, preprocess?
     get backend() {
       return tf.getBackend();
     },
-    decode: (bytes, name) => decodeImageToRgb(bytes, { name }),
+    decode: (bytes, name, dctMethod = 'accurate') => decodeImageToRgb(bytes, { name, dctMethod }),
     input,
     async scores(images) {
       const x = input(images);

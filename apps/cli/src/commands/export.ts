@@ -1,6 +1,7 @@
 import {
   APPLICATION_NAMES,
   exportSavedModel,
+  JPEG_DCT_METHODS,
   PREPROCESS_MODES,
   SIGNATURE_KEY,
   TENSOR_INPUT,
@@ -77,6 +78,12 @@ const options = withSnakeAliases({
   'preprocess-from': {
     type: 'string',
     describe: "A Keras model (.keras, .h5, TF.js model.json, or its folder) or JSON config whose Resizing/CenterCrop/Rescaling/Normalization input layers give the preprocessing; flags given here win",
+  'jpeg-dct': {
+    type: 'string',
+    choices: JPEG_DCT_METHODS,
+    default: 'accurate',
+    describe:
+      "IDCT for JPEGs in the serving graph: accurate (libjpeg's ISLOW, as PIL and sharp decode: DecodeJpeg dct_method=INTEGER_ACCURATE) or fast (IFAST, TensorFlow's DecodeImage default)",
   },
   labels: { type: 'string', describe: 'Labels for assets/labels.txt: imagenet, none, or a file (one label per line, or JSON)' },
   'fold-batch-norms': {
@@ -125,6 +132,7 @@ export function exportCommand(output: Output): CommandModule {
         antialias: argv.antialias as boolean | undefined,
         geometry: geometryFlags(argv),
         preprocessFrom: argv['preprocess-from'] as string | undefined,
+        jpegDct: argv['jpeg-dct'] as ExportOptions['jpegDct'],
         labels: argv.labels as string | undefined,
         foldBatchNorms: argv['fold-batch-norms'] as boolean,
         force: argv.force as boolean,
@@ -228,6 +236,7 @@ function formatResult(r: ExportResult): string[] {
         `  preprocess: ${r.preprocess}${r.preprocess === 'custom' ? '' : `, ${PREPROCESS_MODES[r.preprocess]}`}`,
         ...(r.preprocessFrom ? [`  preprocessing from ${r.preprocessFrom.source}: ${r.preprocessFrom.layers.join(', ')}`] : []),
         ...r.preprocessing.map((line, i) => `    ${i + 1}. ${line}`),
+        `  JPEG IDCT: ${r.jpegDct === 'accurate' ? 'accurate (DecodeJpeg dct_method=INTEGER_ACCURATE; DecodeImage for other formats)' : 'fast (DecodeImage, IFAST)'}`,
       ]
     : ['  input: the signature\'s own tensors (no image front)'];
   return [

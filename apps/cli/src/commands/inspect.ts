@@ -142,7 +142,16 @@ function formatGraph(mg: MetaGraphSummary): string[] {
     `Ops (${mg.ops.length} kinds): ${shownOps.join(', ')}${moreOps}`,
     `Constants: ${mg.constants.count} Const nodes holding ${formatBytes(mg.constants.bytes)}`,
     `Saver: ${mg.saverDef ? 'yes' : 'no'}`,
+    `JPEG decoding: ${formatJpegDecoders(mg.jpegDecoders)}`,
   ];
+}
+
+/** E.g. "DecodeJpeg 1 (accurate IDCT, dct_method INTEGER_ACCURATE), DecodeImage 1 (fast IDCT)". */
+function formatJpegDecoders(decoders: MetaGraphSummary['jpegDecoders']): string {
+  if (decoders.length === 0) return 'none (no decode op in the graph)';
+  return decoders
+    .map((d) => `${d.op} ${d.count} (${d.idct} IDCT${d.idct === 'accurate' ? ', dct_method INTEGER_ACCURATE' : ''})`)
+    .join(', ');
 }
 
 function formatTensor(t: TensorSummary): string {

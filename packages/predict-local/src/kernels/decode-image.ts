@@ -118,6 +118,8 @@ export async function decodeImage(op: DecodeOp, bytes: Uint8Array, attrs: Decode
       ...(format === 'jpeg' ? jpeg : {}),
       channels,
       allFrames,
+      // TensorFlow decodes a PNG at 16 bits for uint16 and float (png_io.cc), so 8-bit samples widen by 257.
+      bits: dtype === 'uint8' ? 8 : 16,
       failOn: attrs.try_recover_truncated ? 'none' : 'truncated',
       maxPixels: limits.maxImagePixels,
     });

@@ -4,6 +4,7 @@ import * as tf from '../tf.js';
 import { BASE64_KERNELS } from './base64.js';
 import { CAST_KERNEL } from './cast.js';
 import { DECODE_IMAGE_KERNELS } from './decode-image.js';
+import { STRING_KERNELS } from './strings.js';
 import type { Kernel } from './kernel.js';
 import { PARSE_EXAMPLE_KERNELS } from './parse-example.js';
 import { RESIZE_KERNELS } from './resize.js';
@@ -11,7 +12,7 @@ import { RESIZE_KERNELS } from './resize.js';
 export { OpError } from './kernel.js';
 export { withDecodeLimits } from './decode-image.js';
 
-const KERNELS: readonly Kernel[] = [...BASE64_KERNELS, CAST_KERNEL, ...DECODE_IMAGE_KERNELS, ...PARSE_EXAMPLE_KERNELS, ...RESIZE_KERNELS];
+const KERNELS: readonly Kernel[] = [...BASE64_KERNELS, CAST_KERNEL, ...DECODE_IMAGE_KERNELS, ...PARSE_EXAMPLE_KERNELS, ...RESIZE_KERNELS, ...STRING_KERNELS];
 
 /** Ops executed by our kernels. */
 export const CUSTOM_OPS: ReadonlySet<string> = new Set(KERNELS.map((k) => k.op));
