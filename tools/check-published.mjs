@@ -3,7 +3,8 @@
 // package's src is declared in its package.json; every publishable package packs (after a build), installs
 // from its tarball into an empty folder in the OS temp dir (with one google-auth-library major), imports,
 // and type-checks a small TypeScript consumer against the published .d.ts (no `@tensorsky/source`
-// condition there); each package README's example runs; and the installed `tensorsky` bin exports, inspects and predicts on a shipped photo.
+// condition there); each package README's example runs; and the installed `tensorsky` bin exports,
+// inspects and predicts on a shipped photo.
 // Dependencies come from npm's cache when they are there (--prefer-offline). Flags: --keep (leave the folder).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
