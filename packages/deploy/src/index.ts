@@ -14,7 +14,7 @@ export {
   type UploadProgress,
   type UploadReport,
 } from './gcs.js';
-export { DRY_RUN_PLACEHOLDER, VertexClient, type DeployedModel, type PollOptions, type PredictResponse, type VertexEndpoint, type VertexModel, type VertexOptions } from './vertex.js';
+export { DRY_RUN_PLACEHOLDER, VertexClient, type DeployedModel, type OperationProgress, type PollOptions, type PredictResponse, type VertexEndpoint, type VertexModel, type VertexOptions } from './vertex.js';
 export {
   CPU_UTILIZATION_METRIC,
   DEFAULT_MACHINE_TYPE,
