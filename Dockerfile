@@ -39,7 +39,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force \
  && mkdir -p /models \
  && chown node:node /models
-USER node
+# The image's `node` user, by number so that Kubernetes' runAsNonRoot can check it.
+USER 1000:1000
 VOLUME ["/models"]
 EXPOSE 8500 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 CMD ["node", "apps/cli/bin/container-healthcheck.js"]
