@@ -40,8 +40,8 @@ export async function containerStart(extra: readonly string[], env: NodeJS.Proce
 async function syncFromCloudStorage(config: ContainerConfig, env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<string> {
   // Lazy, as in deploy: only a gs:// model needs the Cloud Storage client.
   const { accessTokenFromEnv, createStorage, syncModelRepository } = await import('@tensorsky/deploy');
-  // STORAGE_EMULATOR_HOST is the storage client's own variable for an emulator (tests, local runs).
-  const storage = createStorage({ apiEndpoint: env.STORAGE_EMULATOR_HOST || undefined, accessToken: accessTokenFromEnv(env) });
+  // The storage client itself reads STORAGE_EMULATOR_HOST (an emulator, for tests and local runs; no credentials).
+  const storage = createStorage({ accessToken: accessTokenFromEnv(env) });
   const started = Date.now();
   try {
     const report = await syncModelRepository({ storage, source: config.modelSource, dir: config.localDir, log: say });
