@@ -136,7 +136,7 @@ function groupVersions(objects: RemoteFile[], uri: string, log: (line: string) =
     }
     for (const file of files) {
       if (file.relativePath.split('/').some((part) => part === '' || part === '.' || part === '..')) {
-        throw new ModelSyncError(`gs://…/${file.objectName} has an empty, '.' or '..' path segment: it cannot be copied to a local folder`);
+        throw new ModelSyncError(`${uri}${folder}/${file.relativePath} has an empty, '.' or '..' path segment: it cannot be copied to a local folder`);
       }
     }
     folderOf.set(number, folder);

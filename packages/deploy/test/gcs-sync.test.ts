@@ -105,6 +105,13 @@ describe('syncModelRepository', () => {
     await expect(syncModelRepository({ storage, source: `gs://${BUCKET}/twice/m`, dir })).rejects.toThrow(
       `gs://${BUCKET}/twice/m/4/ and gs://${BUCKET}/twice/m/v4/ are both version 4: remove one of them`,
     );
+    // Object names may hold what a file path must not: nothing is written outside DIR.
+    await putModel('escape/m/1');
+    await storage.bucket(BUCKET).file('escape/m/1/variables/../../../outside.txt').save('x');
+    await expect(syncModelRepository({ storage, source: `gs://${BUCKET}/escape/m`, dir })).rejects.toThrow(
+      `gs://${BUCKET}/escape/m/1/variables/../../../outside.txt has an empty, '.' or '..' path segment: it cannot be copied to a local folder`,
+    );
+    expect(readdirSync(scratch)).not.toContain('outside.txt');
   });
 
   it("turns Cloud Storage's 404 for a missing bucket into one line naming the listing", async () => {
