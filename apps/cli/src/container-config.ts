@@ -27,7 +27,7 @@ export function containerConfig(env: NodeJS.ProcessEnv): ContainerConfig {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(modelName) || modelName.includes('..')) {
     throw new ContainerConfigError(`MODEL_NAME=${JSON.stringify(modelName)} is not a model name: use letters, digits, _ . or - (e.g. jean_inception)`);
   }
-  const basePath = ((env.MODEL_BASE_PATH ?? '').trim() || CONTAINER_DEFAULTS.modelBasePath).replace(/\/+$/, '');
+  const basePath = ((env.MODEL_BASE_PATH ?? '').trim() || CONTAINER_DEFAULTS.modelBasePath).replace(/(.)\/+$/, '$1');
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(basePath) && !basePath.startsWith('gs://')) {
     throw new ContainerConfigError(`MODEL_BASE_PATH=${basePath}: only local folders and gs://BUCKET/FOLDER are supported`);
   }

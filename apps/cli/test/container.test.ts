@@ -106,6 +106,7 @@ describe('container configuration (TF Serving image variables)', () => {
     const config = containerConfig({ MODEL_BASE_PATH: 'gs://b/models/', MODEL_NAME: 'm', MODEL_CACHE_DIR: '/cache' });
     expect(config.modelSource).toBe('gs://b/models/m');
     expect(config.localDir).toBe(path.resolve('/cache/m'));
+    expect(containerConfig({ MODEL_BASE_PATH: '/' }).modelSource).toBe(path.resolve('/model'));
     expect(serveArguments(config, '/cache/m', ['--max_batch_size', '4'])).toEqual([
       'serve', '--model_name', 'm', '--model_base_path', '/cache/m', '--port', '8500', '--rest_api_port', '8501', '--max_batch_size', '4',
     ]);
