@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // What a user of the published packages gets, checked from outside the repository: every import in a
 // package's src is declared in its package.json; every publishable package packs (after a build), installs
-// from its tarball into an empty folder in the OS temp dir, imports, and type-checks a small TypeScript
-// consumer against the published .d.ts (no `@tensorsky/source` condition there); each package README's
-// example runs; and the installed `tensorsky` bin exports, inspects and predicts on a shipped photo.
+// from its tarball into an empty folder in the OS temp dir (with one google-auth-library major), imports,
+// and type-checks a small TypeScript consumer against the published .d.ts (no `@tensorsky/source`
+// condition there); each package README's example runs; and the installed `tensorsky` bin exports,
+// inspects and predicts on a shipped photo.
 // Dependencies come from npm's cache when they are there (--prefer-offline). Flags: --keep (leave the folder).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -56,6 +57,22 @@ function importedPackages(dir) {
     }
   }
   return found;
+}
+
+/** The major versions of package `name` installed anywhere in `dir`'s node_modules (npm's own listing). */
+function installedMajors(dir, name) {
+  // npm ls exits 1 over unrelated problems (an unmet optional peer); its JSON lists the tree all the same.
+  const listing = spawnSync('npm', ['ls', name, '--all', '--json'], { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const tree = JSON.parse(listing.stdout || '{}');
+  const majors = new Set();
+  const visit = (node) => {
+    for (const [dependency, child] of Object.entries(node.dependencies ?? {})) {
+      if (dependency === name && child.version) majors.add(child.version.split('.')[0]);
+      visit(child);
+    }
+  };
+  visit(tree);
+  return majors;
 }
 
 /** The first ```js block of the README's "## Example" section. */
@@ -127,6 +144,12 @@ try {
     env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
   });
   say('installed the tarballs into an empty project');
+
+  // 3b. One google-auth-library major for googleapis and @google-cloud/storage (two would need their
+  // credentials built twice, each by its own copy).
+  const authMajors = installedMajors(consumer, 'google-auth-library');
+  if (authMajors.size !== 1) failures.push(`a user install has google-auth-library majors ${[...authMajors].join(', ') || 'none'}; pin googleapis and @google-cloud/storage to versions that share one`);
+  else say(`one google-auth-library major installed (${[...authMajors][0]})`);
 
   // 4. Import each package (plain Node resolution: the published exports, not the sources).
   for (const { manifest } of packages.filter(({ manifest }) => manifest.exports)) {

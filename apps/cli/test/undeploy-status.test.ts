@@ -108,6 +108,10 @@ describe('tensorsky undeploy', () => {
   it('undeploys the rest, deletes the endpoint and the model, as JSON', async () => {
     const result = await run('undeploy', '--model_name', 'jean_inception', '--delete_endpoint', '--delete_model', ...where(), '--json');
     expect(result.code).toBe(0);
+    // Progress on stderr, one JSON object per line (stdout keeps the result).
+    const events = result.err.map((line) => JSON.parse(line));
+    expect(events.every((e) => typeof e.elapsedMs === 'number' && ['message', 'operation'].includes(e.event))).toBe(true);
+    expect(events.filter((e) => e.event === 'message').map((e) => e.message)).toContainEqual(expect.stringMatching(/^deleted endpoint jean_inception /));
     expect(result.json[0]).toMatchObject({ undeployed: [{ modelVersionId: '1' }], deletedEndpoint: true, dryRun: false });
     expect(result.json[0].deleted).toBe(result.json[0].model);
     expect([...double.models.values()].map((m) => m.versions[0].displayName)).toEqual(['other']);

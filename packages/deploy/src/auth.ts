@@ -1,7 +1,6 @@
 // Credentials for Vertex AI and Cloud Storage: Application Default Credentials (gcloud auth
 // application-default login, a service account, the metadata server), or an OAuth access token given
 // explicitly (TENSORSKY_ACCESS_TOKEN, e.g. from `gcloud auth print-access-token`, or a test double's token).
-import { createRequire } from 'node:module';
 import { Storage } from '@google-cloud/storage';
 import { auth as googleapisAuth } from 'googleapis/build/src/apis/aiplatform/index.js';
 import type { aiplatform_v1 } from 'googleapis/build/src/apis/aiplatform/index.js';
@@ -19,12 +18,18 @@ export type VertexAuth = NonNullable<aiplatform_v1.Options['auth']>;
 
 /** googleapis credentials: a fixed access token, else Application Default Credentials. */
 export function vertexAuth(accessToken?: string): VertexAuth {
-  if (accessToken) {
-    const client = new googleapisAuth.OAuth2();
-    client.setCredentials({ access_token: accessToken });
-    return client;
-  }
+  if (accessToken) return tokenClient(accessToken);
   return new googleapisAuth.GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] });
+}
+
+/**
+ * A client that sends a fixed access token. googleapis and @google-cloud/storage are pinned to versions
+ * that share one google-auth-library major, so the same client class serves both.
+ */
+function tokenClient(accessToken: string) {
+  const client = new googleapisAuth.OAuth2();
+  client.setCredentials({ access_token: accessToken });
+  return client;
 }
 
 export interface StorageClientOptions {
@@ -46,22 +51,8 @@ export function createStorage(options: StorageClientOptions): Storage {
     useAuthWithCustomEndpoint: options.apiEndpoint !== undefined && !loopback,
     ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
     ...(options.autoRetry === undefined ? {} : { retryOptions: { autoRetry: options.autoRetry } }),
-    ...(options.accessToken && !loopback ? { authClient: storageTokenClient(options.accessToken) } : {}),
+    ...(options.accessToken && !loopback ? { authClient: tokenClient(options.accessToken) } : {}),
   });
-}
-
-/**
- * @google-cloud/storage checks its authClient against its own google-auth-library (another major
- * version than googleapis uses), so the token client must come from that very copy.
- */
-function storageTokenClient(accessToken: string): never {
-  const requireFromStorage = createRequire(createRequire(import.meta.url).resolve('@google-cloud/storage'));
-  const { OAuth2Client } = requireFromStorage('google-auth-library') as {
-    OAuth2Client: new () => { setCredentials(c: { access_token: string }): void };
-  };
-  const client = new OAuth2Client();
-  client.setCredentials({ access_token: accessToken });
-  return client as never;
 }
 
 function isLoopback(endpoint: string): boolean {

@@ -10,7 +10,7 @@ import { describeServingInput, listModelFiles, type ServingInput } from './model
 import { checkBucket, checkModelName, checkProjectId, checkRegion, parseModelVersion } from '@tensorsky/cloud-errors';
 import { defaultServingImage, modelPrefix } from './names.js';
 import type { RestCall } from './rest-call.js';
-import { VertexClient, type DeployedModel, type PollOptions, type VertexModel } from './vertex.js';
+import { VertexClient, type DeployedModel, type OperationProgress, type PollOptions, type VertexModel } from './vertex.js';
 
 export const DEFAULT_MACHINE_TYPE = 'n1-standard-2';
 /** The autoscaling metric of --autoscaling_cpu_target (DedicatedResources.autoscalingMetricSpecs). */
@@ -59,6 +59,8 @@ export interface VertexDeployOptions {
   onCall?: (call: RestCall) => void;
   onProgress?: (progress: UploadProgress) => void;
   log?: (line: string) => void;
+  /** Progress of each long-running operation as events, instead of log lines. */
+  onOperation?: (progress: OperationProgress) => void;
 }
 
 export interface VertexDeployResult {
@@ -117,7 +119,7 @@ export async function deployToVertex(options: VertexDeployOptions): Promise<Vert
   const filesChanged = upload.uploaded.length + upload.replaced.length + upload.deleted.length > 0;
   if (!dryRun) log(`${artifactUri}: ${upload.uploaded.length} uploaded, ${upload.replaced.length} replaced, ${upload.skipped.length} already there, checksums verified`);
 
-  const vertex = new VertexClient({ projectId, region, apiRoot: options.apiRoot, auth: options.auth, accessToken, dryRun, dryRunReads, onCall: options.onCall, poll: options.poll, log });
+  const vertex = new VertexClient({ projectId, region, apiRoot: options.apiRoot, auth: options.auth, accessToken, dryRun, dryRunReads, onCall: options.onCall, poll: options.poll, log, onOperation: options.onOperation });
   const created = { model: false, version: false, endpoint: false, deployment: false };
 
   // The model version: reuse the one carrying this alias when it was made from these very files.

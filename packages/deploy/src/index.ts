@@ -13,7 +13,19 @@ export {
   type UploadProgress,
   type UploadReport,
 } from './gcs.js';
-export { DRY_RUN_PLACEHOLDER, VertexClient, formatElapsed, type BatchPredictionJob, type DeployedModel, type PollOptions, type PredictResponse, type VertexEndpoint, type VertexModel, type VertexOptions } from './vertex.js';
+export {
+  DRY_RUN_PLACEHOLDER,
+  VertexClient,
+  formatElapsed,
+  type BatchPredictionJob,
+  type DeployedModel,
+  type OperationProgress,
+  type PollOptions,
+  type PredictResponse,
+  type VertexEndpoint,
+  type VertexModel,
+  type VertexOptions,
+} from './vertex.js';
 export {
   CPU_UTILIZATION_METRIC,
   DEFAULT_MACHINE_TYPE,
@@ -29,3 +41,4 @@ export { UndeployError, trafficWithout, undeployFromVertex, type VertexUndeployO
 export { StatusError, vertexStatus, type DeployedModelStatus, type EndpointStatus, type VertexStatusOptions } from './status-vertex.js';
 export { PublishConflictError, publishLocal, type LocalPublishOptions, type LocalPublishResult } from './publish-local.js';
 export { CloudSettingsError, DEFAULT_REGION, resolveCloudSettings, type CloudSetting, type CloudSettings, type CloudSettingsOptions } from './cloud-settings.js';
+export { ModelSyncError, parseGcsUri, syncModelRepository, type ModelSyncOptions, type ModelSyncReport } from './gcs-sync.js';

@@ -50,7 +50,8 @@ async function walk(root: string, prefix: string, found: string[]): Promise<void
   }
 }
 
-async function checksums(file: string): Promise<{ size: number; md5: string; crc32c: string }> {
+/** Size and the checksums Cloud Storage keeps (base64 MD5 and CRC32C) of a local file. */
+export async function checksums(file: string): Promise<{ size: number; md5: string; crc32c: string }> {
   const md5 = createHash('md5');
   const crc = new CRC32C();
   let size = 0;

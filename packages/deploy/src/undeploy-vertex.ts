@@ -7,7 +7,7 @@ import { modelId } from './deploy-vertex.js';
 import { DryRunReads } from './dry-run.js';
 import { checkModelName, checkProjectId, checkRegion, parseModelVersion } from '@tensorsky/cloud-errors';
 import type { RestCall } from './rest-call.js';
-import { VertexClient, type DeployedModel, type PollOptions, type VertexEndpoint } from './vertex.js';
+import { VertexClient, type DeployedModel, type OperationProgress, type PollOptions, type VertexEndpoint } from './vertex.js';
 
 export class UndeployError extends Error {
   override name = 'UndeployError';
@@ -32,6 +32,8 @@ export interface VertexUndeployOptions {
   poll?: PollOptions;
   onCall?: (call: RestCall) => void;
   log?: (line: string) => void;
+  /** Progress of each long-running operation as events, instead of log lines. */
+  onOperation?: (progress: OperationProgress) => void;
 }
 
 export interface VertexUndeployResult {
@@ -69,6 +71,7 @@ export async function undeployFromVertex(options: VertexUndeployOptions): Promis
     onCall: options.onCall,
     poll: options.poll,
     log,
+    onOperation: options.onOperation,
   });
   const result: VertexUndeployResult = { undeployed: [], deletedEndpoint: false, dryRun };
   const where = `project ${projectId}, region ${region}`;

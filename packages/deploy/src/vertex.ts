@@ -28,6 +28,18 @@ export interface PollOptions {
   progressIntervalMs?: number;
 }
 
+/** A long-running operation's progress, reported when its state changes and every progressIntervalMs. */
+export interface OperationProgress {
+  /** The call being waited for: "models.upload", "endpoints.deployModel". */
+  operation: string;
+  /** A deployment's stage ("creating serving cluster"), else "running"; then "done" or "failed". */
+  state: string;
+  /** Since the call returned its operation. */
+  elapsedMs: number;
+  /** The operation's resource name (projects/.../operations/ID). */
+  name?: string;
+}
+
 export interface VertexOptions {
   projectId: string;
   region: string;
@@ -45,6 +57,8 @@ export interface VertexOptions {
   poll?: PollOptions;
   /** Progress of long-running operations: "endpoints.deployModel: preparing model (1 min 30 s elapsed)". */
   log?: (line: string) => void;
+  /** The same progress as events (e.g. JSON lines for CI); when given, it is not also logged. */
+  onOperation?: (progress: OperationProgress) => void;
   /** Per-request timeout; default 120000 ms (a dry run's read timeout in a dry run). */
   requestTimeoutMs?: number;
 }
@@ -270,7 +284,8 @@ export class VertexClient {
       const now = Date.now();
       if (state === reported.state && now - reported.at < progressIntervalMs) return;
       reported = { state, at: now, lines: reported.lines + 1 };
-      this.options.log?.(`${action}: ${state} (${formatElapsed(now - started)} elapsed)`);
+      if (this.options.onOperation) this.options.onOperation({ operation: action, state, elapsedMs: now - started, name: current.name ?? undefined });
+      else this.options.log?.(`${action}: ${state} (${formatElapsed(now - started)} elapsed)`);
     };
     while (!current.done) {
       report(operationState(current));

@@ -1,7 +1,7 @@
 // Long-running operations are never silent: their state is reported when it changes (a deployment's
 // stages) and at least every progressIntervalMs while it does not.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VertexClient, type PollOptions } from '../src/index.js';
+import { VertexClient, type OperationProgress, type PollOptions } from '../src/index.js';
 import { TEST_PROJECT, TEST_REGION, TEST_TOKEN } from './helpers/fake-cloud.js';
 import { startVertexDouble, type VertexDouble } from './helpers/vertex-double.js';
 
@@ -44,6 +44,35 @@ describe('operation progress', () => {
       'finishing up',
       'done',
     ]);
+  });
+
+  it('gives the same progress as events to onOperation (and then logs nothing)', async () => {
+    const lines: string[] = [];
+    const events: OperationProgress[] = [];
+    const started = Date.now();
+    const vertex = new VertexClient({
+      projectId: TEST_PROJECT,
+      region: TEST_REGION,
+      apiRoot: double.url,
+      accessToken: TEST_TOKEN,
+      poll: { initialDelayMs: 5, maxDelayMs: 10, progressIntervalMs: 60_000 },
+      log: (line) => lines.push(line),
+      onOperation: (event) => events.push(event),
+    });
+    const { model, modelVersionId } = await vertex.uploadModel({ displayName: 'm3', artifactUri: 'gs://b/m3/v1/', containerSpec: { imageUri: 'i' } });
+    const endpoint = await vertex.createEndpoint('m3');
+    await vertex.deployModel(endpoint.name!, { model: `${model}@${modelVersionId}`, dedicatedResources: { machineSpec: { machineType: 'n1-standard-2' }, minReplicaCount: 1 } }, { '0': 100 });
+    const took = Date.now() - started;
+    expect(lines).toEqual([]);
+    expect(events.map((e) => e.state)).toEqual(['starting deployment', 'preparing model', 'creating serving cluster', 'adding nodes to cluster', 'getting container image', 'starting model server', 'finishing up', 'done']);
+    for (const event of events) {
+      expect(event.operation).toBe('endpoints.deployModel');
+      expect(event.name).toMatch(new RegExp(`^projects/[^/]+/locations/${TEST_REGION}/endpoints/\\d+/operations/\\d+$`));
+      expect(event.elapsedMs).toBeGreaterThanOrEqual(0);
+      expect(event.elapsedMs).toBeLessThanOrEqual(took);
+    }
+    // Elapsed time only grows.
+    events.slice(1).forEach((event, i) => expect(event.elapsedMs).toBeGreaterThanOrEqual(events[i].elapsedMs));
   });
 
   it('repeats an unchanged state every progressIntervalMs, with the time elapsed', async () => {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
+import { progressReporter } from '../progress.js';
 import { FlagError } from '../usage.js';
 import { printPlan } from '../vertex-options.js';
 
@@ -37,7 +38,7 @@ const options = withSnakeAliases({
     describe: 'Print every REST call (method, URL, body); read-only calls are made, nothing is written; offline or without credentials, plans as for a fresh project',
   },
   timeout: { type: 'number', default: 60, describe: 'Minutes to wait for each Vertex AI operation (deploying takes 5-30)' },
-  json: { type: 'boolean', default: false, describe: 'Print the result as JSON' },
+  json: { type: 'boolean', default: false, describe: 'Print the result as JSON; progress goes to stderr as one JSON object per line (event, operation, state, elapsedMs)' },
   'api-root': { type: 'string', describe: 'Vertex AI API root URL (default: https://REGION-aiplatform.googleapis.com/; for private endpoints and tests)' },
   'storage-endpoint': { type: 'string', describe: 'Cloud Storage JSON API root URL (default: Google; for emulators)' },
 } as const);
@@ -58,7 +59,8 @@ export function deployCommand(output: Output): CommandModule {
       const json = args.json as boolean;
       const cloudFlags = str('bucket') !== undefined || str('project-id') !== undefined;
       const target = str('target') ?? (cloudFlags ? 'vertex' : 'local');
-      const log = json ? () => {} : (line: string) => output.err(`tensorsky deploy: ${line}`);
+      const progress = progressReporter('deploy', output, json);
+      const log = progress.log;
       // Lazy: googleapis and @google-cloud/storage take a while to load and only deploy needs them.
       const deploy = await import('@tensorsky/deploy');
 
@@ -106,7 +108,6 @@ export function deployCommand(output: Output): CommandModule {
 
       log(`project ${projectId} (${project.source}), region ${region.value} (${region.source})`);
       const calls: string[] = [];
-      const progress = progressPrinter(log);
       const result = await deploy.deployToVertex({
         modelDir: str('model-dir')!,
         modelName: str('model-name')!,
@@ -128,7 +129,8 @@ export function deployCommand(output: Output): CommandModule {
         storageEndpoint: str('storage-endpoint'),
         poll: { timeoutMs: timeout * 60_000 },
         onCall: dryRun ? (call) => calls.push(deploy.formatRestCall(call)) : undefined,
-        onProgress: progress,
+        onProgress: progress.onUpload,
+        onOperation: progress.onOperation,
         log,
       });
       if (json) return output.json(dryRun ? { ...result, calls } : result);
@@ -141,25 +143,6 @@ export function deployCommand(output: Output): CommandModule {
       );
     },
   };
-}
-
-/** Upload progress as lines: a bar at every 10% of the bytes, and each finished file. */
-function progressPrinter(log: (line: string) => void): (p: { file: string; fileBytes: number; fileSize: number; doneBytes: number; totalBytes: number }) => void {
-  let shownTenth = -1;
-  return (p) => {
-    const tenth = p.totalBytes === 0 ? 10 : Math.floor((p.doneBytes / p.totalBytes) * 10);
-    const fileDone = p.fileBytes === p.fileSize;
-    if (tenth === shownTenth && !fileDone) return;
-    shownTenth = tenth;
-    const bar = `[${'#'.repeat(tenth)}${'.'.repeat(10 - tenth)}]`;
-    log(`${bar} ${formatSizes(p.doneBytes, p.totalBytes)} ${fileDone ? `uploaded ${p.file}` : `uploading ${p.file}`}`);
-  };
-}
-
-/** "12.3/95.1 MB", or "20/31 kB" below a megabyte. */
-function formatSizes(done: number, total: number): string {
-  if (total < 1024 * 1024) return `${Math.round(done / 1024)}/${Math.round(total / 1024)} kB`;
-  return `${(done / (1024 * 1024)).toFixed(1)}/${(total / (1024 * 1024)).toFixed(1)} MB`;
 }
 
 function positiveInteger(value: unknown, key: string): number {

@@ -4,6 +4,7 @@
 import type { CommandModule } from 'yargs';
 import { withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
+import { progressReporter } from '../progress.js';
 import { FlagError } from '../usage.js';
 import { printPlan, VERTEX_OPTIONS, vertexTarget } from '../vertex-options.js';
 
@@ -20,7 +21,7 @@ const options = withSnakeAliases({
     describe: 'Print every REST call (method, URL, body); read-only calls are made, nothing is written; offline or without credentials, finds nothing deployed',
   },
   timeout: { type: 'number', default: 30, describe: 'Minutes to wait for each Vertex AI operation' },
-  json: { type: 'boolean', default: false, describe: 'Print the result as JSON' },
+  json: { type: 'boolean', default: false, describe: 'Print the result as JSON; progress goes to stderr as one JSON object per line (event, operation, state, elapsedMs)' },
 } as const);
 
 export function undeployCommand(output: Output): CommandModule {
@@ -34,7 +35,8 @@ export function undeployCommand(output: Output): CommandModule {
       const json = args.json as boolean;
       const timeout = args.timeout as number;
       if (!(timeout > 0)) throw new FlagError('timeout', `must be a positive number of minutes, got ${timeout}`);
-      const log = json ? () => {} : (line: string) => output.err(`tensorsky undeploy: ${line}`);
+      const progress = progressReporter('undeploy', output, json);
+      const log = progress.log;
       const deploy = await import('@tensorsky/deploy');
       const target = await vertexTarget(args, log);
       const calls: string[] = [];
@@ -48,6 +50,7 @@ export function undeployCommand(output: Output): CommandModule {
         dryRun,
         poll: { timeoutMs: timeout * 60_000 },
         onCall: dryRun ? (call) => calls.push(deploy.formatRestCall(call)) : undefined,
+        onOperation: progress.onOperation,
         log,
       });
       if (json) return output.json(dryRun ? { ...result, calls } : result);
