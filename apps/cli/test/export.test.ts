@@ -223,6 +223,9 @@ describe('tensorsky export --warmup_images', () => {
       expect(result.err.join('\n')).toContain(message);
       expect(readdirSync(scratch)).not.toContain('warmup-refused');
     }
+  });
+});
+
 describe('tensorsky export --saved_model', () => {
   const spec = { height: 16, width: 16, channels: 3, filters: 4, classes: 3 };
   const classifier = path.join(scratch, 'tf2-classifier');

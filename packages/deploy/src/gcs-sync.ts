@@ -10,9 +10,8 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CRC32C, type Storage } from '@google-cloud/storage';
-import { toCloudError, type CloudContext } from './errors.js';
+import { checkBucket, toCloudError, type CloudContext } from '@tensorsky/cloud-errors';
 import { checksums } from './model-files.js';
-import { checkBucket } from './names.js';
 
 export class ModelSyncError extends Error {
   override name = 'ModelSyncError';

@@ -390,7 +390,7 @@ function buildSavedModel(
       inputFormat: options.inputFormat,
       preprocess: options.normalize === undefined ? options.preprocess : 'custom',
       preprocessing: steps,
-      preprocessFrom: fromModel ? { source: fromModel.source, layers: fromModel.layers } : null,
+      preprocessFrom: options.fromModel ? { source: options.fromModel.source, layers: options.fromModel.layers } : null,
       jpegDct: network.imageInput ? options.jpegDct : null,
       signature: {
         key: SIGNATURE_KEY,

@@ -1,15 +1,6 @@
 export { expandImagePaths, readImageFile, type ImageFile } from './image-files.js';
-export {
-  checkPreprocessOptions,
-  ImageInputGraphError,
-  PREPROCESS_MODES,
-  PREPROCESS_STEPS,
-  preprocessImagesReference,
-  type PreprocessMode,
-  type PreprocessOptions,
-  type PreprocessStep,
-  type ReferenceImage,
-} from './preprocessing.js';
+export { ImageInputGraphError, PREPROCESS_MODES, PREPROCESS_STEPS, type PreprocessMode, type PreprocessStep } from './modes.js';
+export { checkPreprocessOptions, preprocessImagesReference, type ReferenceImage } from './preprocessing.js';
 export {
   ANTIALIAS_KERNELS,
   centralCropOffset,
@@ -28,6 +19,7 @@ export {
   type NormalizationValues,
   type PixelGrid,
   type PreprocessingRecord,
+  type PreprocessOptions,
   type Preprocessing,
   type ResizeMethod,
 } from './pipeline.js';

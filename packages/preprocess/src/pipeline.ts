@@ -2,7 +2,7 @@
 // (geometry), resize (method and pixel grid), normalize (steps). The serving graph
 // (@tensorsky/export's preprocessing.ts) and the TF.js reference (preprocessImagesReference) both
 // follow this description, and `tensorsky inspect` prints it (describePreprocessing).
-import { ImageInputGraphError, PREPROCESS_STEPS, type PreprocessOptions, type PreprocessStep } from './preprocessing.js';
+import { ImageInputGraphError, PREPROCESS_STEPS, type PreprocessMode, type PreprocessStep } from './modes.js';
 
 /** tf.image.resize's methods that exist as plain TensorFlow ops. */
 export type ResizeMethod = 'bilinear' | 'nearest' | 'bicubic' | 'area';
@@ -27,6 +27,25 @@ export const PIXEL_GRIDS: Readonly<Record<PixelGrid, string>> = {
   legacy: 'TF1 legacy (align_corners=false, half_pixel_centers=false)',
   align_corners: 'TF1 align_corners=true',
 };
+
+export interface PreprocessOptions {
+  /** The network's input size. */
+  height: number;
+  width: number;
+  preprocess: PreprocessMode;
+  /** 3 (RGB, default) or 1 (grayscale, TensorFlow's luma). */
+  channels?: 1 | 3;
+  /** Default bilinear. */
+  resize?: ResizeMethod;
+  /** Default half_pixel (TF2). */
+  grid?: PixelGrid;
+  /** Antialiased bilinear/bicubic (tf.image.resize(antialias=True)); default false. */
+  antialias?: boolean;
+  /** Default stretch. */
+  geometry?: Geometry;
+  /** Normalization steps; when given they replace `preprocess`'s preset. */
+  normalize?: readonly PreprocessStep[];
+}
 
 /** What happens to the decoded image before (and, for short_side, after) resizing it to the network size. */
 export type Geometry =

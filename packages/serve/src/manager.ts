@@ -7,7 +7,7 @@
 // random weights is said to be one in the log, in its metadata and in /healthz.
 import { checkProvenance, type ProvenanceCheck } from '@tensorsky/saved-model';
 import { withoutPrototypes, type ImageInputMap, type LoadedVersion, type SignatureMap } from './engine.js';
-import { errorMessage, invalidArgument, notFound, shown } from './errors.js';
+import { errorMessage, invalidArgument, notFound, ServeError, shown } from './errors.js';
 import type { VersionDir } from './repository.js';
 
 /** TF Serving's ModelVersionStatus.State names. */

@@ -78,6 +78,7 @@ const options = withSnakeAliases({
   'preprocess-from': {
     type: 'string',
     describe: "A Keras model (.keras, .h5, TF.js model.json, or its folder) or JSON config whose Resizing/CenterCrop/Rescaling/Normalization input layers give the preprocessing; flags given here win",
+  },
   'jpeg-dct': {
     type: 'string',
     choices: JPEG_DCT_METHODS,
