@@ -59,6 +59,21 @@ export function checkBucket(bucket: string): string {
   return name;
 }
 
+/**
+ * gs://BUCKET[/FOLDER] as its bucket and the object prefix of the folder ('' or ending in '/'). `what`
+ * names the value in messages (a flag, an environment variable).
+ */
+export function parseGcsFolder(uri: string, what: string): { bucket: string; prefix: string } {
+  const match = /^gs:\/\/([^/]+)(?:\/(.*))?$/.exec(uri);
+  if (!match) throw new DeployNameError(`${what} ${uri} is not a Cloud Storage folder; give gs://BUCKET/FOLDER, e.g. gs://my-bucket/batch-1`);
+  const bucket = checkBucket(match[1]!);
+  const folder = (match[2] ?? '').replace(/\/+$/, '');
+  if (folder.split('/').some((part) => part === '.' || part === '..')) {
+    throw new DeployNameError(`${what} ${uri} has '.' or '..' in its path: give the folder itself`);
+  }
+  return { bucket, prefix: folder === '' ? '' : `${folder}/` };
+}
+
 export function checkProjectId(projectId: string): string {
   if (!PROJECT_ID.test(projectId)) {
     throw new DeployNameError(

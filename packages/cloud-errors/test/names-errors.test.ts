@@ -2,7 +2,7 @@
 // from what Google's APIs, Node's fetch and google-auth-library actually throw.
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { CloudError, checkBucket, checkModelName, checkProjectId, operationError, parseModelVersion, toCloudError } from '../src/index.js';
+import { CloudError, checkBucket, checkModelName, checkProjectId, DeployNameError, operationError, parseGcsFolder, parseModelVersion, toCloudError } from '../src/index.js';
 
 describe('names', () => {
   it('maps tutorial versions to Vertex AI aliases and TF Serving version numbers', () => {
@@ -20,6 +20,23 @@ describe('names', () => {
     for (const bad of ['My_Bucket', 'ab', 'a..b', '-bucket']) expect(() => checkBucket(bad)).toThrow(/invalid bucket/);
     expect(checkProjectId('my-project-123')).toBe('my-project-123');
     for (const bad of ['123456789012', 'My Project', 'proj']) expect(() => checkProjectId(bad)).toThrow(/invalid project ID/);
+  });
+});
+
+describe('parseGcsFolder', () => {
+  it('splits gs://bucket/folder into the bucket and a prefix ending in /', () => {
+    expect(parseGcsFolder('gs://my-models/models/m', '--output')).toEqual({ bucket: 'my-models', prefix: 'models/m/' });
+    expect(parseGcsFolder('gs://my-models/models/m/', '--output')).toEqual({ bucket: 'my-models', prefix: 'models/m/' });
+    expect(parseGcsFolder('gs://my-models', '--output')).toEqual({ bucket: 'my-models', prefix: '' });
+  });
+
+  it('refuses what is not a gs:// folder in one line naming the value, with what to write instead', () => {
+    expect(() => parseGcsFolder('s3://b/m', '--images')).toThrow(DeployNameError);
+    expect(() => parseGcsFolder('s3://b/m', '--images')).toThrow(
+      '--images s3://b/m is not a Cloud Storage folder; give gs://BUCKET/FOLDER, e.g. gs://my-bucket/batch-1',
+    );
+    expect(() => parseGcsFolder('gs://Bad_Bucket/m', '--images')).toThrow(/invalid bucket 'Bad_Bucket'/);
+    expect(() => parseGcsFolder('gs://b-b/models/../m', '--images')).toThrow("--images gs://b-b/models/../m has '.' or '..' in its path: give the folder itself");
   });
 });
 

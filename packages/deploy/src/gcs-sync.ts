@@ -10,21 +10,11 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CRC32C, type Storage } from '@google-cloud/storage';
-import { checkBucket, toCloudError, type CloudContext } from '@tensorsky/cloud-errors';
+import { parseGcsFolder, toCloudError, type CloudContext } from '@tensorsky/cloud-errors';
 import { checksums } from './model-files.js';
 
 export class ModelSyncError extends Error {
   override name = 'ModelSyncError';
-}
-
-/** gs://bucket/folder split into the bucket and the folder's prefix ("" or ending in "/"). */
-export function parseGcsUri(uri: string): { bucket: string; prefix: string } {
-  const match = /^gs:\/\/([^/]+)(?:\/(.*))?$/.exec(uri);
-  if (!match) throw new ModelSyncError(`'${uri}' is not a Cloud Storage folder: write it as gs://BUCKET/FOLDER`);
-  const bucket = checkBucket(match[1]);
-  const folder = (match[2] ?? '').replace(/\/+$/, '');
-  if (folder.split('/').some((part) => part === '.' || part === '..')) throw new ModelSyncError(`'${uri}' has '.' or '..' in its path: give the folder itself`);
-  return { bucket, prefix: folder === '' ? '' : `${folder}/` };
 }
 
 export interface ModelSyncOptions {
@@ -58,7 +48,7 @@ interface RemoteFile {
 /** Copies every numbered version of `source` into `dir`, skipping versions already there byte for byte. */
 export async function syncModelRepository(options: ModelSyncOptions): Promise<ModelSyncReport> {
   const { storage, source, log = () => {} } = options;
-  const { bucket, prefix } = parseGcsUri(source);
+  const { bucket, prefix } = parseGcsFolder(source, 'the model folder');
   const uri = `gs://${bucket}/${prefix}`;
   const context: CloudContext = {
     service: 'Cloud Storage',

@@ -41,4 +41,4 @@ export { UndeployError, trafficWithout, undeployFromVertex, type VertexUndeployO
 export { StatusError, vertexStatus, type DeployedModelStatus, type EndpointStatus, type VertexStatusOptions } from './status-vertex.js';
 export { PublishConflictError, publishLocal, type LocalPublishOptions, type LocalPublishResult } from './publish-local.js';
 export { CloudSettingsError, DEFAULT_REGION, resolveCloudSettings, type CloudSetting, type CloudSettings, type CloudSettingsOptions } from './cloud-settings.js';
-export { ModelSyncError, parseGcsUri, syncModelRepository, type ModelSyncOptions, type ModelSyncReport } from './gcs-sync.js';
+export { ModelSyncError, syncModelRepository, type ModelSyncOptions, type ModelSyncReport } from './gcs-sync.js';

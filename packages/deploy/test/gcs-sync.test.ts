@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CloudError, createStorage, DeployNameError, ModelSyncError, parseGcsUri, syncModelRepository } from '../src/index.js';
+import { CloudError } from '@tensorsky/cloud-errors';
+import { createStorage, syncModelRepository } from '../src/index.js';
 import { startGcsEmulator, type GcsEmulator } from './helpers/gcs-emulator.js';
 import { SAVED_MODELS_DIR } from '@tensorsky/fixtures';
 
@@ -40,21 +41,6 @@ function tree(dir: string): string[] {
     .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'))
     .sort();
 }
-
-describe('parseGcsUri', () => {
-  it('splits gs://bucket/folder into the bucket and a prefix ending in /', () => {
-    expect(parseGcsUri('gs://my-models/models/m')).toEqual({ bucket: 'my-models', prefix: 'models/m/' });
-    expect(parseGcsUri('gs://my-models/models/m/')).toEqual({ bucket: 'my-models', prefix: 'models/m/' });
-    expect(parseGcsUri('gs://my-models')).toEqual({ bucket: 'my-models', prefix: '' });
-  });
-
-  it('refuses what is not a gs:// folder, with what to write instead', () => {
-    expect(() => parseGcsUri('s3://b/m')).toThrow(ModelSyncError);
-    expect(() => parseGcsUri('s3://b/m')).toThrow(/is not a Cloud Storage folder: write it as gs:\/\/BUCKET\/FOLDER/);
-    expect(() => parseGcsUri('gs://Bad_Bucket/m')).toThrow(DeployNameError);
-    expect(() => parseGcsUri('gs://b-b/models/../m')).toThrow(/'\.\.'/);
-  });
-});
 
 describe('syncModelRepository', () => {
   it('copies each numbered version (N/ or vN/) byte for byte into DIR/N, skipping other folders', async () => {

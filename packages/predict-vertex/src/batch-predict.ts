@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Storage } from '@google-cloud/storage';
-import { CloudError, checkModelName, checkProjectId, checkRegion, parseModelVersion } from '@tensorsky/cloud-errors';
+import { CloudError, checkModelName, checkProjectId, checkRegion, parseGcsFolder, parseModelVersion } from '@tensorsky/cloud-errors';
 import { loadLabels } from '@tensorsky/decode';
 import {
   DEFAULT_MACHINE_TYPE,
@@ -26,7 +26,7 @@ import { expandImagePaths, readImageFile } from '@tensorsky/preprocess';
 import { detectImageFormat } from '@tensorsky/image';
 import type { ImageEncoding } from '@tensorsky/saved-model';
 import { KEY_FIELD, decodeShards, isErrorShard, writeAtomically, writeResults, type BatchImageResult } from './batch-results.js';
-import { deleteObject, gsUri, inParallel, listObjects, parseGsFolder, putObject, readObject, type GcsAccess, type GcsLocation } from './gcs-objects.js';
+import { deleteObject, gsUri, inParallel, listObjects, putObject, readObject, type GcsAccess, type GcsLocation } from './gcs-objects.js';
 import { labelsInput } from './vertex-backend.js';
 
 /** Jobs in these states will not change any more. */
@@ -138,7 +138,7 @@ export async function batchPredict(options: BatchPredictOptions): Promise<BatchP
   const region = checkRegion(options.region);
   const modelName = checkModelName(options.modelName);
   const version = parseModelVersion(options.modelVersion);
-  const output = parseGsFolder(options.output, '--output');
+  const output = parseGcsFolder(options.output, '--output');
   const top = options.top ?? 5;
   const replicas = options.replicas ?? 1;
   if (!Number.isInteger(replicas) || replicas < 1) throw new BatchPredictError(`--replicas must be a whole number of at least 1, got ${replicas}`);
@@ -271,7 +271,7 @@ export async function batchPredict(options: BatchPredictOptions): Promise<BatchP
   // The shards, decoded into one result per image.
   const outputDir = job.outputInfo?.gcsOutputDirectory;
   if (!outputDir) throw new CloudError(`Vertex AI batch prediction job ${job.name} succeeded without naming its output folder; see it in the console`, 'INTERNAL');
-  const where = parseGsFolder(outputDir, 'the job output');
+  const where = parseGcsFolder(outputDir, 'the job output');
   const shardNames = (await listObjects(gcs, where)).map((o) => o.name).filter((n) => /(^|\/)prediction[^/]*$/.test(n) || isErrorShard(n));
   const shards = await inParallel(shardNames, options.concurrency ?? 8, async (name) => ({ name, text: (await readObject(gcs, where.bucket, name)).toString('utf8') }));
   const results = decodeShards(shards, keys, await loadLabels(options.labels ?? 'inception'), top);
@@ -325,7 +325,7 @@ async function waitForJob(
 /** The images to predict: local files (uploaded under OUTPUT/images/) or the image objects of a gs:// folder. */
 async function listImages(images: string, output: GcsLocation, gcs: GcsAccess): Promise<SourceImage[]> {
   if (images.startsWith('gs://')) {
-    const folder = parseGsFolder(images, '--images');
+    const folder = parseGcsFolder(images, '--images');
     const objects = (await listObjects(gcs, folder)).filter((o) => IMAGE_NAME.test(o.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
     return objects.map((o) => ({
       key: gsUri(folder.bucket, o.name),

@@ -6,22 +6,10 @@ import type { Storage } from '@google-cloud/storage';
 import { CloudError, toCloudError, type CloudContext } from '@tensorsky/cloud-errors';
 import { DryRunReads, type RestCall } from '@tensorsky/deploy';
 
-export class GcsUriError extends Error {
-  override name = 'GcsUriError';
-}
-
 export interface GcsLocation {
   bucket: string;
   /** Object name prefix, without a leading slash; a folder ends in "/" (or is empty). */
   prefix: string;
-}
-
-/** gs://bucket/some/folder → { bucket, prefix: 'some/folder/' } (a folder: with its trailing slash). */
-export function parseGsFolder(uri: string, flag: string): GcsLocation {
-  const match = /^gs:\/\/([a-z0-9][a-z0-9._-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri);
-  if (!match) throw new GcsUriError(`${flag} ${uri} is not a Cloud Storage folder; give gs://BUCKET/FOLDER, e.g. gs://my-bucket/batch-1`);
-  const path = (match[2] ?? '').replace(/\/+$/, '');
-  return { bucket: match[1], prefix: path ? `${path}/` : '' };
 }
 
 export function gsUri(bucket: string, name: string): string {

@@ -4,4 +4,3 @@
 export { VertexBackend, labelsInput, type VertexTarget } from './vertex-backend.js';
 export { BatchPredictError, batchPredict, type BatchEvent, type BatchPollOptions, type BatchPredictOptions, type BatchPredictResult } from './batch-predict.js';
 export { KEY_FIELD, decodeShards, writeResults, type BatchImageResult } from './batch-results.js';
-export { GcsUriError, parseGsFolder } from './gcs-objects.js';
