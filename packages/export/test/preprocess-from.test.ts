@@ -77,9 +77,10 @@ describe('preprocessingFromLayers', () => {
 });
 
 describe('a model that carries its preprocessing layers', () => {
-  it('is refused with a pointer to --preprocess_from', () => {
-    expect(() => checkSupportedLayers(sequential([input, rescaling, conv]), 'model.keras')).toThrow(
-      "layer 'rescaling' is a Rescaling preprocessing layer, which tensorsky export builds into the serving graph instead: export the model without its preprocessing layers and give this model's file with --preprocess_from",
+  it('converts Rescaling (and Normalization) as layers, and refuses Resizing/CenterCrop with a pointer to --preprocess_from', () => {
+    expect(() => checkSupportedLayers(sequential([input, rescaling, conv]), 'model.keras')).not.toThrow();
+    expect(() => checkSupportedLayers(sequential([input, resizing, conv]), 'model.keras')).toThrow(
+      "layer 'resizing' is a Resizing preprocessing layer, which tensorsky export builds into the serving graph instead: export the model without its preprocessing layers and give this model's file with --preprocess_from",
     );
   });
 });
