@@ -115,7 +115,7 @@ describe('Keras applications: export fidelity', () => {
           model.dispose();
         }
         const [height, width] = KERAS_APPLICATIONS[name].inputShape;
-        const decoded = await Promise.all(files.map((f) => decodeImageToRgb(f)));
+        const decoded = await Promise.all(files.map((f) => decodeImageToRgb(f, { dctMethod: 'accurate' })));
         const pixels = preprocessImagesReference(tf, decoded, { height, width, preprocess: KERAS_APPLICATIONS[name].preprocess });
         const probabilities = source.model.predict(pixels) as tf.Tensor;
         const reference = (await probabilities.data()) as Float32Array;

@@ -157,7 +157,7 @@ describe('tf.keras 2.x .h5 with a nested Functional base (transfer learning)', (
     await initTfjs('wasm');
     temp = await makeTempDir('keras-nested');
     files = await Promise.all(PHOTOS.map((name) => readFile(join(imagesDir, name))));
-    const decoded = await Promise.all(files.map((f) => decodeImageToRgb(f)));
+    const decoded = await Promise.all(files.map((f) => decodeImageToRgb(f, { dctMethod: 'accurate' })));
     pixels = preprocessImagesReference(tf, decoded, { height: SIZE, width: SIZE, preprocess: 'inception' });
   });
   afterAll(async () => {

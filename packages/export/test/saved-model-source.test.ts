@@ -201,7 +201,7 @@ describe('export --saved_model of a TF2 image classifier in tf.saved_model.saveâ
     writeTf2Classifier(original, spec, weights);
 
     files = await Promise.all(PHOTOS.map((name) => readFile(join(imagesDir, name))));
-    const decoded = await Promise.all(files.map((f) => decodeImageToRgb(f)));
+    const decoded = await Promise.all(files.map((f) => decodeImageToRgb(f, { dctMethod: 'accurate' })));
     // The same network in TF.js ops, on the pixels the image front computes (preprocess's TF.js reference).
     reference = tf.tidy(() => {
       const x = preprocessImagesReference(tf, decoded, { height: spec.height, width: spec.width, preprocess: 'inception' });
