@@ -109,7 +109,7 @@ describe('HandleReloadConfigRequest (gRPC ModelService)', () => {
     });
     // Nothing changed: version 124 was not loaded, and the label is unknown.
     expect((await get(server, '/v1/models/hp')).body.model_version_status.map((s: { version: string }) => s.version)).toEqual(['123']);
-    expect((await post(server, '/v1/models/hp/labels/canary:predict', { instances: [2.0] })).status).toBe(404);
+    expect((await post(server, '/v1/models/hp/labels/canary:predict', { instances: [2.0] })).status).toBe(400);
 
     // serving_config.md's procedure: load 124 first, then label it.
     await call(client, 'HandleReloadConfigRequest', reloadRequest([{ name: 'hp', base_path: TWO_VERSIONS, versions: [123, 124], labels: { stable: 123 } }]));

@@ -1,10 +1,10 @@
 // Python's grpcio as an independent gRPC client in tests: stubs generated at test time with grpc_tools'
-// protoc from every .proto file under SERVING_PROTO_DIR (and saved-model's tensorflow.proto), so that a
+// protoc from every .proto file under SERVING_PROTO_DIR (and saved-model's tensorflow.proto and tf.Example protos), so that a
 // proto file added there is compiled too. Skipped by callers when python3 lacks grpc and grpc_tools.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { TENSORFLOW_PROTO_DIR } from '@tensorsky/saved-model';
+import { EXAMPLE_PROTO_DIR, TENSORFLOW_PROTO_DIR } from '@tensorsky/saved-model';
 import { SERVING_PROTO_DIR } from '../../src/grpc-proto.js';
 
 /** The Python interpreter that has grpcio and grpc_tools (Debian's python3-grpcio, python3-grpc-tools), if any. */
@@ -24,9 +24,19 @@ export async function generatePythonStubs(python: string, dir: string): Promise<
   const tensorflowProto = await fs.readFile(path.join(TENSORFLOW_PROTO_DIR, 'tensorflow.proto'), 'utf8');
   await fs.writeFile(path.join(dir, 'tf', 'tensorflow.proto'), tensorflowProto.replace(/^(\s*)optional /gm, '$1'));
   const protos = (await fs.readdir(SERVING_PROTO_DIR, { recursive: true })).filter((f) => f.endsWith('.proto')).sort();
+  // tf.Example's protos (tensorflow/core/example/*.proto), which TF Serving's input.proto imports.
+  const examples = (await fs.readdir(path.join(EXAMPLE_PROTO_DIR, 'tensorflow'), { recursive: true }))
+    .filter((f) => f.endsWith('.proto'))
+    .map((f) => `tensorflow/${f}`)
+    .sort();
   const protoc = spawnSync(
     python,
-    [...['-m', 'grpc_tools.protoc', `-I${SERVING_PROTO_DIR}`, `-I${path.join(dir, 'tf')}`, `--python_out=${dir}`, `--grpc_python_out=${dir}`], ...protos, 'tensorflow.proto'],
+    [
+      ...['-m', 'grpc_tools.protoc', `-I${SERVING_PROTO_DIR}`, `-I${path.join(dir, 'tf')}`, `-I${EXAMPLE_PROTO_DIR}`, `--python_out=${dir}`, `--grpc_python_out=${dir}`],
+      ...protos,
+      ...examples,
+      'tensorflow.proto',
+    ],
     { encoding: 'utf8', timeout: 60_000 },
   );
   return { status: protoc.status, stderr: protoc.stderr };
