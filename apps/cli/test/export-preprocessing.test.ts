@@ -24,7 +24,7 @@ describe('tensorsky export preprocessing flags', () => {
     const exported = await run('export', '--model_dir', dir, '--model', model, '--labels', 'none', ...flags);
     expect(exported.code).toBe(0);
     const steps = [
-      'decode the web-safe base64 of an image file to RGB (DecodeBase64, DecodeImage), then to float',
+      'decode the web-safe base64 of an image file to RGB (DecodeBase64, DecodeImage, DecodeJpeg), then to float',
       'central crop 0.875 of each side (tf.image.central_crop)',
       'resize to 32x32 with bicubic (ResizeBicubic), TF1 legacy (align_corners=false, half_pixel_centers=false)',
       'reorder channels RGB -> BGR',
@@ -50,7 +50,7 @@ describe('tensorsky export preprocessing flags', () => {
     const at = inspected.out.indexOf('Preprocessing (read from the graph ops):');
     expect(at).toBeGreaterThan(0);
     expect(inspected.out.slice(at + 1, at + 7)).toEqual([
-      '  1. decode (DecodeBase64, DecodeImage)',
+      '  1. decode (DecodeBase64, DecodeJpeg, DecodeImage)',
       '  2. central crop (Slice; fraction computed in float64)',
       '  3. resize with ResizeBicubic (legacy pixel centers)',
       '  4. reorder channels RGB -> BGR',

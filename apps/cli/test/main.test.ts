@@ -36,7 +36,7 @@ describe('tensorsky usage errors', () => {
     [['predict-cloud', '--image', cat, '--top', '0'], '--top must be a whole number of at least 1, got 0 (see tensorsky predict-cloud --help)'],
     [['export', '--model_dir', neverCreated, '--seed', '1.5'], '--seed must be an integer, got 1.5 (see tensorsky export --help)'],
     // yargs' own checks, reworded: choices, required flags, unknown flags and arguments.
-    [['export', '--model_dir', neverCreated, '--input_format', 'jpeg'], '--input_format must be one of b64, bytes, got "jpeg" (see tensorsky export --help)'],
+    [['export', '--model_dir', neverCreated, '--input_format', 'jpeg'], '--input_format must be one of b64, bytes, tensor, got "jpeg" (see tensorsky export --help)'],
     [['export'], 'missing --model_dir (see tensorsky export --help)'],
     [['deploy', '--model-dir', neverCreated], 'missing --model_name, --model_version (see tensorsky deploy --help)'],
     [['export', '--model_dir', neverCreated, '--bogus_flag', '1'], 'unknown flag --bogus_flag (see tensorsky export --help)'],
@@ -73,7 +73,7 @@ describe('tensorsky did you mean', () => {
     [['completon'], 'unknown command "completon"; did you mean completion? (see tensorsky --help)'],
     [['export', '--model_dir', neverCreated, '--fold_batch_norm'], 'unknown flag --fold_batch_norm; did you mean --fold_batch_norms? (see tensorsky export --help)'],
     [['export', '--model_dir', neverCreated, '--preprocess', 'inceptoin'], '--preprocess must be one of inception, unit, caffe, torch, none, got "inceptoin"; did you mean inception? (see tensorsky export --help)'],
-    [['export', '--model_dir', neverCreated, '--input-format', 'byte'], '--input-format must be one of b64, bytes, got "byte"; did you mean bytes? (see tensorsky export --help)'],
+    [['export', '--model_dir', neverCreated, '--input-format', 'byte'], '--input-format must be one of b64, bytes, tensor, got "byte"; did you mean bytes? (see tensorsky export --help)'],
     [['predict', '--image', cat, '--backend', 'wsam'], '--backend must be one of auto, tensorflow, onnx, wasm, cpu, got "wsam"; did you mean wasm? (see tensorsky predict --help)'],
     [['predict', '--image', cat, '--decode_preds_fn', 'inceptoin'], '--decode_preds_fn "inceptoin" is not inception, imagenet, transfert, none or an existing file; did you mean inception? (see tensorsky predict --help)'],
     [['predict', '--image', cat, '--weights', 'imagenett'], '--weights "imagenett" is not imagenet, random or an existing file; did you mean imagenet? (see tensorsky predict --help)'],
