@@ -17,7 +17,7 @@ import { readSavedModel, validateGraph } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPLICATION_NAMES, exportSavedModel, initTfjs, KERAS_APPLICATIONS, loadModelSource, type ApplicationName } from '../src/index.js';
 import { compareProbabilities } from './fidelity-helpers.js';
-import { imagesDir, makeTempDir, PHOTOS } from './helpers/fixtures.js';
+import { imagesDir, loadLayersSource, makeTempDir, PHOTOS } from './helpers/fixtures.js';
 import { writeKerasWeightsFile } from './helpers/keras-h5-writer.js';
 
 /**
@@ -33,7 +33,7 @@ const KERAS_SUMMARIES: Record<ApplicationName, { total: number; nonTrainable: nu
   efficientnet_b0: { total: 5_330_571, nonTrainable: 42_023, weights: 314 },
 };
 
-const countOf = (weights: tf.LayerVariable[]) => weights.reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1), 0);
+const countOf = (weights: tf.LayerVariable[]) => weights.reduce((sum, w) => sum + (w.shape as number[]).reduce((a, b) => a * b, 1), 0);
 
 describe('Keras applications: architecture', () => {
   beforeAll(async () => {
@@ -163,7 +163,7 @@ describe('Keras applications: export fidelity', () => {
     const host = `127.0.0.1:${(probe.address() as AddressInfo).port}`;
     await new Promise((resolve) => probe.close(resolve));
     const url = `http://${host}/weights.h5`;
-    const source = await loadModelSource({ model: 'mobilenet_v2', imagenet: { cacheDir, url } });
+    const source = await loadLayersSource({ model: 'mobilenet_v2', imagenet: { cacheDir, url } });
     try {
       expect(source.weights).toBe('imagenet');
       expect(source.provenance.weights).toEqual({ kind: 'imagenet', file: fileName, md5 });
