@@ -23,8 +23,8 @@ export const MAX_WARMUP_RECORDS = 1000;
 /**
  * How many times each request is replayed: TF Serving's ModelWarmupOptions.num_request_iterations, a
  * setting of the server (1 unless set). 3 here: ONNX Runtime settles its memory plan for an input shape
- * over its first runs. Measured (test/warmup-latency.test.ts, CPU time): the first real request took
- * 1.9x a warm one after one replay, 1.2x after three, 3-4x without warmup.
+ * over its first runs. Measured on fresh one-worker servers (CPU time, median of 5): the first real
+ * request took 1.9x a warm one after one replay, 1.1-1.3x after three, 3-4x without warmup.
  */
 export const WARMUP_ITERATIONS = 3;
 
