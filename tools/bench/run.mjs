@@ -18,6 +18,7 @@ const benches = [
   ['predict', 'predict.mjs'],
   ['engines', 'engines.mjs'],
   ['serve', 'serve.mjs'],
+  ['warmup', 'warmup.mjs'],
 ].filter(([name]) => only.length === 0 || only.includes(name));
 
 const machine = {
