@@ -12,6 +12,7 @@
 // float image input is replaced by the image-decoding front.
 import * as tf from '@tensorflow/tfjs';
 import {
+  dataDependencyOrder,
   DataType,
   parseDataType,
   parseTensorName,
@@ -162,36 +163,13 @@ export function graphModelToGraph(model: TfjsGraphModel, g: GraphBuilder, images
   return output;
 }
 
-/**
- * The nodes the output depends on through data inputs, inputs before their readers (iterative: graphs
- * can be thousands of nodes deep). Control dependencies are dropped: they order stateful ops, and the
- * ops of a converted inference graph are stateless.
- */
+/** The nodes the output depends on, inputs before their readers; the input Placeholder is fed. */
 function dependencyOrder(model: Pick<TfjsGraphModel, 'source' | 'nodes' | 'input' | 'output'>): string[] {
-  const order: string[] = [];
-  const state = new Map<string, 'open' | 'done'>([[model.input, 'done']]);
-  const stack: { name: string; expanded: boolean }[] = [{ name: parseTensorName(model.output).node, expanded: false }];
-  while (stack.length > 0) {
-    const top = stack.pop()!;
-    if (top.expanded) {
-      state.set(top.name, 'done');
-      order.push(top.name);
-      continue;
-    }
-    if (state.get(top.name) === 'done') continue;
-    if (state.get(top.name) === 'open') {
-      throw new GraphModelError(`${model.source}: node '${top.name}' is part of a cycle (a while loop); tensorsky export converts graphs without control flow`);
-    }
-    const node = model.nodes.get(top.name);
-    if (!node) throw new GraphModelError(`${model.source}: the graph reads node '${top.name}', which it does not have`);
-    state.set(top.name, 'open');
-    stack.push({ name: top.name, expanded: true });
-    for (const ref of (node.input ?? []).filter((r) => !r.startsWith('^'))) {
-      const from = parseTensorName(ref).node;
-      if (state.get(from) !== 'done') stack.push({ name: from, expanded: false });
-    }
-  }
-  return order;
+  return dataDependencyOrder([parseTensorName(model.output).node], (name) => model.nodes.get(name), {
+    given: [model.input],
+    cycle: (name) => new GraphModelError(`${model.source}: node '${name}' is part of a cycle (a while loop); tensorsky export converts graphs without control flow`),
+    missing: (name) => new GraphModelError(`${model.source}: the graph reads node '${name}', which it does not have`),
+  });
 }
 
 function convertNode(model: TfjsGraphModel, node: NodeJSON, inputs: GraphTensor[], g: GraphBuilder): readonly GraphTensor[] {

@@ -9,6 +9,7 @@ import { basename, join } from 'node:path';
 import {
   attrValueCase,
   concreteFunctionMetaGraph,
+  dataDependencyOrder,
   DataType,
   dataTypeName,
   freezeSignatureGraph,
@@ -239,26 +240,15 @@ export function frozenGraphToGraph(
   }
   const placeholders = new Map(frozen.inputs.map((input) => [parseTensorName(input.tensor).node, input]));
   const converted = new Map<string, readonly GraphTensor[]>();
-  const inputsOf = (name: string) => (byName.get(name)?.input ?? []).map((i) => parseTensorName(i).node);
-  // Iterative depth-first order: inputs before their readers.
-  const roots = frozen.outputs.map((o) => parseTensorName(o.tensor).node);
-  const state = new Map<string, 'open' | 'done'>();
-  const order: string[] = [];
-  const stack = roots.map((name) => ({ name, expanded: false }));
-  while (stack.length > 0) {
-    const top = stack.pop()!;
-    if (top.expanded) {
-      state.set(top.name, 'done');
-      order.push(top.name);
-      continue;
-    }
-    if (state.get(top.name) === 'done') continue;
-    if (state.get(top.name) === 'open') throw new SavedModelSourceError(`${where}: node "${top.name}" is part of a cycle (TF1 while loop); tensorsky export copies graphs without loops`);
-    if (!byName.has(top.name)) throw new SavedModelSourceError(`${where}: the graph reads node "${top.name}", which it does not have`);
-    state.set(top.name, 'open');
-    stack.push({ name: top.name, expanded: true });
-    if (!fed.has(top.name)) for (const from of inputsOf(top.name)) if (state.get(from) !== 'done') stack.push({ name: from, expanded: false });
-  }
+  const order = dataDependencyOrder(
+    frozen.outputs.map((o) => parseTensorName(o.tensor).node),
+    (name) => byName.get(name),
+    {
+      leaves: new Set(fed.keys()),
+      cycle: (name) => new SavedModelSourceError(`${where}: node "${name}" is part of a cycle (TF1 while loop); tensorsky export copies graphs without loops`),
+      missing: (name) => new SavedModelSourceError(`${where}: the graph reads node "${name}", which it does not have`),
+    },
+  );
 
   for (const name of order) {
     const node = byName.get(name)!;

@@ -14,6 +14,7 @@ export * from './validate.js';
 export * from './base64.js';
 export * from './signature.js';
 export * from './tensor-name.js';
+export { dataDependencyOrder, type DependencyOrderOptions } from './graph-order.js';
 export * from './dtypes.js';
 export * from './passes/index.js';
 export * from './example.js';
