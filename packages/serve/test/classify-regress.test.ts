@@ -13,7 +13,7 @@ import { startServer, type ModelServer } from '../src/index.js';
 import { PREDICTION_SERVICE, serviceDefinition } from '../src/grpc-proto.js';
 import { writeExampleClassifierModel } from './support/example-model.js';
 import { HALF_PLUS_TWO, TF_SERVING_FIXTURES, model, post, tempDir } from './support/harness.js';
-import { findGrpcPython, generatePythonStubs, runPython } from './support/python-grpc.js';
+import { findGrpcPython, runPythonClient } from './support/python-grpc.js';
 
 const HALF_PLUS_TWO_TF2 = path.join(TF_SERVING_FIXTURES, 'saved_model_half_plus_two_tf2_cpu');
 const CLASSIFY = 'tensorflow/serving/classify';
@@ -350,16 +350,7 @@ describe.skipIf(!python)('Classify, Regress, MultiInference with a Python client
   let result: Record<string, any>;
   beforeAll(async () => {
     server = await startServer({ host: '127.0.0.1', port: null, grpcPort: 0, workers: 1, models: [model('default', HALF_PLUS_TWO)] });
-    const dir = await tempDir('tensorsky-classify-python-');
-    const protoc = await generatePythonStubs(python!, dir);
-    expect(protoc.stderr).toBe('');
-    expect(protoc.status).toBe(0);
-    await fs.writeFile(path.join(dir, 'client.py'), PYTHON_CLIENT);
-    const run = await runPython(python!, path.join(dir, 'client.py'), [dir, server.grpcAddress!]);
-    expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
-    result = JSON.parse(run.stdout);
-    await fs.rm(dir, { recursive: true, force: true });
+    result = await runPythonClient(python!, PYTHON_CLIENT, server.grpcAddress!);
   }, 120_000);
   afterAll(() => server?.close());
 

@@ -3,15 +3,13 @@
 // clients: Python's grpcio with stubs generated at test time from our .proto files (an implementation
 // of gRPC and protobuf independent of ours; skipped when python3 lacks grpc and grpc_tools), and
 // @grpc/grpc-js's client, so that the suite checks gRPC without Python too.
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { DataType, tensorProto, tensorProtoToArray, type TensorProto } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelServer } from '../src/index.js';
 import { MODEL_SERVICE, PREDICTION_SERVICE, serviceDefinition, servingType } from '../src/grpc-proto.js';
-import { HALF_PLUS_THREE, HALF_PLUS_TWO, TWO_VERSIONS, get, model, startTestServer, tempDir } from './support/harness.js';
-import { findGrpcPython, generatePythonStubs, runPython } from './support/python-grpc.js';
+import { HALF_PLUS_THREE, HALF_PLUS_TWO, TWO_VERSIONS, get, model, startTestServer } from './support/harness.js';
+import { findGrpcPython, runPythonClient } from './support/python-grpc.js';
 
 const X = [1.0, 2.0, 5.0];
 const Y_HALF_PLUS_TWO = [2.5, 3.0, 4.5];
@@ -124,16 +122,7 @@ describe.skipIf(!python)('gRPC API with a Python client (grpcio, stubs generated
   let result: Record<string, any>;
   beforeAll(async () => {
     server = await startGrpcServer();
-    const dir = await tempDir('tensorsky-grpc-python-');
-    const protoc = await generatePythonStubs(python!, dir);
-    expect(protoc.stderr).toBe('');
-    expect(protoc.status).toBe(0);
-    await fs.writeFile(path.join(dir, 'client.py'), PYTHON_CLIENT);
-    const run = await runPython(python!, path.join(dir, 'client.py'), [dir, server.grpcAddress!]);
-    expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
-    result = JSON.parse(run.stdout);
-    await fs.rm(dir, { recursive: true, force: true });
+    result = await runPythonClient(python!, PYTHON_CLIENT, server.grpcAddress!);
   }, 120_000);
   afterAll(() => server?.close());
 

@@ -3,7 +3,9 @@
 // proto file added there is compiled too. Skipped by callers when python3 lacks grpc and grpc_tools.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { expect } from 'vitest';
 import { EXAMPLE_PROTO_DIR, TENSORFLOW_PROTO_DIR } from '@tensorsky/saved-model';
 import { SERVING_PROTO_DIR } from '../../src/grpc-proto.js';
 
@@ -56,4 +58,23 @@ export function runPython(python: string, script: string, args: string[]): Promi
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * Generates the stubs in a temporary folder, runs `script` (a Python client printing one JSON object) with
+ * that folder and the server's gRPC address as arguments, and returns what it printed. Fails the test when
+ * protoc or the client writes to stderr or exits non-zero.
+ */
+export async function runPythonClient(python: string, script: string, grpcAddress: string): Promise<Record<string, any>> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tensorsky-python-grpc-'));
+  try {
+    expect(await generatePythonStubs(python, dir)).toEqual({ status: 0, stderr: '' });
+    await fs.writeFile(path.join(dir, 'client.py'), script);
+    const run = await runPython(python, path.join(dir, 'client.py'), [dir, grpcAddress]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    return JSON.parse(run.stdout);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }
