@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'npyjs';
-import type { InputValue, OutputTensor } from '@tensorsky/predict-local';
+import type { FlatTensor, InputValue, OutputTensor } from '@tensorsky/predict-local';
 import { DataType, dtypeInfo, imageFeed, type NumberArrayConstructor, type TensorSummary } from '@tensorsky/saved-model';
 import { FlagError } from './usage.js';
 
@@ -51,7 +51,7 @@ export async function readRunInputs(flags: RunInputFlags, inputs: readonly Tenso
       throw new FlagError(tensor.flag, `names input "${key}", which the signature does not have; its inputs: ${inputList(inputs)}`);
     }
     checkAgainstSpec(key, tensor, spec);
-    result[key] = nest(tensor, spec);
+    result[key] = flatInput(tensor, spec);
   }
   const missing = inputs.filter((i) => !given.has(i.alias)).map((i) => i.alias);
   if (missing.length > 0) {
@@ -355,10 +355,10 @@ function checkAgainstSpec(key: string, tensor: GivenTensor, spec: TensorSummary)
   }
 }
 
-/** The given values as predict-local takes them: nested arrays of the given shape; strings as UTF-8 bytes. */
-function nest(tensor: GivenTensor, spec: TensorSummary): InputValue {
-  const values = spec.dtype === 'DT_STRING' ? tensor.values.map((v) => (typeof v === 'string' ? new TextEncoder().encode(v) : v)) : tensor.values;
-  return nested(values, tensor.shape) as InputValue;
+/** The given values as predict-local takes them: flat with their shape; strings as UTF-8 bytes, booleans as 0/1. */
+function flatInput(tensor: GivenTensor, spec: TensorSummary): FlatTensor {
+  if (spec.dtype === 'DT_STRING') return { shape: tensor.shape, values: tensor.values.map((v) => (typeof v === 'string' ? new TextEncoder().encode(v) : (v as Uint8Array))) };
+  return { shape: tensor.shape, values: tensor.values.map(Number) };
 }
 
 /** Row-major flat values as nested arrays of `shape`; a scalar (shape []) is its value. */

@@ -5,7 +5,7 @@
 import { ImageInputError, checkRequestImages, classifyImageFormat, decodePixels, type ImageLimits } from '@tensorsky/image';
 import { Base64Error, decodeBase64WebSafe } from '@tensorsky/saved-model';
 import { PredictLocalError } from './errors.js';
-import type { InputValue } from './io.js';
+import { isFlatTensor, type InputValue } from './io.js';
 import { OpError } from './kernels/index.js';
 import type { TensorInfoSummary } from './local-model.js';
 import * as tf from './tf.js';
@@ -75,6 +75,10 @@ async function stringElements(value: InputValue): Promise<{ values: Uint8Array[]
   const bytes = (v: unknown): Uint8Array => (typeof v === 'string' ? new TextEncoder().encode(v) : (v as Uint8Array));
   if (value instanceof tf.Tensor) return { values: value.dtype === 'string' ? ((await value.bytes()) as Uint8Array[]) : [], batched: value.rank > 0 };
   if (typeof value === 'string' || value instanceof Uint8Array) return { values: [bytes(value)], batched: false };
+  if (isFlatTensor(value)) {
+    const strings = Array.from(value.values as ArrayLike<unknown>).filter((v) => typeof v === 'string' || v instanceof Uint8Array);
+    return { values: strings.map(bytes), batched: value.shape.length > 0 };
+  }
   const values: Uint8Array[] = [];
   const walk = (v: unknown): void => {
     if (Array.isArray(v)) v.forEach(walk);

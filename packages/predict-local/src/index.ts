@@ -4,7 +4,7 @@
 export { loadModel, predictLocal, type LoadModelOptions } from './model.js';
 export { PredictLocalError, UnsupportedOpsError } from './errors.js';
 export { type Backend, type Engine, type LocalModel, type OnnxDetails, type SignatureInfo, type TensorInfoSummary } from './local-model.js';
-export type { InputValue, OutputTensor } from './io.js';
+export type { FlatTensor, InputValue, OutputTensor } from './io.js';
 export { defaultThreads } from './engines/onnxruntime.js';
 export { GraphPreparationError } from '@tensorsky/saved-model';
 export { OpError } from './kernels/index.js';

@@ -4,8 +4,21 @@ import { dataTypeName, tfjsDtype, type TensorSpec } from '@tensorsky/saved-model
 import { PredictLocalError } from './errors.js';
 import * as tf from './tf.js';
 
-/** A numeric tensor (nested arrays, typed array, tf.Tensor), or for DT_STRING inputs strings/bytes. */
-export type InputValue = tf.Tensor | tf.TensorLike | Uint8Array | (string | Uint8Array)[];
+/**
+ * A tensor as row-major values and a shape: how servers and files hold tensors, with no nested lists to
+ * build and walk. Numbers in any typed array (converted to the input's dtype), bytes for DT_STRING.
+ */
+export interface FlatTensor {
+  shape: readonly number[];
+  values: ArrayLike<number> | readonly Uint8Array[];
+}
+
+/** A numeric tensor (nested arrays, typed array, tf.Tensor, FlatTensor), or for DT_STRING inputs strings/bytes. */
+export type InputValue = tf.Tensor | tf.TensorLike | Uint8Array | (string | Uint8Array)[] | FlatTensor;
+
+export function isFlatTensor(value: unknown): value is FlatTensor {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value) && 'shape' in value && 'values' in value;
+}
 
 export interface OutputTensor {
   /** TensorFlow dtype name from the signature, e.g. "DT_FLOAT". */
@@ -25,12 +38,20 @@ export function toTensor(value: InputValue, spec: TensorSpec, make: MakeTensor):
     return dtype === 'string' || value.dtype === dtype ? value.clone() : tf.cast(value, dtype);
   }
   try {
+    if (isFlatTensor(value)) return make(tfjsValues(value.values, dtype), [...value.shape], dtype);
     if (dtype !== 'string') return make(value, undefined, dtype);
     const scalar = typeof value === 'string' || value instanceof Uint8Array;
     return make(scalar ? [value] : value, scalar ? [] : undefined, 'string');
   } catch (err) {
     throw new PredictLocalError(`input "${spec.alias}" is not a valid ${dataTypeName(spec.dtype)} tensor: ${(err as Error).message}`);
   }
+}
+
+/** TF.js takes arrays, Float32Array, Int32Array and Uint8Array: other typed arrays (Float64Array, Int16Array...) are converted for `dtype`. */
+function tfjsValues(values: FlatTensor['values'], dtype: tf.DataType): tf.TensorLike {
+  if (Array.isArray(values) || values instanceof Float32Array || values instanceof Int32Array || values instanceof Uint8Array) return values as tf.TensorLike;
+  const numbers = values as ArrayLike<number>;
+  return dtype === 'int32' ? Int32Array.from(numbers) : dtype === 'bool' ? Uint8Array.from(numbers) : Float32Array.from(numbers);
 }
 
 /** A signature input's default (SignatureDef.defaults) as a tensor. */

@@ -64,6 +64,12 @@ describe.each(['cpu', 'onnx'] as const)('TF1 SavedModels (TF Serving test models
     const out = await model.predict({ x });
     expect(out.y.shape).toEqual([1, 3, 3]);
     expect(Array.from(out.y.data as Float32Array)).toEqual(x.flat(2).map((v) => 0.5 * v + 2));
+    // The same tensor flat with its shape (how serve and `tensorsky run` pass tensors), from any typed array.
+    const flat = await model.predict({ x: { shape: [1, 3, 3], values: new Float64Array(x.flat(2)) } });
+    expect(flat.y).toEqual(out.y);
+    const ints = await model.predict({ x: { shape: [1, 3, 3], values: new Int32Array(x.flat(2)) } });
+    expect(ints.y).toEqual(out.y);
+    await expect(model.predict({ x: { shape: [2, 3, 3], values: new Float32Array(9) } })).rejects.toThrow(PredictLocalError);
     model.dispose();
   });
 

@@ -2,7 +2,7 @@
 // signature at a time, so a version loads every signature up front (its files may disappear later);
 // a signature predict-local cannot run is reported when a request asks for it.
 import type { ImageLimits } from '@tensorsky/image';
-import { loadModel, type Backend, type InputValue, type LocalModel, type OutputTensor } from '@tensorsky/predict-local';
+import { loadModel, type Backend, type FlatTensor, type LocalModel, type OutputTensor } from '@tensorsky/predict-local';
 import { readSignatureMetadata, type CreateEngine, type ImageInputMap, type LoadedModel } from './engine.js';
 import { ServeError, errorMessage, notFound } from './errors.js';
 import { isBigIntValues, isDType, isStringTensor, numericArrayFor, shapeSize, type NumericValues, type Tensor } from './tensor.js';
@@ -51,7 +51,7 @@ export const createEngine: CreateEngine = (options) => {
             if (failure !== undefined) throw new ServeError(501, `signature '${signatureName}' cannot run on this server: ${failure}`);
             throw notFound(`Serving signature name: "${signatureName}" not found in signature def`);
           }
-          const feeds = Object.fromEntries(Object.entries(inputs).map(([alias, t]) => [alias, nestedValues(t) as InputValue]));
+          const feeds = Object.fromEntries(Object.entries(inputs).map(([alias, t]) => [alias, flatTensor(t)]));
           const outputs = await model.predict(feeds);
           return Object.fromEntries(Object.entries(outputs).map(([alias, t]) => [alias, toTensor(t, alias)]));
         },
@@ -63,21 +63,11 @@ export const createEngine: CreateEngine = (options) => {
   };
 };
 
-/** A tensor as the nested lists predict-local accepts (its most stable input form). */
-function nestedValues(t: Tensor): unknown {
-  const values = t.values;
-  if (t.shape.length === 0) return values[0];
-  const build = (depth: number, offset: number): unknown[] => {
-    const stride = shapeSize(t.shape.slice(depth + 1));
-    if (depth === t.shape.length - 1) {
-      if (isStringTensor(t)) return (values as Uint8Array[]).slice(offset, offset + t.shape[depth]);
-      const row = (values as NumericValues).subarray(offset, offset + t.shape[depth]);
-      // predict-local takes numbers: int64 values become the nearest double (its kernels compute int64 narrower still).
-      return isBigIntValues(row) ? Array.from(row, Number) : Array.from(row);
-    }
-    return Array.from({ length: t.shape[depth] }, (_, i) => build(depth + 1, offset + i * stride));
-  };
-  return build(0, 0);
+/** A served tensor as predict-local takes it, without copying (int64 values become the nearest double: predict-local's kernels compute int64 narrower still). */
+function flatTensor(t: Tensor): FlatTensor {
+  if (isStringTensor(t)) return { shape: t.shape, values: t.values as Uint8Array[] };
+  const values = t.values as NumericValues;
+  return { shape: t.shape, values: isBigIntValues(values) ? Float64Array.from(values, Number) : values };
 }
 
 /** predict-local's output (int32 for every integer type) in serve's typed-array convention. */
