@@ -10,20 +10,15 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type ModelServer } from '../src/index.js';
-import { PREDICTION_SERVICE, serviceDefinition } from '../src/grpc-proto.js';
+import { PREDICTION_SERVICE } from '../src/grpc-proto.js';
 import { writeExampleClassifierModel } from './support/example-model.js';
 import { HALF_PLUS_TWO, TF_SERVING_FIXTURES, model, post, tempDir } from './support/harness.js';
+import { grpcClient, unary, type GrpcClient } from './support/grpc-client.js';
 import { findGrpcPython, runPythonClient } from './support/python-grpc.js';
 
 const HALF_PLUS_TWO_TF2 = path.join(TF_SERVING_FIXTURES, 'saved_model_half_plus_two_tf2_cpu');
 const CLASSIFY = 'tensorflow/serving/classify';
 const REGRESS = 'tensorflow/serving/regress';
-
-type Client = grpc.Client & Record<string, (req: object, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: any) => void) => void>;
-
-function unary(c: Client, method: string, request: object): Promise<any> {
-  return new Promise((resolve, reject) => c[method](request, { deadline: Date.now() + 20_000 }, (err, res) => (err ? reject(err) : resolve(res))));
-}
 
 /** A tf.Example (as protobufjs takes it) with float features. */
 const example = (features: Record<string, number[]>) => ({
@@ -45,11 +40,10 @@ describe.each([
   ['Tf2', HALF_PLUS_TWO_TF2],
 ])('Classify, Regress, MultiInference on half_plus_two%s', (tf2, basePath) => {
   let server: ModelServer;
-  let prediction: Client;
+  let prediction: GrpcClient;
   beforeAll(async () => {
     server = await startServer({ host: '127.0.0.1', port: 0, grpcPort: 0, workers: 1, models: [model('default', basePath)] });
-    const Ctor = grpc.makeGenericClientConstructor(serviceDefinition(PREDICTION_SERVICE), PREDICTION_SERVICE);
-    prediction = new Ctor(server.grpcAddress!, grpc.credentials.createInsecure()) as unknown as Client;
+    prediction = grpcClient(PREDICTION_SERVICE, server.grpcAddress!);
   }, 120_000);
   afterAll(async () => {
     prediction?.close();
@@ -116,11 +110,10 @@ describe.each([
 
 describe('Classify and Regress: inputs, contexts and bad signatures (half_plus_two)', () => {
   let server: ModelServer;
-  let prediction: Client;
+  let prediction: GrpcClient;
   beforeAll(async () => {
     server = await startServer({ host: '127.0.0.1', port: 0, grpcPort: 0, workers: 1, models: [model('default', HALF_PLUS_TWO)] });
-    const Ctor = grpc.makeGenericClientConstructor(serviceDefinition(PREDICTION_SERVICE), PREDICTION_SERVICE);
-    prediction = new Ctor(server.grpcAddress!, grpc.credentials.createInsecure()) as unknown as Client;
+    prediction = grpcClient(PREDICTION_SERVICE, server.grpcAddress!);
   }, 120_000);
   afterAll(async () => {
     prediction?.close();
@@ -238,14 +231,13 @@ describe('Classify and Regress: inputs, contexts and bad signatures (half_plus_t
 
 describe('Classify with labels: classes and scores outputs (PostProcessClassificationResult)', () => {
   let server: ModelServer;
-  let prediction: Client;
+  let prediction: GrpcClient;
   let base: string;
   beforeAll(async () => {
     base = await tempDir('tensorsky-classifier-');
     await writeExampleClassifierModel(path.join(base, '1'));
     server = await startServer({ host: '127.0.0.1', port: 0, grpcPort: 0, workers: 1, models: [model('labels', base)] });
-    const Ctor = grpc.makeGenericClientConstructor(serviceDefinition(PREDICTION_SERVICE), PREDICTION_SERVICE);
-    prediction = new Ctor(server.grpcAddress!, grpc.credentials.createInsecure()) as unknown as Client;
+    prediction = grpcClient(PREDICTION_SERVICE, server.grpcAddress!);
   }, 120_000);
   afterAll(async () => {
     prediction?.close();

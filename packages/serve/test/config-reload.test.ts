@@ -10,14 +10,10 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { ServeStartError, type ModelConfig, type ModelServer } from '../src/index.js';
-import { MODEL_SERVICE, serviceDefinition } from '../src/grpc-proto.js';
+import { MODEL_SERVICE } from '../src/grpc-proto.js';
+import { grpcClient, unary } from './support/grpc-client.js';
 import { HALF_PLUS_THREE, HALF_PLUS_TWO, TWO_VERSIONS, get, model, post, startTestServer, tempDir, trafficOn, waitFor } from './support/harness.js';
 import { findGrpcPython, generatePythonStubs, runPython } from './support/python-grpc.js';
-
-const ModelServiceClient = grpc.makeGenericClientConstructor(serviceDefinition(MODEL_SERVICE), MODEL_SERVICE) as unknown as new (
-  address: string,
-  credentials: grpc.ChannelCredentials,
-) => grpc.Client & Record<'HandleReloadConfigRequest' | 'GetModelStatus', (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, res: any) => void) => void>;
 
 /** Input value the test engine answers slowly: requests in flight while a model is retired. */
 const SLOW_X = 7;
@@ -44,12 +40,6 @@ function reloadRequest(configs: { name: string; base_path: string; labels?: Reco
   };
 }
 
-function call(client: InstanceType<typeof ModelServiceClient>, method: 'HandleReloadConfigRequest' | 'GetModelStatus', request: object): Promise<any> {
-  return new Promise((resolve, reject) =>
-    client[method](request, { deadline: Date.now() + 30_000 }, (err, res) => (err ? reject(err) : resolve(res))),
-  );
-}
-
 /** Predictions of requests to `route` with x = SLOW_X, started now and answered after the model is retired. */
 function slowRequests(srv: ModelServer, route: string, n: number) {
   return Promise.all(Array.from({ length: n }, () => post(srv, route, { instances: [SLOW_X] })));
@@ -61,14 +51,14 @@ describe('HandleReloadConfigRequest (gRPC ModelService)', () => {
       { models: [model('kept', HALF_PLUS_TWO), model('old', HALF_PLUS_THREE)], grpcPort: 0 },
       { slowOn: SLOW_X, slowMs: 600 },
     );
-    const client = new ModelServiceClient(server.grpcAddress!, grpc.credentials.createInsecure());
+    const client = grpcClient(MODEL_SERVICE, server.grpcAddress!);
     onTestFinished(() => client.close());
     const traffic = trafficOn(server, '/v1/models/kept:predict', 2000);
     try {
       await waitFor('traffic on the kept model', () => traffic.answers[0].length >= 10);
       const inFlight = slowRequests(server, '/v1/models/old:predict', 2);
       await new Promise((r) => setTimeout(r, 100)); // the slow requests hold version 123 of "old"
-      const reply = await call(
+      const reply = await unary(
         client,
         'HandleReloadConfigRequest',
         { ...reloadRequest([{ name: 'kept', base_path: HALF_PLUS_TWO }, { name: 'new', base_path: TWO_VERSIONS }]), metric_names: ['/tensorflow/serving/model_load_count'] },
@@ -100,9 +90,9 @@ describe('HandleReloadConfigRequest (gRPC ModelService)', () => {
 
   it('refuses a label on a version that is not AVAILABLE, as ServerCore::UpdateModelVersionLabelMap, and keeps the config', async () => {
     server = await startTestServer({ models: [model('hp', TWO_VERSIONS, { versionPolicy: { kind: 'specific', versions: [123] } })], grpcPort: 0 });
-    const client = new ModelServiceClient(server.grpcAddress!, grpc.credentials.createInsecure());
+    const client = grpcClient(MODEL_SERVICE, server.grpcAddress!);
     onTestFinished(() => client.close());
-    const refused = call(client, 'HandleReloadConfigRequest', reloadRequest([{ name: 'hp', base_path: TWO_VERSIONS, versions: [123, 124], labels: { canary: 124 } }]));
+    const refused = unary(client, 'HandleReloadConfigRequest', reloadRequest([{ name: 'hp', base_path: TWO_VERSIONS, versions: [123, 124], labels: { canary: 124 } }]));
     await expect(refused).rejects.toMatchObject({
       code: grpc.status.FAILED_PRECONDITION,
       details: expect.stringMatching(/^Request to assign label to version 124 of model hp, which is not currently available for inference/),
@@ -112,27 +102,27 @@ describe('HandleReloadConfigRequest (gRPC ModelService)', () => {
     expect((await post(server, '/v1/models/hp/labels/canary:predict', { instances: [2.0] })).status).toBe(400);
 
     // serving_config.md's procedure: load 124 first, then label it.
-    await call(client, 'HandleReloadConfigRequest', reloadRequest([{ name: 'hp', base_path: TWO_VERSIONS, versions: [123, 124], labels: { stable: 123 } }]));
+    await unary(client, 'HandleReloadConfigRequest', reloadRequest([{ name: 'hp', base_path: TWO_VERSIONS, versions: [123, 124], labels: { stable: 123 } }]));
     await waitFor('version 124', async () => (await get(server!, '/v1/models/hp/versions/124')).body.model_version_status?.[0].state === 'AVAILABLE');
-    await call(client, 'HandleReloadConfigRequest', reloadRequest([{ name: 'hp', base_path: TWO_VERSIONS, versions: [123, 124], labels: { stable: 123, canary: 124 } }]));
+    await unary(client, 'HandleReloadConfigRequest', reloadRequest([{ name: 'hp', base_path: TWO_VERSIONS, versions: [123, 124], labels: { stable: 123, canary: 124 } }]));
     expect(await post(server, '/v1/models/hp/labels/canary:predict', { instances: [2.0] })).toEqual({ status: 200, body: { predictions: [3.0] } });
     expect(await post(server, '/v1/models/hp/labels/stable:predict', { instances: [2.0] })).toEqual({ status: 200, body: { predictions: [3.0] } });
   });
 
   it('answers INVALID_ARGUMENT for a config without model_config_list or with a relative base path', async () => {
     server = await startTestServer({ models: [model('m', HALF_PLUS_TWO)], grpcPort: 0 });
-    const client = new ModelServiceClient(server.grpcAddress!, grpc.credentials.createInsecure());
+    const client = grpcClient(MODEL_SERVICE, server.grpcAddress!);
     onTestFinished(() => client.close());
-    await expect(call(client, 'HandleReloadConfigRequest', {})).rejects.toMatchObject({
+    await expect(unary(client, 'HandleReloadConfigRequest', {})).rejects.toMatchObject({
       code: grpc.status.INVALID_ARGUMENT,
       details: 'ServerModelConfig type not supported by HandleReloadConfigRequest. Only ModelConfigList is currently supported',
     });
-    await expect(call(client, 'HandleReloadConfigRequest', reloadRequest([{ name: 'm', base_path: 'relative/m' }]))).rejects.toMatchObject({
+    await expect(unary(client, 'HandleReloadConfigRequest', reloadRequest([{ name: 'm', base_path: 'relative/m' }]))).rejects.toMatchObject({
       code: grpc.status.INVALID_ARGUMENT,
       details: 'Expected model m to have an absolute path or URI; got base_path()=relative/m',
     });
     const missing = path.join(await tempDir('serve-reload-missing-'), 'none');
-    await expect(call(client, 'HandleReloadConfigRequest', reloadRequest([{ name: 'm', base_path: missing }]))).rejects.toMatchObject({
+    await expect(unary(client, 'HandleReloadConfigRequest', reloadRequest([{ name: 'm', base_path: missing }]))).rejects.toMatchObject({
       code: grpc.status.INVALID_ARGUMENT,
       details: expect.stringContaining('is not a directory'),
     });

@@ -4,17 +4,12 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { DataType, tensorProto } from '@tensorsky/saved-model';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ServeStartError } from '../src/index.js';
-import { PREDICTION_SERVICE, serviceDefinition } from '../src/grpc-proto.js';
+import { PREDICTION_SERVICE } from '../src/grpc-proto.js';
+import { grpcClient } from './support/grpc-client.js';
 import { HALF_PLUS_TWO, model, startTestServer, tempDir } from './support/harness.js';
-
-const PredictionClient = grpc.makeGenericClientConstructor(serviceDefinition(PREDICTION_SERVICE), PREDICTION_SERVICE) as unknown as new (
-  address: string,
-  credentials: grpc.ChannelCredentials,
-) => grpc.Client & { Predict: (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, res: any) => void) => void };
 
 describe('--grpc_socket_path', () => {
   it('serves Predict on the UNIX socket, replacing a stale socket file', async () => {
@@ -26,7 +21,7 @@ describe('--grpc_socket_path', () => {
     expect(stale.status).toBe(0);
     expect((await fs.lstat(socket)).isSocket()).toBe(true);
     const server = await startTestServer({ models: [model('default', HALF_PLUS_TWO)], grpcPort: 0, grpcSocketPath: socket, workers: 1 });
-    const client = new PredictionClient(`unix:${socket}`, grpc.credentials.createInsecure());
+    const client = grpcClient(PREDICTION_SERVICE, `unix:${socket}`);
     try {
       const reply = await new Promise<any>((resolve, reject) =>
         client.Predict({ model_spec: { name: 'default' }, inputs: { x: tensorProto(DataType.DT_FLOAT, [2], [1, 2]) } }, { deadline: Date.now() + 10_000 }, (err, res) =>

@@ -7,8 +7,9 @@ import * as grpc from '@grpc/grpc-js';
 import { DataType, tensorProto, tensorProtoToArray, type TensorProto } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelServer } from '../src/index.js';
-import { MODEL_SERVICE, PREDICTION_SERVICE, serviceDefinition, servingType } from '../src/grpc-proto.js';
+import { MODEL_SERVICE, PREDICTION_SERVICE, servingType } from '../src/grpc-proto.js';
 import { HALF_PLUS_THREE, HALF_PLUS_TWO, TWO_VERSIONS, get, model, startTestServer } from './support/harness.js';
+import { grpcClient, unary, type GrpcClient } from './support/grpc-client.js';
 import { findGrpcPython, runPythonClient } from './support/python-grpc.js';
 
 const X = [1.0, 2.0, 5.0];
@@ -175,16 +176,6 @@ describe.skipIf(!python)('gRPC API with a Python client (grpcio, stubs generated
   });
 });
 
-type Client = grpc.Client & Record<string, (req: object, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: any) => void) => void>;
-
-function client(service: string, address: string): Client {
-  const Ctor = grpc.makeGenericClientConstructor(serviceDefinition(service), service);
-  return new Ctor(address, grpc.credentials.createInsecure()) as unknown as Client;
-}
-
-function unary(c: Client, method: string, request: object): Promise<any> {
-  return new Promise((resolve, reject) => c[method](request, { deadline: Date.now() + 10_000 }, (err, res) => (err ? reject(err) : resolve(res))));
-}
 
 function xTensor(values: number[] = X): TensorProto {
   return tensorProto(DataType.DT_FLOAT, [values.length, 1], new Float32Array(values));
@@ -192,12 +183,12 @@ function xTensor(values: number[] = X): TensorProto {
 
 describe('gRPC API with @grpc/grpc-js', () => {
   let server: ModelServer;
-  let prediction: Client;
-  let models: Client;
+  let prediction: GrpcClient;
+  let models: GrpcClient;
   beforeAll(async () => {
     server = await startGrpcServer();
-    prediction = client(PREDICTION_SERVICE, server.grpcAddress!);
-    models = client(MODEL_SERVICE, server.grpcAddress!);
+    prediction = grpcClient(PREDICTION_SERVICE, server.grpcAddress!);
+    models = grpcClient(MODEL_SERVICE, server.grpcAddress!);
   });
   afterAll(async () => {
     prediction?.close();
@@ -284,7 +275,7 @@ describe('gRPC API with @grpc/grpc-js', () => {
 describe('gRPC lifecycle', () => {
   it('close() answers the calls in flight, then refuses new ones', async () => {
     const server = await startTestServer({ models: [model('default', HALF_PLUS_TWO)], port: null, grpcPort: 0, workers: 1 }, { delayMs: 400 });
-    const c = client(PREDICTION_SERVICE, server.grpcAddress!);
+    const c = grpcClient(PREDICTION_SERVICE, server.grpcAddress!);
     try {
       const inFlight = unary(c, 'Predict', { model_spec: { name: 'default' }, inputs: { x: xTensor([6]) } });
       await new Promise((r) => setTimeout(r, 100));
@@ -300,7 +291,7 @@ describe('gRPC lifecycle', () => {
 
   it("a client's deadline ends its call with DEADLINE_EXCEEDED", async () => {
     const server = await startTestServer({ models: [model('default', HALF_PLUS_TWO)], port: null, grpcPort: 0, workers: 1 }, { delayMs: 1000 });
-    const c = client(PREDICTION_SERVICE, server.grpcAddress!);
+    const c = grpcClient(PREDICTION_SERVICE, server.grpcAddress!);
     try {
       const call = new Promise((resolve, reject) =>
         c.Predict({ model_spec: { name: 'default' }, inputs: { x: xTensor() } }, { deadline: Date.now() + 200 }, (err, res) => (err ? reject(err) : resolve(res))),
@@ -318,7 +309,7 @@ describe('ports', () => {
     const server = await startTestServer({ models: [model('default', HALF_PLUS_TWO)], port: null, grpcPort: 0, workers: 1 });
     try {
       expect(server.url).toBe('');
-      const c = client(MODEL_SERVICE, server.grpcAddress!);
+      const c = grpcClient(MODEL_SERVICE, server.grpcAddress!);
       const res = await unary(c, 'GetModelStatus', { model_spec: { name: 'default' } });
       c.close();
       expect(res.model_version_status[0].state).toBe(30);

@@ -8,13 +8,9 @@ import * as grpc from '@grpc/grpc-js';
 import { DataType, tensorProto } from '@tensorsky/saved-model';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { ModelServer } from '../src/index.js';
-import { PREDICTION_SERVICE, serviceDefinition } from '../src/grpc-proto.js';
+import { PREDICTION_SERVICE } from '../src/grpc-proto.js';
+import { grpcClient } from './support/grpc-client.js';
 import { HALF_PLUS_TWO, get, model, post, startTestServer } from './support/harness.js';
-
-const PredictionClient = grpc.makeGenericClientConstructor(serviceDefinition(PREDICTION_SERVICE), PREDICTION_SERVICE) as unknown as new (
-  address: string,
-  credentials: grpc.ChannelCredentials,
-) => grpc.Client & { Predict: (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, res: unknown) => void) => void };
 
 let server: ModelServer | undefined;
 afterEach(async () => {
@@ -32,7 +28,7 @@ function sample(text: string, series: RegExp): number {
 describe("TF Serving's metrics", () => {
   it('counts REST and gRPC requests by model and status, with latency in microseconds, plus graph runs and process metrics', async () => {
     server = await startTestServer({ models: [model('default', HALF_PLUS_TWO)], grpcPort: 0 });
-    const client = new PredictionClient(server.grpcAddress!, grpc.credentials.createInsecure());
+    const client = grpcClient(PREDICTION_SERVICE, server.grpcAddress!);
     onTestFinished(() => client.close());
     for (let i = 0; i < 3; i++) expect((await post(server, '/v1/models/default:predict', { instances: [1.0, 2.0] })).status).toBe(200);
     expect((await post(server, '/v1/models/default/versions/999:predict', { instances: [1.0] })).status).toBe(404);
