@@ -78,8 +78,8 @@ export function checkSupportedLayers(topology: unknown, source: string): void {
   visit(root as LayerJSON);
 }
 
-/** Keras 3 activation names for functions TF.js knows under another name. */
-const KERAS3_ACTIVATION_ALIASES: Readonly<Record<string, string>> = { silu: 'swish' };
+/** Keras 3 activation names for functions registered under another name (keras-layers.ts or TF.js's own). */
+const KERAS3_ACTIVATION_ALIASES: Readonly<Record<string, string>> = { silu: 'swish', hard_swish: 'hard_silu' };
 
 /** Keras writes built-in activations as strings; Keras 3 may write {class_name, config} objects. */
 function activationName(activation: unknown): string | undefined {
