@@ -131,7 +131,7 @@ describe('preprocessing layers at the input of the exported model', () => {
     );
     const file = join(temp.dir, 'classifier.h5');
     // Keras 2 lists a Sequential's layers without its InputLayer.
-    await writeKerasModelFile(file, config, h5LayersFor(layers.slice(1).map((l) => l.config.name as string), weights), { kerasVersion: '2.15.0' });
+    await writeKerasModelFile(file, config, h5LayersFor(layers.slice(1).map((l) => (l.config as { name: string }).name), weights), { kerasVersion: '2.15.0' });
     // Keras's divisor max(sqrt(variance), 1e-7), with the float32 variance it stores.
     const divisor = STD.map((s) => Math.fround(Math.sqrt(Math.fround(s * s))));
     await expectReference(

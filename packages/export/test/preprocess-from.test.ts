@@ -93,7 +93,7 @@ describe('a model that carries its preprocessing layers', () => {
 
   it('rewires a Functional model so the first network layer reads the input', () => {
     const node = (from: string) => [{ args: [{ class_name: '__keras_tensor__', config: { keras_history: [from, 0, 0] } }], kwargs: {} }];
-    const withNode = (l: ReturnType<typeof layer>, from: string) => ({ ...l, name: l.config.name, inbound_nodes: node(from) });
+    const withNode = (l: ReturnType<typeof layer>, from: string) => ({ ...l, name: (l.config as { name?: string }).name, inbound_nodes: node(from) });
     const model = normalized({
       module: 'keras.src.models.functional',
       class_name: 'Functional',
