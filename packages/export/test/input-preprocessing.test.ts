@@ -2,24 +2,26 @@
 // in the model file itself: the export takes them out of the network and builds them into the serving
 // graph, as --preprocess_from does. A Keras 3 `.keras` archive (saving_lib layout, see
 // keras-archive-writer.ts) and a tf.keras 2.x full-model `.h5` (legacy hdf5_format layout, see
-// keras-h5-writer.ts) are written here with seeded weights, exported, and compared on every photo with
+// keras-h5-writer.ts), and the same model as a TF.js layers model, are written here with seeded weights, exported, and compared on every photo with
 // the network alone as a TF.js model, fed pixels preprocessed by @tensorsky/preprocess's reference
 // functions with the layers' settings by Keras's formulas (Resizing: tf.image.resize; CenterCrop: offsets
 // (size - target) // 2; Rescaling: x * scale + offset; Normalization: (x - mean) / sqrt(variance)).
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { photoPaths } from '@tensorsky/fixtures';
 import { decodeImageToRgb } from '@tensorsky/image';
-import { preprocessImagesReference, type PreprocessOptions } from '@tensorsky/preprocess';
+import { preprocessImagesReference, type PreprocessOptions, type PreprocessStep } from '@tensorsky/preprocess';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportSavedModel, initTfjs, randomWeights } from '../src/index.js';
+import { exportSavedModel, initTfjs, randomWeights, type ExportOptions } from '../src/index.js';
 import { compareProbabilities, predictExported } from './fidelity-helpers.js';
 import { makeTempDir } from './helpers/fixtures.js';
 import { functional, keras3 as K } from './helpers/keras-archive-writer.js';
 import { writeKerasArchive } from './helpers/keras-archive-writer.js';
 import { writeKerasModelFile } from './helpers/keras-h5-writer.js';
 import { h5LayersFor, kerasLayer, type NamedWeight } from './helpers/keras-models.js';
+import { writeTfjsLayersModel } from './helpers/tfjs-layers-writer.js';
 
 const SIZE = 32;
 const CLASSES = 10;
@@ -56,8 +58,15 @@ describe('preprocessing layers at the input of the exported model', () => {
   });
   afterAll(() => temp.cleanup());
 
-  async function expectReference(file: string, reference: tf.LayersModel, pixels: Omit<PreprocessOptions, 'height' | 'width' | 'preprocess'>, layers: string[]) {
-    const result = await exportSavedModel({ model: file, modelDir: join(temp.dir, `${file.split('/').pop()}-export`), labels: 'none' });
+  async function expectReference(
+    file: string,
+    reference: tf.LayersModel,
+    pixels: Omit<PreprocessOptions, 'height' | 'width' | 'preprocess'>,
+    layers: string[],
+    options: Partial<ExportOptions> = {},
+  ) {
+    const modelDir = join(temp.dir, `${file.split('/').slice(-2).join('-')}-export`);
+    const result = await exportSavedModel({ model: file, modelDir, labels: 'none', ...options });
     expect(result.inputShape).toEqual([SIZE, SIZE, 3]);
     expect(result.preprocessFrom).toEqual({ source: file, layers });
     expect(result.preprocessing).toContain(`crop the center ${SIZE}x${SIZE}`);
@@ -105,9 +114,8 @@ describe('preprocessing layers at the input of the exported model', () => {
     reference.dispose();
   });
 
-  it('a tf.keras 2 .h5 Sequential model: Resizing(36, 44, bicubic) + CenterCrop + Rescaling(1/255) + Normalization(ImageNet mean/variance)', async () => {
-    const reference = network();
-    await randomWeights(reference, 4);
+  /** A tf.keras 2 Sequential taking uint8 images of any size: Resizing(36, 44, bicubic) + CenterCrop + Rescaling(1/255) + Normalization. */
+  function keras2Sequential() {
     const L = kerasLayer;
     const keras2 = (className: string, name: string, config: Record<string, unknown>) => ({ class_name: className, config: { name, trainable: true, dtype: 'float32', ...config } });
     const layers = [
@@ -122,28 +130,57 @@ describe('preprocessing layers at the input of the exported model', () => {
       L.globalAveragePooling2d('gap', 'stem_relu'),
       L.dense('predictions', 'gap', CLASSES, 'softmax'),
     ];
-    const config = { class_name: 'Sequential', config: { name: 'classifier', layers } };
-    const weights: NamedWeight[] = reference.layers.flatMap((layer) =>
+    return { config: { class_name: 'Sequential', config: { name: 'classifier', layers } }, names: layers.map((l) => (l.config as { name: string }).name) };
+  }
+
+  function namedWeights(model: tf.LayersModel): NamedWeight[] {
+    return model.layers.flatMap((layer) =>
       layer.weights.map((w, i) => {
         const value = layer.getWeights()[i];
         return { layer: layer.name, role: w.originalName.split('/').pop()!, shape: [...value.shape], data: value.dataSync() as Float32Array };
       }),
     );
+  }
+
+  // Keras's divisor max(sqrt(variance), 1e-7), with the float32 variance it stores.
+  const divisor = STD.map((s) => Math.fround(Math.sqrt(Math.fround(s * s))));
+  const keras2Pixels = (before: PreprocessStep[] = []): Omit<PreprocessOptions, 'height' | 'width' | 'preprocess'> => ({
+    resize: 'bicubic',
+    geometry: { kind: 'resize_then_crop', height: 36, width: 44 },
+    normalize: [...before, { kind: 'mul', value: 1 / 255 }, { kind: 'sub', value: MEAN }, { kind: 'div', value: divisor }],
+  });
+  const keras2Layers = ['resizing (Resizing)', 'center_crop (CenterCrop)', 'rescaling (Rescaling)', 'normalization (Normalization)'];
+
+  it('a tf.keras 2 .h5 Sequential model: Resizing(36, 44, bicubic) + CenterCrop + Rescaling(1/255) + Normalization(ImageNet mean/variance)', async () => {
+    const reference = network();
+    await randomWeights(reference, 4);
+    const { config, names } = keras2Sequential();
     const file = join(temp.dir, 'classifier.h5');
     // Keras 2 lists a Sequential's layers without its InputLayer.
-    await writeKerasModelFile(file, config, h5LayersFor(layers.slice(1).map((l) => (l.config as { name: string }).name), weights), { kerasVersion: '2.15.0' });
-    // Keras's divisor max(sqrt(variance), 1e-7), with the float32 variance it stores.
-    const divisor = STD.map((s) => Math.fround(Math.sqrt(Math.fround(s * s))));
-    await expectReference(
-      file,
-      reference,
-      {
-        resize: 'bicubic',
-        geometry: { kind: 'resize_then_crop', height: 36, width: 44 },
-        normalize: [{ kind: 'mul', value: 1 / 255 }, { kind: 'sub', value: MEAN }, { kind: 'div', value: divisor }],
-      },
-      ['resizing (Resizing)', 'center_crop (CenterCrop)', 'rescaling (Rescaling)', 'normalization (Normalization)'],
-    );
+    await writeKerasModelFile(file, config, h5LayersFor(names.slice(1), namedWeights(reference)), { kerasVersion: '2.15.0' });
+    await expectReference(file, reference, keras2Pixels(), keras2Layers);
     reference.dispose();
+  });
+
+  it('a TF.js layers model (model.json) with the same layers; a --preprocess preset applies before the model’s own normalization', async () => {
+    const reference = network();
+    await randomWeights(reference, 6);
+    const folder = join(temp.dir, 'tfjs');
+    await writeTfjsLayersModel(folder, { class_name: keras2Sequential().config.class_name, config: keras2Sequential().config.config }, namedWeights(reference));
+    const file = join(folder, 'model.json');
+    await expectReference(file, reference, keras2Pixels(), keras2Layers);
+    // Keras's 'caffe' preprocess_input first (RGB to BGR, minus the ImageNet means), then the model's Rescaling and Normalization.
+    const caffe: PreprocessStep[] = [{ kind: 'rgbToBgr' }, { kind: 'sub', value: [103.939, 116.779, 123.68] }];
+    await expectReference(file, reference, keras2Pixels(caffe), keras2Layers, { preprocess: 'caffe', modelDir: join(temp.dir, 'tfjs-caffe') });
+    reference.dispose();
+  });
+
+  it('refuses --preprocess_from for a model that carries its own preprocessing layers, writing nothing', async () => {
+    const folder = join(temp.dir, 'tfjs');
+    const modelDir = join(temp.dir, 'refused');
+    await expect(exportSavedModel({ model: join(folder, 'model.json'), modelDir, preprocessFrom: join(folder, 'model.json') })).rejects.toThrow(
+      'tfjs carries its preprocessing layers (resizing (Resizing), center_crop (CenterCrop), rescaling (Rescaling), normalization (Normalization)), which the serving graph does; --preprocess_from is for a model without them',
+    );
+    expect(existsSync(modelDir)).toBe(false);
   });
 });

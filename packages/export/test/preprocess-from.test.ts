@@ -118,6 +118,15 @@ describe('a model that carries its preprocessing layers', () => {
     expect(model.config.layers.map((l) => l.class_name)).toEqual(['InputLayer', 'Normalization', 'Conv2D']);
   });
 
+  it('crops a fixed-size input without a Resizing: images are resized to the input size, then cropped as Keras does', () => {
+    const fixed = layer('InputLayer', { name: 'image', batch_shape: [null, 64, 64, 3] });
+    const model = normalized(sequential([fixed, layer('CenterCrop', { name: 'crop', height: 56, width: 56 }), conv]));
+    const p = takeInputPreprocessing(model, 'm.keras');
+    expect(p?.geometry).toEqual({ kind: 'resize_then_crop', height: 64, width: 64 });
+    expect(p?.size).toEqual({ height: 56, width: 56 });
+    expect(model.config.layers[0]!.config.batch_input_shape).toEqual([null, 56, 56, 3]);
+  });
+
   it('changes nothing when the model starts with another layer', () => {
     const model = normalized(sequential([input, conv, rescaling]));
     expect(takeInputPreprocessing(model, 'm.keras')).toBeUndefined();
