@@ -11,7 +11,7 @@
 // BN-scaled kernel and conv2d_1/BiasAdd with the BN offset, and no batch_normalization_1 nodes.
 // Folding is not the default because it is exact only up to float32 rounding in every folded layer,
 // which deep networks can amplify: for InceptionV3 with seeded random weights it moves probabilities
-// by up to ~1.5e-4, while FusedBatchNormV3 stays within ~6e-6 of the TF.js model.
+// by up to ~1.5e-4, while with FusedBatchNormV3 predict-local gives the TF.js model's probabilities exactly.
 import * as tf from '@tensorflow/tfjs';
 import { DataType, type GraphBuilder, type GraphTensor, type Padding } from '@tensorsky/saved-model';
 import { KERAS_EPSILON, KerasLeakyRelu } from '../keras-layers.js';
