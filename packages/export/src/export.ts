@@ -9,6 +9,7 @@ import { loadLabels, type Labels } from '@tensorsky/decode';
 import {
   describePreprocessing,
   PREPROCESS_MODES,
+  PREPROCESS_STEPS,
   PREPROCESSING_FILE,
   PREPROCESSING_SCHEMA,
   resolvePreprocessing,
@@ -46,7 +47,8 @@ import { isApplicationName, KERAS_APPLICATIONS } from './applications/registry.j
 import { layersModelToGraph } from './convert/layers.js';
 import { graphModelToGraph } from './graph-model.js';
 import { JPEG_DCT_METHODS, type JpegDct } from './jpeg-dct.js';
-import { readModelPreprocessing, type ModelPreprocessing } from './preprocess-from.js';
+import { readModelPreprocessing } from './preprocess-from.js';
+import type { ModelPreprocessing } from './preprocessing-layers.js';
 import {
   frozenGraphToGraph,
   imageInputProblem,
@@ -154,7 +156,7 @@ export interface ExportResult {
   preprocess: PreprocessMode | 'custom';
   /** What the serving graph does to each image, one line per step (also in assets.extra/tensorsky_preprocessing.json); empty with input format 'tensor'. */
   preprocessing: string[];
-  /** The model config --preprocess_from read, and which of its layers were used. */
+  /** The model config --preprocess_from read, or the model file itself when it carries its preprocessing layers, and which of its layers the serving graph does. */
   preprocessFrom: { source: string; layers: string[] } | null;
   /** The IDCT the serving graph decodes JPEGs with; null without the image front (input format 'tensor'). */
   jpegDct: JpegDct | null;
@@ -215,6 +217,12 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
   const loaded = performance.now();
   // Refused before the target is locked (which creates its parent folders).
   if (source.kind === 'saved-model') checkSavedModelSource(source, options);
+  // The model file's own preprocessing layers, taken out of the network when it was loaded.
+  const carried = source.kind === 'layers' ? source.inputPreprocessing : undefined;
+  if (carried && fromModel) {
+    if (!options.source && source.kind === 'layers') source.model.dispose();
+    throw new ExportError(`${source.name} carries its preprocessing layers (${carried.layers.join(', ')}), which the serving graph does; --preprocess_from is for a model without them`);
+  }
 
   let lock: TargetLock | undefined;
   let built: ReturnType<typeof buildSavedModel>;
@@ -231,12 +239,15 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
     built = buildSavedModel(source, {
       inputFormat: options.inputFormat ?? 'b64',
       preprocess: options.preprocess ?? (source.kind === 'saved-model' ? undefined : source.preprocess) ?? 'inception',
-      normalize: options.normalize ?? (options.preprocess === undefined && fromModel ? fromModel.normalize : undefined),
-      resize: options.resize ?? fromModel?.resize,
+      normalize: carried
+        ? // The model's layers normalize what they get: any --preprocess or custom normalization comes before them.
+          [...(options.normalize ?? (options.preprocess ? PREPROCESS_STEPS[options.preprocess] : [])), ...carried.normalize]
+        : (options.normalize ?? (options.preprocess === undefined && fromModel ? fromModel.normalize : undefined)),
+      resize: options.resize ?? (fromModel ?? carried)?.resize,
       grid: options.grid,
-      antialias: options.antialias ?? fromModel?.antialias,
-      geometry: options.geometry ?? fromModel?.geometry,
-      fromModel,
+      antialias: options.antialias ?? (fromModel ?? carried)?.antialias,
+      geometry: options.geometry ?? (fromModel ?? carried)?.geometry,
+      fromModel: fromModel ?? carried,
       labels: userLabels ?? (source.kind !== 'saved-model' && source.labels ? await loadLabels(source.labels) : undefined),
       jpegDct: options.jpegDct ?? 'accurate',
       foldBatchNorms: options.foldBatchNorms ?? false,

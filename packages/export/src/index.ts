@@ -67,7 +67,8 @@ export {
   type SavedModelSourceOptions,
 } from './saved-model-source.js';
 export { PREPROCESS_MODES, type PreprocessMode } from '@tensorsky/preprocess';
-export { PreprocessFromError, preprocessingFromLayers, readModelPreprocessing, type ModelPreprocessing } from './preprocess-from.js';
+export { readModelPreprocessing } from './preprocess-from.js';
+export { inputPreprocessingOf, PreprocessFromError, preprocessingFromLayers, type ModelPreprocessing } from './preprocessing-layers.js';
 export { buildImageInputGraph, type ImageInputOptions } from './serving-input.js';
 export { preprocessingSteps, type PreprocessingSteps } from './preprocessing-record.js';
 export { JPEG_DCT_METHODS, type JpegDct } from './jpeg-dct.js';

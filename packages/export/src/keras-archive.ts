@@ -20,6 +20,7 @@ import h5wasm from 'h5wasm/node';
 import type { Dataset, Group } from 'h5wasm/node';
 import { getInFile, hdf5Reason, KerasH5Error, openH5, readFloatData } from './keras-h5.js';
 import { checkSupportedLayers, MODEL_CLASSES, normalizeKerasConfig, type LayerJSON } from './layers-model.js';
+import { PREPROCESSING_LAYERS, setInputPreprocessing, takeInputPreprocessing } from './preprocessing-layers.js';
 
 const CONFIG_FILE = 'config.json';
 const WEIGHTS_FILE = 'model.weights.h5';
@@ -44,10 +45,11 @@ export async function loadKerasArchive(path: string): Promise<tf.LayersModel> {
   } catch (err) {
     throw new KerasArchiveError(`${path}: ${CONFIG_FILE} is not valid JSON (${(err as Error).message})`);
   }
-  checkSupportedLayers(config, path);
   // TF.js reads a model from the config alone; the Keras 3 walk order needs the config as written.
   const walkConfig = structuredClone(config);
   normalizeKerasConfig(config);
+  const preprocessing = takeInputPreprocessing(config, path);
+  checkSupportedLayers(config, path);
   let model: tf.LayersModel;
   try {
     model = await tf.models.modelFromJSON({ modelTopology: config as tf.io.ModelJSON['modelTopology'] });
@@ -60,6 +62,7 @@ export async function loadKerasArchive(path: string): Promise<tf.LayersModel> {
     model.dispose();
     throw err;
   }
+  setInputPreprocessing(model, preprocessing);
   return model;
 }
 
@@ -129,6 +132,8 @@ function collect(
     used.set(base, count);
     const path = `${inner}layers/${count === 0 ? base : `${base}_${count}`}`;
     const name = (layerConfig.config as { name?: string }).name ?? '';
+    // Input preprocessing layers taken out of the model (they have no variables) still count in the walk.
+    if (!model.layers.some((l) => l.name === name) && PREPROCESSING_LAYERS.has(layerConfig.class_name ?? '')) continue;
     const layer = model.getLayer(name);
     if (MODEL_CLASSES.has(layerConfig.class_name ?? '')) {
       collect(h5, layer as tf.LayersModel, layerConfig, `${path}/`, label, out);

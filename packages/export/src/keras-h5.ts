@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import h5wasm from 'h5wasm/node';
 import type { Dataset, File as H5File, Group } from 'h5wasm/node';
 import { checkSupportedLayers, normalizeKerasConfig } from './layers-model.js';
+import { setInputPreprocessing, takeInputPreprocessing } from './preprocessing-layers.js';
 
 let h5Ready: Promise<void> | undefined;
 
@@ -106,7 +107,8 @@ export async function inspectKerasH5(path: string): Promise<KerasH5Info> {
 
 /**
  * Rebuilds a full Keras model saved with model.save('x.h5') (Keras 2 / tf.keras layout) and loads its
- * weights. Layer classes are checked against what tensorsky export supports before building.
+ * weights. Layer classes are checked against what tensorsky export supports before building; the
+ * preprocessing layers right after the input are taken out (inputPreprocessingOf tells what they do).
  */
 export async function loadKerasModel(path: string): Promise<tf.LayersModel> {
   const { modelConfig } = await inspectKerasH5(path);
@@ -115,8 +117,9 @@ export async function loadKerasModel(path: string): Promise<tf.LayersModel> {
       `${path} holds only weights (no model_config); use --weights ${path} with a matching architecture, or save the whole model with model.save()`,
     );
   }
-  checkSupportedLayers(modelConfig, path);
   normalizeKerasConfig(modelConfig);
+  const preprocessing = takeInputPreprocessing(modelConfig, path);
+  checkSupportedLayers(modelConfig, path);
   let model: tf.LayersModel;
   try {
     model = await tf.models.modelFromJSON({ modelTopology: modelConfig as unknown as tf.io.ModelJSON['modelTopology'] });
@@ -124,6 +127,7 @@ export async function loadKerasModel(path: string): Promise<tf.LayersModel> {
     throw new KerasH5Error(`${path}: cannot rebuild the model from its model_config (${oneLine(err)})`);
   }
   await loadKerasWeights(model, path);
+  setInputPreprocessing(model, preprocessing);
   return model;
 }
 

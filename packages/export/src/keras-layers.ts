@@ -73,3 +73,34 @@ export class KerasNormalization extends tf.layers.Layer {
 }
 
 tf.serialization.registerClass(KerasNormalization);
+
+// Keras 3 activations TF.js lacks, under the names Keras 3 writes into configs (keras/src/activations/
+// __init__.py: ALL_OBJECTS_DICT, with 'hard_swish' an alias of hard_silu that normalizeKerasConfig maps)
+// as TF.js camel-cases them when it reads a config ('hard_silu' → 'hardSilu'). Formulas of Keras 3's
+// TensorFlow backend (keras/src/backend/tensorflow/nn.py).
+
+/** hard_silu(x) = x * hard_sigmoid(x), Keras 3's hard_sigmoid(x) = relu6(x + 3) / 6. */
+export class KerasHardSilu extends tf.serialization.Serializable {
+  static className = 'hardSilu';
+  apply(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => tf.mul(x, tf.div(tf.relu6(tf.add(x, 3)), 6)));
+  }
+  getConfig(): tf.serialization.ConfigDict {
+    return {};
+  }
+}
+
+/** The leaky_relu activation (not the LeakyReLU layer): tf.nn.leaky_relu(x, alpha=0.2), Keras 3's fixed negative_slope. */
+export class KerasLeakyRelu extends tf.serialization.Serializable {
+  static className = 'leakyRelu';
+  static readonly negativeSlope = 0.2;
+  apply(x: tf.Tensor): tf.Tensor {
+    return tf.leakyRelu(x, KerasLeakyRelu.negativeSlope);
+  }
+  getConfig(): tf.serialization.ConfigDict {
+    return {};
+  }
+}
+
+tf.serialization.registerClass(KerasHardSilu);
+tf.serialization.registerClass(KerasLeakyRelu);

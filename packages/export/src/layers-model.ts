@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CONVERTED_ACTIVATIONS, CONVERTED_LAYER_CLASSES } from './convert/layers.js';
 // Registers the Keras layers TF.js lacks before any model config is read.
 import './keras-layers.js';
+import { setInputPreprocessing, takeInputPreprocessing } from './preprocessing-layers.js';
 import { modelArtifacts, readModelJson, readWeightData } from './tfjs-weights.js';
 
 /** Layer classes and activations `tensorsky export` accepts: the ones its graph converter handles. */
@@ -49,7 +50,7 @@ export function checkSupportedLayers(topology: unknown, source: string): void {
     if (!SUPPORTED_LAYER_CLASSES.includes(className)) {
       if (['Resizing', 'CenterCrop'].includes(className)) {
         throw new UnsupportedLayerError(
-          `layer '${name}' is a ${className} preprocessing layer, which tensorsky export builds into the serving graph instead: export the model without its preprocessing layers and give this model's file with --preprocess_from`,
+          `layer '${name}' is a ${className} preprocessing layer that does not come right after the model's input; tensorsky export builds Resizing and CenterCrop into the serving graph only there (followed or preceded only by Rescaling and Normalization): move it to the input and save the model again`,
         );
       }
       throw new UnsupportedLayerError(
@@ -78,8 +79,8 @@ export function checkSupportedLayers(topology: unknown, source: string): void {
   visit(root as LayerJSON);
 }
 
-/** Keras 3 activation names for functions TF.js knows under another name. */
-const KERAS3_ACTIVATION_ALIASES: Readonly<Record<string, string>> = { silu: 'swish' };
+/** Keras 3 activation names for functions registered under another name (keras-layers.ts or TF.js's own). */
+const KERAS3_ACTIVATION_ALIASES: Readonly<Record<string, string>> = { silu: 'swish', hard_swish: 'hard_silu' };
 
 /** Keras writes built-in activations as strings; Keras 3 may write {class_name, config} objects. */
 function activationName(activation: unknown): string | undefined {
@@ -158,7 +159,8 @@ function normalizeLayer(layer: LayerJSON & { inbound_nodes?: unknown[] }): void 
 
 /**
  * Loads a TF.js layers model from `path` (model.json, or a folder containing model.json) after
- * checking its layer classes.
+ * checking its layer classes; the preprocessing layers right after the input are taken out
+ * (inputPreprocessingOf tells what they do).
  */
 export async function loadTfjsLayersModel(path: string): Promise<tf.LayersModel> {
   const { modelJsonPath, json } = await readModelJson(path);
@@ -170,15 +172,18 @@ export async function loadTfjsLayersModel(path: string): Promise<tf.LayersModel>
   if (!json.modelTopology) {
     throw new LayersModelError(`${modelJsonPath} has no modelTopology; not a TF.js layers model`);
   }
-  checkSupportedLayers(json.modelTopology, modelJsonPath);
   normalizeKerasConfig(json.modelTopology);
+  const preprocessing = takeInputPreprocessing(json.modelTopology, modelJsonPath);
+  checkSupportedLayers(json.modelTopology, modelJsonPath);
   const { weightSpecs, weightData } = await readWeightData(json, modelJsonPath);
 
   const handler: tf.io.IOHandler = {
     load: async () => modelArtifacts(json, weightSpecs, weightData),
   };
   try {
-    return await tf.loadLayersModel(handler, { strict: true });
+    const model = await tf.loadLayersModel(handler, { strict: true });
+    setInputPreprocessing(model, preprocessing);
+    return model;
   } catch (err) {
     throw new LayersModelError(`${modelJsonPath}: TF.js cannot load this layers model (${String((err as Error).message ?? err).split('\n')[0]})`);
   }

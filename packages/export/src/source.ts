@@ -12,6 +12,7 @@ import { loadTfjsGraphModel, tfjsGraphModel, type TfjsGraphModel } from './graph
 import { loadKerasArchive } from './keras-archive.js';
 import { loadKerasModel, loadKerasWeights } from './keras-h5.js';
 import { loadTfjsLayersModel } from './layers-model.js';
+import { inputPreprocessingOf, type ModelPreprocessing } from './preprocessing-layers.js';
 import { initTfjs, type TfjsBackend } from './tfjs-engine.js';
 import { readModelJson } from './tfjs-weights.js';
 import { randomWeights } from './weights.js';
@@ -55,6 +56,8 @@ interface ModelSourceInfo {
 export interface LayersModelSource extends ModelSourceInfo {
   kind: 'layers';
   model: tf.LayersModel;
+  /** The preprocessing layers that followed the model file's input, taken out of `model` for the serving graph to do. */
+  inputPreprocessing?: ModelPreprocessing;
 }
 
 /** A TF.js graph model: its graph is converted; `model` is TF.js's own GraphModel of the same files (the reference). */
@@ -180,16 +183,18 @@ function describe(
   }
   if (!height || !width || !channels || !outputShape[1]) {
     throw new ModelSourceError(
-      `${name} has input ${shapes(inputs)}; tensorsky export needs a fixed image size: build the model with a fixed input_shape (e.g. (224, 224, 3)) and save it again`,
+      `${name} has input ${shapes(inputs)}; tensorsky export needs a fixed image size: build the model with a fixed input_shape (e.g. (224, 224, 3)) or a Resizing layer right after its input, and save it again`,
     );
   }
   if (channels !== 1 && channels !== 3) {
     throw new ModelSourceError(`${name} takes ${channels}-channel images; tensorsky export supports 1 (grayscale) or 3 (RGB)`);
   }
   const classes = outputShape[1];
+  const inputPreprocessing = inputPreprocessingOf(model);
   return {
     kind: 'layers',
     model,
+    ...(inputPreprocessing ? { inputPreprocessing } : {}),
     name,
     inputShape: [height, width, channels],
     classes,

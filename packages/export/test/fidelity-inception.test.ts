@@ -63,7 +63,9 @@ describe('InceptionV3 export fidelity', () => {
     tf.dispose([pixels, probabilities]);
 
     const comparison = compareProbabilities(exported, reference, 1000);
-    expect(comparison.maxAbsDiff).toBeLessThanOrEqual(1e-4);
+    // Measured: 0 (bit-identical: the executor runs the graph's ops with the TF.js kernels the layers use,
+    // MatMul and BiasAdd one after the other as TF.js's softmax Dense and TensorFlow do).
+    expect(comparison.maxAbsDiff).toBeLessThanOrEqual(1e-5);
     expect(comparison.top5Mismatches).toEqual([]);
     // The random weights give photos distinct, peaked predictions, so the comparison means something.
     expect(new Set(comparison.top1).size).toBeGreaterThan(2);

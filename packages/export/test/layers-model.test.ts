@@ -75,10 +75,10 @@ describe('loadTfjsLayersModel', () => {
 
   it('names the layer of an unsupported activation, also inside nested models', () => {
     const L = kerasLayer;
-    const inner = functionalConfig('backbone', [L.input('input_2', [8, 8, 3]), L.conv2d('conv2d_9', 'input_2', 4, [3, 3], { activation: 'hard_silu' })], 'input_2', 'conv2d_9');
+    const inner = functionalConfig('backbone', [L.input('input_2', [8, 8, 3]), L.conv2d('conv2d_9', 'input_2', 4, [3, 3], { activation: 'softsign' })], 'input_2', 'conv2d_9');
     const outer = { class_name: 'Sequential', config: { name: 'sequential', layers: [inner] } };
     expect(() => checkSupportedLayers(outer, 'model.json')).toThrow(
-      "layer 'conv2d_9' uses activation 'hard_silu', which tensorsky export does not support; supported: linear, relu, relu6, elu, selu, sigmoid, tanh, softmax, swish, gelu, mish",
+      "layer 'conv2d_9' uses activation 'softsign', which tensorsky export does not support; supported: linear, relu, relu6, elu, selu, sigmoid, tanh, softmax, swish, gelu, mish, hard_silu, leaky_relu",
     );
   });
 

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkSupportedLayers } from '../src/layers-model.js';
-import { PreprocessFromError, preprocessingFromLayers, readModelPreprocessing } from '../src/preprocess-from.js';
+import { checkSupportedLayers, normalizeKerasConfig } from '../src/layers-model.js';
+import { readModelPreprocessing } from '../src/preprocess-from.js';
+import { PreprocessFromError, preprocessingFromLayers, takeInputPreprocessing } from '../src/preprocessing-layers.js';
 
 let scratch: string;
 beforeAll(async () => {
@@ -77,10 +78,69 @@ describe('preprocessingFromLayers', () => {
 });
 
 describe('a model that carries its preprocessing layers', () => {
-  it('converts Rescaling (and Normalization) as layers, and refuses Resizing/CenterCrop with a pointer to --preprocess_from', () => {
-    expect(() => checkSupportedLayers(sequential([input, rescaling, conv]), 'model.keras')).not.toThrow();
-    expect(() => checkSupportedLayers(sequential([input, resizing, conv]), 'model.keras')).toThrow(
-      "layer 'resizing' is a Resizing preprocessing layer, which tensorsky export builds into the serving graph instead: export the model without its preprocessing layers and give this model's file with --preprocess_from",
+  // Configs as the loaders hand them over: normalizeKerasConfig gives the Keras 2 form.
+  const normalized = (config: unknown) => normalizeKerasConfig(structuredClone(config)) as { config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
+
+  it('takes the preprocessing layers right after the input out of a Sequential; the network takes their output size', () => {
+    const model = normalized(sequential([input, resizing, centerCrop, rescaling, normalization, conv]));
+    const p = takeInputPreprocessing(model, 'model.keras');
+    expect(p?.layers).toEqual(['resizing (Resizing)', 'center_crop (CenterCrop)', 'rescaling (Rescaling)', 'normalization (Normalization)']);
+    expect(p?.geometry).toEqual({ kind: 'resize_then_crop', height: 256, width: 256 });
+    expect(model.config.layers.map((l) => l.class_name)).toEqual(['InputLayer', 'Conv2D']);
+    expect(model.config.layers[0]!.config.batch_input_shape).toEqual([null, 224, 224, 3]);
+    expect(() => checkSupportedLayers(model, 'model.keras')).not.toThrow();
+  });
+
+  it('rewires a Functional model so the first network layer reads the input', () => {
+    const node = (from: string) => [{ args: [{ class_name: '__keras_tensor__', config: { keras_history: [from, 0, 0] } }], kwargs: {} }];
+    const withNode = (l: ReturnType<typeof layer>, from: string) => ({ ...l, name: (l.config as { name?: string }).name, inbound_nodes: node(from) });
+    const model = normalized({
+      module: 'keras.src.models.functional',
+      class_name: 'Functional',
+      config: {
+        name: 'f',
+        layers: [{ ...input, name: 'image', inbound_nodes: [] }, withNode(resizing, 'image'), withNode(rescaling, 'resizing'), withNode(conv, 'rescaling')],
+        input_layers: ['image', 0, 0],
+        output_layers: ['conv', 0, 0],
+      },
+    });
+    const p = takeInputPreprocessing(model, 'f.keras');
+    expect(p?.layers).toEqual(['resizing (Resizing)', 'rescaling (Rescaling)']);
+    expect(p?.size).toEqual({ height: 256, width: 256 });
+    expect(model.config.layers.map((l) => l.class_name)).toEqual(['InputLayer', 'Conv2D']);
+    expect((model.config.layers[1] as unknown as { inbound_nodes: unknown[] }).inbound_nodes).toEqual([[['image', 0, 0, {}]]]);
+  });
+
+  it('leaves a Normalization adapted to data (its mean and variance are weights) in the network, ending the run', () => {
+    const adapted = layer('Normalization', { name: 'adapted', axis: -1, mean: null, variance: null });
+    const model = normalized(sequential([input, rescaling, adapted, conv]));
+    expect(takeInputPreprocessing(model, 'm.keras')?.layers).toEqual(['rescaling (Rescaling)']);
+    expect(model.config.layers.map((l) => l.class_name)).toEqual(['InputLayer', 'Normalization', 'Conv2D']);
+  });
+
+  it('crops a fixed-size input without a Resizing: images are resized to the input size, then cropped as Keras does', () => {
+    const fixed = layer('InputLayer', { name: 'image', batch_shape: [null, 64, 64, 3] });
+    const model = normalized(sequential([fixed, layer('CenterCrop', { name: 'crop', height: 56, width: 56 }), conv]));
+    const p = takeInputPreprocessing(model, 'm.keras');
+    expect(p?.geometry).toEqual({ kind: 'resize_then_crop', height: 64, width: 64 });
+    expect(p?.size).toEqual({ height: 56, width: 56 });
+    expect(model.config.layers[0]!.config.batch_input_shape).toEqual([null, 56, 56, 3]);
+  });
+
+  it('changes nothing when the model starts with another layer', () => {
+    const model = normalized(sequential([input, conv, rescaling]));
+    expect(takeInputPreprocessing(model, 'm.keras')).toBeUndefined();
+    expect(model.config.layers).toHaveLength(3);
+  });
+
+  it('refuses Resizing/CenterCrop anywhere else with what to do, and a model of preprocessing layers only', () => {
+    const model = normalized(sequential([input, rescaling, conv, resizing]));
+    takeInputPreprocessing(model, 'model.keras');
+    expect(() => checkSupportedLayers(model, 'model.keras')).toThrow(
+      "layer 'resizing' is a Resizing preprocessing layer that does not come right after the model's input; tensorsky export builds Resizing and CenterCrop into the serving graph only there (followed or preceded only by Rescaling and Normalization): move it to the input and save the model again",
+    );
+    expect(() => takeInputPreprocessing(normalized(sequential([input, resizing, rescaling])), 'pre.keras')).toThrow(
+      'pre.keras: the model is only preprocessing layers; there is no network to export',
     );
   });
 });

@@ -202,17 +202,21 @@ function functionJson(fdef: FunctionDef, customOps: ReadonlySet<string>, weights
 }
 
 // ---------------------------------------------------------------------------------------------
-// Fusion: Conv2D/DepthwiseConv2dNative/MatMul → BiasAdd (→ Relu/Relu6) become one tfjs-converter
-// fused op, so the backend adds the bias and clamps while writing the convolution's output instead of
-// making two more passes over it. Exports with batch norm folded into the convolutions consist of such
-// chains. FusedBatchNorm is left as it is: folding it into the weights here would change rounding in
-// every layer, which moves InceptionV3's probabilities by ~1e-4, far more than running the graph as written.
+// Fusion: Conv2D/DepthwiseConv2dNative → BiasAdd (→ Relu/Relu6) become one tfjs-converter fused op,
+// so the backend adds the bias and clamps while writing the convolution's output instead of making two
+// more passes over it. Exports with batch norm folded into the convolutions consist of such chains.
+// FusedBatchNorm is left as it is: folding it into the weights here would change rounding in every
+// layer, which moves InceptionV3's probabilities by ~1e-4, far more than running the graph as written.
+// MatMul → BiasAdd is not fused: TensorFlow adds the bias to the finished product (unfused, and in
+// _FusedMatMul's BiasAddOutputKernel, core/kernels/fused_eigen_output_kernels.h: output + bias after the
+// contraction), while XNNPACK's fused kernel starts each sum with the bias. A classifier's logits are
+// sums of large terms that cancel, so that order moves its probabilities by up to ~1e-5 (Xception with
+// random weights); the separate add over a [batch, units] tensor costs nothing.
 
 /** Op → the tfjs-converter op that computes it followed by BiasAdd and an optional activation. */
 const FUSED_OPS: Readonly<Record<string, string>> = {
   Conv2D: '_FusedConv2D',
   DepthwiseConv2dNative: 'FusedDepthwiseConv2dNative',
-  MatMul: '_FusedMatMul',
 };
 const FUSABLE_ACTIVATIONS = new Set(['Relu', 'Relu6']);
 const ascii = new TextEncoder();
@@ -230,8 +234,8 @@ function isChannelsLast(node: NodeDef): boolean {
 }
 
 /**
- * Rewrites X → BiasAdd → (Relu | Relu6) chains, X one of Conv2D, DepthwiseConv2dNative and MatMul
- * (untransposed), into the fused ops tfjs-converter executes (fused_ops ["BiasAdd", activation],
+ * Rewrites X → BiasAdd → (Relu | Relu6) chains, X one of Conv2D and DepthwiseConv2dNative, into the
+ * fused ops tfjs-converter executes (fused_ops ["BiasAdd", activation],
  * num_args 1). A chain is fused only when each intermediate tensor feeds nothing but the next op of
  * the chain and is not in `fetched` (node names whose outputs are read). The fused node keeps the
  * name of the chain's last node, so its consumers need no change.
@@ -260,8 +264,6 @@ export function fuseBiasActivations(nodes: readonly NodeDef[], fetched: Readonly
   for (const node of nodes) {
     const fusedOp = FUSED_OPS[node.op];
     if (!fusedOp || !isFloat(node) || !isChannelsLast(node)) continue;
-    // tfjs-backend-wasm 4.22's _FusedMatMul adds the bias wrongly when either operand is transposed.
-    if (node.op === 'MatMul' && (node.attr?.transpose_a?.b || node.attr?.transpose_b?.b)) continue;
     const biasAdd = soleConsumer(node, (op) => op === 'BiasAdd');
     if (!biasAdd || !isChannelsLast(biasAdd) || (biasAdd.input ?? []).length !== 2) continue;
     const activation = soleConsumer(biasAdd, (op) => FUSABLE_ACTIVATIONS.has(op));

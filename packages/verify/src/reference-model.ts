@@ -4,7 +4,7 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import { initTfjs, loadModelSource, type ModelSource, type ModelSourceOptions } from '@tensorsky/export';
 import { decodeImageToRgb, type JpegDctMethod, type RgbImage } from '@tensorsky/image';
-import { preprocessImagesReference, type PreprocessMode } from '@tensorsky/preprocess';
+import { PREPROCESS_STEPS, preprocessImagesReference, type PreprocessMode, type PreprocessOptions } from '@tensorsky/preprocess';
 import { scoreRows } from './compare.js';
 
 export interface ReferenceModel {
@@ -30,11 +30,27 @@ export class ReferenceModelError extends Error {
   override name = 'ReferenceModelError';
 }
 
-/** The reference for an already loaded source model; `preprocess` defaults to the source's own, else inception. */
+/**
+ * The reference for an already loaded source model; `preprocess` defaults to the source's own, else
+ * inception, or none for a model file whose own preprocessing layers the export took into its serving
+ * graph: the reference then resizes, crops and normalizes as those layers did, after `preprocess`.
+ */
 export function referenceModel(tf: typeof tfjs, source: ModelSource, preprocess?: PreprocessMode): ReferenceModel {
   const [height, width] = source.inputShape;
-  const scaling = preprocess ?? source.preprocess ?? 'inception';
-  const input = (images: readonly RgbImage[]) => preprocessImagesReference(tf, images, { height, width, preprocess: scaling });
+  const carried = source.kind === 'layers' ? source.inputPreprocessing : undefined;
+  const scaling = preprocess ?? source.preprocess ?? (carried ? 'none' : 'inception');
+  const options: PreprocessOptions = carried
+    ? {
+        height,
+        width,
+        preprocess: scaling,
+        resize: carried.resize,
+        antialias: carried.antialias,
+        geometry: carried.geometry,
+        normalize: [...PREPROCESS_STEPS[scaling], ...carried.normalize],
+      }
+    : { height, width, preprocess: scaling };
+  const input = (images: readonly RgbImage[]) => preprocessImagesReference(tf, images, options);
   return {
     source,
     preprocess: scaling,

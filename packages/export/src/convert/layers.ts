@@ -11,10 +11,10 @@
 // BN-scaled kernel and conv2d_1/BiasAdd with the BN offset, and no batch_normalization_1 nodes.
 // Folding is not the default because it is exact only up to float32 rounding in every folded layer,
 // which deep networks can amplify: for InceptionV3 with seeded random weights it moves probabilities
-// by up to ~1.5e-4, while FusedBatchNormV3 stays within ~6e-6 of the TF.js model.
+// by up to ~1.5e-4, while with FusedBatchNormV3 predict-local gives the TF.js model's probabilities exactly.
 import * as tf from '@tensorflow/tfjs';
 import { DataType, type GraphBuilder, type GraphTensor, type Padding } from '@tensorsky/saved-model';
-import { KERAS_EPSILON } from '../keras-layers.js';
+import { KERAS_EPSILON, KerasLeakyRelu } from '../keras-layers.js';
 import { batchNormAffine, foldBatchNorm, type BatchNormParams } from './fold.js';
 
 export class LayerConversionError extends Error {
@@ -464,7 +464,8 @@ const ACTIVATION_OPS: Readonly<Record<string, string>> = {
 
 /** The layer's activation (its own config's, or an Activation layer's), e.g. 'relu' → "<layer>/Relu". */
 function activate(ctx: LayerContext, x: GraphTensor): GraphTensor {
-  const activation = ctx.config.activation;
+  // TF.js names activations in camel case ('hardSilu'); Keras, and CONVERTED_ACTIVATIONS, in snake case.
+  const activation = typeof ctx.config.activation === 'string' ? ctx.config.activation.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase() : ctx.config.activation;
   const { g } = ctx;
   const op = typeof activation === 'string' ? ACTIVATION_OPS[activation] : undefined;
   if (op) return g.apply(op, [x]);
@@ -481,10 +482,20 @@ function activate(ctx: LayerContext, x: GraphTensor): GraphTensor {
     }
     case 'mish':
       return g.mul(x, g.apply('Tanh', [g.apply('Softplus', [x], {}, { name: 'mish/Softplus' })], {}, { name: 'mish/Tanh' }), { name: 'mish' });
+    // Keras 3's TensorFlow backend: hard_silu(x) = x * hard_sigmoid(x), hard_sigmoid(x) = relu6(x + 3) / 6.
+    case 'hard_silu': {
+      const shifted = g.add(x, g.constant('hard_silu/add/y', 3), { name: 'hard_silu/add' });
+      const relu6 = g.apply('Relu6', [shifted], {}, { name: 'hard_silu/Relu6' });
+      const hardSigmoid = g.apply('RealDiv', [relu6, g.constant('hard_silu/truediv/y', 6)], {}, { name: 'hard_silu/truediv' });
+      return g.mul(x, hardSigmoid, { name: 'hard_silu/mul' });
+    }
+    // Keras 3's leaky_relu activation: tf.nn.leaky_relu(x, alpha=negative_slope), negative_slope fixed at 0.2.
+    case 'leaky_relu':
+      return g.apply('LeakyRelu', [x], { alpha: KerasLeakyRelu.negativeSlope }, { name: 'leaky_relu' });
     default:
       return fail(ctx, `uses activation '${String(activation)}', which tensorsky export cannot convert; supported: ${CONVERTED_ACTIVATIONS.join(', ')}`);
   }
 }
 
-/** Keras activation names the converter handles (after normalizeKerasConfig maps Keras 3's 'silu' to 'swish'). */
-export const CONVERTED_ACTIVATIONS: readonly string[] = ['linear', ...Object.keys(ACTIVATION_OPS), 'swish', 'gelu', 'mish'];
+/** Keras activation names the converter handles (after normalizeKerasConfig maps Keras 3's 'silu' to 'swish' and 'hard_swish' to 'hard_silu'). */
+export const CONVERTED_ACTIVATIONS: readonly string[] = ['linear', ...Object.keys(ACTIVATION_OPS), 'swish', 'gelu', 'mish', 'hard_silu', 'leaky_relu'];

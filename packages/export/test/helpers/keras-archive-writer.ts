@@ -70,6 +70,13 @@ export const keras3 = {
       units, activation, use_bias: true, kernel_initializer: initializer('GlorotUniform'), bias_initializer: initializer('Zeros', {}),
       kernel_regularizer: null, bias_regularizer: null, kernel_constraint: null, bias_constraint: null,
     }, from),
+  resizing: (name: string, height: number, width: number, interpolation: string, from?: Ref) =>
+    layer('Resizing', name, {
+      height, width, interpolation, crop_to_aspect_ratio: false, pad_to_aspect_ratio: false, fill_mode: 'constant', fill_value: 0.0,
+      antialias: false, data_format: 'channels_last',
+    }, from),
+  centerCrop: (name: string, height: number, width: number, from?: Ref) => layer('CenterCrop', name, { height, width, data_format: 'channels_last' }, from),
+  rescaling: (name: string, scale: number, offset: number, from?: Ref) => layer('Rescaling', name, { scale, offset }, from),
   lambda: (name: string, from?: Ref) =>
     layer('Lambda', name, { function: { class_name: '__lambda__', config: { code: '4wEAAAAAAAAA', defaults: null, closure: null } }, arguments: {} }, from),
 };
