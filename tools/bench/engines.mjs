@@ -11,6 +11,8 @@
 //   session.run is timed too (InferenceSession.prototype.run wrapped with a clock), so the engine's
 //   ms/image splits into its ORT run and the rest, the front's share (base64 + JPEG decode + resize on
 //   the executor, copies into and out of ORT);
+// - with 2 threads, engine onnx with ORT's spinning off too (loadModel's `spinning: false`, serve's
+//   setting), in the same rounds: overheadNoSpin = that engine / ORT alone (which spins, ORT's default);
 // each with 1 and 2 threads (ORT's intra-op pool and the wasm backend's pool), a child process per
 // thread setting since the wasm backend's pool is fixed per process when it first starts;
 // - the cold start of engine onnx in fresh processes (median of 3 by total): import, loadModel, first
@@ -95,6 +97,8 @@ async function warm(dir, threads) {
   const onnx = await loadModel(dir, { backend: 'onnx', threads });
   if (onnx.backend !== 'onnx') throw new Error(`engine onnx did not run the model: ${onnx.fallback ?? onnx.backend}`);
   const wasm = await loadModel(dir, { backend: 'wasm', threads });
+  // Spinning only exists with more than one ORT thread.
+  const onnxNoSpin = threads > 1 ? await loadModel(dir, { backend: 'onnx', threads, spinning: false }) : undefined;
   if (wasm.backend !== 'wasm') throw new Error(`expected engine wasm, got ${wasm.backend}`);
   if (wasmThreads() !== threads) throw new Error(`the wasm backend runs ${wasmThreads()} threads, not ${threads}`);
 
@@ -141,6 +145,12 @@ async function warm(dir, threads) {
         if (out.outputs.shape[0] !== batch) throw new Error('engine wasm: output of the wrong batch size');
       },
       ortAlone: () => session.run(feed),
+      ...(onnxNoSpin && {
+        onnxNoSpin: async () => {
+          const out = await onnxNoSpin.predict({ inputs });
+          if (out.outputs.shape[0] !== batch) throw new Error('engine onnx (no spinning): output of the wrong batch size');
+        },
+      }),
     };
     const names = Object.keys(sides);
     for (let i = 0; i < WARMUP[batch]; i++) for (const name of names) await sides[name]();
@@ -173,11 +183,14 @@ async function warm(dir, threads) {
       frontMsPerImage: ortRun === undefined ? round(engineOnnx - per('ortAlone')) : round(engineOnnx - ortRun),
       frontShare: round(ortRun === undefined ? 1 - per('ortAlone') / engineOnnx : 1 - ortRun / engineOnnx, 3),
       frontMeasuredBy: ortRun === undefined ? 'subtracting ORT alone' : 'timing the engine\'s session.run',
+      onnxNoSpinMsPerImage: onnxNoSpin ? round(per('onnxNoSpin')) : null,
+      overheadNoSpin: onnxNoSpin ? round(per('onnxNoSpin') / per('ortAlone'), 3) : null,
       runs: RUNS[batch],
     });
   }
   onnx.dispose();
   wasm.dispose();
+  onnxNoSpin?.dispose();
   await session.release();
   console.log(
     JSON.stringify({
@@ -232,6 +245,7 @@ async function main() {
         onnxOverWasm: Object.fromEntries(THREADS.flatMap((t) => [1, 8].map((b) => [`t${t}b${b}`, at(t, b, 'onnxOverWasm')]))),
         overhead: Object.fromEntries(THREADS.flatMap((t) => [1, 8].map((b) => [`t${t}b${b}`, at(t, b, 'overhead')]))),
         frontMsPerImage: Object.fromEntries(THREADS.flatMap((t) => [1, 8].map((b) => [`t${t}b${b}`, at(t, b, 'frontMsPerImage')]))),
+        overheadNoSpin: Object.fromEntries(THREADS.filter((t) => t > 1).flatMap((t) => [1, 8].map((b) => [`t${t}b${b}`, at(t, b, 'overheadNoSpin')]))),
         engineOrtRunOverAlone: Object.fromEntries(THREADS.flatMap((t) => [1, 8].map((b) => [`t${t}b${b}`, at(t, b, 'engineOrtRunOverAlone')]))),
         worstOnnxOverWasm: worst('onnxOverWasm'),
         worstOverhead: worst('overhead'),
