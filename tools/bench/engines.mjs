@@ -2,7 +2,8 @@
 // Engine benchmark, InceptionV3 with seeded random weights and batch norms folded (the export the
 // tutorial makes), predict-local's engine onnx (the network on ONNX Runtime behind our executor's image
 // front) against engine wasm (our executor alone):
-// - warm ms/image (median of interleaved runs, the order rotating each round) of `model.predict` with
+// - warm ms/image (median of interleaved runs, the order rotating each round, an idle pause before each
+//   so no side shares the cores with the previous one's spinning threads) of `model.predict` with
 //   base64 JPEGs, the whole signature (base64 + JPEG decode + resize + network), at batch 1 and 8, and
 //   onnx/wasm per setting (target <= 0.25);
 // - ORT alone: an InferenceSession created straight from `model.onnx.model` with the engine's session
@@ -37,6 +38,13 @@ const THREADS = [1, 2];
 const RUNS = { 1: Number(process.env.BENCH_ENGINES_RUNS ?? 9), 8: 3 };
 const WARMUP = { 1: 2, 8: 1 };
 const COLD_STARTS = 3;
+/**
+ * Idle pause before each timed side. Each side has its own thread pools, and ORT's intra-op worker keeps
+ * spinning ~20 ms after a run (spinning on): without the pause the next side shares the two cores with
+ * it. Measured on a quiet machine, 2 threads, batch 1: ORT alone 54-58 ms right after engine onnx, 38 ms
+ * after a pause, and the engine's own session.run 1.31x ORT alone without pauses, 1.005x with them.
+ */
+const SETTLE_MS = 50;
 const TARGETS = { onnxOverWasm: 0.25, overhead: 1.2, coldStartMs: 1000 };
 
 const median = (xs) => {
@@ -44,6 +52,7 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const round = (x, digits = 1) => Number(x.toFixed(digits));
+const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
 const peakRssMB = () => round(process.resourceUsage().maxRSS / 1024, 0);
 const base64Photos = (n) => Array.from({ length: n }, (_, i) => fs.readFileSync(PHOTOS[i % PHOTOS.length]).toString('base64url'));
 
@@ -157,6 +166,7 @@ async function warm(dir, threads) {
     const ms = Object.fromEntries([...names, 'onnxOrtRun'].map((k) => [k, []]));
     for (let i = 0; i < RUNS[batch]; i++) {
       for (const name of [...names.slice(i % names.length), ...names.slice(0, i % names.length)]) {
+        await settle();
         ortRunMs = 0;
         ortRuns = 0;
         const t = performance.now();
