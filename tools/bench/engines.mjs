@@ -2,7 +2,8 @@
 // Engine benchmark, InceptionV3 with seeded random weights and batch norms folded (the export the
 // tutorial makes), predict-local's engine onnx (the network on ONNX Runtime behind our executor's image
 // front) against engine wasm (our executor alone):
-// - warm ms/image (median of interleaved runs, the order rotating each round) of `model.predict` with
+// - warm ms/image (median of interleaved runs, the order rotating each round, an idle pause before each
+//   so no side shares the cores with the previous one's spinning threads) of `model.predict` with
 //   base64 JPEGs, the whole signature (base64 + JPEG decode + resize + network), at batch 1 and 8, and
 //   onnx/wasm per setting (target <= 0.25);
 // - ORT alone: an InferenceSession created straight from `model.onnx.model` with the engine's session
@@ -11,6 +12,8 @@
 //   session.run is timed too (InferenceSession.prototype.run wrapped with a clock), so the engine's
 //   ms/image splits into its ORT run and the rest, the front's share (base64 + JPEG decode + resize on
 //   the executor, copies into and out of ORT);
+// - with 2 threads, engine onnx with ORT's spinning off too (loadModel's `spinning: false`, serve's
+//   setting), in the same rounds: overheadNoSpin = that engine / ORT alone (which spins, ORT's default);
 // each with 1 and 2 threads (ORT's intra-op pool and the wasm backend's pool), a child process per
 // thread setting since the wasm backend's pool is fixed per process when it first starts;
 // - the cold start of engine onnx in fresh processes (median of 3 by total): import, loadModel, first
@@ -35,6 +38,13 @@ const THREADS = [1, 2];
 const RUNS = { 1: Number(process.env.BENCH_ENGINES_RUNS ?? 9), 8: 3 };
 const WARMUP = { 1: 2, 8: 1 };
 const COLD_STARTS = 3;
+/**
+ * Idle pause before each timed side. Each side has its own thread pools, and ORT's intra-op worker keeps
+ * spinning ~20 ms after a run (spinning on): without the pause the next side shares the two cores with
+ * it. Measured on a quiet machine, 2 threads, batch 1: ORT alone 54-58 ms right after engine onnx, 38 ms
+ * after a pause, and the engine's own session.run 1.31x ORT alone without pauses, 1.005x with them.
+ */
+const SETTLE_MS = 50;
 const TARGETS = { onnxOverWasm: 0.25, overhead: 1.2, coldStartMs: 1000 };
 
 const median = (xs) => {
@@ -42,6 +52,7 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const round = (x, digits = 1) => Number(x.toFixed(digits));
+const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
 const peakRssMB = () => round(process.resourceUsage().maxRSS / 1024, 0);
 const base64Photos = (n) => Array.from({ length: n }, (_, i) => fs.readFileSync(PHOTOS[i % PHOTOS.length]).toString('base64url'));
 
@@ -95,6 +106,8 @@ async function warm(dir, threads) {
   const onnx = await loadModel(dir, { backend: 'onnx', threads });
   if (onnx.backend !== 'onnx') throw new Error(`engine onnx did not run the model: ${onnx.fallback ?? onnx.backend}`);
   const wasm = await loadModel(dir, { backend: 'wasm', threads });
+  // Spinning only exists with more than one ORT thread.
+  const onnxNoSpin = threads > 1 ? await loadModel(dir, { backend: 'onnx', threads, spinning: false }) : undefined;
   if (wasm.backend !== 'wasm') throw new Error(`expected engine wasm, got ${wasm.backend}`);
   if (wasmThreads() !== threads) throw new Error(`the wasm backend runs ${wasmThreads()} threads, not ${threads}`);
 
@@ -141,12 +154,19 @@ async function warm(dir, threads) {
         if (out.outputs.shape[0] !== batch) throw new Error('engine wasm: output of the wrong batch size');
       },
       ortAlone: () => session.run(feed),
+      ...(onnxNoSpin && {
+        onnxNoSpin: async () => {
+          const out = await onnxNoSpin.predict({ inputs });
+          if (out.outputs.shape[0] !== batch) throw new Error('engine onnx (no spinning): output of the wrong batch size');
+        },
+      }),
     };
     const names = Object.keys(sides);
     for (let i = 0; i < WARMUP[batch]; i++) for (const name of names) await sides[name]();
     const ms = Object.fromEntries([...names, 'onnxOrtRun'].map((k) => [k, []]));
     for (let i = 0; i < RUNS[batch]; i++) {
       for (const name of [...names.slice(i % names.length), ...names.slice(0, i % names.length)]) {
+        await settle();
         ortRunMs = 0;
         ortRuns = 0;
         const t = performance.now();
@@ -173,11 +193,14 @@ async function warm(dir, threads) {
       frontMsPerImage: ortRun === undefined ? round(engineOnnx - per('ortAlone')) : round(engineOnnx - ortRun),
       frontShare: round(ortRun === undefined ? 1 - per('ortAlone') / engineOnnx : 1 - ortRun / engineOnnx, 3),
       frontMeasuredBy: ortRun === undefined ? 'subtracting ORT alone' : 'timing the engine\'s session.run',
+      onnxNoSpinMsPerImage: onnxNoSpin ? round(per('onnxNoSpin')) : null,
+      overheadNoSpin: onnxNoSpin ? round(per('onnxNoSpin') / per('ortAlone'), 3) : null,
       runs: RUNS[batch],
     });
   }
   onnx.dispose();
   wasm.dispose();
+  onnxNoSpin?.dispose();
   await session.release();
   console.log(
     JSON.stringify({
@@ -232,6 +255,7 @@ async function main() {
         onnxOverWasm: Object.fromEntries(THREADS.flatMap((t) => [1, 8].map((b) => [`t${t}b${b}`, at(t, b, 'onnxOverWasm')]))),
         overhead: Object.fromEntries(THREADS.flatMap((t) => [1, 8].map((b) => [`t${t}b${b}`, at(t, b, 'overhead')]))),
         frontMsPerImage: Object.fromEntries(THREADS.flatMap((t) => [1, 8].map((b) => [`t${t}b${b}`, at(t, b, 'frontMsPerImage')]))),
+        overheadNoSpin: Object.fromEntries(THREADS.filter((t) => t > 1).flatMap((t) => [1, 8].map((b) => [`t${t}b${b}`, at(t, b, 'overheadNoSpin')]))),
         engineOrtRunOverAlone: Object.fromEntries(THREADS.flatMap((t) => [1, 8].map((b) => [`t${t}b${b}`, at(t, b, 'engineOrtRunOverAlone')]))),
         worstOnnxOverWasm: worst('onnxOverWasm'),
         worstOverhead: worst('overhead'),

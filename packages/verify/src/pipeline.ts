@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { expandImagePaths } from '@tensorsky/preprocess';
 import { CHECKS } from './checks.js';
-import { DEFAULTS, type ExportAndVerifyOptions } from './options.js';
+import { DEFAULTS, defaultTolerance, type ExportAndVerifyOptions } from './options.js';
 import type { ExportAndVerifyResult, VerifyReport } from './report/types.js';
 import { writeReport } from './report/write.js';
 import { errorLine, type Check, type CheckOutcome, type VerifyRun } from './run.js';
@@ -17,7 +17,7 @@ export async function exportAndVerify(options: ExportAndVerifyOptions): Promise<
   const started = Date.now();
   const log = options.onProgress ?? (() => {});
   const settings = {
-    tolerance: options.tolerance ?? DEFAULTS.tolerance,
+    tolerance: options.tolerance ?? defaultTolerance(options.backend),
     topK: options.topK ?? DEFAULTS.topK,
     latencyBudgetMs: options.latencyBudgetMs ?? DEFAULTS.latencyBudgetMs,
     backend: options.backend ?? 'auto',

@@ -30,6 +30,12 @@ describe('optionsFromFlags', () => {
     expect(optionsFromFlags({ images: 'a.jpg', weights: 'w.h5' }, { cwd }).weights).toBe(path.join(cwd, 'w.h5'));
   });
 
+  it('defaults the tolerance by engines: 1e-4 like with like, 3e-4 for ONNX Runtime against TF.js; a given one wins', () => {
+    expect(optionsFromFlags({ images: 'a.jpg', backend: 'wasm' }, { cwd }).tolerance).toBe(1e-4);
+    expect(optionsFromFlags({ images: 'a.jpg', backend: 'onnx' }, { cwd }).tolerance).toBe(3e-4);
+    expect(optionsFromFlags({ images: 'a.jpg', backend: 'onnx', tolerance: '1e-5' }, { cwd }).tolerance).toBe(1e-5);
+  });
+
   it('uses the default images only when none are given', () => {
     expect(optionsFromFlags({}, { cwd, defaultImages: '/golden' }).images).toEqual(['/golden']);
     expect(() => optionsFromFlags({}, { cwd })).toThrow(/no golden images: pass --images DIR/);
