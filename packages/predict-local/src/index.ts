@@ -6,6 +6,8 @@ export { PredictLocalError, UnsupportedOpsError } from './errors.js';
 export { type Backend, type Engine, type LocalModel, type OnnxDetails, type SignatureInfo, type TensorInfoSummary } from './local-model.js';
 export type { InputValue, OutputTensor } from './io.js';
 export { defaultThreads } from './engines/onnxruntime.js';
+export { ONNX_MODEL_FILE, ONNX_RECORD_FILE, readOnnxRecord, writeOnnxModel, type OnnxRecord } from './engines/onnx-export.js';
+export { OnnxUnavailableError } from './engines/onnx.js';
 export { GraphPreparationError } from '@tensorsky/saved-model';
 export { OpError } from './kernels/index.js';
 export { defaultWasmThreads, setWasmThreads, wasmThreads } from './wasm-backend.js';

@@ -11,6 +11,8 @@ import {
   readTensorBundle,
   SignatureError,
   type BundleTensor,
+  type FrozenGraph,
+  type LoadedSavedModel,
   type MetaGraphDef,
   type SignatureSummary,
   type TensorSummary,
@@ -20,7 +22,9 @@ import { blameInstance, checkImageLimits, readImageInputs } from './image-inputs
 import { CUSTOM_OPS, withDecodeLimits } from './kernels/index.js';
 import { loadWithExecutor, startExecutorBackend } from './engines/executor.js';
 import { loadWithOnnx } from './engines/onnx.js';
-import { defaultThreads, importOnnxRuntime } from './engines/onnxruntime.js';
+import { onnxCacheSlot, readCachedNetwork, savedModelDigest } from './engines/onnx-cache.js';
+import { readExportedOnnx } from './engines/onnx-export.js';
+import { defaultThreads, importOnnxRuntime, sessionOptions } from './engines/onnxruntime.js';
 import { importTfjsNode, loadWithTfjsNode } from './engines/tfjs-node.js';
 import type { InputValue, OutputTensor } from './io.js';
 import { PredictLocalError, UnsupportedOpsError } from './errors.js';
@@ -63,6 +67,20 @@ function summarize(metaGraph: MetaGraphDef, key: string): SignatureInfo {
 function readVariables(dir: string): Map<string, BundleTensor> | undefined {
   const prefix = path.join(dir, 'variables', 'variables');
   return fs.existsSync(`${prefix}.index`) ? readTensorBundle(prefix) : undefined;
+}
+
+/** The signature's graph with its variables frozen in. */
+function frozenGraph(loaded: LoadedSavedModel, tags: string[], key: string): FrozenGraph {
+  return freezeSignatureGraph(getMetaGraph(loaded.savedModel, tags), { signature: key, variables: readVariables(loaded.dir), dir: loaded.dir });
+}
+
+/** savedModelDigest of a SavedModel directory; undefined for anything else (readSavedModel says what is wrong). */
+async function digestOrUndefined(dir: string): Promise<string | undefined> {
+  try {
+    return fs.statSync(dir).isDirectory() ? await savedModelDigest(dir) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -109,21 +127,48 @@ async function loadOnEngine(dir: string, options: LoadModelOptions, limits: Imag
   const ortImport = !withTfjsNode && (backend === 'auto' || backend === 'onnx') ? importOnnxRuntime() : undefined;
   const threads = options.threads ?? (process.env.TENSORSKY_THREADS?.trim() ? defaultThreads() : undefined);
   const executorBackend = withTfjsNode ? undefined : startExecutorBackend(backend === 'wasm' || backend === 'cpu' ? backend : 'auto', threads ?? defaultWasmThreads());
+  const settings = { threads: threads ?? defaultThreads(), spinning: options.spinning ?? true };
+  const ort = await ortImport;
+  // Engine onnx from the cache: the SavedModel is hashed, not read (see onnx-cache.ts).
+  const digest = ort && !(ort instanceof Error) ? await digestOrUndefined(dir) : undefined;
+  const slot = digest && ort && !(ort instanceof Error) ? await onnxCacheSlot(ort, digest, tags, key) : undefined;
+  let onnxNote: string | undefined;
+  if (slot && ort && !(ort instanceof Error)) {
+    const cached = await readCachedNetwork(ort, slot, sessionOptions(settings));
+    if (cached instanceof Error) onnxNote = cached.message;
+    else if (cached) {
+      const name = await executorBackend;
+      if (!name) throw new PredictLocalError(`the TF.js ${backend === 'cpu' ? 'cpu' : 'wasm'} backend could not be initialized`);
+      const fullGraph = async () => withDecodeLimits(frozenGraph(await readSavedModel(dir), tags, key), limits);
+      try {
+        return await loadWithOnnx(ort, withDecodeLimits(cached.graph, limits), cached.signature, settings, { cached, fullGraph });
+      } catch (err) {
+        await cached.session.release().catch(() => {});
+        onnxNote = `the cached ONNX network did not load (${firstLine(err as Error)}); translated the model again`;
+      }
+    }
+  }
+
   const loaded = await readSavedModel(dir);
   const metaGraph = getMetaGraph(loaded.savedModel, tags);
   const signature = summarize(metaGraph, key);
   if (withTfjsNode) return loadWithTfjsNode(tfnode, loaded.dir, tags, signature);
 
-  const graph = withDecodeLimits(freezeSignatureGraph(metaGraph, { signature: key, variables: readVariables(loaded.dir), dir: loaded.dir }), limits);
+  const graph = withDecodeLimits(frozenGraph(loaded, tags, key), limits);
   const name = await executorBackend;
   if (!name) throw new PredictLocalError(`the TF.js ${backend === 'cpu' ? 'cpu' : 'wasm'} backend could not be initialized`);
   let fallback: string | undefined;
-  if (ortImport) {
-    const ort = await ortImport;
+  if (ort) {
     if (ort instanceof Error) fallback = `engine onnx: onnxruntime-node cannot load (${firstLine(ort)}); running on ${name}`;
     else {
       try {
-        return await loadWithOnnx(ort, graph, signature, { threads: threads ?? defaultThreads(), spinning: options.spinning ?? true });
+        const exported = digest ? await readExportedOnnx(loaded.dir, digest, tags, key, graph) : undefined;
+        if (exported instanceof Error) onnxNote = onnxNote ? `${onnxNote}; ${exported.message}` : exported.message;
+        return await loadWithOnnx(ort, graph, signature, settings, {
+          cacheSlot: slot,
+          exported: exported instanceof Error ? undefined : exported,
+          note: onnxNote,
+        });
       } catch (err) {
         fallback = `engine onnx: ONNX Runtime cannot run this signature (${firstLine(err as Error)}); running on ${name}`;
       }
