@@ -229,7 +229,7 @@ function formatOnnx(r: OnnxRecord): string[] {
   const tensor = (t: { name: string; type: string; shape: number[] | null }) => `${t.name} ${t.type} [${t.shape?.join(', ') ?? '?'}]`;
   return [
     `  ONNX: ${ASSETS_EXTRA_DIR}/${r.file} (${formatBytes(r.bytes)}), the network after the image front`,
-    ...r.inputs.map((t) => `    input ${tensor(t)}${t.layout ? ` ${t.layout}` : ''}${t.from === 'front' ? ' = the image front\'s output (the preprocessing steps above)' : ' = signature input'}`),
+    ...r.inputs.map((t) => `    input ${tensor(t)}${t.layout ? ` ${t.layout}` : ''}${t.from === 'front' ? ' = the image front\'s output: each image decoded and resized, pixels 0-255 (the normalization steps run inside model.onnx)' : ' = signature input'}`),
     ...r.outputs.map((t) => `    output ${tensor(t)} = signature output ${t.signatureKey}`),
   ];
 }
