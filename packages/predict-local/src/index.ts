@@ -8,6 +8,7 @@ export type { InputValue, OutputTensor } from './io.js';
 export { defaultThreads } from './engines/onnxruntime.js';
 export { ONNX_MODEL_FILE, ONNX_RECORD_FILE, readOnnxRecord, writeOnnxModel, type OnnxRecord } from './engines/onnx-export.js';
 export { OnnxUnavailableError } from './engines/onnx.js';
+export { savedModelDigest } from './engines/network-digest.js';
 export { GraphPreparationError } from '@tensorsky/saved-model';
 export { OpError } from './kernels/index.js';
 export { defaultWasmThreads, setWasmThreads, wasmThreads } from './wasm-backend.js';

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { detectImageFormat, notAnImageMessage } from '@tensorsky/image';
 import { ASSETS_EXTRA_DIR, DataType, IMAGE_ENCODINGS, tensorProto, toBase64, type ImageEncoding } from '@tensorsky/saved-model';
 import { ONNX_MODEL_FILE, OnnxUnavailableError, writeOnnxModel, type OnnxRecord } from '@tensorsky/predict-local';
+import { formatOnnxRecord } from '../onnx-record.js';
 import { WARMUP_FILE, warmupFileBytes } from '@tensorsky/serve';
 import { normalizationSteps, PIXEL_GRIDS, RESIZE_METHODS, type Geometry, type NormalizationValues } from '@tensorsky/preprocess';
 import type { CommandModule } from 'yargs';
@@ -150,7 +151,7 @@ export function exportCommand(output: Output): CommandModule {
         onProgress: progressPrinter((line) => output.err(`tensorsky export: ${line}`)),
       });
       if (argv.json) output.json(onnx ? { ...result, onnx } : result);
-      else for (const line of [...formatResult(result), ...(onnx ? formatOnnx(onnx) : [])]) output.out(line);
+      else for (const line of [...formatResult(result), ...(onnx ? formatOnnxRecord(onnx, '  ') : [])]) output.out(line);
     },
   };
 }
@@ -223,15 +224,6 @@ async function writeOnnx(staged: string, progress: (line: string) => void): Prom
     if (!(err instanceof OnnxUnavailableError)) throw err;
     throw new Error(`--onnx: the network cannot be written as ONNX: ${err.message}; nothing was written (export without --onnx)`);
   }
-}
-
-function formatOnnx(r: OnnxRecord): string[] {
-  const tensor = (t: { name: string; type: string; shape: number[] | null }) => `${t.name} ${t.type} [${t.shape?.join(', ') ?? '?'}]`;
-  return [
-    `  ONNX: ${ASSETS_EXTRA_DIR}/${r.file} (${formatBytes(r.bytes)}), the network after the image front`,
-    ...r.inputs.map((t) => `    input ${tensor(t)}${t.layout ? ` ${t.layout}` : ''}${t.from === 'front' ? ' = the image front\'s output: each image decoded and resized, pixels 0-255 (the normalization steps run inside model.onnx)' : ' = signature input'}`),
-    ...r.outputs.map((t) => `    output ${tensor(t)} = signature output ${t.signatureKey}`),
-  ];
 }
 
 /** One line per step; downloads print every 10% (or every 10 MiB when the size is unknown). */

@@ -19,6 +19,7 @@ import {
   type FrozenGraph,
   type NodeDef,
 } from '@tensorsky/saved-model';
+import { OPSET } from '../onnx/builder.js';
 import { savedModelDigest, translatorDigest } from './network-digest.js';
 import { frontOf, splitNetwork, translateNetwork, type NetworkSplit } from './onnx.js';
 
@@ -39,6 +40,8 @@ export interface OnnxTensorRecord {
 export interface OnnxRecord {
   schema: typeof SCHEMA;
   file: string;
+  /** ONNX opset the model imports (ai.onnx). */
+  opset: number;
   bytes: number;
   sha256: string;
   /** savedModelDigest of the SavedModel the network was translated from. */
@@ -81,6 +84,7 @@ export async function writeOnnxModel(dir: string, options: { tags?: string[]; si
   const record: OnnxRecord = {
     schema: SCHEMA,
     file: ONNX_MODEL_FILE,
+    opset: OPSET,
     bytes: translated.bytes.length,
     sha256: createHash('sha256').update(translated.bytes).digest('hex'),
     savedModel: await savedModelDigest(dir),
