@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  ASSETS_EXTRA_DIR,
   describeSignature,
   freezeSignatureGraph,
   getMetaGraph,
@@ -22,8 +23,9 @@ import { blameInstance, checkImageLimits, readImageInputs } from './image-inputs
 import { CUSTOM_OPS, withDecodeLimits } from './kernels/index.js';
 import { loadWithExecutor, startExecutorBackend } from './engines/executor.js';
 import { loadWithOnnx } from './engines/onnx.js';
-import { onnxCacheSlot, readCachedNetwork, savedModelDigest } from './engines/onnx-cache.js';
-import { readExportedOnnx } from './engines/onnx-export.js';
+import { savedModelDigest } from './engines/network-digest.js';
+import { onnxCacheEnabled, onnxCacheSlot, readCachedNetwork } from './engines/onnx-cache.js';
+import { ONNX_MODEL_FILE, readExportedOnnx } from './engines/onnx-export.js';
 import { defaultThreads, importOnnxRuntime, sessionOptions } from './engines/onnxruntime.js';
 import { importTfjsNode, loadWithTfjsNode } from './engines/tfjs-node.js';
 import type { InputValue, OutputTensor } from './io.js';
@@ -74,10 +76,16 @@ function frozenGraph(loaded: LoadedSavedModel, tags: string[], key: string): Fro
   return freezeSignatureGraph(getMetaGraph(loaded.savedModel, tags), { signature: key, variables: readVariables(loaded.dir), dir: loaded.dir });
 }
 
-/** savedModelDigest of a SavedModel directory; undefined for anything else (readSavedModel says what is wrong). */
+/**
+ * savedModelDigest of a SavedModel directory, when engine onnx has a use for it (the cache is on, or
+ * export --onnx wrote a model.onnx to check); undefined otherwise, and for anything but a directory
+ * (readSavedModel then says what is wrong).
+ */
 async function digestOrUndefined(dir: string): Promise<string | undefined> {
   try {
-    return fs.statSync(dir).isDirectory() ? await savedModelDigest(dir) : undefined;
+    if (!fs.statSync(dir).isDirectory()) return undefined;
+    if (!onnxCacheEnabled() && !fs.existsSync(path.join(dir, ASSETS_EXTRA_DIR, ONNX_MODEL_FILE))) return undefined;
+    return await savedModelDigest(dir);
   } catch {
     return undefined;
   }

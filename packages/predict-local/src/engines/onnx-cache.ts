@@ -17,7 +17,7 @@ import type * as Ort from 'onnxruntime-node';
 import { DataType, decodeMessage, encodeMessage, type FrozenGraph, type NodeDef, type TensorSpec } from '@tensorsky/saved-model';
 import type { SignatureInfo } from '../local-model.js';
 import type { OnnxFeed } from '../onnx/index.js';
-import { savedModelDigest, translatorDigest } from './network-digest.js';
+import { translatorDigest } from './network-digest.js';
 import type { OnnxRuntime } from './onnxruntime.js';
 
 const FORMAT = 1;
@@ -65,6 +65,11 @@ export interface OnnxCacheSlot {
   key: string;
 }
 
+/** Whether engine onnx's cache is on (TENSORSKY_ONNX_CACHE is not 0/off/false/no). */
+export function onnxCacheEnabled(): boolean {
+  return cacheRoot() !== undefined;
+}
+
 function cacheRoot(): string | undefined {
   const off = process.env.TENSORSKY_ONNX_CACHE?.trim().toLowerCase();
   if (off === '0' || off === 'off' || off === 'false' || off === 'no') return undefined;
@@ -103,8 +108,6 @@ export async function onnxCacheSlot(ort: OnnxRuntime, digest: string, tags: read
   const key = createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32);
   return { dir: path.join(root, 'onnx', key), key };
 }
-
-export { savedModelDigest };
 
 /**
  * The cached network of `slot`: undefined when there is no entry; an Error (one line, the entry removed)
