@@ -24,7 +24,7 @@ import { CUSTOM_OPS, withDecodeLimits } from './kernels/index.js';
 import { loadWithExecutor, startExecutorBackend } from './engines/executor.js';
 import { loadWithOnnx } from './engines/onnx.js';
 import { savedModelDigest } from './engines/network-digest.js';
-import { onnxCacheEnabled, onnxCacheSlot, readCachedNetwork } from './engines/onnx-cache.js';
+import { digestMemoDir, onnxCacheEnabled, onnxCacheSlot, readCachedNetwork } from './engines/onnx-cache.js';
 import { ONNX_MODEL_FILE, readExportedOnnx } from './engines/onnx-export.js';
 import { defaultThreads, importOnnxRuntime, sessionOptions } from './engines/onnxruntime.js';
 import { importTfjsNode, loadWithTfjsNode } from './engines/tfjs-node.js';
@@ -85,7 +85,7 @@ async function digestOrUndefined(dir: string): Promise<string | undefined> {
   try {
     if (!fs.statSync(dir).isDirectory()) return undefined;
     if (!onnxCacheEnabled() && !fs.existsSync(path.join(dir, ASSETS_EXTRA_DIR, ONNX_MODEL_FILE))) return undefined;
-    return await savedModelDigest(dir);
+    return await savedModelDigest(dir, digestMemoDir());
   } catch {
     return undefined;
   }

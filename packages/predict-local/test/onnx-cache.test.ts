@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { SAVED_MODELS_DIR } from '@tensorsky/fixtures';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, type LocalModel } from '../src/index.js';
+import { loadModel, savedModelDigest, type LocalModel } from '../src/index.js';
+import { MEMO_SETTLE_MS } from '../src/engines/network-digest.js';
 
 const halfPlusTwo = path.join(SAVED_MODELS_DIR, 'tf-serving', 'saved_model_half_plus_two_cpu', '00000123');
 
@@ -68,5 +69,30 @@ describe('engine onnx cache', () => {
     } finally {
       process.env.TENSORSKY_ONNX_CACHE = '1';
     }
+  });
+
+  it('remembers a SavedModel’s digest only for settled files, and sees a change that keeps size and mtime', async () => {
+    const dir = path.join(temp, 'digested');
+    fs.cpSync(halfPlusTwo, dir, { recursive: true });
+    const memo = path.join(temp, 'memo');
+    const truth = await savedModelDigest(dir);
+    expect(await savedModelDigest(dir, memo)).toBe(truth);
+    // Just copied: not settled, so nothing is remembered yet.
+    expect(fs.existsSync(memo) ? fs.readdirSync(memo) : []).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, MEMO_SETTLE_MS + 200));
+    expect(await savedModelDigest(dir, memo)).toBe(truth);
+    expect(fs.readdirSync(memo)).toHaveLength(1);
+    expect(await savedModelDigest(dir, memo)).toBe(truth);
+
+    // One byte of the weights changed, size and mtime put back: the ctime still says so.
+    const data = path.join(dir, 'variables', 'variables.data-00000-of-00001');
+    const { atime, mtime } = fs.statSync(data);
+    const bytes = fs.readFileSync(data);
+    bytes[bytes.length - 1] ^= 1;
+    fs.writeFileSync(data, bytes);
+    fs.utimesSync(data, atime, mtime);
+    const changed = await savedModelDigest(dir);
+    expect(changed).not.toBe(truth);
+    expect(await savedModelDigest(dir, memo)).toBe(changed);
   });
 });

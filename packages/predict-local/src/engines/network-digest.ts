@@ -13,11 +13,25 @@ const CHUNK = 1 << 20;
 /**
  * sha256 (hex) over what defines a SavedModel's graphs and weights: saved_model.pb, variables/ and
  * assets/ (names and bytes). assets.extra/ is left out: it holds our own side files, model.onnx among them.
+ * With `memoDir`, the digest is remembered there with the files' stats (size, inode, mtime, ctime) and
+ * reused while none of them changed, as git trusts its index: hashing 100 MB is a tenth of a cold start.
+ * A memo is written only for files unchanged for MEMO_SETTLE_MS, so that a change within one timestamp
+ * tick of the hashing cannot go unseen.
  */
-export async function savedModelDigest(dir: string): Promise<string> {
+export async function savedModelDigest(dir: string, memoDir?: string): Promise<string> {
+  const files = [SAVED_MODEL_PB, ...(await listFiles(dir, VARIABLES_DIR)), ...(await listFiles(dir, ASSETS_DIR))];
+  const stats = await Promise.all(files.map(async (name) => fileStat(name, await fs.stat(path.join(dir, name), { bigint: true }))));
+  const memo = memoDir && path.join(memoDir, `${createHash('sha256').update(path.resolve(dir)).digest('hex').slice(0, 32)}.json`);
+  if (memo) {
+    try {
+      const remembered = JSON.parse(await fs.readFile(memo, 'utf8')) as { stats: string[]; digest: string };
+      if (remembered.stats.join('\n') === stats.join('\n') && /^[0-9a-f]{64}$/.test(remembered.digest)) return remembered.digest;
+    } catch {
+      // no memo yet, or an unreadable one: hash
+    }
+  }
   const hash = createHash('sha256');
   const buffer = Buffer.allocUnsafe(CHUNK);
-  const files = [SAVED_MODEL_PB, ...(await listFiles(dir, VARIABLES_DIR)), ...(await listFiles(dir, ASSETS_DIR))];
   for (const name of files) {
     const file = await fs.open(path.join(dir, name), 'r');
     try {
@@ -32,7 +46,36 @@ export async function savedModelDigest(dir: string): Promise<string> {
       await file.close();
     }
   }
-  return hash.digest('hex');
+  const digest = hash.digest('hex');
+  if (memo && (await settled(dir, files, stats))) {
+    const temp = `${memo}.${process.pid}.tmp`;
+    try {
+      await fs.mkdir(path.dirname(memo), { recursive: true });
+      await fs.writeFile(temp, JSON.stringify({ dir: path.resolve(dir), stats, digest }));
+      await fs.rename(temp, memo);
+    } catch {
+      await fs.rm(temp, { force: true }).catch(() => {});
+    }
+  }
+  return digest;
+}
+
+/** How long files must be left unchanged before their digest is remembered. */
+export const MEMO_SETTLE_MS = 2000;
+
+function fileStat(name: string, s: import('node:fs').BigIntStats): string {
+  return `${name} ${s.size} ${s.ino} ${s.mtimeNs} ${s.ctimeNs}`;
+}
+
+/** Whether the files still have `stats` and none changed in the last MEMO_SETTLE_MS. */
+async function settled(dir: string, files: string[], stats: string[]): Promise<boolean> {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const settle = BigInt(MEMO_SETTLE_MS) * 1_000_000n;
+  for (const [i, name] of files.entries()) {
+    const s = await fs.stat(path.join(dir, name), { bigint: true }).catch(() => undefined);
+    if (!s || fileStat(name, s) !== stats[i] || now - s.ctimeNs < settle || now - s.mtimeNs < settle) return false;
+  }
+  return true;
 }
 
 /** Files under `dir/sub`, recursively, as sorted paths relative to `dir` ('/'-separated). */

@@ -70,6 +70,12 @@ export function onnxCacheEnabled(): boolean {
   return cacheRoot() !== undefined;
 }
 
+/** Where savedModelDigest remembers digests (see there), or undefined when the cache is off. */
+export function digestMemoDir(): string | undefined {
+  const root = cacheRoot();
+  return root && path.join(root, 'digests');
+}
+
 function cacheRoot(): string | undefined {
   const off = process.env.TENSORSKY_ONNX_CACHE?.trim().toLowerCase();
   if (off === '0' || off === 'off' || off === 'false' || off === 'no') return undefined;
