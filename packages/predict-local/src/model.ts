@@ -6,14 +6,9 @@ import path from 'node:path';
 import {
   ASSETS_EXTRA_DIR,
   describeSignature,
-  freezeSignatureGraph,
   getMetaGraph,
   readSavedModel,
-  readTensorBundle,
   SignatureError,
-  type BundleTensor,
-  type FrozenGraph,
-  type LoadedSavedModel,
   type MetaGraphDef,
   type SignatureSummary,
   type TensorSummary,
@@ -31,6 +26,7 @@ import { importTfjsNode, loadWithTfjsNode } from './engines/tfjs-node.js';
 import type { InputValue, OutputTensor } from './io.js';
 import { PredictLocalError, UnsupportedOpsError } from './errors.js';
 import type { Backend, LocalModel, SignatureInfo, TensorInfoSummary } from './local-model.js';
+import { frozenSignatureGraph } from './signature-graph.js';
 import { unsupportedOps } from './tfjs-model.js';
 import { defaultWasmThreads } from './wasm-backend.js';
 
@@ -64,16 +60,6 @@ function summarize(metaGraph: MetaGraphDef, key: string): SignatureInfo {
   }
   const info = (ts: TensorSummary[]): TensorInfoSummary[] => ts.map(({ alias, name: _, ...rest }) => ({ name: alias, ...rest }));
   return { key, methodName: sig.methodName, inputs: info(sig.inputs), outputs: info(sig.outputs) };
-}
-
-function readVariables(dir: string): Map<string, BundleTensor> | undefined {
-  const prefix = path.join(dir, 'variables', 'variables');
-  return fs.existsSync(`${prefix}.index`) ? readTensorBundle(prefix) : undefined;
-}
-
-/** The signature's graph with its variables frozen in. */
-function frozenGraph(loaded: LoadedSavedModel, tags: string[], key: string): FrozenGraph {
-  return freezeSignatureGraph(getMetaGraph(loaded.savedModel, tags), { signature: key, variables: readVariables(loaded.dir), dir: loaded.dir });
 }
 
 /**
@@ -147,7 +133,7 @@ async function loadOnEngine(dir: string, options: LoadModelOptions, limits: Imag
     else if (cached) {
       const name = await executorBackend;
       if (!name) throw new PredictLocalError(`the TF.js ${backend === 'cpu' ? 'cpu' : 'wasm'} backend could not be initialized`);
-      const fullGraph = async () => withDecodeLimits(frozenGraph(await readSavedModel(dir), tags, key), limits);
+      const fullGraph = async () => withDecodeLimits(frozenSignatureGraph(await readSavedModel(dir), tags, key), limits);
       try {
         return await loadWithOnnx(ort, withDecodeLimits(cached.graph, limits), cached.signature, settings, { cached, fullGraph });
       } catch (err) {
@@ -162,7 +148,7 @@ async function loadOnEngine(dir: string, options: LoadModelOptions, limits: Imag
   const signature = summarize(metaGraph, key);
   if (withTfjsNode) return loadWithTfjsNode(tfnode, loaded.dir, tags, signature);
 
-  const graph = withDecodeLimits(frozenGraph(loaded, tags, key), limits);
+  const graph = withDecodeLimits(frozenSignatureGraph(loaded, tags, key), limits);
   const name = await executorBackend;
   if (!name) throw new PredictLocalError(`the TF.js ${backend === 'cpu' ? 'cpu' : 'wasm'} backend could not be initialized`);
   let fallback: string | undefined;

@@ -12,14 +12,12 @@ import {
   ASSETS_EXTRA_DIR,
   dataTypeName,
   dtypeInfo,
-  freezeSignatureGraph,
-  getMetaGraph,
   readSavedModel,
-  readTensorBundle,
   type FrozenGraph,
   type NodeDef,
 } from '@tensorsky/saved-model';
 import { OPSET } from '../onnx/builder.js';
+import { frozenSignatureGraph } from '../signature-graph.js';
 import { savedModelDigest, translatorDigest } from './network-digest.js';
 import { frontOf, splitNetwork, translateNetwork, type NetworkSplit } from './onnx.js';
 
@@ -57,14 +55,6 @@ export interface OnnxRecord {
   frontOps: string[];
 }
 
-/** The SavedModel's signature graph, frozen (as loadModel freezes it). */
-async function frozenSignature(dir: string, tags: string[], signature: string): Promise<FrozenGraph> {
-  const loaded = await readSavedModel(dir);
-  const prefix = path.join(loaded.dir, 'variables', 'variables');
-  const variables = loaded.variableFiles.includes('variables.index') ? readTensorBundle(prefix) : undefined;
-  return freezeSignatureGraph(getMetaGraph(loaded.savedModel, tags), { signature, variables, dir: loaded.dir });
-}
-
 function tensorRecord(name: string, dtype: number, shape: readonly number[] | undefined | null): OnnxTensorRecord {
   return { name, type: dtypeInfo(dtype).ort ?? dataTypeName(dtype), shape: shape ? [...shape] : null };
 }
@@ -77,7 +67,7 @@ function tensorRecord(name: string, dtype: number, shape: readonly number[] | un
 export async function writeOnnxModel(dir: string, options: { tags?: string[]; signature?: string } = {}): Promise<OnnxRecord> {
   const tags = options.tags ?? ['serve'];
   const signature = options.signature ?? 'serving_default';
-  const graph = await frozenSignature(dir, tags, signature);
+  const graph = frozenSignatureGraph(await readSavedModel(dir), tags, signature);
   const split = splitNetwork(graph);
   const translated = translateNetwork(graph, split);
   const byName = new Map(graph.nodes.map((n) => [n.name, n]));
