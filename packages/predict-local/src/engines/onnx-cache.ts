@@ -5,7 +5,8 @@
 // the first predict. Entries live in the user cache dir (TENSORSKY_CACHE_DIR, else
 // $XDG_CACHE_HOME/tensorsky, else ~/.cache/tensorsky), under onnx/<key>; TENSORSKY_ONNX_CACHE=0 turns the
 // cache off. The key covers the SavedModel's bytes, the signature, the translator's code, ORT's version,
-// the CPU (ORT's optimized kernels and weight layouts are specific to it) and the optimization level.
+// the CPU (ORT's optimized kernels and weight layouts are specific to it) and the optimization level;
+// not the thread count or spinning, which change how the session runs, not the optimized graph.
 // Entries are written to a temp dir and renamed into place; one that does not read back is removed and
 // the model translated again.
 import { createHash, randomBytes } from 'node:crypto';
