@@ -5,7 +5,7 @@
 // - warm ms/image (median of interleaved runs, the order rotating each round) of `model.predict` with
 //   base64 JPEGs, the whole signature (base64 + JPEG decode + resize + network), at batch 1 and 8, and
 //   onnx/wasm per setting (target <= 0.25);
-// - ORT alone: an InferenceSession created straight from `model.onnx.model` with the engine's session
+// - ORT alone: an InferenceSession created straight from the translation (`model.onnx.model`, or model.onnx) with the engine's session
 //   options and nothing of ours around it, fed a prepared float32 tensor of the network input's shape,
 //   measured in the same rounds; overhead = engine onnx / ORT alone (target <= 1.2). The engine's own
 //   session.run is timed too (InferenceSession.prototype.run wrapped with a clock), so the engine's
@@ -110,7 +110,9 @@ async function warm(dir, threads) {
   if (wasmThreads() !== threads) throw new Error(`the wasm backend runs ${wasmThreads()} threads, not ${threads}`);
 
   // ORT alone, with the engine's session options (spinning as ORT's default, like loadModel's default).
-  const session = await ort.InferenceSession.create(onnx.onnx.model, {
+  // The translation: in memory, or export --onnx's model.onnx when the engine loaded that (source 'export').
+  const network = onnx.onnx.model ?? path.join(dir, 'assets.extra', 'model.onnx');
+  const session = await ort.InferenceSession.create(network, {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     intraOpNumThreads: threads,

@@ -34,7 +34,7 @@ export interface SignatureInfo {
 export interface OnnxDetails {
   /**
    * The serialized ModelProto of the network (its inputs: the tensors after the image front, NHWC);
-   * undefined when the session came from the cache (ORT's optimized network, not the translation).
+   * undefined when ORT read it from a file: the cache (its optimized network) or export --onnx's model.onnx.
    */
   model?: Uint8Array;
   inputNames: string[];

@@ -1,7 +1,7 @@
 // Digests that say what an ONNX network was translated from and by what: the SavedModel's files and the
 // translator's own code. The onnx engine's cache and `export --onnx`'s model.onnx are trusted only when
 // both match the model being loaded.
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,21 +31,7 @@ export async function savedModelDigest(dir: string, memoDir?: string): Promise<s
     }
   }
   const hash = createHash('sha256');
-  const buffer = Buffer.allocUnsafe(CHUNK);
-  for (const name of files) {
-    const file = await fs.open(path.join(dir, name), 'r');
-    try {
-      const { size } = await file.stat();
-      hash.update(`${name}\0${size}\0`);
-      for (;;) {
-        const { bytesRead } = await file.read(buffer, 0, CHUNK);
-        if (bytesRead === 0) break;
-        hash.update(buffer.subarray(0, bytesRead));
-      }
-    } finally {
-      await file.close();
-    }
-  }
+  for (const name of files) await hashFile(hash, path.join(dir, name), (size) => `${name}\0${size}\0`);
   const digest = hash.digest('hex');
   if (memo && (await settled(dir, files, stats))) {
     const temp = `${memo}.${process.pid}.tmp`;
@@ -58,6 +44,29 @@ export async function savedModelDigest(dir: string, memoDir?: string): Promise<s
     }
   }
   return digest;
+}
+
+/** sha256 (hex) of a file's bytes, read in pieces (see CHUNK). */
+export async function fileSha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await hashFile(hash, file);
+  return hash.digest('hex');
+}
+
+/** Feeds `file` to `hash`, after `header(size)` when given. */
+async function hashFile(hash: Hash, file: string, header?: (size: number) => string): Promise<void> {
+  const buffer = Buffer.allocUnsafe(CHUNK);
+  const handle = await fs.open(file, 'r');
+  try {
+    if (header) hash.update(header((await handle.stat()).size));
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, CHUNK);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 /** How long files must be left unchanged before their digest is remembered. */

@@ -182,20 +182,22 @@ export interface NewEntry {
 }
 
 /**
- * Creates the session of a freshly translated network and, when `slot` is given, has ORT write the
+ * Creates the session of a network (its bytes, or an ONNX file's path) and, when `slot` is given, has ORT write the
  * optimized network into a new cache entry. Returns the session and, if the entry could not be written,
  * one line saying why (the session is then created without the cache).
  */
 export async function createSessionWritingCache(
   ort: OnnxRuntime,
-  bytes: Uint8Array,
+  network: Uint8Array | string,
   options: Ort.InferenceSession.SessionOptions,
   slot: OnnxCacheSlot | undefined,
   entry: NewEntry,
 ): Promise<{ session: Ort.InferenceSession; written: boolean; note?: string }> {
+  const create = (o: Ort.InferenceSession.SessionOptions) =>
+    typeof network === 'string' ? ort.InferenceSession.create(network, o) : ort.InferenceSession.create(network, o);
   const reason = slot && uncacheable(entry.graph, entry.frontNodes);
   if (!slot || reason) {
-    return { session: await ort.InferenceSession.create(bytes, options), written: false, ...(reason ? { note: `not cached: ${reason}` } : {}) };
+    return { session: await create(options), written: false, ...(reason ? { note: `not cached: ${reason}` } : {}) };
   }
   const parent = path.dirname(slot.dir);
   let staging: string | undefined;
@@ -205,12 +207,12 @@ export async function createSessionWritingCache(
     await fs.mkdir(staging);
   } catch (err) {
     if (staging) await fs.rm(staging, { recursive: true, force: true }).catch(() => {});
-    return { session: await ort.InferenceSession.create(bytes, options), written: false, note: `the ONNX cache in ${parent} cannot be written (${firstLine(err)})` };
+    return { session: await create(options), written: false, note: `the ONNX cache in ${parent} cannot be written (${firstLine(err)})` };
   }
   const extra = (options.extra ?? {}) as { session?: Record<string, unknown> };
   let session: Ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, {
+    session = await create({
       ...options,
       graphOptimizationLevel: OPTIMIZATION,
       optimizedModelFilePath: path.join(staging, NETWORK),
@@ -229,7 +231,7 @@ export async function createSessionWritingCache(
     });
   } catch (err) {
     await fs.rm(staging, { recursive: true, force: true }).catch(() => {});
-    return { session: await ort.InferenceSession.create(bytes, options), written: false, note: `the ONNX cache entry could not be written (${firstLine(err)})` };
+    return { session: await create(options), written: false, note: `the ONNX cache entry could not be written (${firstLine(err)})` };
   }
   try {
     const front = encodeMessage('GraphDef', { node: [...entry.frontNodes], versions: { producer: entry.graph.producer } });

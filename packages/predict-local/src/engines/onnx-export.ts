@@ -18,7 +18,7 @@ import {
 } from '@tensorsky/saved-model';
 import { OPSET } from '../onnx/builder.js';
 import { frozenSignatureGraph } from '../signature-graph.js';
-import { savedModelDigest, translatorDigest } from './network-digest.js';
+import { fileSha256, savedModelDigest, translatorDigest } from './network-digest.js';
 import { frontOf, splitNetwork, translateNetwork, type NetworkSplit } from './onnx.js';
 
 export const ONNX_MODEL_FILE = 'model.onnx';
@@ -123,7 +123,7 @@ export async function readExportedOnnx(
   tags: readonly string[],
   signature: string,
   graph: FrozenGraph,
-): Promise<{ bytes: Uint8Array; inputNames: string[]; outputNames: string[] } | Error | undefined> {
+): Promise<{ path: string; inputNames: string[]; outputNames: string[] } | Error | undefined> {
   const file = path.join(dir, ASSETS_EXTRA_DIR, ONNX_MODEL_FILE);
   const exists = await fs.stat(file).then(() => true, () => false);
   if (!exists) return undefined;
@@ -143,7 +143,8 @@ export async function readExportedOnnx(
   if (record.inputs.length !== split.feeds.length || record.inputs.filter((i) => i.from === 'front').length !== split.boundary) {
     return ignored('its inputs are not where this graph splits');
   }
-  const bytes = await fs.readFile(file);
-  if (bytes.length !== record.bytes || createHash('sha256').update(bytes).digest('hex') !== record.sha256) return ignored('its bytes are not those recorded');
-  return { bytes, inputNames: names, outputNames: record.outputs.map((o) => o.name) };
+  // Hashed in pieces, and ORT reads the file itself: a 100 MB buffer of our own would cost as much as
+  // translating again (first-touch page faults).
+  if ((await fs.stat(file)).size !== record.bytes || (await fileSha256(file)) !== record.sha256) return ignored('its bytes are not those recorded');
+  return { path: file, inputNames: names, outputNames: record.outputs.map((o) => o.name) };
 }

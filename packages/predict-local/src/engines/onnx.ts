@@ -75,7 +75,7 @@ export interface OnnxNetworkOptions {
   /** The cache slot to write a freshly translated network into. */
   cacheSlot?: OnnxCacheSlot;
   /** The translation `export --onnx` wrote into the SavedModel, already checked against it (onnx-export.ts). */
-  exported?: { bytes: Uint8Array; inputNames: string[]; outputNames: string[] };
+  exported?: { path: string; inputNames: string[]; outputNames: string[] };
   /** Why the cache or the exported model.onnx was not used (one line), shown in `onnx.note`. */
   note?: string;
   /** The whole signature graph, for calls the network cannot take (when `graph` is the cached front). */
@@ -114,7 +114,8 @@ export async function loadWithOnnx(
     cache = 'hit';
   } else {
     const entry = { graph, frontNodes, signature, feeds, boundary, inputNames: translated.inputNames, outputNames: translated.outputNames };
-    const created = await createSessionWritingCache(ort, translated.bytes!, sessionOptions(settings), options.cacheSlot, entry);
+    const network = translated.bytes ?? options.exported!.path;
+    const created = await createSessionWritingCache(ort, network, sessionOptions(settings), options.cacheSlot, entry);
     session = created.session;
     if (created.written) cache = 'written';
     if (created.note) note = note ? `${note}; ${created.note}` : created.note;
