@@ -13,5 +13,7 @@ export default defineConfig({
     pool: 'forks',
     reporters: ['default', 'json'],
     outputFile: { json: 'test-results/vitest.json' },
+    // Engine onnx's on-disk cache stays off (tests must not fill ~/.cache); its own tests turn it on in a temp dir.
+    env: { TENSORSKY_ONNX_CACHE: '0' },
   },
 });

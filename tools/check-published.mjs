@@ -103,6 +103,8 @@ for (const { dir, manifest } of packages) {
 
 // 2. Build (cached) and pack.
 const work = mkdtempSync(path.join(os.tmpdir(), 'tensorsky-published-'));
+// Engine onnx's cache goes with the rest of the check, not into the user's ~/.cache.
+process.env.TENSORSKY_CACHE_DIR ??= path.join(work, 'cache');
 say(`working in ${work}`);
 try {
   run('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static'], { cwd: repoRoot });

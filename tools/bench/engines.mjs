@@ -6,7 +6,7 @@
 //   so no side shares the cores with the previous one's spinning threads) of `model.predict` with
 //   base64 JPEGs, the whole signature (base64 + JPEG decode + resize + network), at batch 1 and 8, and
 //   onnx/wasm per setting (target <= 0.25);
-// - ORT alone: an InferenceSession created straight from `model.onnx.model` with the engine's session
+// - ORT alone: an InferenceSession created straight from the translation (`model.onnx.model`, or model.onnx) with the engine's session
 //   options and nothing of ours around it, fed a prepared float32 tensor of the network input's shape,
 //   measured in the same rounds; overhead = engine onnx / ORT alone (target <= 1.2). The engine's own
 //   session.run is timed too (InferenceSession.prototype.run wrapped with a clock), so the engine's
@@ -18,7 +18,10 @@
 // thread setting since the wasm backend's pool is fixed per process when it first starts;
 // - the cold start of engine onnx in fresh processes (median of 3 by total): import, loadModel, first
 //   predict, times from process start, with the translation (translateMs) and session creation
-//   (sessionMs) inside loadModel shown apart; target: loadModel + first predict <= 1 s.
+//   (sessionMs) inside loadModel shown apart, and where the network came from (source: translation,
+//   export = assets.extra/model.onnx, cache) and the cache's part (off, written, hit); in that order:
+//   first-ever (no cache, no model.onnx), with export --onnx's model.onnx (no cache), the run that writes
+//   the cache entry, then with the cache (the figure held to the target: loadModel + first predict <= 1 s).
 // Peak RSS (maxRSS) of every child process. The ORT-alone session and both engines' models live in the
 // warm children, so their RSS is of all three; a cold-start child holds engine onnx alone.
 // Last stdout line: JSON. Needs the built workspace (`npm run build`).
@@ -64,12 +67,16 @@ else await main();
 async function coldStart(dir, image) {
   const { loadModel } = await import('@tensorsky/predict-local');
   const imported = performance.now();
+  const cpuBefore = process.cpuUsage();
   const model = await loadModel(dir, { backend: 'onnx' });
   const loaded = performance.now();
   if (model.backend !== 'onnx') throw new Error(`engine onnx did not run the model: ${model.fallback ?? model.backend}`);
   const out = await model.predict({ inputs: [fs.readFileSync(image).toString('base64url')] });
   const done = performance.now();
   if (out.outputs.data.length !== 1000) throw new Error('unexpected output');
+  // CPU time of all the process's threads over loadModel + first predict: less at the mercy of a busy
+  // machine than the wall times (on 2 idle cores the wall time is at least half of it).
+  const cpu = process.cpuUsage(cpuBefore);
   console.log(
     JSON.stringify({
       totalMs: done,
@@ -77,7 +84,11 @@ async function coldStart(dir, image) {
       loadMs: loaded - imported,
       translateMs: model.onnx.translateMs,
       sessionMs: model.onnx.sessionMs,
+      source: model.onnx.source,
+      cache: model.onnx.cache,
+      note: model.onnx.note,
       firstPredictMs: done - loaded,
+      cpuMs: (cpu.user + cpu.system) / 1000,
       threads: os.availableParallelism(),
       peakRssMB: peakRssMB(),
     }),
@@ -112,7 +123,9 @@ async function warm(dir, threads) {
   if (wasmThreads() !== threads) throw new Error(`the wasm backend runs ${wasmThreads()} threads, not ${threads}`);
 
   // ORT alone, with the engine's session options (spinning as ORT's default, like loadModel's default).
-  const session = await ort.InferenceSession.create(onnx.onnx.model, {
+  // The translation: in memory, or export --onnx's model.onnx when the engine loaded that (source 'export').
+  const network = onnx.onnx.model ?? path.join(dir, 'assets.extra', 'model.onnx');
+  const session = await ort.InferenceSession.create(network, {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     intraOpNumThreads: threads,
@@ -216,9 +229,9 @@ async function warm(dir, threads) {
   );
 }
 
-function child(args) {
+function child(args, env = {}) {
   const started = Date.now();
-  const r = spawnSync(process.execPath, [self, ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(process.execPath, [self, ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`child ${args[0]} ${args.slice(2).join(' ')} failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ''})`);
   process.stderr.write(`  engines bench: ${args[0]} ${args.slice(2).join(' ')} took ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1));
@@ -231,14 +244,48 @@ async function main() {
     const dir = path.join(tmp, 'inception_v3');
     await exportSavedModel({ modelDir: dir, weights: 'random', seed: SEED, backend: 'wasm', foldBatchNorms: true });
 
-    // Cold starts first, while the machine is quiet (this process holds no model).
-    const cold = [];
-    for (let i = 0; i < COLD_STARTS; i++) cold.push(child(['--cold-start', dir, PHOTOS[0]]));
-    cold.sort((x, y) => x.totalMs - y.totalMs);
-    const c = cold[Math.floor(cold.length / 2)];
+    // Cold starts first, while the machine is quiet (this process holds no model). The cache lives in
+    // the bench's temp dir: the user's ~/.cache is neither read nor filled.
+    const noCache = { TENSORSKY_ONNX_CACHE: '0' };
+    const cacheOn = { TENSORSKY_ONNX_CACHE: '1', TENSORSKY_CACHE_DIR: path.join(tmp, 'cache') };
+    const coldRuns = (n, env) => {
+      const runs = Array.from({ length: n }, () => child(['--cold-start', dir, PHOTOS[0]], env));
+      runs.sort((x, y) => x.totalMs - y.totalMs);
+      return { median: runs[Math.floor(runs.length / 2)], totals: runs.map((x) => round(x.totalMs, 0)) };
+    };
+    const firstEver = coldRuns(COLD_STARTS, noCache);
+    const { writeOnnxModel } = await import('@tensorsky/predict-local');
+    await writeOnnxModel(dir);
+    const fromExport = coldRuns(COLD_STARTS, noCache);
+    const writing = coldRuns(1, cacheOn);
+    const cached = coldRuns(COLD_STARTS, cacheOn);
+    const expect = (run, source, cache) => {
+      if (run.median.source !== source || run.median.cache !== cache) {
+        throw new Error(`cold start expected source ${source}, cache ${cache}; got ${run.median.source}, ${run.median.cache} (${run.median.note ?? 'no note'})`);
+      }
+    };
+    expect(firstEver, 'translation', 'off');
+    expect(fromExport, 'export', 'off');
+    expect(writing, 'export', 'written');
+    expect(cached, 'cache', 'hit');
+    const c = cached.median;
     const coldStartMs = c.loadMs + c.firstPredictMs;
+    const coldFigures = ({ median: x, totals }) => ({
+      source: x.source,
+      cache: x.cache,
+      loadPlusFirstPredictMs: round(x.loadMs + x.firstPredictMs, 0),
+      totalFromProcessStartMs: round(x.totalMs, 0),
+      importMs: round(x.importMs, 0),
+      loadMs: round(x.loadMs, 0),
+      translateMs: round(x.translateMs, 0),
+      sessionMs: round(x.sessionMs, 0),
+      loadOtherMs: round(x.loadMs - x.translateMs - x.sessionMs, 0),
+      firstPredictMs: round(x.firstPredictMs, 0),
+      loadPlusFirstPredictCpuMs: round(x.cpuMs, 0),
+      allTotalsMs: totals,
+    });
 
-    const warmRuns = THREADS.map((threads) => child(['--warm', dir, String(threads)]));
+    const warmRuns = THREADS.map((threads) => child(['--warm', dir, String(threads)], noCache));
     const rows = warmRuns.flatMap((w) => w.rows.map((r) => ({ ...r, childPeakRssMB: w.peakRssMB })));
     const worst = (k) => Math.max(...rows.map((r) => r[k]));
     const met = {
@@ -262,18 +309,12 @@ async function main() {
         onnxInput: warmRuns[0].onnxInput,
         sameTop1: warmRuns.every((w) => w.sameTop1),
         maxAbsDiffOnnxVsWasm: Math.max(...warmRuns.map((w) => w.maxAbsDiff)),
+        // With the cache (what every start after the first on this machine sees); the others below.
         coldStartMs: round(coldStartMs, 0),
-        coldStart: {
-          threads: c.threads,
-          totalFromProcessStartMs: round(c.totalMs, 0),
-          importMs: round(c.importMs, 0),
-          loadMs: round(c.loadMs, 0),
-          translateMs: round(c.translateMs, 0),
-          sessionMs: round(c.sessionMs, 0),
-          loadOtherMs: round(c.loadMs - c.translateMs - c.sessionMs, 0),
-          firstPredictMs: round(c.firstPredictMs, 0),
-          allTotalsMs: cold.map((x) => round(x.totalMs, 0)),
-        },
+        coldStart: { threads: c.threads, ...coldFigures(cached) },
+        coldStartFirstEver: coldFigures(firstEver),
+        coldStartFromExportedOnnx: coldFigures(fromExport),
+        coldStartWritingCache: coldFigures(writing),
         peakRssMB: {
           coldStartOnnxOnly: c.peakRssMB,
           ...Object.fromEntries(warmRuns.map((w) => [`warmThreads${w.threads}`, w.peakRssMB])),

@@ -131,6 +131,12 @@ export interface ExportOptions extends Omit<ModelSourceOptions, 'onProgress'> {
    * (tf_serving_warmup_requests, which @tensorsky/serve's warmupFileBytes writes).
    */
   assetsExtra?: Record<string, Uint8Array | string>;
+  /**
+   * Runs on the written SavedModel in its staging directory before it moves into place (see
+   * writeSavedModel's beforeMove): `export --onnx` translates the network there into
+   * assets.extra/model.onnx. An error leaves nothing at modelDir.
+   */
+  beforeMove?: (stagedDir: string) => Promise<void>;
   onProgress?: (progress: ExportProgress) => void;
 }
 
@@ -281,7 +287,7 @@ export async function exportSavedModel(options: ExportOptions): Promise<ExportRe
           ...(built.preprocessingRecord === undefined ? {} : { [PREPROCESSING_FILE]: built.preprocessingRecord }),
         },
       },
-      { overwrite: options.force, lock },
+      { overwrite: options.force, lock, beforeMove: options.beforeMove },
     );
   } finally {
     await lock.release();

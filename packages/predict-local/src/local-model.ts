@@ -32,14 +32,23 @@ export interface SignatureInfo {
 
 /** How engine onnx runs a model: the ONNX model it translated the network into, and what loading took. */
 export interface OnnxDetails {
-  /** The serialized ModelProto of the network (its inputs: the tensors after the image front, NHWC). */
-  model: Uint8Array;
+  /**
+   * The serialized ModelProto of the network (its inputs: the tensors after the image front, NHWC);
+   * undefined when ORT read it from a file: the cache (its optimized network) or export --onnx's model.onnx.
+   */
+  model?: Uint8Array;
   inputNames: string[];
   outputNames: string[];
   /** Time to translate the network into ONNX. */
   translateMs: number;
-  /** Time ONNX Runtime took to create (and optimize) the session. */
+  /** Time ONNX Runtime took to create (and optimize) the session; with cache 'written', also to write the entry. */
   sessionMs: number;
+  /** Where the network came from: translated now, the SavedModel's assets.extra/model.onnx (export --onnx), or the cache. */
+  source: 'translation' | 'export' | 'cache';
+  /** The on-disk cache of ORT's optimized network: used ('hit'), filled now ('written'), not filled ('miss'), or turned off. */
+  cache: 'hit' | 'written' | 'miss' | 'off';
+  /** Why the cache or the exported model.onnx was not used, or the entry not written (one line). */
+  note?: string;
 }
 
 export interface LocalModel {

@@ -4,13 +4,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  ASSETS_EXTRA_DIR,
   describeSignature,
-  freezeSignatureGraph,
   getMetaGraph,
   readSavedModel,
-  readTensorBundle,
   SignatureError,
-  type BundleTensor,
   type MetaGraphDef,
   type SignatureSummary,
   type TensorSummary,
@@ -20,11 +18,15 @@ import { blameInstance, checkImageLimits, readImageInputs } from './image-inputs
 import { CUSTOM_OPS, withDecodeLimits } from './kernels/index.js';
 import { loadWithExecutor, startExecutorBackend } from './engines/executor.js';
 import { loadWithOnnx } from './engines/onnx.js';
-import { defaultThreads, importOnnxRuntime } from './engines/onnxruntime.js';
+import { savedModelDigest } from './engines/network-digest.js';
+import { digestMemoDir, onnxCacheEnabled, onnxCacheSlot, readCachedNetwork } from './engines/onnx-cache.js';
+import { ONNX_MODEL_FILE, readExportedOnnx } from './engines/onnx-export.js';
+import { defaultThreads, importOnnxRuntime, sessionOptions } from './engines/onnxruntime.js';
 import { importTfjsNode, loadWithTfjsNode } from './engines/tfjs-node.js';
 import type { InputValue, OutputTensor } from './io.js';
 import { PredictLocalError, UnsupportedOpsError } from './errors.js';
 import type { Backend, LocalModel, SignatureInfo, TensorInfoSummary } from './local-model.js';
+import { frozenSignatureGraph } from './signature-graph.js';
 import { unsupportedOps } from './tfjs-model.js';
 import { defaultWasmThreads } from './wasm-backend.js';
 
@@ -60,9 +62,19 @@ function summarize(metaGraph: MetaGraphDef, key: string): SignatureInfo {
   return { key, methodName: sig.methodName, inputs: info(sig.inputs), outputs: info(sig.outputs) };
 }
 
-function readVariables(dir: string): Map<string, BundleTensor> | undefined {
-  const prefix = path.join(dir, 'variables', 'variables');
-  return fs.existsSync(`${prefix}.index`) ? readTensorBundle(prefix) : undefined;
+/**
+ * savedModelDigest of a SavedModel directory, when engine onnx has a use for it (the cache is on, or
+ * export --onnx wrote a model.onnx to check); undefined otherwise, and for anything but a directory
+ * (readSavedModel then says what is wrong).
+ */
+async function digestOrUndefined(dir: string): Promise<string | undefined> {
+  try {
+    if (!fs.statSync(dir).isDirectory()) return undefined;
+    if (!onnxCacheEnabled() && !fs.existsSync(path.join(dir, ASSETS_EXTRA_DIR, ONNX_MODEL_FILE))) return undefined;
+    return await savedModelDigest(dir, digestMemoDir());
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -109,21 +121,48 @@ async function loadOnEngine(dir: string, options: LoadModelOptions, limits: Imag
   const ortImport = !withTfjsNode && (backend === 'auto' || backend === 'onnx') ? importOnnxRuntime() : undefined;
   const threads = options.threads ?? (process.env.TENSORSKY_THREADS?.trim() ? defaultThreads() : undefined);
   const executorBackend = withTfjsNode ? undefined : startExecutorBackend(backend === 'wasm' || backend === 'cpu' ? backend : 'auto', threads ?? defaultWasmThreads());
+  const settings = { threads: threads ?? defaultThreads(), spinning: options.spinning ?? true };
+  const ort = await ortImport;
+  // Engine onnx from the cache: the SavedModel is hashed, not read (see onnx-cache.ts).
+  const digest = ort && !(ort instanceof Error) ? await digestOrUndefined(dir) : undefined;
+  const slot = digest && ort && !(ort instanceof Error) ? await onnxCacheSlot(ort, digest, tags, key) : undefined;
+  let onnxNote: string | undefined;
+  if (slot && ort && !(ort instanceof Error)) {
+    const cached = await readCachedNetwork(ort, slot, sessionOptions(settings));
+    if (cached instanceof Error) onnxNote = cached.message;
+    else if (cached) {
+      const name = await executorBackend;
+      if (!name) throw new PredictLocalError(`the TF.js ${backend === 'cpu' ? 'cpu' : 'wasm'} backend could not be initialized`);
+      const fullGraph = async () => withDecodeLimits(frozenSignatureGraph(await readSavedModel(dir), tags, key), limits);
+      try {
+        return await loadWithOnnx(ort, withDecodeLimits(cached.graph, limits), cached.signature, settings, { cached, fullGraph });
+      } catch (err) {
+        await cached.session.release().catch(() => {});
+        onnxNote = `the cached ONNX network did not load (${firstLine(err as Error)}); translated the model again`;
+      }
+    }
+  }
+
   const loaded = await readSavedModel(dir);
   const metaGraph = getMetaGraph(loaded.savedModel, tags);
   const signature = summarize(metaGraph, key);
   if (withTfjsNode) return loadWithTfjsNode(tfnode, loaded.dir, tags, signature);
 
-  const graph = withDecodeLimits(freezeSignatureGraph(metaGraph, { signature: key, variables: readVariables(loaded.dir), dir: loaded.dir }), limits);
+  const graph = withDecodeLimits(frozenSignatureGraph(loaded, tags, key), limits);
   const name = await executorBackend;
   if (!name) throw new PredictLocalError(`the TF.js ${backend === 'cpu' ? 'cpu' : 'wasm'} backend could not be initialized`);
   let fallback: string | undefined;
-  if (ortImport) {
-    const ort = await ortImport;
+  if (ort) {
     if (ort instanceof Error) fallback = `engine onnx: onnxruntime-node cannot load (${firstLine(ort)}); running on ${name}`;
     else {
       try {
-        return await loadWithOnnx(ort, graph, signature, { threads: threads ?? defaultThreads(), spinning: options.spinning ?? true });
+        const exported = digest ? await readExportedOnnx(loaded.dir, digest, tags, key, graph) : undefined;
+        if (exported instanceof Error) onnxNote = onnxNote ? `${onnxNote}; ${exported.message}` : exported.message;
+        return await loadWithOnnx(ort, graph, signature, settings, {
+          cacheSlot: slot,
+          exported: exported instanceof Error ? undefined : exported,
+          note: onnxNote,
+        });
       } catch (err) {
         fallback = `engine onnx: ONNX Runtime cannot run this signature (${firstLine(err as Error)}); running on ${name}`;
       }

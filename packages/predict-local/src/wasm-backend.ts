@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
 import type * as Wasm from '@tensorflow/tfjs-backend-wasm';
 import * as tf from './tf.js';
 
@@ -77,10 +78,27 @@ type EmscriptenFactory = (config: Record<string, unknown>) => Promise<Emscripten
 /** WebAssembly as used here (TypeScript's Node typings leave it out). */
 declare const WebAssembly: { instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: unknown; module: unknown }> };
 
+/**
+ * The threaded build's Emscripten factory, its worker pool cut from 8 to `threads` (XNNPACK takes
+ * threads - 1 of them): each worker is a Node isolate loading the module, ~60 ms of CPU that a cold
+ * start on two cores pays in full. The build's own text is run as the CommonJS module it is, with that
+ * one number changed; another build (no such line) is required unchanged.
+ */
+function threadedFactory(file: string, threads: number): EmscriptenFactory {
+  const require = createRequire(file);
+  const source = fs.readFileSync(file, 'utf8');
+  const pool = 'var pthreadPoolSize=8;';
+  if (source.split(pool).length !== 2) return require(file) as EmscriptenFactory;
+  const module = { exports: {} as unknown };
+  const wrapped = vm.runInThisContext(`(function (exports, require, module, __filename, __dirname) {${source.replace(pool, `var pthreadPoolSize=${threads};`)}\n})`, { filename: file });
+  (wrapped as (...args: unknown[]) => void)(module.exports, require, module, file, path.dirname(file));
+  return module.exports as EmscriptenFactory;
+}
+
 async function startThreaded(wasm: typeof Wasm, threads: number): Promise<tf.KernelBackend> {
   const require = createRequire(import.meta.url);
   const dir = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'wasm-out');
-  const factory = require(path.join(dir, 'tfjs-backend-wasm-threaded-simd.js')) as EmscriptenFactory;
+  const factory = threadedFactory(path.join(dir, 'tfjs-backend-wasm-threaded-simd.js'), threads);
   const binary = await fs.promises.readFile(path.join(dir, 'tfjs-backend-wasm-threaded-simd.wasm'));
   let fail!: (err: unknown) => void;
   const failed = new Promise<never>((_, reject) => (fail = reject));
@@ -112,7 +130,7 @@ async function startThreaded(wasm: typeof Wasm, threads: number): Promise<tf.Ker
   };
   wasm.setThreadsCount(threads);
   const backend = new wasm.BackendWasm(module as unknown as ConstructorParameters<typeof wasm.BackendWasm>[0]);
-  // Emscripten started 8 workers; XNNPACK's pool has taken threads - 1, the others only hold memory. The
+  // Emscripten started its pool; XNNPACK's pool has taken threads - 1, the others only hold memory. The
   // pool's workers wait for work for as long as the process lives, and must not keep it alive.
   for (const worker of module.PThread.unusedWorkers.splice(0)) worker.terminate();
   for (const worker of module.PThread.runningWorkers) worker.unref();

@@ -46,6 +46,19 @@ export interface WriteSavedModelOptions {
   overwrite?: boolean;
   /** The target's lock, when the caller took it (lockTarget) before its own work; otherwise taken here. */
   lock?: TargetLock;
+  /**
+   * Runs on the complete SavedModel in its staging directory, before it moves into place: files it adds
+   * are written with the model (e.g. export --onnx's assets.extra/model.onnx, translated from the written
+   * graph). Its error is thrown as it is, and nothing is left at DIR.
+   */
+  beforeMove?: (stagedDir: string) => Promise<void>;
+}
+
+/** An error of the beforeMove hook, passed through writeSavedModel unwrapped. */
+class HookError extends Error {
+  constructor(readonly original: unknown) {
+    super('beforeMove failed');
+  }
 }
 
 /**
@@ -176,9 +189,16 @@ export async function writeSavedModel(
       await fs.mkdir(path.join(temp, ASSETS_EXTRA_DIR));
       for (const [name, data] of assetsExtra) await writeSynced(path.join(temp, ASSETS_EXTRA_DIR, name), data);
     }
+    if (options.beforeMove) {
+      const staged = temp;
+      await options.beforeMove(staged).catch((err: unknown) => {
+        throw new HookError(err);
+      });
+    }
     await moveIntoPlace(temp, target, options);
   } catch (err) {
     if (temp) await fs.rm(temp, { recursive: true, force: true });
+    if (err instanceof HookError) throw err.original;
     if (err instanceof SavedModelError || err instanceof TargetLockError) throw err;
     throw new SavedModelError(`cannot write SavedModel to ${dir}: ${errorMessage(err)}`, { cause: err });
   } finally {

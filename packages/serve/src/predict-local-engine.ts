@@ -39,7 +39,7 @@ export const createEngine: CreateEngine = (options) => {
         const images = model.signature.inputs.filter((input) => input.encoding).map((input) => [input.name, input.encoding!] as const);
         if (images.length > 0) imageInputs[key] = Object.fromEntries(images);
       }
-      const notes = [...models].map(([key, m]) => `signature ${key} runs on engine ${m.backend}${m.fallback ? ` (${m.fallback})` : ''}`);
+      const notes = [...models].map(([key, m]) => `signature ${key} runs on engine ${m.backend}${m.fallback ? ` (${m.fallback})` : ''}${m.onnx?.note ? ` (${m.onnx.note})` : ''}`);
       return {
         signatures,
         imageInputs,

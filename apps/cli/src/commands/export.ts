@@ -12,7 +12,9 @@ import {
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { detectImageFormat, notAnImageMessage } from '@tensorsky/image';
-import { DataType, IMAGE_ENCODINGS, tensorProto, toBase64, type ImageEncoding } from '@tensorsky/saved-model';
+import { ASSETS_EXTRA_DIR, DataType, IMAGE_ENCODINGS, tensorProto, toBase64, type ImageEncoding } from '@tensorsky/saved-model';
+import { ONNX_MODEL_FILE, OnnxUnavailableError, writeOnnxModel, type OnnxRecord } from '@tensorsky/predict-local';
+import { formatOnnxRecord } from '../onnx-record.js';
 import { WARMUP_FILE, warmupFileBytes } from '@tensorsky/serve';
 import { normalizationSteps, PIXEL_GRIDS, RESIZE_METHODS, type Geometry, type NormalizationValues } from '@tensorsky/preprocess';
 import type { CommandModule } from 'yargs';
@@ -97,6 +99,12 @@ const options = withSnakeAliases({
     describe:
       'Images (comma-separated files) written as predict requests to assets.extra/tf_serving_warmup_requests: TF Serving and tensorsky serve replay them as the version loads, so the first real request is not a cold one',
   },
+  onnx: {
+    type: 'boolean',
+    default: false,
+    describe:
+      'Also write the numeric network as a plain ONNX model, assets.extra/model.onnx (input: the image front\'s output, NHWC float32; see assets.extra/tensorsky_onnx.json); refused if an op has no ONNX translation',
+  },
   force: { type: 'boolean', default: false, describe: 'Replace a non-empty --model_dir' },
   json: { type: 'boolean', default: false, describe: 'Print the result as JSON' },
 } as const);
@@ -116,6 +124,7 @@ export function exportCommand(output: Output): CommandModule {
       const inputFormat = argv['input-format'] as ImageEncoding;
       const warmupImages = argv['warmup-images'] as string | undefined;
       const assetsExtra = warmupImages === undefined ? undefined : { [path.basename(WARMUP_FILE)]: await warmupRequests(warmupImages, inputFormat) };
+      let onnx: OnnxRecord | undefined;
       const result = await exportSavedModel({
         modelDir: argv['model-dir'] as string,
         model: argv.model as string | undefined,
@@ -138,10 +147,11 @@ export function exportCommand(output: Output): CommandModule {
         foldBatchNorms: argv['fold-batch-norms'] as boolean,
         force: argv.force as boolean,
         assetsExtra,
+        beforeMove: argv.onnx ? async (staged) => void (onnx = await writeOnnx(staged, (line) => output.err(`tensorsky export: ${line}`))) : undefined,
         onProgress: progressPrinter((line) => output.err(`tensorsky export: ${line}`)),
       });
-      if (argv.json) output.json(result);
-      else for (const line of formatResult(result)) output.out(line);
+      if (argv.json) output.json(onnx ? { ...result, onnx } : result);
+      else for (const line of [...formatResult(result), ...(onnx ? formatOnnxRecord(onnx, '  ') : [])]) output.out(line);
     },
   };
 }
@@ -203,6 +213,17 @@ async function warmupRequests(list: string, inputFormat: ImageEncoding): Promise
     requests.push({ signatureName: SIGNATURE_KEY, inputs: { inputs: tensorProto(DataType.DT_STRING, [1], [value], { fields: true }) } });
   }
   return warmupFileBytes(requests);
+}
+
+/** export --onnx: the network of the staged SavedModel translated into assets.extra/model.onnx, or one line saying why not. */
+async function writeOnnx(staged: string, progress: (line: string) => void): Promise<OnnxRecord> {
+  progress(`translating the network to ONNX (${ASSETS_EXTRA_DIR}/${ONNX_MODEL_FILE})`);
+  try {
+    return await writeOnnxModel(staged);
+  } catch (err) {
+    if (!(err instanceof OnnxUnavailableError)) throw err;
+    throw new Error(`--onnx: the network cannot be written as ONNX: ${err.message}; nothing was written (export without --onnx)`);
+  }
 }
 
 /** One line per step; downloads print every 10% (or every 10 MiB when the size is unknown). */

@@ -1,6 +1,7 @@
 // `tensorsky inspect`: what `saved_model_cli show --all` prints, plus graph statistics. saved_model_cli's
 // spellings work too: --dir DIR, --tag_set, --signature_def NAME, --all.
 import { preprocessingSteps, type PreprocessingSteps } from '@tensorsky/export';
+import { readOnnxRecord, savedModelDigest } from '@tensorsky/predict-local';
 import {
   readSavedModel,
   summarizeSavedModel,
@@ -10,6 +11,7 @@ import {
 } from '@tensorsky/saved-model';
 import type { CommandModule } from 'yargs';
 import { didYouMean } from '../did-you-mean.js';
+import { formatOnnxRecord } from '../onnx-record.js';
 import { withSnakeAliases } from '../options.js';
 import type { Output } from '../output.js';
 import { FlagError, UsageError } from '../usage.js';
@@ -61,10 +63,18 @@ export function inspectCommand(output: Output): CommandModule<object, InspectArg
       // The image preprocessing of a tensorsky export (its serve graph), when the graph has one.
       const graph = loaded.savedModel.meta_graphs?.find((mg) => mg.meta_info_def?.tags?.includes('serve'))?.graph_def;
       const preprocessing = signature === undefined && graph ? await preprocessingSteps(summary.dir, graph) : undefined;
-      if (args.json) output.json(preprocessing ? { ...shown, preprocessing } : shown);
+      // export --onnx's network, and whether it still matches this SavedModel (loadModel ignores it otherwise).
+      const onnxRecord = signature === undefined ? await readOnnxRecord(summary.dir) : undefined;
+      const onnx = onnxRecord && { ...onnxRecord, matchesSavedModel: onnxRecord.savedModel === (await savedModelDigest(summary.dir)) };
+      if (args.json) output.json({ ...shown, ...(preprocessing ? { preprocessing } : {}), ...(onnx ? { onnx } : {}) });
       else {
         for (const line of formatSummary(shown, { graph: signature === undefined })) output.out(line);
         if (preprocessing) for (const line of formatPreprocessing(preprocessing)) output.out(line);
+        if (onnx) {
+          output.out('');
+          for (const line of formatOnnxRecord(onnx, '')) output.out(line);
+          if (!onnx.matchesSavedModel) output.out('  stale: written for another version of this SavedModel (engine onnx ignores it; export again with --onnx)');
+        }
       }
     },
   };

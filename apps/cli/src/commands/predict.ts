@@ -75,6 +75,8 @@ interface Predictor<T extends { path: string }> {
   backend: string;
   /** Why a preferred engine did not run the model (see LocalModel.fallback). */
   fallback?: string;
+  /** Why engine onnx's cache or export --onnx's model.onnx was not used (see OnnxDetails.note). */
+  onnxNote?: string;
   /** Labels when --decode_preds_fn is not given. */
   defaultLabels: string;
   /** Largest batch the model takes (1 for a scalar input). */
@@ -125,6 +127,7 @@ export function predictCommand(output: Output): CommandModule<object, PredictArg
       const results: ({ image: string; top: PredictionJson[] } | { image: string; error: string })[] = [];
       if (!args.json) for (const warning of predictor.warnings) output.err(`tensorsky: warning: ${warning}`);
       if (!args.json && predictor.fallback) output.err(`tensorsky: note: ${predictor.fallback}`);
+      if (!args.json && predictor.onnxNote) output.err(`tensorsky: note: ${predictor.onnxNote}`);
       let printed = 0;
       try {
         const labels = chosenLabels ?? (await loadLabels(predictor.defaultLabels));
@@ -205,6 +208,7 @@ async function savedModelPredictor(dir: string, backend: BackendChoice, threads:
       model: dir,
       backend: model.backend,
       fallback: model.fallback,
+      onnxNote: model.onnx?.note,
       defaultLabels: existsSync(labelsFile) ? labelsFile : 'none',
       maxBatch: scalar ? 1 : MAX_BATCH_SIZE,
       warnings: (await checkProvenance(dir)).warnings,

@@ -18,11 +18,12 @@ import {
 } from '@tensorsky/saved-model';
 import { ASYNC_CUSTOM_OPS } from '../kernels/index.js';
 import { checkInputNames, feedTensors, type OutputTensor } from '../io.js';
-import type { LocalModel, SignatureInfo } from '../local-model.js';
+import type { LocalModel, OnnxDetails, SignatureInfo } from '../local-model.js';
 import { translateToOnnx, type OnnxFeed } from '../onnx/index.js';
 import * as tf from '../tf.js';
 import { asyncBoundary } from '../tfjs-model.js';
 import { loadExecutorGraph, loadWithExecutor, type ExecutorBackend, type ExecutorGraph } from './executor.js';
+import { createSessionWritingCache, type CachedNetwork, type OnnxCacheSlot } from './onnx-cache.js';
 import { sessionOptions, type OnnxRuntime, type OnnxSessionSettings } from './onnxruntime.js';
 
 /** Why the onnx engine cannot take this signature (the caller falls back to the executor). */
@@ -30,11 +31,18 @@ export class OnnxUnavailableError extends Error {
   override name = 'OnnxUnavailableError';
 }
 
+/** Where the network is cut from the front: the ONNX model's inputs and how many the front computes. */
+export interface NetworkSplit {
+  /** The front's tensors (`boundary` of them), then graph inputs the network reads directly. */
+  feeds: OnnxFeed[];
+  boundary: number;
+}
+
 /**
- * Loads the signature with the network on ORT. Throws OnnxUnavailableError (with one line saying why)
- * when the graph cannot be split or translated. The image front runs on TF.js's current backend.
+ * The split of the signature's graph at the executor's async boundary. Throws OnnxUnavailableError
+ * (one line saying why) when there is no network to hand to ORT.
  */
-export async function loadWithOnnx(ort: OnnxRuntime, graph: FrozenGraph, signature: SignatureInfo, settings: OnnxSessionSettings): Promise<LocalModel> {
+export function splitNetwork(graph: FrozenGraph): NetworkSplit {
   const plan = graph.functions.length > 0 ? undefined : asyncBoundary(graph.nodes, graph.outputs.map((o) => o.tensor), ASYNC_CUSTOM_OPS);
   if (!plan) throw new OnnxUnavailableError('its outputs cannot be computed apart from the graph\'s control flow (no network to hand to ONNX Runtime)');
   const byName = new Map(graph.nodes.map((n) => [n.name, n]));
@@ -47,30 +55,84 @@ export async function loadWithOnnx(ort: OnnxRuntime, graph: FrozenGraph, signatu
   });
   const unsupported = feeds.filter((f) => !dtypeInfo(f.dtype).ort).map((f) => `${f.tensor} (${dataTypeName(f.dtype)})`);
   if (unsupported.length > 0) throw new OnnxUnavailableError(`tensors ${unsupported.join(', ')} cannot be handed to ONNX Runtime`);
+  return { feeds, boundary: plan.boundary.length };
+}
 
-  let started = performance.now();
-  let translated;
+/** The network translated to an ONNX model (OnnxUnavailableError when an op has no translator). */
+export function translateNetwork(graph: FrozenGraph, split: NetworkSplit): ReturnType<typeof translateToOnnx> {
   try {
-    translated = translateToOnnx(graph, feeds, graph.outputs.map((o) => ({ tensor: o.tensor, dtype: o.dtype })));
+    return translateToOnnx(graph, split.feeds, graph.outputs.map((o) => ({ tensor: o.tensor, dtype: o.dtype })));
   } catch (err) {
     if ((err as Error).name === 'UntranslatableGraphError') throw new OnnxUnavailableError((err as Error).message);
     throw err;
   }
-  const translateMs = performance.now() - started;
-  started = performance.now();
-  const session = await ort.InferenceSession.create(translated.bytes, sessionOptions(settings));
-  const sessionMs = performance.now() - started;
+}
 
-  const front = plan.boundary.length > 0 ? await loadFront(graph, feeds.slice(0, plan.boundary.length), byName) : undefined;
+/** Where loadWithOnnx gets the network's session from, besides translating the graph. */
+export interface OnnxNetworkOptions {
+  /** A network read back from the cache: `graph` is then the front alone (see onnx-cache.ts). */
+  cached?: CachedNetwork;
+  /** The cache slot to write a freshly translated network into. */
+  cacheSlot?: OnnxCacheSlot;
+  /** The translation `export --onnx` wrote into the SavedModel, already checked against it (onnx-export.ts). */
+  exported?: { path: string; inputNames: string[]; outputNames: string[] };
+  /** Why the cache or the exported model.onnx was not used (one line), shown in `onnx.note`. */
+  note?: string;
+  /** The whole signature graph, for calls the network cannot take (when `graph` is the cached front). */
+  fullGraph?: () => Promise<FrozenGraph>;
+}
+
+/**
+ * Loads the signature with the network on ORT. Throws OnnxUnavailableError (with one line saying why)
+ * when the graph cannot be split or translated. The image front runs on TF.js's current backend.
+ */
+export async function loadWithOnnx(
+  ort: OnnxRuntime,
+  graph: FrozenGraph,
+  signature: SignatureInfo,
+  settings: OnnxSessionSettings,
+  options: OnnxNetworkOptions = {},
+): Promise<LocalModel> {
+  const { cached } = options;
+  const { feeds, boundary } = cached ?? splitNetwork(graph);
+  const plan = { boundary: feeds.slice(0, boundary).map((f) => f.tensor), inputs: feeds.slice(boundary).map((f) => f.tensor) };
+  const byName = new Map(graph.nodes.map((n) => [n.name, n]));
+  const frontNodes = frontOf(plan.boundary, byName);
+
+  let started = performance.now();
+  let translated: { bytes?: Uint8Array; inputNames: string[]; outputNames: string[] };
+  if (cached) translated = cached;
+  else if (options.exported) translated = options.exported;
+  else translated = translateNetwork(graph, { feeds, boundary });
+  const translateMs = cached || options.exported ? 0 : performance.now() - started;
+  started = performance.now();
+  let session: Awaited<ReturnType<OnnxRuntime['InferenceSession']['create']>>;
+  let note = options.note;
+  let cache: OnnxDetails['cache'] = options.cacheSlot ? 'miss' : 'off';
+  if (cached) {
+    session = cached.session;
+    cache = 'hit';
+  } else {
+    const entry = { graph, frontNodes, signature, feeds, boundary, inputNames: translated.inputNames, outputNames: translated.outputNames };
+    const network = translated.bytes ?? options.exported!.path;
+    const created = await createSessionWritingCache(ort, network, sessionOptions(settings), options.cacheSlot, entry);
+    session = created.session;
+    if (created.written) cache = 'written';
+    if (created.note) note = note ? `${note}; ${created.note}` : created.note;
+  }
+  const sessionMs = cached ? cached.sessionMs : performance.now() - started;
+  const source: OnnxDetails['source'] = cached ? 'cache' : options.exported ? 'export' : 'translation';
+
+  const front = plan.boundary.length > 0 ? await loadFront(graph, feeds.slice(0, plan.boundary.length), frontNodes) : undefined;
   const frontInputs = front ? graph.inputs.filter((s) => front.reads.has(parseTensorName(s.tensor).node)) : [];
   // TensorFlow does not hold a fed tensor to its placeholder's shape (TF Serving's half_plus_two, [-1, 1],
   // answers [1, 2, 5]); ONNX Runtime does. Such a call runs on the executor, loaded the first time.
   let lenient: Promise<LocalModel> | undefined;
-  const executor = () => (lenient ??= loadWithExecutor(graph, tf.getBackend() as ExecutorBackend, signature));
+  const executor = () => (lenient ??= (options.fullGraph?.() ?? Promise.resolve(graph)).then((g) => loadWithExecutor(g, tf.getBackend() as ExecutorBackend, signature)));
   return {
     backend: 'onnx',
     signature,
-    onnx: { model: translated.bytes, inputNames: translated.inputNames, outputNames: translated.outputNames, translateMs, sessionMs },
+    onnx: { model: translated.bytes, inputNames: translated.inputNames, outputNames: translated.outputNames, translateMs, sessionMs, source, cache, ...(note ? { note } : {}) },
     async predict(inputs) {
       checkInputNames(inputs, graph.inputs);
       const tensors = feedTensors(inputs, graph.inputs, (t) => parseTensorName(t).node);
@@ -125,18 +187,23 @@ function staticShape(node: NodeDef, index: number): number[] | undefined {
   return undefined;
 }
 
-/** The image front: the nodes the boundary tensors need, as an executor graph fetching them. */
-async function loadFront(graph: FrozenGraph, boundary: readonly OnnxFeed[], byName: ReadonlyMap<string, NodeDef>): Promise<{ graph: ExecutorGraph; reads: Set<string> }> {
+/** The image front's nodes: those the boundary tensors need, in graph order. */
+export function frontOf(boundary: readonly string[], byName: ReadonlyMap<string, NodeDef>): NodeDef[] {
   const keep = new Set<string>();
-  const stack = boundary.map((f) => parseTensorName(f.tensor).node);
+  const stack = boundary.map((t) => parseTensorName(t).node);
   while (stack.length > 0) {
     const name = stack.pop()!;
     if (keep.has(name) || !byName.has(name)) continue;
     keep.add(name);
     for (const input of byName.get(name)!.input ?? []) stack.push(parseTensorName(input).node);
   }
+  return [...byName.values()].filter((n) => keep.has(n.name));
+}
+
+/** The image front as an executor graph fetching the boundary tensors. */
+async function loadFront(graph: FrozenGraph, boundary: readonly OnnxFeed[], nodes: NodeDef[]): Promise<{ graph: ExecutorGraph; reads: Set<string> }> {
+  const keep = new Set(nodes.map((n) => n.name));
   const outputs: TensorSpec[] = boundary.map(({ tensor, dtype }) => ({ alias: tensor, tensor, dtype, shape: undefined }));
-  const nodes = graph.nodes.filter((n) => keep.has(n.name));
   const front: FrozenGraph = { ...graph, nodes, outputs, inputs: graph.inputs.filter((s) => keep.has(parseTensorName(s.tensor).node)) };
   return { graph: await loadExecutorGraph(front), reads: new Set(nodes.filter((n) => n.op === 'Placeholder').map((n) => n.name)) };
 }
