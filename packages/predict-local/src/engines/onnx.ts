@@ -23,6 +23,7 @@ import { translateToOnnx, type OnnxFeed } from '../onnx/index.js';
 import * as tf from '../tf.js';
 import { asyncBoundary } from '../tfjs-model.js';
 import { loadExecutorGraph, loadWithExecutor, type ExecutorBackend, type ExecutorGraph } from './executor.js';
+import { fastImageFront } from './image-front.js';
 import { createSessionWritingCache, type CachedNetwork, type OnnxCacheSlot } from './onnx-cache.js';
 import { sessionOptions, type OnnxRuntime, type OnnxSessionSettings } from './onnxruntime.js';
 
@@ -124,6 +125,8 @@ export async function loadWithOnnx(
   const source: OnnxDetails['source'] = cached ? 'cache' : options.exported ? 'export' : 'translation';
 
   const front = plan.boundary.length > 0 ? await loadFront(graph, feeds.slice(0, plan.boundary.length), frontNodes) : undefined;
+  // An export's image front runs image by image without the executor's loop (same kernels, same bits).
+  const fastFront = front ? fastImageFront(graph, frontNodes, plan.boundary) : undefined;
   const frontInputs = front ? graph.inputs.filter((s) => front.reads.has(parseTensorName(s.tensor).node)) : [];
   // TensorFlow does not hold a fed tensor to its placeholder's shape (TF Serving's half_plus_two, [-1, 1],
   // answers [1, 2, 5]); ONNX Runtime does. Such a call runs on the executor, loaded the first time.
@@ -140,7 +143,7 @@ export async function loadWithOnnx(
       try {
         if (front) {
           const frontFeeds = Object.fromEntries(frontInputs.map((s) => [parseTensorName(s.tensor).node, tensors[parseTensorName(s.tensor).node]]));
-          computed.push(...(await front.graph.run(frontFeeds)));
+          computed.push(...((await fastFront?.run(frontFeeds)) ?? (await front.graph.run(frontFeeds))));
         }
         const values = [...computed, ...plan.inputs.map((t) => tensors[parseTensorName(t).node])];
         if (values.some((t, i) => !fitsShape(t.shape, feeds[i].shape))) return await (await executor()).predict(inputs);
@@ -156,6 +159,7 @@ export async function loadWithOnnx(
     },
     dispose() {
       front?.graph.dispose();
+      fastFront?.dispose();
       void lenient?.then((m) => m.dispose());
       void session.release();
     },
@@ -201,7 +205,7 @@ export function frontOf(boundary: readonly string[], byName: ReadonlyMap<string,
 }
 
 /** The image front as an executor graph fetching the boundary tensors. */
-async function loadFront(graph: FrozenGraph, boundary: readonly OnnxFeed[], nodes: NodeDef[]): Promise<{ graph: ExecutorGraph; reads: Set<string> }> {
+export async function loadFront(graph: FrozenGraph, boundary: readonly OnnxFeed[], nodes: NodeDef[]): Promise<{ graph: ExecutorGraph; reads: Set<string> }> {
   const keep = new Set(nodes.map((n) => n.name));
   const outputs: TensorSpec[] = boundary.map(({ tensor, dtype }) => ({ alias: tensor, tensor, dtype, shape: undefined }));
   const front: FrozenGraph = { ...graph, nodes, outputs, inputs: graph.inputs.filter((s) => keep.has(parseTensorName(s.tensor).node)) };

@@ -17,6 +17,9 @@ const KERNELS: readonly Kernel[] = [...BASE64_KERNELS, CAST_KERNEL, ...DECODE_IM
 /** Ops executed by our kernels. */
 export const CUSTOM_OPS: ReadonlySet<string> = new Set(KERNELS.map((k) => k.op));
 
+/** The kernels by op, for running a node outside tfjs-converter (engines/image-front.ts). */
+export const CUSTOM_KERNELS: ReadonlyMap<string, Kernel> = new Map(KERNELS.map((k) => [k.op, k]));
+
 /** Those of them whose kernels are async (they read string bytes, or decode with sharp). */
 export const ASYNC_CUSTOM_OPS: ReadonlySet<string> = new Set(KERNELS.filter((k) => k.async).map((k) => k.op));
 
