@@ -3,23 +3,35 @@
 // every fixture image in one batch of mixed sizes and formats; a front it does not recognize is left to
 // the executor, and bad images fail with the executor's errors.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { IMAGES_DIR, gifFrames } from '@tensorsky/fixtures';
-import { DataType, freezeSignatureGraph, GraphBuilder, parseTensorName, tensorProto, type FrozenGraph } from '@tensorsky/saved-model';
+import { DataType, freezeSignatureGraph, getMetaGraph, GraphBuilder, parseTensorName, readSavedModel, tensorProto, writeSavedModel, type FrozenGraph } from '@tensorsky/saved-model';
 import sharp from 'sharp';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel } from '@tensorsky/predict-local';
+import { exportSavedModel, loadModelSource, randomWeights, type ExportOptions } from '../src/index.js';
 import { buildImageInputGraph, type ImageInputOptions } from '../src/serving-input.js';
+import { buildLayerZoo, compareProbabilities, saveQuantizedLayersModel } from './fidelity-helpers.js';
 import { bmpFile } from '../../image/test/fixtures.js';
 import { frontOf, loadFront, splitNetwork } from '../../predict-local/src/engines/onnx.js';
 import { fastImageFront } from '../../predict-local/src/engines/image-front.js';
 import { startExecutorBackend } from '../../predict-local/src/engines/executor.js';
 import { registerCustomOps } from '../../predict-local/src/kernels/index.js';
 
-function frozen(options: ImageInputOptions): FrozenGraph {
+let saved = 0;
+/** The export's serving input written as a SavedModel and read back (protobuf-decoded, as users' models are). */
+async function frozen(options: ImageInputOptions): Promise<FrozenGraph> {
   const g = new GraphBuilder();
   const { input, images } = buildImageInputGraph(g, options);
   const signature = g.signature({ inputs: input }, { images });
-  return freezeSignatureGraph({ meta_info_def: { tags: ['serve'] }, graph_def: g.toGraphDef(), signature_def: { serving_default: signature } }, { signature: 'serving_default', dir: '.' });
+  const dir = path.join(scratch, `model-${saved++}`);
+  await writeSavedModel(dir, {
+    savedModel: { saved_model_schema_version: 1, meta_graphs: [{ meta_info_def: { tags: ['serve'] }, graph_def: g.toGraphDef(), signature_def: { serving_default: signature } }] },
+  });
+  const { savedModel } = await readSavedModel(dir);
+  return freezeSignatureGraph(getMetaGraph(savedModel), { signature: 'serving_default', dir });
 }
 
 function front(graph: FrozenGraph) {
@@ -31,7 +43,7 @@ function front(graph: FrozenGraph) {
 
 /** Both fronts on one batch: the fast one's boundary tensor and the executor's. */
 async function bothFronts(options: ImageInputOptions, files: Uint8Array[]): Promise<{ fast: tf.Tensor; executor: tf.Tensor }> {
-  const graph = frozen(options);
+  const graph = await frozen(options);
   const { feeds, nodes } = front(graph);
   const fast = fastImageFront(graph, nodes, feeds.map((f) => f.tensor));
   expect(fast, 'the export front is recognized').toBeDefined();
@@ -49,10 +61,14 @@ async function bothFronts(options: ImageInputOptions, files: Uint8Array[]): Prom
   }
 }
 
+let scratch: string;
+afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
 let files: Uint8Array[] = [];
 /** What TensorFlow (GIF, BMP) or our decoder (CMYK JPEG) refuses to decode to one channel. */
 let notGray: Uint8Array[];
 beforeAll(async () => {
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tensorsky-image-front-'));
   registerCustomOps();
   expect(await startExecutorBackend('wasm', 1)).toBe('wasm');
   const photos = fs.readdirSync(IMAGES_DIR).filter((f) => /\.(jpe?g|png)$/.test(f)).map((f) => new Uint8Array(fs.readFileSync(`${IMAGES_DIR}/${f}`)));
@@ -102,7 +118,7 @@ describe('engine onnx: the fast image front', () => {
     ['a BMP to one channel', { ...bytes, channels: 1 }, () => notGray[2]!],
     ['invalid base64', { ...bytes, inputFormat: 'b64' }, () => new TextEncoder().encode('a$b')],
   ])('%s fails with the executor’s error', async (_name, options, bad) => {
-    const graph = frozen(options);
+    const graph = await frozen(options);
     const { feeds, nodes } = front(graph);
     const fast = fastImageFront(graph, nodes, feeds.map((f) => f.tensor))!;
     const executor = await loadFront(graph, feeds, nodes);
@@ -119,8 +135,8 @@ describe('engine onnx: the fast image front', () => {
     }
   });
 
-  it('a front that is not the exporter’s loop is left to the executor', () => {
-    const graph = frozen({ inputFormat: 'b64', height: 16, width: 16, preprocess: 'none' });
+  it('a front that is not the exporter’s loop is left to the executor', async () => {
+    const graph = await frozen({ inputFormat: 'b64', height: 16, width: 16, preprocess: 'none' });
     const { feeds, nodes } = front(graph);
     const boundary = feeds.map((f) => f.tensor);
     expect(fastImageFront(graph, nodes, boundary)).toBeDefined();
@@ -134,4 +150,40 @@ describe('engine onnx: the fast image front', () => {
     const from1 = { ...start, attr: { ...start.attr, value: { tensor: tensorProto(DataType.DT_INT32, [], [1]) } } };
     expect(fastImageFront(graph, nodes.map((n) => (n === start ? from1 : n)), boundary)).toBeUndefined();
   });
+});
+
+describe('engine onnx on exports: the image front runs directly', () => {
+  const EXPORT_OPTIONS: Array<[string, Partial<ExportOptions>]> = [
+    ['default', {}],
+    ['--fold_batch_norms', { foldBatchNorms: true }],
+    ['--jpeg_dct fast', { jpegDct: 'fast' }],
+    ['--input_format bytes', { inputFormat: 'bytes' }],
+    ['central crop 0.875', { geometry: { kind: 'central_crop', fraction: 0.875 } }],
+  ];
+  let source: Awaited<ReturnType<typeof loadModelSource>>;
+  beforeAll(async () => {
+    const trained = buildLayerZoo(32, 10);
+    await randomWeights(trained, 5);
+    await saveQuantizedLayersModel(trained, path.join(scratch, 'zoo'));
+    trained.dispose();
+    source = await loadModelSource({ model: path.join(scratch, 'zoo') });
+  }, 120_000);
+  afterAll(() => source?.model.dispose());
+
+  it.each(EXPORT_OPTIONS)('%s: engine onnx recognizes the front and agrees with wasm on every fixture image', async (name, options) => {
+    const { modelDir } = await exportSavedModel({ modelDir: path.join(scratch, `zoo-${saved++}`), source, preprocess: 'inception', ...options });
+    const onnx = await loadModel(modelDir, { backend: 'onnx' });
+    const wasm = await loadModel(modelDir, { backend: 'wasm' });
+    try {
+      expect(onnx.onnx?.imageFront).toBe('direct');
+      const inputs = options.inputFormat === 'bytes' ? files : files.map((f) => Buffer.from(f).toString('base64url'));
+      const [a, b] = [await onnx.predict({ inputs }), await wasm.predict({ inputs })];
+      const [pa, pb] = [Object.values(a)[0]!, Object.values(b)[0]!];
+      expect(pa.shape).toEqual([files.length, 10]);
+      expect(compareProbabilities(pa.data as Float32Array, pb.data as Float32Array, 10).maxAbsDiff, name).toBeLessThanOrEqual(2.5e-4);
+    } finally {
+      onnx.dispose();
+      wasm.dispose();
+    }
+  }, 120_000);
 });

@@ -49,6 +49,11 @@ export interface OnnxDetails {
   cache: 'hit' | 'written' | 'miss' | 'off';
   /** Why the cache or the exported model.onnx was not used, or the entry not written (one line). */
   note?: string;
+  /**
+   * How the image front before the network runs: 'direct' (an export's decode/resize loop, image by
+   * image, see engines/image-front.ts), on the 'executor', or 'none' when the network takes tensors.
+   */
+  imageFront: 'direct' | 'executor' | 'none';
 }
 
 export interface LocalModel {

@@ -6,7 +6,7 @@
 // (recognized from the graph's nodes), this runs the body once per element with the same kernels the
 // executor runs for each node (our kernels, and the TF.js ops tfjs-converter's executors call), so the
 // gathered tensor is bit for bit the executor's; any other front stays on the executor.
-import { DataType, parseTensorName, shapeFromProto, tensorProtoToArray, tfjsDtype, type FrozenGraph, type NodeDef } from '@tensorsky/saved-model';
+import { attrValueCase, DataType, int64ToNumber, parseTensorName, shapeFromProto, tensorProtoToArray, tfjsDtype, type FrozenGraph, type NodeDef } from '@tensorsky/saved-model';
 import { CUSTOM_KERNELS } from '../kernels/index.js';
 import type { GraphNode } from '../kernels/kernel.js';
 import * as tf from '../tf.js';
@@ -54,16 +54,20 @@ const STANDARD_OPS: Readonly<Record<string, Standard>> = {
   Minimum: ([x, y]) => tf.minimum(x, y),
 };
 
-/** Attr values as tfjs-converter hands them to executors: numbers, booleans, lower-cased strings, DataType numbers. */
+/**
+ * Attr values as tfjs-converter hands them to kernels (custom_op/node_value_impl.ts): numbers, booleans,
+ * lower-cased strings, DataType numbers (type attrs reach custom ops as ints, see attrJson), int lists.
+ */
 function converterAttrs(node: NodeDef): Attrs {
   const attrs: Attrs = {};
-  for (const [key, v] of Object.entries(node.attr ?? {})) {
-    if (v.i !== undefined && v.i !== null) attrs[key] = Number(v.i);
-    else if (v.f !== undefined && v.f !== null) attrs[key] = v.f;
-    else if (v.b !== undefined && v.b !== null) attrs[key] = v.b;
-    else if (v.type !== undefined && v.type !== null) attrs[key] = v.type;
-    else if (v.s !== undefined && v.s !== null) attrs[key] = new TextDecoder().decode(v.s).toLowerCase();
-    else if (v.list?.i) attrs[key] = v.list.i.map(Number);
+  for (const [name, v] of Object.entries(node.attr ?? {})) {
+    const which = attrValueCase(v);
+    if (which === 'i') attrs[name] = int64ToNumber(v.i);
+    else if (which === 'f') attrs[name] = v.f!;
+    else if (which === 'b') attrs[name] = v.b!;
+    else if (which === 'type') attrs[name] = v.type!;
+    else if (which === 's') attrs[name] = new TextDecoder().decode(v.s!).toLowerCase();
+    else if (which === 'list' && v.list?.i?.length) attrs[name] = v.list.i.map(int64ToNumber);
   }
   return attrs;
 }

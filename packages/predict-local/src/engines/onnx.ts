@@ -135,7 +135,7 @@ export async function loadWithOnnx(
   return {
     backend: 'onnx',
     signature,
-    onnx: { model: translated.bytes, inputNames: translated.inputNames, outputNames: translated.outputNames, translateMs, sessionMs, source, cache, ...(note ? { note } : {}) },
+    onnx: { model: translated.bytes, inputNames: translated.inputNames, outputNames: translated.outputNames, translateMs, sessionMs, source, cache, ...(note ? { note } : {}), imageFront: fastFront ? 'direct' : front ? 'executor' : 'none' },
     async predict(inputs) {
       checkInputNames(inputs, graph.inputs);
       const tensors = feedTensors(inputs, graph.inputs, (t) => parseTensorName(t).node);
