@@ -6,7 +6,7 @@
 // (recognized from the graph's nodes), this runs the body once per element with the same kernels the
 // executor runs for each node (our kernels, and the TF.js ops tfjs-converter's executors call), so the
 // gathered tensor is bit for bit the executor's; any other front stays on the executor.
-import { attrValueCase, DataType, int64ToNumber, parseTensorName, shapeFromProto, tensorProtoToArray, tfjsDtype, type FrozenGraph, type NodeDef } from '@tensorsky/saved-model';
+import { attrValueCase, canonicalTensorName, DataType, int64ToNumber, parseTensorName, shapeFromProto, tensorProtoToArray, tfjsDtype, type FrozenGraph, type NodeDef } from '@tensorsky/saved-model';
 import { CUSTOM_KERNELS } from '../kernels/index.js';
 import type { GraphNode } from '../kernels/kernel.js';
 import * as tf from '../tf.js';
@@ -105,10 +105,7 @@ interface Loop {
   constants: Map<string, tf.Tensor>;
 }
 
-const key = (tensor: string) => {
-  const { node, index } = parseTensorName(tensor);
-  return `${node}:${index}`;
-};
+const key = canonicalTensorName;
 
 /**
  * The map_fn loop of an export's front, or undefined when the front is anything else. Checks every
@@ -129,8 +126,10 @@ function recognizeLoop(graph: FrozenGraph, nodes: readonly NodeDef[], boundary: 
   const gather = take(node(boundary[0], 'TensorArrayGatherV3'));
   if (!gather || parseTensorName(boundary[0]!).index !== 0) return undefined;
   const outArray = take(node(data(gather)[0], 'TensorArrayV3'));
-  const elementShape = gather.attr?.element_shape?.shape ? shapeFromProto(gather.attr.element_shape.shape) : undefined;
+  const shapeAttr = (n: NodeDef) => (n.attr?.element_shape?.shape ? shapeFromProto(n.attr.element_shape.shape) : undefined);
+  const elementShape = shapeAttr(gather);
   if (!outArray || !elementShape || elementShape.some((d) => d < 0) || outArray.attr?.dtype?.type !== DataType.DT_FLOAT) return undefined;
+  if (!tf.util.arraysEqual(shapeAttr(outArray) ?? [], elementShape)) return undefined;
   // Gather indices: Range(0, TensorArraySizeV3(out, exit flow), 1); the flow is the loop's Exit.
   const gatherRange = take(node(data(gather)[1], 'Range'));
   const size = take(node(gatherRange && data(gatherRange)[1], 'TensorArraySizeV3'));
@@ -205,7 +204,8 @@ function recognizeLoop(graph: FrozenGraph, nodes: readonly NodeDef[], boundary: 
       constants.set(key(x.name), value);
     }
     body.push({ name: x.name, op: x.op, inputs: inputs.map(key), controls, attrs: converterAttrs(x) });
-    const outputs = x.op === 'Switch' || x.op === 'Merge' ? 2 : 1;
+    // Only Switch's second output is read (Merge's value_index is not computed here).
+    const outputs = x.op === 'Switch' ? 2 : 1;
     for (let i = 0; i < outputs; i++) ready.add(`${x.name}:${i}`);
   }
   const written = key(data(write)[2]!);
@@ -265,8 +265,8 @@ async function runBody(loop: Loop, element: tf.Tensor, index: tf.Tensor): Promis
     }
     const image = values.get(loop.written);
     if (image === undefined || image === DEAD) throw new Error('the image front wrote no image');
-    if (!tf.util.arraysEqual(image.shape, loop.elementShape)) {
-      throw new Error(`the image front made an image of shape [${image.shape.join(', ')}] where [${loop.elementShape.join(', ')}] is declared`);
+    if (image.dtype !== 'float32' || !tf.util.arraysEqual(image.shape, loop.elementShape)) {
+      throw new Error(`the image front made a ${image.dtype} image of shape [${image.shape.join(', ')}] where float32 [${loop.elementShape.join(', ')}] is declared`);
     }
     return tf.clone(image);
   } finally {
