@@ -51,7 +51,10 @@ async function bothFronts(options: ImageInputOptions, files: Uint8Array[]): Prom
   const strings = files.map((f) => (options.inputFormat === 'b64' ? new TextEncoder().encode(Buffer.from(f).toString('base64url')) : f));
   const input = tf.tensor(strings, [strings.length], 'string');
   try {
+    // The direct front keeps no tensor of a call (its constants are made at load).
+    const before = tf.memory().numTensors;
     const [fastOut] = (await fast!.run({ inputs: input }))!;
+    expect(tf.memory().numTensors).toBe(before + 1);
     const [executorOut] = await executor.graph.run({ inputs: input });
     return { fast: fastOut!, executor: executorOut! };
   } finally {
