@@ -15,7 +15,7 @@ import {
   SUPPORTED_LAYER_CLASSES,
   type ConvertOptions,
 } from '../src/index.js';
-import { buildDecoderSequenceZoo, buildLayerZoo } from './fidelity-helpers.js';
+import { buildDecoderSequenceZoo, buildLayerZoo, maxAbsDiff } from './fidelity-helpers.js';
 import { makeTempDir } from './helpers/fixtures.js';
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -56,13 +56,6 @@ async function convert(model: tf.LayersModel, options: ConvertOptions = {}): Pro
       }
     },
   };
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
 }
 
 /** Seeded inputs in the [-1, 1] range the zoo's classifier is calibrated for. */

@@ -2,12 +2,36 @@
 // every layer class the converter handles, saving it as a uint8-quantized TF.js layers model, running
 // an exported SavedModel, and comparing probabilities.
 import * as tf from '@tensorflow/tfjs';
+import { expect } from 'vitest';
 import { loadModel } from '@tensorsky/predict-local';
 import { KerasNormalization } from '../src/keras-layers.js';
 import { writeTfjsLayersModel } from './helpers/tfjs-layers-writer.js';
 import type { NamedWeight } from './helpers/keras-models.js';
 
 type T = tf.SymbolicTensor;
+
+/** A small convolutional classifier over [size, size, 3] images (give it weights with randomWeights). */
+export function smallClassifier(size: number, classes: number, name?: string): tf.LayersModel {
+  const L = tf.layers;
+  return tf.sequential({
+    ...(name === undefined ? {} : { name }),
+    layers: [
+      L.conv2d({ inputShape: [size, size, 3], filters: 8, kernelSize: 3, activation: 'relu', name: 'conv1' }),
+      L.maxPooling2d({ poolSize: 2, name: 'pool' }),
+      L.conv2d({ filters: 16, kernelSize: 3, activation: 'tanh', name: 'conv2' }),
+      L.globalAveragePooling2d({ name: 'gap' }),
+      L.dense({ units: classes, activation: 'softmax', name: 'predictions' }),
+    ],
+  });
+}
+
+/** The largest |a[i] - b[i]| of two arrays of the same length. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}
 
 /**
  * A MobileNet/Inception-flavoured classifier (give it weights with randomWeights, which also sets

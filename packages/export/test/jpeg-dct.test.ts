@@ -10,34 +10,13 @@ import { preprocessImagesReference } from '@tensorsky/preprocess';
 import { readSavedModel, servedJpegIdct, validateGraph, tfOpDefs } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportSavedModel, initTfjs, randomWeights, type ExportResult, type LayersModelSource } from '../src/index.js';
-import { predictExported } from './fidelity-helpers.js';
+import { maxAbsDiff, predictExported, smallClassifier } from './fidelity-helpers.js';
 import { makeTempDir } from './helpers/fixtures.js';
 
 const SIZE = 40;
 const CLASSES = 10;
 
 /** conv → pool → conv → global pool → softmax: small, but every pixel reaches the probabilities. */
-function smallClassifier(): tf.LayersModel {
-  const L = tf.layers;
-  return tf.sequential({
-    name: 'small',
-    layers: [
-      L.conv2d({ inputShape: [SIZE, SIZE, 3], filters: 8, kernelSize: 3, activation: 'relu', name: 'conv1' }),
-      L.maxPooling2d({ poolSize: 2, name: 'pool' }),
-      L.conv2d({ filters: 16, kernelSize: 3, activation: 'tanh', name: 'conv2' }),
-      L.globalAveragePooling2d({ name: 'gap' }),
-      L.dense({ units: CLASSES, activation: 'softmax', name: 'predictions' }),
-    ],
-  });
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
-
 describe.skipIf(!HAS_DJPEG)(djpegSuiteTitle('export --jpeg_dct: probabilities on the pixels djpeg gives for that IDCT'), () => {
   const files = jpegFiles(IMAGES_DIR);
   let temp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -47,7 +26,7 @@ describe.skipIf(!HAS_DJPEG)(djpegSuiteTitle('export --jpeg_dct: probabilities on
   beforeAll(async () => {
     await initTfjs('wasm');
     temp = await makeTempDir('jpeg-dct');
-    const model = smallClassifier();
+    const model = smallClassifier(SIZE, CLASSES, 'small');
     await randomWeights(model, 14);
     source = {
       kind: 'layers',

@@ -17,6 +17,7 @@ import { loadModel, OnnxUnavailableError, readOnnxRecord, writeOnnxModel, type L
 import { preprocessImagesReference } from '@tensorsky/preprocess';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { exportSavedModel, initTfjs, randomWeights, type LayersModelSource } from '../src/index.js';
+import { maxAbsDiff, smallClassifier } from './fidelity-helpers.js';
 import { makeTempDir } from './helpers/fixtures.js';
 
 const SIZE = 40;
@@ -37,26 +38,6 @@ function layersSource(model: tf.LayersModel, seed: number): LayersModelSource {
 }
 
 /** conv → pool → conv → global pool → softmax. */
-function smallClassifier(): tf.LayersModel {
-  const L = tf.layers;
-  return tf.sequential({
-    layers: [
-      L.conv2d({ inputShape: [SIZE, SIZE, 3], filters: 8, kernelSize: 3, activation: 'relu', name: 'conv1' }),
-      L.maxPooling2d({ poolSize: 2, name: 'pool' }),
-      L.conv2d({ filters: 16, kernelSize: 3, activation: 'tanh', name: 'conv2' }),
-      L.globalAveragePooling2d({ name: 'gap' }),
-      L.dense({ units: CLASSES, activation: 'softmax', name: 'predictions' }),
-    ],
-  });
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
-
 /** A python3 with Debian's python3-onnx (pyenv's python3 may not see /usr/lib/python3/dist-packages). */
 const PYTHON_ONNX = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import onnx']).status === 0);
 
@@ -80,7 +61,7 @@ describe('export --onnx and the onnx cache', () => {
     temp = await makeTempDir('onnx-file');
     inputs = await Promise.all(files.map(async (f) => (await readFile(f)).toString('base64url')));
     for (const [name, seed] of [['small', 21], ['other', 22]] as const) {
-      const model = smallClassifier();
+      const model = smallClassifier(SIZE, CLASSES);
       await randomWeights(model, seed);
       await exportSavedModel({
         modelDir: join(temp.dir, name),
@@ -156,7 +137,7 @@ describe('export --onnx and the onnx cache', () => {
 
     // The same model exported again, with the other export's network and record copied in: foreign.
     const copy = join(temp.dir, 'copy');
-    const same = smallClassifier();
+    const same = smallClassifier(SIZE, CLASSES);
     await randomWeights(same, 21);
     await exportSavedModel({
       modelDir: copy,

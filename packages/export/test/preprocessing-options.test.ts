@@ -25,6 +25,7 @@ import sharp from 'sharp';
 import { GraphBuilder, validateGraph, writeSavedModel, type NodeDef } from '@tensorsky/saved-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImageInputGraph, type ImageInputOptions } from '../src/serving-input.js';
+import { maxAbsDiff } from './fidelity-helpers.js';
 
 // Not square, so a height/width mix-up shows.
 const SIZE = { height: 48, width: 40 } as const;
@@ -62,13 +63,6 @@ async function runGraph(options: ImageInputOptions): Promise<{ shape: number[]; 
   } finally {
     model.dispose();
   }
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
-  return max;
 }
 
 async function expectMatchesReference(options: PreprocessOptions): Promise<NodeDef[]> {

@@ -13,6 +13,7 @@ import { decodeImageToRgb } from '@tensorsky/image';
 import { preprocessImagesReference, type PreprocessMode } from '@tensorsky/preprocess';
 import { buildImageInputGraph, type ImageInputOptions } from '../src/serving-input.js';
 import { TF_TEST_PIXELS, bmpFile, imagesDir } from '../../image/test/fixtures.js';
+import { maxAbsDiff } from './fidelity-helpers.js';
 
 let scratch: string;
 beforeAll(async () => {
@@ -56,13 +57,6 @@ async function run(options: ImageInputOptions, files: Uint8Array[]): Promise<{ s
   } finally {
     model.dispose();
   }
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
 }
 
 const fixture = async (name: string) => new Uint8Array(await readFile(join(imagesDir, name)));
