@@ -16,7 +16,7 @@ import { buildImageInputGraph, type ImageInputOptions } from '../src/serving-inp
 import { buildLayerZoo, compareProbabilities, saveQuantizedLayersModel } from './fidelity-helpers.js';
 import { bmpFile } from '../../image/test/fixtures.js';
 import { frontOf, loadFront, splitNetwork } from '../../predict-local/src/engines/onnx.js';
-import { fastImageFront } from '../../predict-local/src/engines/image-front.js';
+import { fastImageFront, type ImageBatch } from '../../predict-local/src/engines/image-front.js';
 import { startExecutorBackend } from '../../predict-local/src/engines/executor.js';
 import { registerCustomOps } from '../../predict-local/src/kernels/index.js';
 
@@ -41,11 +41,15 @@ function front(graph: FrozenGraph) {
   return { feeds: feeds.slice(0, boundary), nodes };
 }
 
-/** Both fronts on one batch: the fast one's boundary tensor and the executor's. */
-async function bothFronts(options: ImageInputOptions, files: Uint8Array[]): Promise<{ fast: tf.Tensor; executor: tf.Tensor }> {
+/**
+ * The fronts on one batch: the fast one run image by image in this thread, the fast one with a decode
+ * thread (JPEGs decoded side by side), and the executor's.
+ */
+async function bothFronts(options: ImageInputOptions, files: Uint8Array[]): Promise<{ fast: ImageBatch; pooled: ImageBatch; executor: tf.Tensor }> {
   const graph = await frozen(options);
   const { feeds, nodes } = front(graph);
   const fast = fastImageFront(graph, nodes, feeds.map((f) => f.tensor));
+  const withPool = fastImageFront(graph, nodes, feeds.map((f) => f.tensor), { decodeThreads: 1 });
   expect(fast, 'the export front is recognized').toBeDefined();
   const executor = await loadFront(graph, feeds, nodes);
   const strings = files.map((f) => (options.inputFormat === 'b64' ? new TextEncoder().encode(Buffer.from(f).toString('base64url')) : f));
@@ -53,16 +57,20 @@ async function bothFronts(options: ImageInputOptions, files: Uint8Array[]): Prom
   try {
     // The direct front keeps no tensor of a call (its constants are made at load).
     const before = tf.memory().numTensors;
-    const [fastOut] = (await fast!.run({ inputs: input }))!;
-    expect(tf.memory().numTensors).toBe(before + 1);
+    const fastOut = (await fast!.run({ inputs: input }))!;
+    const pooled = (await withPool!.run({ inputs: input }))!;
+    expect(tf.memory().numTensors).toBe(before);
     const [executorOut] = await executor.graph.run({ inputs: input });
-    return { fast: fastOut!, executor: executorOut! };
+    return { fast: fastOut, pooled, executor: executorOut! };
   } finally {
     input.dispose();
     fast!.dispose();
+    withPool!.dispose();
     executor.graph.dispose();
   }
 }
+
+const sameBits = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 let scratch: string;
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
@@ -99,15 +107,17 @@ const EXPORTS: Array<[string, ImageInputOptions]> = [
 describe('engine onnx: the fast image front', () => {
   it.each(EXPORTS)('%s: the same bits as the executor on every fixture image, in one batch', async (_name, options) => {
     const batch = options.channels === 1 ? files.filter((f) => !notGray.includes(f)) : files;
-    const { fast, executor } = await bothFronts(options, batch);
+    const { fast, pooled, executor } = await bothFronts(options, batch);
     try {
       expect(fast.shape).toEqual([batch.length, options.height, options.width, options.channels ?? 3]);
       expect(fast.shape).toEqual(executor.shape);
-      const [a, b] = [(await fast.data()) as Float32Array, (await executor.data()) as Float32Array];
+      expect(pooled.shape).toEqual(executor.shape);
+      const expected = (await executor.data()) as Float32Array;
       // Bit for bit: the typed arrays' bytes.
-      expect(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))).toBe(true);
+      expect(sameBits(fast.values, expected), 'image by image').toBe(true);
+      expect(sameBits(pooled.values, expected), 'JPEGs decoded side by side').toBe(true);
     } finally {
-      tf.dispose([fast, executor]);
+      executor.dispose();
     }
   }, 120_000);
 
@@ -124,17 +134,48 @@ describe('engine onnx: the fast image front', () => {
     const graph = await frozen(options);
     const { feeds, nodes } = front(graph);
     const fast = fastImageFront(graph, nodes, feeds.map((f) => f.tensor))!;
+    const pooled = fastImageFront(graph, nodes, feeds.map((f) => f.tensor), { decodeThreads: 1 })!;
     const executor = await loadFront(graph, feeds, nodes);
     const good = options.inputFormat === 'b64' ? new TextEncoder().encode(Buffer.from(files[1]!).toString('base64url')) : files[1]!;
-    const input = tf.tensor([good, bad()], [2], 'string');
+    // Several good JPEGs around the bad image, and a different bad one after it: the error is the
+    // first bad element's, as the executor meets it, also when the JPEGs decode side by side.
+    const later = new TextEncoder().encode(options.inputFormat === 'b64' ? 'QUJD' : 'ABC');
+    const input = tf.tensor([good, good, bad(), good, later, good], [6], 'string');
     try {
       const executorError = await executor.graph.run({ inputs: input }).then(() => undefined, (err: Error) => err.message);
       expect(executorError).toBeDefined();
       await expect(fast.run({ inputs: input })).rejects.toThrow(executorError!);
+      await expect(pooled.run({ inputs: input })).rejects.toThrow(executorError!);
     } finally {
       input.dispose();
       fast.dispose();
+      pooled.dispose();
       executor.graph.dispose();
+    }
+  });
+
+  it('a batch array is reused only after it is released', async () => {
+    const graph = await frozen({ inputFormat: 'bytes', height: 8, width: 8, preprocess: 'none' });
+    const { feeds, nodes } = front(graph);
+    const fast = fastImageFront(graph, nodes, feeds.map((f) => f.tensor))!;
+    const two = tf.tensor([files[0]!, files[1]!], [2], 'string');
+    const three = tf.tensor([files[0]!, files[1]!, files[2]!], [3], 'string');
+    try {
+      const a = (await fast.run({ inputs: two }))!;
+      const kept = a.values.slice();
+      const b = (await fast.run({ inputs: two }))!;
+      expect(b.values).not.toBe(a.values);
+      expect(sameBits(a.values, kept), 'a batch still lent out is not written').toBe(true);
+      a.release();
+      const c = (await fast.run({ inputs: three }))!;
+      expect(c.values).not.toBe(a.values);
+      const d = (await fast.run({ inputs: two }))!;
+      expect(d.values).toBe(a.values);
+      expect(sameBits(d.values, kept)).toBe(true);
+      [b, c, d].forEach((x) => x.release());
+    } finally {
+      tf.dispose([two, three]);
+      fast.dispose();
     }
   });
 

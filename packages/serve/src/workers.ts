@@ -3,6 +3,7 @@
 // way that may have left broken state behind (a WebAssembly trap), fails only the batch it was running
 // and takes no other; a replacement is started and reloads the versions being served.
 import { Worker } from 'node:worker_threads';
+import { compiledModuleUrl as compiledModule, workerExecArgv } from '@tensorsky/predict-local/worker-threads';
 import type { LoadedVersion } from './engine.js';
 import { ServeError, errorMessage, unavailable } from './errors.js';
 import type { VersionLoader } from './manager.js';
@@ -57,38 +58,10 @@ export function versionKey(model: string, version: number): string {
   return `${model}@${version}`;
 }
 
-/**
- * Where a compiled module of this package lives. Worker threads need JavaScript, so when this module
- * runs from its TypeScript sources (tests), they use the package build in dist/.
- */
+/** Where a compiled module of this package lives (dist/ when this module runs from its sources). */
 export function compiledModuleUrl(file: string): URL {
-  return new URL(import.meta.url.endsWith('.ts') ? `../dist/${file}` : `./${file}`, import.meta.url);
+  return compiledModule(`./${file}`, import.meta.url);
 }
-
-/**
- * Node flags for worker threads. By default a thread inherits the parent's flags and Node leaves out
- * the process-wide ones (--expose-gc, --max-old-space-size, ...), which a thread refuses when they are
- * passed explicitly. Only a test runner's "@tensorsky/source" condition must go (it points packages at
- * TypeScript sources, which a worker cannot run); then the list is passed explicitly, keeping only the
- * flags a thread accepts.
- */
-function workerExecArgv(): string[] | undefined {
-  const isCondition = (arg: string) => arg === '--conditions' || arg === '-C' || arg.startsWith('--conditions=');
-  // Node 20 passes the parent's --input-type to workers, which then refuse to start (a server started
-  // from `node --input-type=module` or `node -e`): it only concerns the parent's own entry.
-  const isInputType = (arg: string) => arg === '--input-type' || arg.startsWith('--input-type=');
-  if (!process.execArgv.some((arg) => isCondition(arg) || isInputType(arg))) return undefined;
-  const args: string[] = [];
-  for (let i = 0; i < process.execArgv.length; i++) {
-    const arg = process.execArgv[i];
-    if (arg === '--conditions' || arg === '-C' || arg === '--input-type') i++;
-    else if (!isCondition(arg) && !isInputType(arg) && !PROCESS_WIDE_FLAG.test(arg)) args.push(arg);
-  }
-  return args;
-}
-
-/** V8 and process flags that worker threads refuse in an explicit execArgv. */
-const PROCESS_WIDE_FLAG = /^--(expose[-_]gc|max[-_]old[-_]space[-_]size|max[-_]semi[-_]space[-_]size|stack[-_]size|title|v8[-_]options|max[-_]http[-_]header[-_]size)\b/;
 
 export class WorkerPool implements VersionLoader {
   private readonly workers: PoolWorker[] = [];

@@ -8,16 +8,29 @@
 // gathered tensor is bit for bit the executor's; any other front stays on the executor.
 import { attrValueCase, canonicalTensorName, DataType, int64ToNumber, parseTensorName, shapeFromProto, tensorProtoToArray, tfjsDtype, type FrozenGraph, type NodeDef } from '@tensorsky/saved-model';
 import { CUSTOM_KERNELS } from '../kernels/index.js';
+import { isDecodeOp, type ImageDecoder } from '../kernels/decode-image.js';
+import { runDecode } from '../kernels/decode-kernels.js';
+import { DecodePool } from '../kernels/decode-pool.js';
 import type { GraphNode } from '../kernels/kernel.js';
 import * as tf from '../tf.js';
+import { float32Values } from '../wasm-backend.js';
+
+/** The gathered batch, [n, height, width, channels] float32, in one array ONNX Runtime takes as it is. */
+export interface ImageBatch {
+  values: Float32Array;
+  shape: number[];
+  /** Hands `values` back for the next batch of the same size (fresh pages cost more than filling them). */
+  release(): void;
+}
 
 /** The front of an exported signature, computing the gathered image batch per element. */
 export interface ImageFront {
   /**
-   * The boundary tensor ([n, height, width, channels] float32) for the batch of encoded images in
-   * `feeds`; undefined for a batch the executor's front must take (empty, or not a string vector).
+   * The boundary tensor for the batch of encoded images in `feeds`, each image copied into its place as
+   * it is made (no stacked tensor, no read back of one); undefined for a batch the executor's front must
+   * take (empty, or not a string vector).
    */
-  run(feeds: Record<string, tf.Tensor>): Promise<tf.Tensor[] | undefined>;
+  run(feeds: Record<string, tf.Tensor>): Promise<ImageBatch | undefined>;
   dispose(): void;
 }
 
@@ -228,8 +241,8 @@ function isRange(range: NodeDef, byName: ReadonlyMap<string, NodeDef>, scaffold:
   return true;
 }
 
-/** Runs the loop body on one element: the image it writes. */
-async function runBody(loop: Loop, element: tf.Tensor, index: tf.Tensor): Promise<tf.Tensor> {
+/** Runs the loop body on one element and copies the image it writes to `into` at `offset`. */
+async function runBody(loop: Loop, element: tf.Tensor, index: tf.Tensor, into: Float32Array, offset: number, decode?: ImageDecoder): Promise<void> {
   const values = new Map<string, Value>([
     [loop.read, element],
     [loop.index, index],
@@ -257,7 +270,8 @@ async function runBody(loop: Loop, element: tf.Tensor, index: tf.Tensor): Promis
         values.set(`${n.name}:${taken}`, tensors[0]!).set(`${n.name}:${1 - taken}`, DEAD);
       } else {
         const kernel = CUSTOM_KERNELS.get(n.op);
-        const out = kernel ? await kernel.run({ inputs: tensors, attrs: n.attrs }) : STANDARD_OPS[n.op]!(tensors, n.attrs);
+        const node = { inputs: tensors, attrs: n.attrs };
+        const out = decode && isDecodeOp(n.op) ? await runDecode(n.op, node, decode) : kernel ? await kernel.run(node) : STANDARD_OPS[n.op]!(tensors, n.attrs);
         const first = Array.isArray(out) ? out[0]! : out;
         made.push(first);
         values.set(`${n.name}:0`, first);
@@ -268,37 +282,82 @@ async function runBody(loop: Loop, element: tf.Tensor, index: tf.Tensor): Promis
     if (image.dtype !== 'float32' || !tf.util.arraysEqual(image.shape, loop.elementShape)) {
       throw new Error(`the image front made a ${image.dtype} image of shape [${image.shape.join(', ')}] where float32 [${loop.elementShape.join(', ')}] is declared`);
     }
-    return tf.clone(image);
+    into.set(float32Values(image), offset);
   } finally {
     tf.dispose(made);
   }
 }
 
+/**
+ * Elements in flight at once when images decode on worker threads: enough to keep every decoding thread
+ * busy while this one resizes, never more than TensorFlow's map_fn default (parallel_iterations 10),
+ * which bounds the decoded images held at once.
+ */
+const inFlight = (decodeThreads: number) => Math.min(10, 2 * decodeThreads + 1);
+
+export interface ImageFrontOptions {
+  /** Worker threads decoding the JPEGs of a batch while this thread runs the rest (default 0: none). */
+  decodeThreads?: number;
+}
+
 /** The export's front run element by element, or undefined when the front is not the exporter's loop. */
-export function fastImageFront(graph: FrozenGraph, nodes: readonly NodeDef[], boundary: readonly string[]): ImageFront | undefined {
+export function fastImageFront(graph: FrozenGraph, nodes: readonly NodeDef[], boundary: readonly string[], options: ImageFrontOptions = {}): ImageFront | undefined {
   const loop = recognizeLoop(graph, nodes, boundary);
   if (!loop) return undefined;
+  // Started with the model; only batches of several images use it (one image gains nothing from it).
+  const pool = (options.decodeThreads ?? 0) > 0 ? new DecodePool(options.decodeThreads!) : undefined;
+  // Batch arrays handed back by release(), by length: refilling one costs a copy, a new one its page
+  // faults too (several times the copy for megabytes). The two latest lengths are kept.
+  const spare = new Map<number, Float32Array>();
   return {
     async run(feeds) {
       const input = feeds[loop.placeholder];
       if (!input || input.dtype !== 'string' || input.rank !== 1 || input.shape[0] === 0) return undefined;
       // What TensorArrayScatterV3 hands each iteration: one scalar string of the same bytes.
       const elements = ((await input.bytes()) as Uint8Array[]).map((bytes) => tf.tensor([bytes], [], 'string'));
-      const images: tf.Tensor[] = [];
-      try {
-        for (const [i, element] of elements.entries()) {
+      const size = loop.elementShape.reduce((a, b) => a * b, 1);
+      const length = elements.length * size;
+      const values = spare.get(length) ?? new Float32Array(length);
+      spare.delete(length);
+      const release = () => {
+        spare.delete(length);
+        spare.set(length, values);
+        if (spare.size > 2) spare.delete(spare.keys().next().value!);
+      };
+      const decode = pool && elements.length > 1 ? pool.decode : undefined;
+      // The first failing element's error, as the executor (one element after the other) reports it:
+      // after a failure no later element starts, and every earlier one has started already.
+      const errors: unknown[] = [];
+      let next = 0;
+      let failedAt = Infinity;
+      const lane = async () => {
+        while (next < elements.length && next < failedAt) {
+          const i = next++;
           const index = tf.scalar(i, 'int32');
           try {
-            images.push(await runBody(loop, element, index));
+            await runBody(loop, elements[i]!, index, values, i * size, decode);
+          } catch (err) {
+            errors[i] = err;
+            failedAt = Math.min(failedAt, i);
           } finally {
             index.dispose();
           }
         }
-        return [tf.stack(images)];
+      };
+      try {
+        await Promise.all(Array.from({ length: decode ? Math.min(inFlight(pool!.size), elements.length) : 1 }, lane));
       } finally {
-        tf.dispose([...elements, ...images]);
+        tf.dispose(elements);
       }
+      if (failedAt < Infinity) {
+        release();
+        throw errors[failedAt];
+      }
+      return { values, shape: [elements.length, ...loop.elementShape], release };
     },
-    dispose: () => loop.constants.forEach((t) => t.dispose()),
+    dispose: () => {
+      loop.constants.forEach((t) => t.dispose());
+      void pool?.close();
+    },
   };
 }

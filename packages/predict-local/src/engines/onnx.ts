@@ -23,7 +23,7 @@ import { translateToOnnx, type OnnxFeed } from '../onnx/index.js';
 import * as tf from '../tf.js';
 import { asyncBoundary } from '../tfjs-model.js';
 import { loadExecutorGraph, loadWithExecutor, type ExecutorBackend, type ExecutorGraph } from './executor.js';
-import { fastImageFront } from './image-front.js';
+import { fastImageFront, type ImageBatch } from './image-front.js';
 import { createSessionWritingCache, type CachedNetwork, type OnnxCacheSlot } from './onnx-cache.js';
 import { sessionOptions, type OnnxRuntime, type OnnxSessionSettings } from './onnxruntime.js';
 
@@ -126,7 +126,7 @@ export async function loadWithOnnx(
 
   const front = plan.boundary.length > 0 ? await loadFront(graph, feeds.slice(0, plan.boundary.length), frontNodes) : undefined;
   // An export's image front runs image by image without the executor's loop (same kernels, same bits).
-  const fastFront = front ? fastImageFront(graph, frontNodes, plan.boundary) : undefined;
+  const fastFront = front ? fastImageFront(graph, frontNodes, plan.boundary, { decodeThreads: settings.threads - 1 }) : undefined;
   const frontInputs = front ? graph.inputs.filter((s) => front.reads.has(parseTensorName(s.tensor).node)) : [];
   // TensorFlow does not hold a fed tensor to its placeholder's shape (TF Serving's half_plus_two, [-1, 1],
   // answers [1, 2, 5]); ONNX Runtime does. Such a call runs on the executor, loaded the first time.
@@ -140,20 +140,25 @@ export async function loadWithOnnx(
       checkInputNames(inputs, graph.inputs);
       const tensors = feedTensors(inputs, graph.inputs, (t) => parseTensorName(t).node);
       const computed: tf.Tensor[] = [];
+      let batch: ImageBatch | undefined;
       try {
         if (front) {
           const frontFeeds = Object.fromEntries(frontInputs.map((s) => [parseTensorName(s.tensor).node, tensors[parseTensorName(s.tensor).node]]));
-          computed.push(...((await fastFront?.run(frontFeeds)) ?? (await front.graph.run(frontFeeds))));
+          batch = await fastFront?.run(frontFeeds);
+          if (!batch) computed.push(...(await front.graph.run(frontFeeds)));
         }
-        const values = [...computed, ...plan.inputs.map((t) => tensors[parseTensorName(t).node])];
+        const values: Array<tf.Tensor | ImageBatch> = [...(batch ? [batch] : computed), ...plan.inputs.map((t) => tensors[parseTensorName(t).node])];
         if (values.some((t, i) => !fitsShape(t.shape, feeds[i].shape))) return await (await executor()).predict(inputs);
         const ortFeeds: Record<string, InstanceType<OnnxRuntime['Tensor']>> = {};
-        for (const [i, t] of values.entries()) ortFeeds[translated.inputNames[i]] = await toOrtTensor(ort, t, feeds[i].dtype);
+        for (const [i, t] of values.entries()) {
+          ortFeeds[translated.inputNames[i]] = 'values' in t ? new ort.Tensor('float32', t.values, t.shape) : await toOrtTensor(ort, t, feeds[i].dtype);
+        }
         const results = await session.run(ortFeeds);
         const out: Record<string, OutputTensor> = {};
         graph.outputs.forEach((spec, i) => (out[spec.alias] = fromOrtTensor(results[translated.outputNames[i]], spec)));
         return out;
       } finally {
+        batch?.release();
         tf.dispose([...Object.values(tensors), ...computed]);
       }
     },

@@ -1,6 +1,7 @@
 // TensorFlow's image decode ops (tensorflow/core/kernels/image/decode_image_op.cc): which op reads which
 // format, output rank and dtype. The pixels come from @tensorsky/image's decoder for the format, after
 // the header has been checked against the model's image limits (carried by the decode nodes' attrs).
+// No TF.js here: the decode pool's worker threads run this module (decode-kernels.ts makes the tensors).
 import {
   DEFAULT_IMAGE_LIMITS,
   ImageInputError,
@@ -15,12 +16,11 @@ import {
   type Pixels,
 } from '@tensorsky/image';
 import { DataType, dataTypeName, dtypeInfo, type FrozenGraph, type NodeDef } from '@tensorsky/saved-model';
-import * as tf from '../tf.js';
-import { OpError, boolAttr, numberAttr, stringAttr, type GraphNode, type Kernel } from './kernel.js';
+import { OpError, boolAttr, numberAttr, stringAttr, type GraphNode } from './kernel.js';
 
 export type DecodeOp = 'DecodeJpeg' | 'DecodeAndCropJpeg' | 'DecodePng' | 'DecodeGif' | 'DecodeBmp' | 'DecodeImage';
 
-const DECODE_OPS: readonly DecodeOp[] = ['DecodeJpeg', 'DecodeAndCropJpeg', 'DecodePng', 'DecodeGif', 'DecodeBmp', 'DecodeImage'];
+export const DECODE_OPS: readonly DecodeOp[] = ['DecodeJpeg', 'DecodeAndCropJpeg', 'DecodePng', 'DecodeGif', 'DecodeBmp', 'DecodeImage'];
 
 export interface DecodeAttrs {
   /** 0 = the image's own channel count; 1, 3 or 4 (DecodeGif: always 3). */
@@ -48,7 +48,7 @@ const LIMIT_ATTRS = { maxImagePixels: '_tensorsky_max_image_pixels', maxGifFrame
 /** The graph with `limits` set on every decode node (the kernels are shared by all models of the thread). */
 export function withDecodeLimits(graph: FrozenGraph, limits: ImageLimits): FrozenGraph {
   const set = (node: NodeDef): NodeDef =>
-    (DECODE_OPS as readonly string[]).includes(node.op)
+    isDecodeOp(node.op)
       ? { ...node, attr: { ...node.attr, [LIMIT_ATTRS.maxImagePixels]: { i: limits.maxImagePixels }, [LIMIT_ATTRS.maxGifFrames]: { i: limits.maxGifFrames } } }
       : node;
   return { ...graph, nodes: graph.nodes.map(set), functions: graph.functions.map((f) => ({ ...f, node_def: f.node_def?.map(set) })) };
@@ -143,7 +143,15 @@ export async function decodeImage(op: DecodeOp, bytes: Uint8Array, attrs: Decode
 /** The dtypes an image decoder can output (the `dtype` attr of DecodeImage and DecodePng). */
 const IMAGE_DTYPES: ReadonlySet<DataType> = new Set([DataType.DT_UINT8, DataType.DT_UINT16, DataType.DT_FLOAT]);
 
-async function runDecode(op: DecodeOp, node: GraphNode): Promise<tf.Tensor> {
+export function isDecodeOp(op: string): op is DecodeOp {
+  return (DECODE_OPS as readonly string[]).includes(op);
+}
+
+/** Decodes one image as decodeImage does: in this thread, or in a DecodePool's worker. */
+export type ImageDecoder = (op: DecodeOp, bytes: Uint8Array, attrs: DecodeAttrs) => Promise<DecodedImage>;
+
+/** A decode node's encoded image and attrs, checked as TensorFlow's kernel checks them. */
+export async function readDecodeNode(op: DecodeOp, node: GraphNode): Promise<{ bytes: Uint8Array; attrs: DecodeAttrs }> {
   const [contents, cropWindow] = node.inputs;
   if (contents.rank !== 0) throw new OpError(`${op}: contents must be a scalar, got shape [${contents.shape.join(', ')}]`);
   const dtypeEnum = numberAttr(node, 'dtype');
@@ -169,9 +177,5 @@ async function runDecode(op: DecodeOp, node: GraphNode): Promise<tf.Tensor> {
     attrs.crop_window = window as [number, number, number, number];
   }
   const [bytes] = (await contents.bytes()) as Uint8Array[];
-  const image = await decodeImage(op, bytes, attrs);
-  // new Int32Array(typed array) converts natively; Int32Array.from iterates in JS (~14% of an image front).
-  return image.dtype === 'float32' ? tf.tensor(image.data, image.shape, 'float32') : tf.tensor(new Int32Array(image.data), image.shape, 'int32');
+  return { bytes: bytes!, attrs };
 }
-
-export const DECODE_IMAGE_KERNELS: readonly Kernel[] = DECODE_OPS.map((op) => ({ op, async: true, run: (node) => runDecode(op, node) }));

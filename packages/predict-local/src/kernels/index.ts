@@ -3,7 +3,7 @@
 import * as tf from '../tf.js';
 import { BASE64_KERNELS } from './base64.js';
 import { CAST_KERNEL } from './cast.js';
-import { DECODE_IMAGE_KERNELS } from './decode-image.js';
+import { DECODE_IMAGE_KERNELS } from './decode-kernels.js';
 import { STRING_KERNELS } from './strings.js';
 import type { Kernel } from './kernel.js';
 import { PARSE_EXAMPLE_KERNELS } from './parse-example.js';
